@@ -1,0 +1,3 @@
+//! The T1651 detection domain. Knows nothing of the Splunk protocol.
+
+pub mod operations;

@@ -1,0 +1,18 @@
+//! T1651 "Cloud Administration Command" detection for Splunk.
+//!
+//! The crate is split into modules with one-way dependencies:
+//!
+//! * [`scp`]: Splunk's chunked custom search command protocol (SCP v2): framing, metadata,
+//!   the CSV body codec and a command runtime. It knows nothing of T1651.
+//! * [`detect`]: the detection domain: event normalisation for every Azure Activity Log and
+//!   AWS CloudTrail shape, invocation collapse, aggregation and mergeable partial state.
+//!   It knows nothing of the protocol.
+//! * [`scan`]: the offline front end: reads exported log files and runs [`detect`].
+//! * [`modinput`]: the modular input that collects control-plane audit events.
+//!
+//! The binaries in `src/bin/` are thin front ends over these modules.
+
+pub mod detect;
+pub mod modinput;
+pub mod scan;
+pub mod scp;

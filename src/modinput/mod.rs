@@ -1,0 +1,1 @@
+//! The `t1651_cloud_audit` modular input.

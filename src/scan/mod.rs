@@ -1,0 +1,1 @@
+//! Offline scan of exported audit-log files.
