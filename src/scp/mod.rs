@@ -1,1 +1,29 @@
 //! Splunk chunked search command protocol v2 (SCP v2). Knows nothing of T1651.
+//!
+//! Layers, each usable on its own:
+//! * [`frame`]: `chunked 1.0,<M>,<B>\n` framing with size limits;
+//! * [`metadata`]: getinfo/execute request and reply JSON;
+//! * [`csv`]: the body codec ([`RecordBatch`] in, [`Output`] out);
+//! * [`args`]: `searchinfo.args` parsing with errors that name the bad option;
+//! * [`runtime`]: the lock-step command loop behind [`Command`], [`Generator`] and [`run`].
+//!
+//! See [`runtime`] for a complete example command.
+
+pub mod args;
+pub mod csv;
+pub mod error;
+pub mod frame;
+pub mod metadata;
+pub mod output;
+pub mod record;
+pub mod runtime;
+
+pub use args::{ArgError, Args, Options};
+pub use error::{CsvError, FrameError, MetadataError, ProtocolError};
+pub use metadata::{CommandType, GetInfo, Level, Message, SearchInfo};
+pub use output::{FieldValue, Output, RecordBuilder};
+pub use record::{ColumnId, MultiValue, RecordBatch, Row, Value, Values};
+pub use runtime::{
+    run, run_generator, Command, CommandError, CommandInfo, Generator, Progress, RunOutcome,
+    Runtime,
+};
