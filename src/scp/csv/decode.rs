@@ -69,6 +69,11 @@ fn parse_text(text: &str, batch: &mut RecordBatch) -> Result<(), CsvError> {
     let mut done = end;
     let mut fields = std::mem::take(&mut batch.fields);
     while !done {
+        // Trailing line breaks after the last row (sloppy writers) are not rows.
+        if matches!(b[p.pos], b'\n' | b'\r') && b[p.pos..].iter().all(|&c| c == b'\n' || c == b'\r')
+        {
+            break;
+        }
         row += 1;
         let before = fields.len();
         done = p.row_into(&mut fields, row)?;
@@ -312,7 +317,11 @@ mod tests {
         );
         assert_eq!(rows("a,b\n1,\n"), [vec!["1", ""]]);
         assert_eq!(rows("a\n\n\"\"\n"), [vec![""], vec![""]]);
+        assert_eq!(rows("a\n\"\"\n\n"), [vec![""]]);
         assert_eq!(rows("a,b\n\"x\"y,2\n"), [vec!["xy", "2"]]);
+        // trailing blank lines are ignored, a blank line between rows is ragged
+        assert_eq!(rows("a,b\n1,2\n\r\n\n"), [vec!["1", "2"]]);
+        assert!(decode(b"a,b\n1,2\n\n3,4\n".to_vec()).is_err());
     }
 
     #[test]
