@@ -244,3 +244,26 @@ fn run<R: std::io::BufRead>(input: R) -> Vec<u8> {
     assert_eq!(outcome.exit_code(), 0);
     out
 }
+
+proptest! {
+    /// Garbage after a valid getinfo: the runtime never panics and every byte it writes is a
+    /// well-formed reply; a fatal error is the last reply.
+    #[test]
+    fn runtime_survives_garbage(tail in prop::collection::vec(
+        prop_oneof![
+            Just(b"chunked 1.0,".to_vec()), Just(b"36,".to_vec()), Just(b"{\"action\":\"execute\",\"finished\":true}".to_vec()),
+            Just(b"\n".to_vec()), Just(b"_raw,v\n".to_vec()), Just(b"\"x".to_vec()), Just(b"9".to_vec()),
+            prop::collection::vec(any::<u8>(), 0..8),
+        ], 0..12).prop_map(|v| v.concat()))
+    {
+        let input = [scp_emulator::getinfo(&[]), tail].concat();
+        let mut out = Vec::new();
+        let outcome = Runtime::new().run_io(&mut Echo::default(), Cursor::new(input), &mut out, &mut std::io::sink());
+        let (replies, rest) = scp_emulator::parse_replies(&out);
+        prop_assert!(rest.is_empty());
+        prop_assert!(!replies.is_empty());
+        if outcome.exit_code() != 0 {
+            prop_assert!(replies.last().unwrap().error().is_some());
+        }
+    }
+}

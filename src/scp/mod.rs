@@ -7,7 +7,13 @@
 //! * [`args`]: `searchinfo.args` parsing with errors that name the bad option;
 //! * [`runtime`]: the lock-step command loop behind [`Command`], [`Generator`] and [`run`].
 //!
-//! See [`runtime`] for a complete example command.
+//! Writing a command: implement [`Command`] (or [`Generator`] for a generating command) and
+//! call [`run`] from `main`. Lifecycle: `getinfo` once (also in splunkd's probe processes:
+//! no side effects), `process` per execute chunk with ≥ 1 row, `finish` once on splunkd's
+//! last request. Fields are read through [`Row`] (`get`, `str`, `raw`, `time`, multivalues
+//! via [`Value::values`]); records are written through [`Output::record`] and
+//! [`Output::passthrough`]/[`Output::record_for`] (which keep `_chunked_idx`); messages
+//! through [`Output::warn`]/[`Output::info`]. See [`runtime`] for a complete example.
 
 pub mod args;
 pub mod csv;

@@ -17,6 +17,7 @@
 //! * fatal errors (bad frame, bad JSON, bad CSV, a command error **or panic**, a reply larger
 //!   than the configured maximum) produce
 //!   `{"finished":true,"inspector":{"messages":[...,["ERROR",text]]},"error":text}` and exit 1;
+//!   (Panics are caught with `catch_unwind`: do not build with `panic = "abort"`.)
 //! * v1 invocations (`__GETINFO__`/`__EXECUTE__` argv, or `key:value` header lines) fail with
 //!   "chunked = true is missing"; EPIPE after the final reply exits 0 quietly.
 //!
