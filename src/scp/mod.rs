@@ -1,1 +1,35 @@
 //! Splunk chunked search command protocol v2 (SCP v2). Knows nothing of T1651.
+//!
+//! Layers, each usable on its own:
+//! * [`frame`]: `chunked 1.0,<M>,<B>\n` framing with size limits;
+//! * [`metadata`]: getinfo/execute request and reply JSON;
+//! * [`csv`]: the body codec ([`RecordBatch`] in, [`Output`] out);
+//! * [`args`]: `searchinfo.args` parsing with errors that name the bad option;
+//! * [`runtime`]: the lock-step command loop behind [`Command`], [`Generator`] and [`run`].
+//!
+//! Writing a command: implement [`Command`] (or [`Generator`] for a generating command) and
+//! call [`run`] from `main`. Lifecycle: `getinfo` once (also in splunkd's probe processes:
+//! no side effects), `process` per execute chunk with ≥ 1 row, `finish` once on splunkd's
+//! last request. Fields are read through [`Row`] (`get`, `str`, `raw`, `time`, multivalues
+//! via [`Value::values`]); records are written through [`Output::record`] and
+//! [`Output::passthrough`]/[`Output::record_for`] (which keep `_chunked_idx`); messages
+//! through [`Output::warn`]/[`Output::info`]. See [`runtime`] for a complete example.
+
+pub mod args;
+pub mod csv;
+pub mod error;
+pub mod frame;
+pub mod metadata;
+pub mod output;
+pub mod record;
+pub mod runtime;
+
+pub use args::{ArgError, Args, Options};
+pub use error::{CsvError, FrameError, MetadataError, ProtocolError};
+pub use metadata::{CommandType, GetInfo, Level, Message, SearchInfo};
+pub use output::{FieldValue, Output, RecordBuilder};
+pub use record::{ColumnId, MultiValue, RecordBatch, Row, Value, Values};
+pub use runtime::{
+    run, run_generator, Command, CommandError, CommandInfo, Generator, Progress, RunOutcome,
+    Runtime,
+};

@@ -1,0 +1,11 @@
+//! The CSV body codec, hand-written for speed (memchr scans, no per-field allocation).
+//!
+//! Dialect (protocol.md §6): comma separator, `"` quoting with `""` escapes, LF or CRLF record
+//! terminators, embedded newlines inside quotes, a header row first, `__mv_<f>` companion
+//! columns carrying `$a$;$b$` multivalue encodings (`$` doubled inside values).
+
+pub mod decode;
+pub mod encode;
+
+pub use decode::{decode, decode_into};
+pub use encode::{encode, encode_mv, encode_mv_value, LineEnding};

@@ -1,0 +1,116 @@
+//! Error types of the protocol engine.
+//!
+//! Each layer has its own error enum so callers can tell a framing fault (the stream is no
+//! longer trustworthy) from a body fault (one chunk was bad) from a command's own failure.
+
+use thiserror::Error;
+
+/// Which part of a chunk was being read when the input ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkPart {
+    /// The `chunked 1.0,M,B\n` header line.
+    Header,
+    /// The M bytes of JSON metadata.
+    Metadata,
+    /// The B bytes of CSV body.
+    Body,
+}
+
+impl std::fmt::Display for ChunkPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ChunkPart::Header => "header",
+            ChunkPart::Metadata => "metadata",
+            ChunkPart::Body => "body",
+        })
+    }
+}
+
+/// A fault in the transport framing (`chunked 1.0,<M>,<B>\n` + M + B bytes).
+///
+/// After any of these the byte stream cannot be resynchronised: the runtime reports it and exits.
+#[derive(Debug, Error)]
+pub enum FrameError {
+    /// The underlying reader or writer failed.
+    #[error("I/O error on the protocol stream: {0}")]
+    Io(#[from] std::io::Error),
+    /// The input ended inside a chunk.
+    #[error("input ended inside a chunk {part}: expected {expected} bytes, got {got}")]
+    Truncated {
+        part: ChunkPart,
+        expected: u64,
+        got: u64,
+    },
+    /// The header line is not `chunked 1.0,<M>,<B>`.
+    #[error(
+        "malformed chunk header {line:?}: expected 'chunked 1.0,<metadata bytes>,<body bytes>'"
+    )]
+    BadHeader { line: String },
+    /// The header line is longer than any valid header could be.
+    #[error("chunk header line longer than {max} bytes without a newline: {start:?}")]
+    HeaderTooLong { max: usize, start: String },
+    /// The peer speaks the legacy v1 protocol (`key:value` header lines).
+    #[error("received a v1 (legacy) protocol header {line:?}: chunked = true is missing from this command's commands.conf stanza")]
+    LegacyProtocol { line: String },
+    /// A declared length exceeds the configured limit; nothing was allocated for it.
+    #[error("chunk {part} length {declared} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        part: ChunkPart,
+        declared: u64,
+        limit: u64,
+    },
+}
+
+/// A fault in a chunk's JSON metadata.
+#[derive(Debug, Error)]
+pub enum MetadataError {
+    /// Not JSON, or JSON of the wrong shape.
+    #[error("chunk metadata is not valid protocol JSON: {source}; metadata starts with {start:?}")]
+    Json {
+        source: serde_json::Error,
+        start: String,
+    },
+    /// The first request was not a getinfo.
+    #[error("expected action \"getinfo\" in the first chunk, got {0:?}")]
+    NotGetinfo(String),
+    /// A later request was not an execute.
+    #[error("expected action \"execute\", got {0:?}")]
+    NotExecute(String),
+}
+
+/// A fault in a chunk's CSV body.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CsvError {
+    /// A row does not have as many fields as the header.
+    #[error("CSV row {row} has {got} fields but the header has {expected}")]
+    RaggedRow {
+        row: usize,
+        got: usize,
+        expected: usize,
+    },
+    /// A quoted field is not closed before the end of the body.
+    #[error(
+        "CSV row {row}: quoted field in column {column} is not closed before the end of the body"
+    )]
+    UnterminatedQuote { row: usize, column: usize },
+    /// The body exceeds what the decoder's 31-bit offsets can address.
+    #[error("CSV body of {0} bytes is too large for the decoder (limit 2 GiB)")]
+    BodyTooLarge(usize),
+}
+
+/// Any error the runtime can end a session with.
+#[derive(Debug, Error)]
+pub enum ProtocolError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+    /// The command was started with v1 arguments (`__GETINFO__` / `__EXECUTE__`).
+    #[error("started with legacy v1 argument {0:?}: chunked = true is missing from this command's commands.conf stanza")]
+    LegacyArgv(String),
+    /// The reply would exceed the configured maximum chunk size.
+    #[error("reply of {size} bytes exceeds the configured maximum chunk size (maxchunksize) of {limit} bytes")]
+    ReplyTooLarge { size: usize, limit: usize },
+}

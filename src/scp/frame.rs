@@ -1,0 +1,366 @@
+//! Transport framing: `chunked 1.0,<M>,<B>\n` followed by exactly M bytes of JSON metadata and
+//! B bytes of CSV body. Nothing terminates the metadata or the body.
+//!
+//! Invariants:
+//! * lengths are **byte** counts;
+//! * the writer emits exactly `chunked 1.0,M,B\n` (no CR, no spaces, nothing after the body);
+//! * the reader is tolerant (spaces around the numbers, CRLF, blank lines between chunks), never
+//!   reads past the declared body, and never allocates more than it has actually received, so a
+//!   header claiming 10 GB fails with [`FrameError::TooLarge`] and a truncated stream with
+//!   [`FrameError::Truncated`].
+
+use std::io::{BufRead, ErrorKind, Read, Write};
+
+use crate::scp::error::{ChunkPart, FrameError};
+
+/// The longest header line accepted. A valid header is at most ~55 bytes.
+pub const MAX_HEADER_LINE: usize = 1024;
+
+/// The declared sizes of one chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkHeader {
+    /// Byte length of the JSON metadata.
+    pub metadata_len: usize,
+    /// Byte length of the CSV body.
+    pub body_len: usize,
+}
+
+impl ChunkHeader {
+    /// Parses one header line (without or with its trailing `\n`/`\r\n`), tolerating whitespace
+    /// around the tokens like splunklib's `chunked\s+1.0\s*,\s*(\d+)\s*,\s*(\d+)\s*\n`.
+    pub fn parse(line: &[u8]) -> Result<(u64, u64), FrameError> {
+        let bad = || FrameError::BadHeader {
+            line: String::from_utf8_lossy(line).into_owned(),
+        };
+        let s = std::str::from_utf8(line).map_err(|_| bad())?;
+        let s = s.trim();
+        let rest = s.strip_prefix("chunked").ok_or_else(|| {
+            if looks_like_v1(s) {
+                FrameError::LegacyProtocol { line: s.to_owned() }
+            } else {
+                bad()
+            }
+        })?;
+        if !rest.starts_with(|c: char| c.is_ascii_whitespace()) {
+            return Err(bad());
+        }
+        let rest = rest.trim_start().strip_prefix("1.0").ok_or_else(bad)?;
+        let mut parts = rest
+            .trim_start()
+            .strip_prefix(',')
+            .ok_or_else(bad)?
+            .split(',');
+        let m = parse_len(parts.next(), &bad)?;
+        let b = parse_len(parts.next(), &bad)?;
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        Ok((m, b))
+    }
+
+    /// Writes the canonical header line `chunked 1.0,M,B\n`.
+    pub fn write_to<W: Write>(&self, w: &mut W) -> std::io::Result<()> {
+        // `writeln!` appends exactly `\n` on every platform (never `\r\n`).
+        writeln!(w, "chunked 1.0,{},{}", self.metadata_len, self.body_len)
+    }
+}
+
+fn parse_len(tok: Option<&str>, bad: &dyn Fn() -> FrameError) -> Result<u64, FrameError> {
+    let t = tok.ok_or_else(bad)?.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    // Overflowing u64 is certainly over any limit: saturate so the limit check reports it.
+    Ok(t.parse::<u64>().unwrap_or(u64::MAX))
+}
+
+/// A v1 transport header line is `key:value` (e.g. `splunkVersion:6.5.1`).
+fn looks_like_v1(s: &str) -> bool {
+    match s.split_once(':') {
+        Some((k, _)) => !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        None => false,
+    }
+}
+
+/// Upper bounds on declared lengths, checked before anything is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameLimits {
+    /// Maximum metadata bytes (default 64 MiB; getinfo is ~1 KB).
+    pub max_metadata: u64,
+    /// Maximum body bytes (default 1 GiB; a 50,000-event chunk was 16 MB).
+    pub max_body: u64,
+}
+
+impl Default for FrameLimits {
+    fn default() -> Self {
+        FrameLimits {
+            max_metadata: 64 << 20,
+            max_body: 1 << 30,
+        }
+    }
+}
+
+/// Reads chunks from a buffered byte stream, one at a time, into reusable buffers.
+pub struct FrameReader<R> {
+    inner: R,
+    limits: FrameLimits,
+    line: Vec<u8>,
+}
+
+impl<R: BufRead> FrameReader<R> {
+    /// Wraps `inner` with the default [`FrameLimits`].
+    pub fn new(inner: R) -> Self {
+        Self::with_limits(inner, FrameLimits::default())
+    }
+
+    /// Wraps `inner` with explicit limits.
+    pub fn with_limits(inner: R, limits: FrameLimits) -> Self {
+        FrameReader {
+            inner,
+            limits,
+            line: Vec::with_capacity(64),
+        }
+    }
+
+    /// Reads the next chunk into `metadata` and `body` (both cleared first).
+    ///
+    /// Returns `Ok(None)` on a clean end of input (EOF before the first byte of a header, blank
+    /// lines excepted). Short reads are handled; EOF anywhere inside a chunk is
+    /// [`FrameError::Truncated`].
+    pub fn read_chunk(
+        &mut self,
+        metadata: &mut Vec<u8>,
+        body: &mut Vec<u8>,
+    ) -> Result<Option<ChunkHeader>, FrameError> {
+        metadata.clear();
+        body.clear();
+        if !self.read_header_line()? {
+            return Ok(None);
+        }
+        let (m, b) = ChunkHeader::parse(&self.line)?;
+        if m > self.limits.max_metadata {
+            return Err(FrameError::TooLarge {
+                part: ChunkPart::Metadata,
+                declared: m,
+                limit: self.limits.max_metadata,
+            });
+        }
+        if b > self.limits.max_body {
+            return Err(FrameError::TooLarge {
+                part: ChunkPart::Body,
+                declared: b,
+                limit: self.limits.max_body,
+            });
+        }
+        read_exactly(&mut self.inner, m, metadata, ChunkPart::Metadata)?;
+        read_exactly(&mut self.inner, b, body, ChunkPart::Body)?;
+        Ok(Some(ChunkHeader {
+            metadata_len: m as usize,
+            body_len: b as usize,
+        }))
+    }
+
+    /// Reads one header line into `self.line`, skipping blank lines. False on clean EOF.
+    fn read_header_line(&mut self) -> Result<bool, FrameError> {
+        self.line.clear();
+        loop {
+            let buf = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if buf.is_empty() {
+                if self.line.iter().all(|b| b.is_ascii_whitespace()) {
+                    return Ok(false);
+                }
+                return Err(FrameError::Truncated {
+                    part: ChunkPart::Header,
+                    expected: self.line.len() as u64 + 1,
+                    got: self.line.len() as u64,
+                });
+            }
+            let (take, done) = match memchr::memchr(b'\n', buf) {
+                Some(i) => (i + 1, true),
+                None => (buf.len(), false),
+            };
+            self.line.extend_from_slice(&buf[..take]);
+            self.inner.consume(take);
+            if done {
+                // Blank lines between chunks (uncounted newlines of sloppy writers) are skipped.
+                if self.line.iter().all(|b| b.is_ascii_whitespace()) {
+                    self.line.clear();
+                    continue;
+                }
+                return Ok(true);
+            }
+            if self.line.len() > MAX_HEADER_LINE {
+                let start = String::from_utf8_lossy(&self.line[..64]).into_owned();
+                if let Ok(s) = std::str::from_utf8(&self.line) {
+                    if looks_like_v1(s.trim()) {
+                        return Err(FrameError::LegacyProtocol { line: start });
+                    }
+                }
+                return Err(FrameError::HeaderTooLong {
+                    max: MAX_HEADER_LINE,
+                    start,
+                });
+            }
+        }
+    }
+}
+
+/// Appends exactly `n` bytes to `out`. Memory grows with what actually arrives (capped initial
+/// reservation), so a lying header cannot force a large allocation.
+fn read_exactly<R: Read>(
+    r: &mut R,
+    n: u64,
+    out: &mut Vec<u8>,
+    part: ChunkPart,
+) -> Result<(), FrameError> {
+    const INITIAL_RESERVE: u64 = 64 << 20;
+    out.reserve(n.min(INITIAL_RESERVE) as usize);
+    let got = r.take(n).read_to_end(out)? as u64;
+    if got < n {
+        return Err(FrameError::Truncated {
+            part,
+            expected: n,
+            got,
+        });
+    }
+    Ok(())
+}
+
+/// Writes one chunk with the exact canonical header. Does not flush.
+pub fn write_chunk<W: Write>(w: &mut W, metadata: &[u8], body: &[u8]) -> std::io::Result<()> {
+    let mut head = Vec::with_capacity(40 + metadata.len());
+    ChunkHeader {
+        metadata_len: metadata.len(),
+        body_len: body.len(),
+    }
+    .write_to(&mut head)?;
+    head.extend_from_slice(metadata);
+    w.write_all(&head)?;
+    w.write_all(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    type Chunks = Vec<(Vec<u8>, Vec<u8>)>;
+
+    fn read_all(input: &[u8]) -> Result<Chunks, FrameError> {
+        let mut r = FrameReader::new(Cursor::new(input.to_vec()));
+        let mut out = Vec::new();
+        let (mut m, mut b) = (Vec::new(), Vec::new());
+        while r.read_chunk(&mut m, &mut b)?.is_some() {
+            out.push((m.clone(), b.clone()));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn canonical_and_tolerant_headers() {
+        let got =
+            read_all(b"chunked 1.0,2,3\n{}a,bchunked  1.0 , 2 , 0 \r\n{}\n\r\nchunked 1.0,0,0\n")
+                .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (b"{}".to_vec(), b"a,b".to_vec()),
+                (b"{}".to_vec(), vec![]),
+                (vec![], vec![])
+            ]
+        );
+    }
+
+    #[test]
+    fn writer_is_exact() {
+        let mut out = Vec::new();
+        write_chunk(&mut out, "{\"é\":1}".as_bytes(), "测试".as_bytes()).unwrap();
+        assert_eq!(out, "chunked 1.0,8,6\n{\"é\":1}测试".as_bytes());
+    }
+
+    #[test]
+    fn huge_header_is_refused_without_allocating() {
+        let err = read_all(b"chunked 1.0,2,10737418240\n{}").unwrap_err();
+        assert!(matches!(
+            err,
+            FrameError::TooLarge {
+                part: ChunkPart::Body,
+                declared: 10737418240,
+                ..
+            }
+        ));
+        let err = read_all(b"chunked 1.0,99999999999999999999999,0\n").unwrap_err();
+        assert!(matches!(
+            err,
+            FrameError::TooLarge {
+                part: ChunkPart::Metadata,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("exceeds the limit"));
+    }
+
+    #[test]
+    fn truncation_is_typed() {
+        let err = read_all(b"chunked 1.0,2,10\n{}abc").unwrap_err();
+        assert!(matches!(
+            err,
+            FrameError::Truncated {
+                part: ChunkPart::Body,
+                expected: 10,
+                got: 3
+            }
+        ));
+        let err = read_all(b"chunked 1.0,5,0\n{}").unwrap_err();
+        assert!(matches!(
+            err,
+            FrameError::Truncated {
+                part: ChunkPart::Metadata,
+                ..
+            }
+        ));
+        let err = read_all(b"chunked 1.0,2").unwrap_err();
+        assert!(matches!(
+            err,
+            FrameError::Truncated {
+                part: ChunkPart::Header,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn bad_and_legacy_headers() {
+        for bad in [
+            &b"chunked 2.0,1,1\n"[..],
+            b"chunked1.0,1,1\n",
+            b"chunked 1.0,-1,1\n",
+            b"chunked 1.0,1\n",
+            b"chunked 1.0,1,2,3\n",
+            b"hello\n",
+        ] {
+            assert!(
+                matches!(read_all(bad).unwrap_err(), FrameError::BadHeader { .. }),
+                "{bad:?}"
+            );
+        }
+        let err = read_all(b"splunkVersion:6.5.1\nallowStream:1\n\n").unwrap_err();
+        assert!(matches!(err, FrameError::LegacyProtocol { .. }));
+        assert!(err.to_string().contains("chunked = true is missing"));
+        let long = vec![b'x'; 5000];
+        assert!(matches!(
+            read_all(&long).unwrap_err(),
+            FrameError::HeaderTooLong { .. }
+        ));
+    }
+
+    #[test]
+    fn empty_and_blank_input_is_clean_eof() {
+        assert!(read_all(b"").unwrap().is_empty());
+        assert!(read_all(b"\n\r\n").unwrap().is_empty());
+    }
+}

@@ -1,0 +1,374 @@
+//! Output records of a command: [`Output`] collects records and inspector messages for the
+//! next reply.
+//!
+//! Layout: all values live in one `String`; each record is a run of cells (column id + span).
+//! Columns are the **union** of the keys of all records, in first-appearance order, so a key
+//! that first appears in a later record is never dropped (splunklib bug #407). Columns that ever
+//! hold a multivalue get a `__mv_` companion when encoded.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use crate::scp::metadata::{Level, Message};
+use crate::scp::record::{Row, Value};
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Cell {
+    pub col: u32,
+    /// Byte length of the (display) value.
+    pub len: u32,
+    /// Byte length of the `$a$;$b$` encoding that follows the display value; 0 = single value.
+    pub mv_len: u32,
+    pub start: usize,
+}
+
+/// Records and messages destined for the next reply.
+///
+/// Build records with [`Output::record`]; the builder commits the record when dropped:
+///
+/// ```
+/// # use t1651::scp::Output;
+/// let mut out = Output::new();
+/// out.record().set("host", "web01").set("count", 3u64);
+/// out.record().set("host", "web02").set_multi("ips", ["10.0.0.1", "10.0.0.2"]);
+/// assert_eq!(out.len(), 2);
+/// ```
+#[derive(Debug, Default)]
+pub struct Output {
+    pub(crate) columns: Vec<String>,
+    by_name: HashMap<String, u32>,
+    pub(crate) has_multi: Vec<bool>,
+    pub(crate) text: String,
+    pub(crate) cells: Vec<Cell>,
+    /// `row_ends[i]` = end of record i's cells in `cells`.
+    pub(crate) row_ends: Vec<usize>,
+    /// Column ids of the last committed record, in set order: a cheap guess for the next one.
+    hint: Vec<u32>,
+    scratch: String,
+    pub(crate) messages: Vec<Message>,
+}
+
+impl Output {
+    /// An empty output.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Starts a record; it is committed when the returned builder is dropped.
+    pub fn record(&mut self) -> RecordBuilder<'_> {
+        let first = self.cells.len();
+        RecordBuilder {
+            out: self,
+            first,
+            k: 0,
+        }
+    }
+
+    /// Starts a record carrying `_chunked_idx` of `row` (when the input has it), so splunkd can
+    /// merge this output row with the fields it did not send. Use it for every output row that
+    /// corresponds to an input row of a streaming or stateful command.
+    pub fn record_for(&mut self, row: &Row<'_>) -> RecordBuilder<'_> {
+        let mut r = self.record();
+        if let Some(v) = row.get("_chunked_idx") {
+            r.set_value("_chunked_idx", v);
+        }
+        r
+    }
+
+    /// Starts a record holding a copy of every field of `row` (`_chunked_idx` included); add or
+    /// overwrite fields on the returned builder (a later `set` of the same name wins).
+    pub fn passthrough(&mut self, row: &Row<'_>) -> RecordBuilder<'_> {
+        let mut r = self.record();
+        for (name, v) in row.fields() {
+            r.set_value(name, v);
+        }
+        r
+    }
+
+    /// Number of committed records.
+    pub fn len(&self) -> usize {
+        self.row_ends.len()
+    }
+
+    /// True when no record has been committed.
+    pub fn is_empty(&self) -> bool {
+        self.row_ends.is_empty()
+    }
+
+    /// Column names (union of keys, first-appearance order).
+    pub fn column_names(&self) -> impl Iterator<Item = &str> {
+        self.columns.iter().map(String::as_str)
+    }
+
+    /// Adds an inspector message to the next reply.
+    pub fn message(&mut self, level: Level, text: impl Into<String>) {
+        self.messages.push(Message {
+            level,
+            text: text.into(),
+        });
+    }
+
+    /// Adds a `WARN` message to the next reply.
+    pub fn warn(&mut self, text: impl Into<String>) {
+        self.message(Level::Warn, text)
+    }
+
+    /// Adds an `INFO` message to the next reply.
+    pub fn info(&mut self, text: impl Into<String>) {
+        self.message(Level::Info, text)
+    }
+
+    /// Removes all records (keeps messages). Allocations are kept.
+    pub fn clear_records(&mut self) {
+        self.columns.clear();
+        self.by_name.clear();
+        self.has_multi.clear();
+        self.text.clear();
+        self.cells.clear();
+        self.row_ends.clear();
+        self.hint.clear();
+    }
+
+    /// Takes the pending messages.
+    pub fn take_messages(&mut self) -> Vec<Message> {
+        std::mem::take(&mut self.messages)
+    }
+
+    /// Fields of record `i`: `(name, value)` in set order (a repeated name appears twice).
+    pub fn record_fields(&self, i: usize) -> impl Iterator<Item = (&str, Value<'_>)> {
+        let start = if i == 0 { 0 } else { self.row_ends[i - 1] };
+        self.cells[start..self.row_ends[i]].iter().map(move |c| {
+            let name = self.columns[c.col as usize].as_str();
+            let display = &self.text[c.start..c.start + c.len as usize];
+            let v = if c.mv_len == 0 {
+                Value::Single(display)
+            } else {
+                let enc =
+                    &self.text[c.start + c.len as usize..c.start + (c.len + c.mv_len) as usize];
+                crate::scp::record::MultiValue::parse(enc, display)
+                    .map_or(Value::Single(display), Value::Multi)
+            };
+            (name, v)
+        })
+    }
+
+    fn column_id(&mut self, name: &str, k: usize) -> u32 {
+        if let Some(&c) = self.hint.get(k) {
+            if self.columns[c as usize] == name {
+                return c;
+            }
+        }
+        if let Some(&c) = self.by_name.get(name) {
+            return c;
+        }
+        let c = self.columns.len() as u32;
+        self.columns.push(name.to_owned());
+        self.has_multi.push(false);
+        self.by_name.insert(name.to_owned(), c);
+        c
+    }
+}
+
+/// Builds one output record; commits it to the [`Output`] when dropped.
+///
+/// Fields keep the order they are set in; the reply's header is the union over all records.
+pub struct RecordBuilder<'a> {
+    out: &'a mut Output,
+    first: usize,
+    k: usize,
+}
+
+impl RecordBuilder<'_> {
+    /// Sets a single-valued field.
+    pub fn set(&mut self, name: &str, value: impl FieldValue) -> &mut Self {
+        let col = self.out.column_id(name, self.k);
+        self.k += 1;
+        let start = self.out.text.len();
+        value.write_field(&mut self.out.text);
+        self.out.cells.push(Cell {
+            col,
+            len: (self.out.text.len() - start) as u32,
+            mv_len: 0,
+            start,
+        });
+        self
+    }
+
+    /// Sets a field to several values. Zero values give an empty field, one value a single
+    /// value; two or more are sent as the display form (joined by `\n`) plus the `__mv_`
+    /// encoding.
+    pub fn set_multi<I>(&mut self, name: &str, values: I) -> &mut Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let col = self.out.column_id(name, self.k);
+        self.k += 1;
+        let out = &mut *self.out;
+        let start = out.text.len();
+        out.scratch.clear();
+        let mut n = 0usize;
+        for v in values {
+            let v = v.as_ref();
+            if n > 0 {
+                out.text.push('\n');
+                out.scratch.push(';');
+            }
+            out.text.push_str(v);
+            crate::scp::csv::encode_mv_value(v, &mut out.scratch);
+            n += 1;
+        }
+        let len = out.text.len() - start;
+        let mv_len = if n >= 2 {
+            out.text.push_str(&out.scratch);
+            out.has_multi[col as usize] = true;
+            out.scratch.len()
+        } else {
+            0
+        };
+        out.cells.push(Cell {
+            col,
+            len: len as u32,
+            mv_len: mv_len as u32,
+            start,
+        });
+        self
+    }
+
+    /// Sets a field from an input [`Value`] (single or multivalue, copied as is).
+    pub fn set_value(&mut self, name: &str, value: Value<'_>) -> &mut Self {
+        match value {
+            Value::Single(s) => self.set(name, s),
+            Value::Multi(m) => {
+                let col = self.out.column_id(name, self.k);
+                self.k += 1;
+                let out = &mut *self.out;
+                let start = out.text.len();
+                out.text.push_str(m.display());
+                out.text.push_str(m.encoded());
+                out.has_multi[col as usize] = true;
+                out.cells.push(Cell {
+                    col,
+                    len: m.display().len() as u32,
+                    mv_len: m.encoded().len() as u32,
+                    start,
+                });
+                self
+            }
+        }
+    }
+}
+
+impl Drop for RecordBuilder<'_> {
+    fn drop(&mut self) {
+        let out = &mut *self.out;
+        out.hint.clear();
+        out.hint
+            .extend(out.cells[self.first..].iter().map(|c| c.col));
+        out.row_ends.push(out.cells.len());
+    }
+}
+
+/// A value that can be written as one CSV field's text.
+///
+/// Implemented for strings, integers, floats (Rust shortest round-trip form; NaN and
+/// infinities as `nan`/`inf`/`-inf`), `bool` (`1`/`0`, like splunklib) and `char`.
+pub trait FieldValue {
+    /// Appends the field text.
+    fn write_field(&self, out: &mut String);
+}
+
+impl FieldValue for str {
+    fn write_field(&self, out: &mut String) {
+        out.push_str(self)
+    }
+}
+impl FieldValue for String {
+    fn write_field(&self, out: &mut String) {
+        out.push_str(self)
+    }
+}
+impl FieldValue for Cow<'_, str> {
+    fn write_field(&self, out: &mut String) {
+        out.push_str(self)
+    }
+}
+impl FieldValue for char {
+    fn write_field(&self, out: &mut String) {
+        out.push(*self)
+    }
+}
+impl FieldValue for bool {
+    fn write_field(&self, out: &mut String) {
+        out.push(if *self { '1' } else { '0' })
+    }
+}
+impl<T: FieldValue + ?Sized> FieldValue for &T {
+    fn write_field(&self, out: &mut String) {
+        (**self).write_field(out)
+    }
+}
+macro_rules! int_field {
+    ($($t:ty),*) => {$(
+        impl FieldValue for $t {
+            fn write_field(&self, out: &mut String) {
+                let _ = write!(out, "{}", self);
+            }
+        }
+    )*};
+}
+int_field!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+macro_rules! float_field {
+    ($($t:ty),*) => {$(
+        impl FieldValue for $t {
+            fn write_field(&self, out: &mut String) {
+                if self.is_nan() {
+                    out.push_str("nan");
+                } else if self.is_infinite() {
+                    out.push_str(if *self > 0.0 { "inf" } else { "-inf" });
+                } else {
+                    let _ = write!(out, "{}", self);
+                }
+            }
+        }
+    )*};
+}
+float_field!(f32, f64);
+impl<T: FieldValue> FieldValue for Option<T> {
+    /// `None` writes an empty field.
+    fn write_field(&self, out: &mut String) {
+        if let Some(v) = self {
+            v.write_field(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn union_of_keys_and_values() {
+        let mut out = Output::new();
+        out.record().set("a", "1").set("b", 2u8);
+        out.record()
+            .set("b", true)
+            .set("c", 1.5f64)
+            .set("a", None::<&str>);
+        out.record()
+            .set_multi("d", ["x", "y$"])
+            .set_multi("e", ["only"])
+            .set_multi("f", Vec::<String>::new());
+        assert_eq!(
+            out.column_names().collect::<Vec<_>>(),
+            ["a", "b", "c", "d", "e", "f"]
+        );
+        let r1: Vec<_> = out.record_fields(1).map(|(n, v)| (n, v.as_str())).collect();
+        assert_eq!(r1, [("b", "1"), ("c", "1.5"), ("a", "")]);
+        let r2: Vec<_> = out.record_fields(2).collect();
+        assert_eq!(r2[0].1.values().collect::<Vec<_>>(), ["x", "y$"]);
+        assert_eq!(r2[1].1, Value::Single("only"));
+        assert_eq!(r2[2].1, Value::Single(""));
+    }
+}

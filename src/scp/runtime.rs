@@ -1,0 +1,600 @@
+//! The command runtime: drives a [`Command`] or [`Generator`] through one SCP v2 session.
+//!
+//! Guarantees (each is tested by the splunkd emulator in `tests/`):
+//! * **strict lock step**: exactly one reply per request, written only after the whole request
+//!   has been read; requests arriving after the command said `finished:true` get
+//!   `{"finished":true}` so splunkd is never left waiting;
+//! * **probes**: EOF right after getinfo ends the process with exit 0; nothing but
+//!   [`Command::getinfo`] runs, so keep that hook free of side effects;
+//! * `finished` in both splunkd styles: data on the last chunk (6.3/8.0) or a trailing
+//!   header-only chunk (8.2); empty and header-only chunks mid-stream never reach
+//!   [`Command::process`];
+//! * `streaming`/`stateful` commands answer every chunk with the records they emitted for it;
+//!   `events`/`reporting` commands answer `finished:false` with empty bodies and send all their
+//!   records on the reply to splunkd's `finished:true` request;
+//! * generators are called once per request with `maxresultrows` as the page size and answer
+//!   `finished:false` until they return [`Progress::Done`];
+//! * fatal errors (bad frame, bad JSON, bad CSV, a command error **or panic**, a reply larger
+//!   than the configured maximum) produce
+//!   `{"finished":true,"inspector":{"messages":[...,["ERROR",text]]},"error":text}` and exit 1;
+//!   (Panics are caught with `catch_unwind`: do not build with `panic = "abort"`.)
+//! * v1 invocations (`__GETINFO__`/`__EXECUTE__` argv, or `key:value` header lines) fail with
+//!   "chunked = true is missing"; EPIPE after the final reply exits 0 quietly.
+//!
+//! # Example: a reporting command in a few lines
+//!
+//! ```
+//! use t1651::scp::{Args, Command, CommandError, CommandInfo, CommandType, GetInfo, Output, RecordBatch};
+//!
+//! /// `| countby field=<name>`: counts records per value of a field.
+//! #[derive(Default)]
+//! struct CountBy { field: String, counts: std::collections::BTreeMap<String, u64> }
+//!
+//! impl Command for CountBy {
+//!     fn getinfo(&mut self, _info: &GetInfo, args: &Args) -> Result<CommandInfo, CommandError> {
+//!         let mut opts = args.checker();
+//!         self.field = opts.required("field")?.to_owned();
+//!         opts.finish()?; // unknown options -> error naming them and the valid ones
+//!         Ok(CommandInfo::new(CommandType::Reporting).required_fields([self.field.as_str()]))
+//!     }
+//!     fn process(&mut self, batch: &RecordBatch, _out: &mut Output) -> Result<(), CommandError> {
+//!         let Some(col) = batch.column(&self.field) else { return Ok(()) };
+//!         for row in batch.rows() {
+//!             for v in row.get_id(col).values() {
+//!                 *self.counts.entry(v.into_owned()).or_default() += 1;
+//!             }
+//!         }
+//!         Ok(())
+//!     }
+//!     fn finish(&mut self, out: &mut Output) -> Result<(), CommandError> {
+//!         for (value, n) in &self.counts {
+//!             out.record().set(&self.field, value).set("count", *n);
+//!         }
+//!         out.info(format!("{} distinct values", self.counts.len()));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! // In main(): `std::process::ExitCode` from the stdin/stdout session.
+//! # fn main_() -> std::process::ExitCode {
+//! t1651::scp::run(CountBy::default())
+//! # }
+//! ```
+
+use std::io::{self, BufRead, ErrorKind, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::process::ExitCode;
+
+use crate::scp::args::Args;
+use crate::scp::csv::{self, LineEnding};
+use crate::scp::error::{FrameError, ProtocolError};
+use crate::scp::frame::{self, FrameLimits, FrameReader};
+use crate::scp::metadata::{CommandType, GetInfo, Inspector, Level, Message, Reply, Request};
+use crate::scp::output::Output;
+use crate::scp::record::RecordBatch;
+
+/// Rows per generator page when getinfo carries no `maxresultrows` (splunkd's default).
+pub const DEFAULT_MAXRESULTROWS: u64 = 50_000;
+
+/// A command's failure, shown to the Splunk user as the search error.
+///
+/// Any `std::error::Error` converts into it, so `?` works in command hooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandError(String);
+
+impl CommandError {
+    /// An error with this text.
+    pub fn new(text: impl Into<String>) -> Self {
+        CommandError(text.into())
+    }
+
+    /// The text.
+    pub fn message(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: std::error::Error> From<E> for CommandError {
+    fn from(e: E) -> Self {
+        CommandError(e.to_string())
+    }
+}
+
+/// What the getinfo hook tells splunkd about the command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandInfo {
+    /// `type` of the reply.
+    pub command_type: CommandType,
+    /// Fields the command needs (`None` = not sent = splunkd's default; `["*"]` = all).
+    pub required_fields: Option<Vec<String>>,
+    /// SPL of the map phase (`reporting` only), e.g. `sum phase="map" total="total" value1`.
+    pub streaming_preop: Option<String>,
+    /// `run_in_preview`, sent only when set.
+    pub run_in_preview: Option<bool>,
+    /// `maxwait`, sent only when set.
+    pub maxwait: Option<u64>,
+    /// Messages for the getinfo reply (notices; use an error to stop the search).
+    pub messages: Vec<Message>,
+    /// `finished:true` on the getinfo reply: "do not run me".
+    pub decline: bool,
+}
+
+impl CommandInfo {
+    /// A reply announcing `command_type` and nothing else.
+    pub fn new(command_type: CommandType) -> Self {
+        CommandInfo {
+            command_type,
+            required_fields: None,
+            streaming_preop: None,
+            run_in_preview: None,
+            maxwait: None,
+            messages: Vec::new(),
+            decline: false,
+        }
+    }
+
+    /// Sets `required_fields`.
+    pub fn required_fields<I>(mut self, fields: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.required_fields = Some(fields.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Sets `streaming_preop`.
+    pub fn streaming_preop(mut self, spl: impl Into<String>) -> Self {
+        self.streaming_preop = Some(spl.into());
+        self
+    }
+
+    /// Adds a message to the getinfo reply.
+    pub fn message(mut self, level: Level, text: impl Into<String>) -> Self {
+        self.messages.push(Message {
+            level,
+            text: text.into(),
+        });
+        self
+    }
+}
+
+/// A command that consumes records: `streaming`, `stateful`, `events` or `reporting`.
+///
+/// Hooks are called in this order: `getinfo` once; then `process` once per execute chunk that
+/// holds at least one row; then `finish` once, for splunkd's `finished:true` request. A panic in
+/// any hook becomes an error reply. State kept in `self` persists across chunks.
+pub trait Command {
+    /// Validates arguments and announces the command type. Runs in getinfo-only probes too:
+    /// no side effects, no expensive work here.
+    fn getinfo(&mut self, info: &GetInfo, args: &Args) -> Result<CommandInfo, CommandError>;
+
+    /// Handles one chunk (≥ 1 row). Streaming/stateful commands emit the output rows of this
+    /// chunk into `out` (use [`Output::record_for`]/[`Output::passthrough`] to keep
+    /// `_chunked_idx`); events/reporting commands usually only ingest, but anything they emit is
+    /// held back and sent with the final reply.
+    fn process(&mut self, batch: &RecordBatch, out: &mut Output) -> Result<(), CommandError>;
+
+    /// Called once when splunkd sends its last request; emits final records and messages.
+    fn finish(&mut self, out: &mut Output) -> Result<(), CommandError> {
+        let _ = out;
+        Ok(())
+    }
+}
+
+/// Whether a generator has more rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// More rows follow: the reply says `finished:false` and splunkd asks again.
+    More,
+    /// All rows produced: the reply says `finished:true`.
+    Done,
+}
+
+/// A generating command (first in the pipeline; splunkd sends no records).
+pub trait Generator {
+    /// As [`Command::getinfo`]; the runtime adds `generating:true`. `stateful` is splunklib's
+    /// default generator type, `streaming` makes it distributable.
+    fn getinfo(&mut self, info: &GetInfo, args: &Args) -> Result<CommandInfo, CommandError>;
+
+    /// Emits up to `max_rows` records (the search's `maxresultrows`) into `out`.
+    fn generate(&mut self, out: &mut Output, max_rows: usize) -> Result<Progress, CommandError>;
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// stdin was empty: nothing to do.
+    NoInput,
+    /// getinfo answered, then EOF (a splunkd probe).
+    Probe,
+    /// The session ran to EOF after at least one execute request.
+    Completed,
+    /// A fatal error; the text was sent as an error reply where possible.
+    Failed(String),
+}
+
+impl RunOutcome {
+    /// 0 unless `Failed`.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunOutcome::Failed(_) => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// Fails when argv carries v1 protocol markers (`__GETINFO__`, `__EXECUTE__`).
+pub fn check_argv<I, S>(args: I) -> Result<(), ProtocolError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    for a in args {
+        let a = a.as_ref();
+        if a == "__GETINFO__" || a == "__EXECUTE__" {
+            return Err(ProtocolError::LegacyArgv(a.to_string_lossy().into_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `cmd` on stdin/stdout with the default [`Runtime`]; returns the process exit code.
+pub fn run<C: Command>(cmd: C) -> ExitCode {
+    Runtime::new().run(cmd)
+}
+
+/// Runs `gen` on stdin/stdout with the default [`Runtime`]; returns the process exit code.
+pub fn run_generator<G: Generator>(gen: G) -> ExitCode {
+    Runtime::new().run_generator(gen)
+}
+
+/// Session settings.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    limits: FrameLimits,
+    max_reply_bytes: Option<usize>,
+    line_ending: LineEnding,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+enum Kind<'a> {
+    Cmd(&'a mut dyn Command),
+    Gen(&'a mut dyn Generator),
+}
+
+impl Runtime {
+    /// Default limits (metadata ≤ 64 MiB, body ≤ 1 GiB), no reply size limit, CRLF records.
+    pub fn new() -> Self {
+        Runtime {
+            limits: FrameLimits::default(),
+            max_reply_bytes: None,
+            line_ending: LineEnding::CrLf,
+        }
+    }
+
+    /// Limits on declared request sizes.
+    pub fn limits(mut self, limits: FrameLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Maximum size of a reply chunk (header + metadata + body), like commands.conf
+    /// `maxchunksize`; a larger reply is replaced by an error reply.
+    pub fn max_reply_bytes(mut self, max: Option<usize>) -> Self {
+        self.max_reply_bytes = max;
+        self
+    }
+
+    /// Record terminator of reply bodies.
+    pub fn line_ending(mut self, eol: LineEnding) -> Self {
+        self.line_ending = eol;
+        self
+    }
+
+    /// Runs `cmd` on this process's stdin/stdout (checking argv for v1 markers).
+    pub fn run<C: Command>(&self, mut cmd: C) -> ExitCode {
+        self.stdio(Kind::Cmd(&mut cmd))
+    }
+
+    /// Runs `gen` on this process's stdin/stdout (checking argv for v1 markers).
+    pub fn run_generator<G: Generator>(&self, mut gen: G) -> ExitCode {
+        self.stdio(Kind::Gen(&mut gen))
+    }
+
+    /// Runs `cmd` over any streams; diagnostics go to `log`.
+    pub fn run_io<C: Command, R: BufRead, W: Write>(
+        &self,
+        cmd: &mut C,
+        input: R,
+        output: W,
+        log: &mut dyn Write,
+    ) -> RunOutcome {
+        self.session(Kind::Cmd(cmd), input, output, log)
+    }
+
+    /// Runs `gen` over any streams; diagnostics go to `log`.
+    pub fn run_generator_io<G: Generator, R: BufRead, W: Write>(
+        &self,
+        gen: &mut G,
+        input: R,
+        output: W,
+        log: &mut dyn Write,
+    ) -> RunOutcome {
+        self.session(Kind::Gen(gen), input, output, log)
+    }
+
+    fn stdio(&self, kind: Kind<'_>) -> ExitCode {
+        let mut stderr = io::stderr();
+        if let Err(e) = check_argv(std::env::args_os().skip(1)) {
+            let _ = writeln!(stderr, "error: {e}");
+            return ExitCode::from(1);
+        }
+        let outcome = self.session(kind, io::stdin().lock(), io::stdout().lock(), &mut stderr);
+        ExitCode::from(outcome.exit_code())
+    }
+
+    fn session<R: BufRead, W: Write>(
+        &self,
+        mut kind: Kind<'_>,
+        input: R,
+        output: W,
+        log: &mut dyn Write,
+    ) -> RunOutcome {
+        let mut s = Session {
+            reader: FrameReader::with_limits(input, self.limits),
+            out: output,
+            log,
+            rt: self,
+            meta: Vec::new(),
+            body: Vec::new(),
+            reply_body: Vec::new(),
+        };
+        s.run(&mut kind)
+    }
+}
+
+struct Session<'l, R, W> {
+    reader: FrameReader<R>,
+    out: W,
+    log: &'l mut dyn Write,
+    rt: &'l Runtime,
+    meta: Vec<u8>,
+    body: Vec<u8>,
+    reply_body: Vec<u8>,
+}
+
+/// Runs a hook, turning a panic into an error.
+fn guarded<T>(f: impl FnOnce() -> Result<T, CommandError>) -> Result<T, CommandError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic payload".to_owned());
+            Err(CommandError(format!(
+                "internal error in the command: {msg}"
+            )))
+        }
+    }
+}
+
+/// Why a reply could not be delivered.
+enum WriteFail {
+    /// The reader end is closed.
+    Closed,
+    /// Another error (text for the log / error reply).
+    Other(String),
+}
+
+impl<R: BufRead, W: Write> Session<'_, R, W> {
+    fn run(&mut self, kind: &mut Kind<'_>) -> RunOutcome {
+        // ---- getinfo
+        match self.reader.read_chunk(&mut self.meta, &mut self.body) {
+            Ok(None) => return RunOutcome::NoInput,
+            Ok(Some(_)) => {}
+            Err(e) => return self.frame_failure(e),
+        }
+        let getinfo = match Request::parse(&self.meta).and_then(Request::into_getinfo) {
+            Ok(g) => g,
+            Err(e) => return self.fail(&e.to_string(), Vec::new()),
+        };
+        let args = Args::parse(&getinfo.searchinfo.args);
+        let info = match kind {
+            Kind::Cmd(c) => guarded(|| c.getinfo(&getinfo, &args)),
+            Kind::Gen(g) => guarded(|| g.getinfo(&getinfo, &args)),
+        };
+        let info = match info {
+            Ok(i) => i,
+            Err(e) => return self.fail(e.message(), Vec::new()),
+        };
+        let reply = Reply {
+            command_type: Some(info.command_type),
+            generating: matches!(kind, Kind::Gen(_)).then_some(true),
+            required_fields: info.required_fields.clone(),
+            streaming_preop: info.streaming_preop.clone(),
+            maxwait: info.maxwait,
+            run_in_preview: info.run_in_preview,
+            finished: info.decline.then_some(true),
+            inspector: (!info.messages.is_empty()).then(|| Inspector {
+                messages: info.messages.clone(),
+            }),
+            error: None,
+        };
+        if let Err(e) = self.write_raw(&reply.to_json(), false) {
+            return self.write_failure(e, info.decline);
+        }
+        let mut finished = info.decline;
+        let buffered = matches!(
+            info.command_type,
+            CommandType::Events | CommandType::Reporting
+        );
+        let page = getinfo
+            .searchinfo
+            .maxresultrows
+            .unwrap_or(DEFAULT_MAXRESULTROWS)
+            .clamp(1, usize::MAX as u64) as usize;
+        let mut output = Output::new();
+        let mut batch = RecordBatch::new();
+        let mut executes = 0usize;
+
+        // ---- execute
+        loop {
+            match self.reader.read_chunk(&mut self.meta, &mut self.body) {
+                Ok(None) => {
+                    if executes == 0 {
+                        return RunOutcome::Probe;
+                    }
+                    if !finished {
+                        let _ = writeln!(
+                            self.log,
+                            "stdin closed after {executes} execute request(s) without finished=true; exiting"
+                        );
+                    }
+                    return RunOutcome::Completed;
+                }
+                Ok(Some(_)) => {}
+                Err(e) => return self.frame_failure_with(e, &mut output),
+            }
+            executes += 1;
+            let req = match Request::parse(&self.meta).and_then(Request::into_execute) {
+                Ok(r) => r,
+                Err(e) => return self.fail(&e.to_string(), output.take_messages()),
+            };
+            if finished {
+                // Lock step even after our final reply: answer, never stay silent.
+                if let Err(e) = self.write_raw(&Reply::execute(true, Vec::new()).to_json(), false) {
+                    return self.write_failure(e, true);
+                }
+                continue;
+            }
+            let reply_finished;
+            let send_records;
+            match kind {
+                Kind::Gen(g) => {
+                    match guarded(|| g.generate(&mut output, page)) {
+                        Ok(p) => reply_finished = p == Progress::Done,
+                        Err(e) => return self.fail(e.message(), output.take_messages()),
+                    }
+                    send_records = true;
+                }
+                Kind::Cmd(c) => {
+                    if let Err(e) = csv::decode_into(&mut batch, std::mem::take(&mut self.body)) {
+                        return self.fail(
+                            &format!("execute request {executes}: {e}"),
+                            output.take_messages(),
+                        );
+                    }
+                    if !batch.is_empty() {
+                        if let Err(e) = guarded(|| c.process(&batch, &mut output)) {
+                            return self.fail(e.message(), output.take_messages());
+                        }
+                    }
+                    self.body = batch.recycle();
+                    if req.finished {
+                        if let Err(e) = guarded(|| c.finish(&mut output)) {
+                            return self.fail(e.message(), output.take_messages());
+                        }
+                    }
+                    reply_finished = req.finished;
+                    send_records = req.finished || !buffered;
+                }
+            }
+            if let Err(e) = self.reply(&mut output, reply_finished, send_records) {
+                return self.write_failure(e, reply_finished);
+            }
+            finished = reply_finished;
+        }
+    }
+
+    /// Writes one execute reply from `output` (records only if `send_records`).
+    fn reply(
+        &mut self,
+        output: &mut Output,
+        finished: bool,
+        send_records: bool,
+    ) -> Result<(), WriteFail> {
+        self.reply_body.clear();
+        if send_records {
+            csv::encode(output, &mut self.reply_body, self.rt.line_ending);
+            output.clear_records();
+        }
+        let meta = Reply::execute(finished, output.take_messages()).to_json();
+        self.write_raw(&meta, true)
+    }
+
+    /// Writes a chunk with `meta` and (if `with_body`) `self.reply_body`, enforcing the reply
+    /// size limit by substituting an error reply.
+    fn write_raw(&mut self, meta: &[u8], with_body: bool) -> Result<(), WriteFail> {
+        let body: &[u8] = if with_body { &self.reply_body } else { &[] };
+        if let Some(limit) = self.rt.max_reply_bytes {
+            let header = format!("chunked 1.0,{},{}\n", meta.len(), body.len()).len();
+            let size = header + meta.len() + body.len();
+            if size > limit {
+                let text = ProtocolError::ReplyTooLarge { size, limit }.to_string();
+                let fatal = Reply::fatal(&text, Vec::new()).to_json();
+                let _ =
+                    frame::write_chunk(&mut self.out, &fatal, &[]).and_then(|_| self.out.flush());
+                return Err(WriteFail::Other(text));
+            }
+        }
+        let r = frame::write_chunk(&mut self.out, meta, body).and_then(|_| self.out.flush());
+        match r {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::BrokenPipe => Err(WriteFail::Closed),
+            Err(e) => Err(WriteFail::Other(format!("cannot write reply: {e}"))),
+        }
+    }
+
+    fn write_failure(&mut self, e: WriteFail, final_reply: bool) -> RunOutcome {
+        match e {
+            // splunkd closed the pipe after we were done: nothing left to say.
+            WriteFail::Closed if final_reply => RunOutcome::Completed,
+            WriteFail::Closed => {
+                let text = "splunkd closed the output pipe before the command finished".to_owned();
+                let _ = writeln!(self.log, "error: {text}");
+                RunOutcome::Failed(text)
+            }
+            WriteFail::Other(text) => {
+                let _ = writeln!(self.log, "error: {text}");
+                RunOutcome::Failed(text)
+            }
+        }
+    }
+
+    fn frame_failure(&mut self, e: FrameError) -> RunOutcome {
+        let mut o = Output::new();
+        self.frame_failure_with(e, &mut o)
+    }
+
+    fn frame_failure_with(&mut self, e: FrameError, output: &mut Output) -> RunOutcome {
+        if let FrameError::LegacyProtocol { .. } = e {
+            // The peer speaks v1 and would not understand a v2 reply.
+            let text = e.to_string();
+            let _ = writeln!(self.log, "error: {text}");
+            return RunOutcome::Failed(text);
+        }
+        self.fail(&e.to_string(), output.take_messages())
+    }
+
+    /// Sends the fatal-error reply (best effort) and logs the error.
+    fn fail(&mut self, text: &str, messages: Vec<Message>) -> RunOutcome {
+        let _ = writeln!(self.log, "error: {text}");
+        let meta = Reply::fatal(text, messages).to_json();
+        let _ = frame::write_chunk(&mut self.out, &meta, &[]).and_then(|_| self.out.flush());
+        RunOutcome::Failed(text.to_owned())
+    }
+}

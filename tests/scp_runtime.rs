@@ -1,0 +1,520 @@
+//! The runtime driven in-process over byte buffers: every protocol behaviour of a session.
+
+mod scp_emulator;
+
+use std::io::{self, Cursor, Write};
+
+use scp_emulator::{chunk, execute, getinfo, getinfo_with, parse_replies, Reply};
+use t1651::scp::frame::FrameLimits;
+use t1651::scp::{
+    Args, Command, CommandError, CommandInfo, CommandType, Generator, GetInfo, Level, Output,
+    Progress, RecordBatch, RunOutcome, Runtime,
+};
+
+/// A test command whose behaviour is chosen by its arguments.
+#[derive(Default)]
+struct Probe {
+    kind: Option<CommandType>,
+    panic_in: Option<String>,
+    fail_in: Option<String>,
+    chunks: usize,
+    rows: usize,
+    touched: bool,
+}
+
+impl Command for Probe {
+    fn getinfo(&mut self, _info: &GetInfo, args: &Args) -> Result<CommandInfo, CommandError> {
+        let mut o = args.checker();
+        let kind = match o.choice("type", &["streaming", "stateful", "events", "reporting"])? {
+            Some("stateful") => CommandType::Stateful,
+            Some("events") => CommandType::Events,
+            Some("reporting") => CommandType::Reporting,
+            _ => CommandType::Streaming,
+        };
+        self.kind = Some(kind);
+        self.panic_in = o.get("panic")?.map(str::to_owned);
+        self.fail_in = o.get("fail")?.map(str::to_owned);
+        let decline = o.flag("decline")?.unwrap_or(false);
+        o.finish()?;
+        if self.panic_in.as_deref() == Some("getinfo") {
+            panic!("boom in getinfo");
+        }
+        let mut info = CommandInfo::new(kind)
+            .required_fields(["_raw", "n"])
+            .message(Level::Info, "configured");
+        info.decline = decline;
+        Ok(info)
+    }
+
+    fn process(&mut self, batch: &RecordBatch, out: &mut Output) -> Result<(), CommandError> {
+        self.touched = true;
+        assert!(!batch.is_empty(), "process must never see an empty batch");
+        self.chunks += 1;
+        if self.panic_in.as_deref() == Some("process") {
+            let v: Vec<u8> = Vec::new();
+            let _ = v[batch.len()]; // index out of bounds
+        }
+        if self.fail_in.as_deref() == Some("process") {
+            out.warn("partial work lost");
+            return Err(CommandError::new("cannot process chunk"));
+        }
+        let n = batch.column("n");
+        for row in batch.rows() {
+            self.rows += 1;
+            let mut r = out.passthrough(&row);
+            r.set("len", row.raw().map_or(0, str::len));
+            if let Some(n) = n {
+                if row.get_id(n).as_str() == "late" {
+                    r.set("late_key", "only here");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Output) -> Result<(), CommandError> {
+        if self.panic_in.as_deref() == Some("finish") {
+            panic!("boom in finish");
+        }
+        out.record()
+            .set("summary", "done")
+            .set("rows", self.rows)
+            .set("chunks", self.chunks);
+        out.warn(format!("skipped {} events", 7));
+        Ok(())
+    }
+}
+
+fn session(cmd: &mut Probe, input: &[u8]) -> (RunOutcome, Vec<Reply>, String) {
+    session_rt(&Runtime::new(), cmd, input)
+}
+
+fn session_rt(rt: &Runtime, cmd: &mut Probe, input: &[u8]) -> (RunOutcome, Vec<Reply>, String) {
+    let mut out = Vec::new();
+    let mut log = Vec::new();
+    let outcome = rt.run_io(cmd, Cursor::new(input.to_vec()), &mut out, &mut log);
+    let (replies, rest) = parse_replies(&out);
+    assert!(
+        rest.is_empty(),
+        "unparsable output after the replies: {rest:?}"
+    );
+    (outcome, replies, String::from_utf8(log).unwrap())
+}
+
+fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
+    parts.concat()
+}
+
+const BODY: &str = "\"_raw\",n,\"_chunked_idx\",\"__mv__raw\",\"__mv_n\",\"__mv__chunked_idx\"\n\"a,b\",1,0,,,\nxyz,\"1\n2\",1,,\"$1$;$2$\",\n";
+
+#[test]
+fn streaming_one_reply_per_chunk_preserving_chunked_idx() {
+    let mut cmd = Probe::default();
+    let input = cat(&[
+        getinfo(&["type=stateful"]),
+        execute(false, BODY),
+        execute(false, ""),
+        execute(true, BODY),
+    ]);
+    let (outcome, replies, log) = session(&mut cmd, &input);
+    assert_eq!(outcome, RunOutcome::Completed);
+    assert!(log.is_empty(), "{log}");
+    assert_eq!(replies.len(), 4, "exactly one reply per request");
+    assert_eq!(
+        replies[0].raw_meta,
+        r#"{"type":"stateful","required_fields":["_raw","n"],"inspector":{"messages":[["INFO","configured"]]}}"#
+    );
+    let r1 = &replies[1];
+    assert_eq!(r1.finished(), Some(false));
+    assert_eq!(r1.records().len(), 2);
+    assert_eq!(r1.field(0, "_chunked_idx").as_deref(), Some("0"));
+    assert_eq!(r1.field(1, "_chunked_idx").as_deref(), Some("1"));
+    assert_eq!(r1.field(0, "len").as_deref(), Some("3"));
+    // The multivalue survives the round trip with its __mv_ companion.
+    let b = t1651::scp::csv::decode(r1.body.clone()).unwrap();
+    let v = b.row(1).get("n").unwrap();
+    assert_eq!(v.values().collect::<Vec<_>>(), ["1", "2"]);
+    // empty chunk mid-stream: still exactly one (empty) reply
+    assert_eq!(
+        (replies[2].finished(), replies[2].body.len()),
+        (Some(false), 0)
+    );
+    // last data chunk carries finished: its rows and finish()'s output in one reply
+    let last = &replies[3];
+    assert_eq!(last.finished(), Some(true));
+    assert_eq!(last.records().len(), 3);
+    assert_eq!(last.field(2, "summary").as_deref(), Some("done"));
+    assert_eq!(
+        last.messages(),
+        [("WARN".to_owned(), "skipped 7 events".to_owned())]
+    );
+    assert_eq!(cmd.chunks, 2);
+}
+
+#[test]
+fn union_of_keys_keeps_late_fields() {
+    let mut cmd = Probe::default();
+    let body = "_raw,n\nx,1\ny,late\n";
+    let (_, replies, _) = session(&mut cmd, &cat(&[getinfo(&[]), execute(true, body)]));
+    let recs = replies[1].records();
+    assert_eq!(
+        recs[0]
+            .iter()
+            .find(|(n, _)| n == "late_key")
+            .map(|x| x.1.as_str()),
+        Some("")
+    );
+    assert_eq!(
+        recs[1]
+            .iter()
+            .find(|(n, _)| n == "late_key")
+            .map(|x| x.1.as_str()),
+        Some("only here")
+    );
+}
+
+#[test]
+fn reporting_buffers_until_finished_in_both_styles() {
+    for kind in ["reporting", "events"] {
+        // 8.2 style: trailing header-only finished chunk
+        let mut cmd = Probe::default();
+        let arg = format!("type={kind}");
+        let input = cat(&[
+            getinfo(&[&arg]),
+            execute(false, BODY),
+            execute(false, BODY),
+            execute(true, "\"_raw\",n\n"),
+        ]);
+        let (outcome, replies, _) = session(&mut cmd, &input);
+        assert_eq!(outcome, RunOutcome::Completed);
+        assert_eq!(replies.len(), 4);
+        for r in &replies[1..3] {
+            assert_eq!((r.finished(), r.body.len()), (Some(false), 0), "{kind}");
+        }
+        let last = &replies[3];
+        assert_eq!(last.finished(), Some(true));
+        assert_eq!(
+            last.records().len(),
+            5,
+            "{kind}: 4 held-back rows + summary"
+        );
+        assert_eq!(last.field(4, "rows").as_deref(), Some("4"));
+
+        // 6.3/8.0 style: one chunk with all rows and finished:true
+        let mut cmd = Probe::default();
+        let (_, replies, _) = session(&mut cmd, &cat(&[getinfo(&[&arg]), execute(true, BODY)]));
+        assert_eq!(replies[1].records().len(), 3);
+    }
+}
+
+#[test]
+fn probe_runs_nothing_but_getinfo() {
+    let mut cmd = Probe::default();
+    let (outcome, replies, log) = session(&mut cmd, &getinfo(&[]));
+    assert_eq!(outcome, RunOutcome::Probe);
+    assert_eq!(outcome.exit_code(), 0);
+    assert_eq!(replies.len(), 1);
+    assert!(!cmd.touched);
+    assert!(log.is_empty());
+    let (outcome, replies, _) = session(&mut Probe::default(), b"");
+    assert_eq!((outcome, replies.len()), (RunOutcome::NoInput, 0));
+}
+
+fn assert_fatal(outcome: &RunOutcome, replies: &[Reply], n: usize, want: &str) {
+    assert_eq!(outcome.exit_code(), 1, "{outcome:?}");
+    assert_eq!(
+        replies.len(),
+        n,
+        "one reply per request, the last is the error"
+    );
+    let r = replies.last().unwrap();
+    assert_eq!(r.finished(), Some(true));
+    let err = r.error().unwrap();
+    assert!(err.contains(want), "{err:?} should contain {want:?}");
+    assert!(r.raw_meta.find("inspector").unwrap() < r.raw_meta.find("\"error\"").unwrap());
+    assert_eq!(
+        r.messages().last().unwrap(),
+        &("ERROR".to_owned(), err.to_owned())
+    );
+    assert!(r.body.is_empty());
+}
+
+#[test]
+fn panics_become_error_replies() {
+    for (at, n, want) in [
+        ("getinfo", 1, "boom in getinfo"),
+        ("process", 2, "index out of bounds"),
+        ("finish", 2, "boom in finish"),
+    ] {
+        let mut cmd = Probe::default();
+        let arg = format!("panic={at}");
+        let (outcome, replies, log) = session(
+            &mut cmd,
+            &cat(&[getinfo(&[&arg]), execute(true, BODY), execute(true, BODY)]),
+        );
+        assert_fatal(&outcome, &replies, n, want);
+        assert!(log.contains(want), "{log}");
+    }
+}
+
+#[test]
+fn command_errors_keep_earlier_messages() {
+    let mut cmd = Probe::default();
+    let (outcome, replies, _) = session(
+        &mut cmd,
+        &cat(&[getinfo(&["fail=process"]), execute(false, BODY)]),
+    );
+    assert_fatal(&outcome, &replies, 2, "cannot process chunk");
+    assert_eq!(
+        replies[1].messages()[0],
+        ("WARN".to_owned(), "partial work lost".to_owned())
+    );
+}
+
+#[test]
+fn protocol_faults_become_error_replies() {
+    let cases: Vec<(Vec<u8>, usize, &str)> = vec![
+        (execute(false, ""), 1, "expected action \"getinfo\""),
+        (
+            cat(&[getinfo(&[]), chunk(b"[1,2]", b"")]),
+            2,
+            "not valid protocol JSON",
+        ),
+        (
+            cat(&[getinfo(&[]), chunk(br#"{"action":"getinfo"}"#, b"")]),
+            2,
+            "expected action \"execute\"",
+        ),
+        (
+            cat(&[getinfo(&[]), execute(true, "a,b\n1,\"x\n")]),
+            2,
+            "quoted field in column 1 is not closed",
+        ),
+        (
+            cat(&[getinfo(&[]), b"chunked 1.0,x,1\n".to_vec()]),
+            2,
+            "malformed chunk header",
+        ),
+        (
+            cat(&[getinfo(&["nosuch=1"])]),
+            1,
+            "Unrecognized option: nosuch=1 (valid options: type, panic, fail, decline)",
+        ),
+    ];
+    for (input, n, want) in cases {
+        let (outcome, replies, _) = session(&mut Probe::default(), &input);
+        assert_fatal(&outcome, &replies, n, want);
+    }
+}
+
+#[test]
+fn metadata_limit_is_configurable() {
+    let rt = Runtime::new().limits(FrameLimits {
+        max_metadata: 100,
+        max_body: 10,
+    });
+    let (outcome, replies, _) = session_rt(&rt, &mut Probe::default(), &getinfo(&[]));
+    assert_fatal(&outcome, &replies, 1, "chunk metadata length");
+    let input = cat(&[getinfo_small(), execute(true, "_raw,n\n1,2\n")]);
+    let (outcome, replies, _) = session_rt(&rt, &mut Probe::default(), &input);
+    assert_fatal(
+        &outcome,
+        &replies,
+        2,
+        "chunk body length 11 bytes exceeds the limit of 10 bytes",
+    );
+}
+
+fn getinfo_small() -> Vec<u8> {
+    chunk(br#"{"action":"getinfo","searchinfo":{"args":[]}}"#, b"")
+}
+
+#[test]
+fn oversized_reply_becomes_an_error_reply() {
+    let rt = Runtime::new().max_reply_bytes(Some(200));
+    let big = format!("_raw,n\n{},1\n", "x".repeat(500));
+    let (outcome, replies, _) = session_rt(
+        &rt,
+        &mut Probe::default(),
+        &cat(&[getinfo(&[]), execute(true, &big)]),
+    );
+    assert_fatal(
+        &outcome,
+        &replies,
+        2,
+        "exceeds the configured maximum chunk size (maxchunksize) of 200 bytes",
+    );
+}
+
+#[test]
+fn declined_command_answers_finished_to_everything() {
+    let (outcome, replies, _) = session(
+        &mut Probe::default(),
+        &cat(&[
+            getinfo(&["decline=t"]),
+            execute(false, BODY),
+            execute(true, ""),
+        ]),
+    );
+    assert_eq!(outcome, RunOutcome::Completed);
+    assert_eq!(replies[0].finished(), Some(true));
+    assert!(replies[1..]
+        .iter()
+        .all(|r| r.finished() == Some(true) && r.body.is_empty()));
+}
+
+#[test]
+fn empty_metadata_counts_as_execute() {
+    let (_, replies, _) = session(
+        &mut Probe::default(),
+        &cat(&[getinfo(&[]), chunk(b"", b"_raw,n\na,1\n")]),
+    );
+    assert_eq!(replies[1].finished(), Some(false));
+    assert_eq!(replies[1].records().len(), 1);
+}
+
+/// A writer whose reader goes away after `ok_writes` successful flushes.
+struct ClosingPipe {
+    ok_flushes: usize,
+    data: Vec<u8>,
+}
+
+impl Write for ClosingPipe {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        if self.ok_flushes == 0 {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"));
+        }
+        self.data.extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        if self.ok_flushes == 0 {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "closed"));
+        }
+        self.ok_flushes -= 1;
+        Ok(())
+    }
+}
+
+#[test]
+fn epipe_on_the_final_reply_is_quiet_but_mid_session_is_an_error() {
+    let input = cat(&[getinfo(&[]), execute(true, BODY)]);
+    let mut log = Vec::new();
+    let pipe = ClosingPipe {
+        ok_flushes: 1,
+        data: Vec::new(),
+    };
+    let outcome = Runtime::new().run_io(&mut Probe::default(), Cursor::new(input), pipe, &mut log);
+    assert_eq!(outcome, RunOutcome::Completed);
+    assert!(log.is_empty());
+
+    let input = cat(&[getinfo(&[]), execute(false, BODY), execute(true, BODY)]);
+    let pipe = ClosingPipe {
+        ok_flushes: 1,
+        data: Vec::new(),
+    };
+    let outcome = Runtime::new().run_io(&mut Probe::default(), Cursor::new(input), pipe, &mut log);
+    assert_eq!(outcome.exit_code(), 1);
+}
+
+struct Count {
+    n: u64,
+    next: u64,
+    panic_at: Option<u64>,
+}
+
+impl Generator for Count {
+    fn getinfo(&mut self, _: &GetInfo, args: &Args) -> Result<CommandInfo, CommandError> {
+        let mut o = args.checker();
+        self.n = o.parse("n", "an integer")?.unwrap_or(0);
+        self.panic_at = o.parse("panic_at", "an integer")?;
+        o.finish()?;
+        Ok(CommandInfo::new(CommandType::Streaming))
+    }
+    fn generate(&mut self, out: &mut Output, max_rows: usize) -> Result<Progress, CommandError> {
+        for _ in 0..max_rows {
+            if self.next >= self.n {
+                return Ok(Progress::Done);
+            }
+            if Some(self.next) == self.panic_at {
+                panic!("generator broke at {}", self.next);
+            }
+            out.record().set("i", self.next);
+            self.next += 1;
+        }
+        Ok(if self.next >= self.n {
+            Progress::Done
+        } else {
+            Progress::More
+        })
+    }
+}
+
+fn gen_session(args: &[&str], maxrows: u64, requests: usize) -> (RunOutcome, Vec<Reply>) {
+    let mut g = Count {
+        n: 0,
+        next: 0,
+        panic_at: None,
+    };
+    let mut input = getinfo_with(args, maxrows);
+    for _ in 0..requests {
+        // 8.2 sent finished:true with a header naming required fields; 6.3 an empty body.
+        input.extend(execute(false, "\"_chunked_idx\"\n"));
+    }
+    let mut out = Vec::new();
+    let outcome =
+        Runtime::new().run_generator_io(&mut g, Cursor::new(input), &mut out, &mut io::sink());
+    (outcome, parse_replies(&out).0)
+}
+
+#[test]
+fn generator_pages_and_finishes() {
+    let (outcome, replies) = gen_session(&["n=120"], 50, 3);
+    assert_eq!(outcome, RunOutcome::Completed);
+    assert_eq!(
+        replies[0].raw_meta,
+        r#"{"type":"streaming","generating":true}"#
+    );
+    let sizes: Vec<usize> = replies[1..].iter().map(|r| r.records().len()).collect();
+    assert_eq!(sizes, [50, 50, 20]);
+    let fin: Vec<_> = replies[1..].iter().map(|r| r.finished()).collect();
+    assert_eq!(fin, [Some(false), Some(false), Some(true)]);
+    // exactly at a page boundary
+    let (_, replies) = gen_session(&["n=100"], 50, 2);
+    let fin: Vec<_> = replies[1..].iter().map(|r| r.finished()).collect();
+    assert_eq!(fin, [Some(false), Some(true)]);
+    // nothing to generate
+    let (_, replies) = gen_session(&["n=0"], 50, 1);
+    assert_eq!(
+        (replies[1].finished(), replies[1].body.len()),
+        (Some(true), 0)
+    );
+}
+
+#[test]
+fn generator_panic_is_an_error_reply() {
+    let (outcome, replies) = gen_session(&["n=120", "panic_at=70"], 50, 3);
+    assert_fatal(&outcome, &replies, 3, "generator broke at 70");
+}
+
+#[test]
+fn legacy_header_on_stdin_is_named() {
+    let mut log = Vec::new();
+    let mut out = Vec::new();
+    let outcome = Runtime::new().run_io(
+        &mut Probe::default(),
+        Cursor::new(b"splunkVersion:6.5.1\n\n".to_vec()),
+        &mut out,
+        &mut log,
+    );
+    assert_eq!(outcome.exit_code(), 1);
+    assert!(String::from_utf8(log)
+        .unwrap()
+        .contains("chunked = true is missing"));
+    assert!(out.is_empty(), "a v1 peer gets no v2 reply");
+    assert!(t1651::scp::runtime::check_argv(["__EXECUTE__"])
+        .unwrap_err()
+        .to_string()
+        .contains("chunked = true is missing"));
+    assert!(t1651::scp::runtime::check_argv(["--flag"]).is_ok());
+}
