@@ -22,6 +22,7 @@ APPINSPECT_REQ=${APPINSPECT_REQ:-splunk-appinspect==4.3.1}
 SLIM_REQ=${SLIM_REQ:-splunk-packaging-toolkit==1.2.8}
 
 OUT_DIR=$ROOT/dist
+SRC_APP=$ROOT/app
 BIN_DIR=""
 SKIP_BUILD=0
 SKIP_VALIDATE=0
@@ -35,6 +36,7 @@ Usage: $0 [options]
   --skip-build           do not run cargo; use target/$TARGET/release/
   --bin-dir DIR          take the binaries from DIR instead of building them (implies --skip-build)
   --out-dir DIR          write the archive and reports to DIR (default: dist/)
+  --app-dir DIR          package DIR instead of app/ (tests)
   -h, --help             this text
 EOF
 }
@@ -45,6 +47,7 @@ while [[ $# -gt 0 ]]; do
     --skip-binary-checks) SKIP_BINARY_CHECKS=1 ;;
     --skip-build) SKIP_BUILD=1 ;;
     --bin-dir) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; BIN_DIR=$(cd "$2" && pwd); SKIP_BUILD=1; shift ;;
+    --app-dir) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; SRC_APP=$(cd "$2" && pwd); shift ;;
     --out-dir) [[ $# -ge 2 ]] || { usage >&2; exit 2; }; mkdir -p "$2"; OUT_DIR=$(cd "$2" && pwd); shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "package.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -98,17 +101,19 @@ done
 # ---------------------------------------------------------------- stage
 STAGE=$WORK/stage
 APP_DIR=$STAGE/$APP_ID
-log "staging app/ in $APP_DIR"
-[[ -d $ROOT/app/default ]] || die "app/default not found"
+log "staging $SRC_APP in $APP_DIR"
+[[ -d $SRC_APP/default ]] || die "$SRC_APP/default not found"
 # Things AppInspect fails or splunkd mishandles are errors in the source tree, not silently dropped.
-[[ ! -e $ROOT/app/local ]] || die "app/local/ exists: settings belong in app/default/"
-[[ -z $(find "$ROOT/app" -type l -print -quit) ]] || die "app/ contains symlinks: $(find "$ROOT/app" -type l | head -3)"
-[[ -z $(find "$ROOT/app" \( -name local.meta -o -name '*.pyc' -o -name __pycache__ \) -print -quit) ]] \
-  || die "app/ contains local.meta, *.pyc or __pycache__"
-dots=$(cd "$ROOT/app" && find . -mindepth 1 -name '.*' | sed 's|^\./||')
+[[ ! -e $SRC_APP/local ]] || die "$SRC_APP/local/ exists: settings belong in default/"
+links=$(find "$SRC_APP" -type l | head -3)
+[[ -z $links ]] || die "symlinks in $SRC_APP: $links"
+junk=$(find "$SRC_APP" \( -name local.meta -o -name '*.pyc' -o -name __pycache__ -o -name passwords.conf \) | head -3)
+[[ -z $junk ]] || die "must not be packaged: $junk"
+# Dot-files (editor swap files, .DS_Store) are left out, as slim does, with a warning.
+dots=$(cd "$SRC_APP" && find . -mindepth 1 -name '.*' | sed 's|^\./||')
 [[ -z $dots ]] || printf 'warning: not packaging dot-files: %s\n' "$(echo "$dots" | tr '\n' ' ')" >&2
 mkdir -p "$APP_DIR/$PLATFORM_BIN"
-(cd "$ROOT/app" && tar --exclude='.*' -cf - -- *) | tar -C "$APP_DIR" -xf -
+(cd "$SRC_APP" && tar --exclude='.*' -cf - -- *) | tar -C "$APP_DIR" -xf -
 for b in "${BINS[@]}"; do cp "$BIN_DIR/$b" "$APP_DIR/$PLATFORM_BIN/$b"; done
 "$ROOT/scripts/app_version.sh" set "$APP_DIR/default/app.conf" "$VERSION"
 "$ROOT/scripts/app_version.sh" set-manifest "$APP_DIR/app.manifest" "$VERSION"
