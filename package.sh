@@ -73,7 +73,10 @@ log "$APP_ID $VERSION"
 
 # ---------------------------------------------------------------- build
 ensure_musl_toolchain() {
-  if ! rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
+  # Output captured first: with pipefail, `grep -q` closing the pipe early would read as "missing".
+  local installed
+  installed=$(rustup target list --installed 2>/dev/null || true)
+  if ! grep -qx "$TARGET" <<<"$installed"; then
     log "installing Rust target $TARGET"
     rustup target add "$TARGET"
   fi
@@ -105,9 +108,9 @@ log "staging $SRC_APP in $APP_DIR"
 [[ -d $SRC_APP/default ]] || die "$SRC_APP/default not found"
 # Things AppInspect fails or splunkd mishandles are errors in the source tree, not silently dropped.
 [[ ! -e $SRC_APP/local ]] || die "$SRC_APP/local/ exists: settings belong in default/"
-links=$(find "$SRC_APP" -type l | head -3)
+links=$(find "$SRC_APP" -type l -print -quit)
 [[ -z $links ]] || die "symlinks in $SRC_APP: $links"
-junk=$(find "$SRC_APP" \( -name local.meta -o -name '*.pyc' -o -name __pycache__ -o -name passwords.conf \) | head -3)
+junk=$(find "$SRC_APP" \( -name local.meta -o -name '*.pyc' -o -name __pycache__ -o -name passwords.conf \) -print -quit)
 [[ -z $junk ]] || die "must not be packaged: $junk"
 # Dot-files (editor swap files, .DS_Store) are left out, as slim does, with a warning.
 dots=$(cd "$SRC_APP" && find . -mindepth 1 -name '.*' | sed 's|^\./||')
@@ -185,7 +188,8 @@ ensure_venv() {  # ensure_venv <dir> <requirement> <executable>
 
 if [[ $SKIP_VALIDATE -eq 0 ]]; then
   # python-magic (AppInspect) needs the system libmagic.
-  if ! ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1'; then
+  libs=$(ldconfig -p 2>/dev/null || true)
+  if ! grep -q 'libmagic\.so\.1' <<<"$libs"; then
     log "installing libmagic1"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmagic1 >/dev/null

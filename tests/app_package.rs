@@ -226,7 +226,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 #[test]
-fn package_leaves_out_dot_files_and_refuses_local() {
+fn package_leaves_out_dot_files_and_refuses_local_and_symlinks() {
     let dir = tempdir("hygiene");
     let bins = fake_bin_dir(&dir);
     let app = dir.join("app");
