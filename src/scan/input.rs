@@ -43,7 +43,9 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use flate2::bufread::MultiGzDecoder;
-use serde::de::{self, DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -347,7 +349,13 @@ pub fn read_file<S: Sink>(path: &Path, sink: &mut S, stats: &mut ReadStats) {
         Ok(f) => f,
         Err(e) => {
             let mut ctx = FileCtx::new(path, sink, stats);
-            ctx.problem(None, None, None, ProblemKind::Unreadable, format!("cannot open: {e}"));
+            ctx.problem(
+                None,
+                None,
+                None,
+                ProblemKind::Unreadable,
+                format!("cannot open: {e}"),
+            );
             return;
         }
     };
@@ -363,13 +371,24 @@ pub fn read_reader<R: Read, S: Sink>(name: &Path, reader: R, sink: &mut S, stats
     read_stream_inner(name, reader, sink, stats)
 }
 
-fn read_stream_inner<R: Read, S: Sink>(name: &Path, reader: R, sink: &mut S, stats: &mut ReadStats) {
+fn read_stream_inner<R: Read, S: Sink>(
+    name: &Path,
+    reader: R,
+    sink: &mut S,
+    stats: &mut ReadStats,
+) {
     let mut ctx = FileCtx::new(name, sink, stats);
     let mut raw = BufReader::with_capacity(64 * 1024, reader);
     let magic = match raw.fill_buf() {
         Ok(b) => b.len() >= 2 && b[0] == 0x1f && b[1] == 0x8b,
         Err(e) => {
-            ctx.problem(None, None, None, ProblemKind::Unreadable, format!("cannot read: {e}"));
+            ctx.problem(
+                None,
+                None,
+                None,
+                ProblemKind::Unreadable,
+                format!("cannot read: {e}"),
+            );
             return;
         }
     };
@@ -521,7 +540,7 @@ fn is_ws(b: u8) -> bool {
 /// document mode when the first line opens a multi-line value.
 fn read_text<R: BufRead, S: Sink>(ctx: &mut FileCtx<'_, S>, mut r: R) {
     match r.fill_buf() {
-        Ok(b) if b.starts_with(&[0xef, 0xbb, 0xbf]) => r.consume(3),
+        Ok([0xef, 0xbb, 0xbf, ..]) => r.consume(3),
         Ok(b) if b.starts_with(&[0xff, 0xfe]) || b.starts_with(&[0xfe, 0xff]) => {
             ctx.problem(
                 None,
@@ -1038,7 +1057,11 @@ mod tests {
         assert_eq!(s.problems[&ProblemKind::BadJson], 2);
         assert_eq!(c.problems[0].line, Some(2));
         assert_eq!(c.problems[1].line, Some(4));
-        assert!(c.problems[1].detail.contains("trailing"), "{:?}", c.problems[1]);
+        assert!(
+            c.problems[1].detail.contains("trailing"),
+            "{:?}",
+            c.problems[1]
+        );
     }
 
     #[test]
@@ -1062,7 +1085,8 @@ mod tests {
     fn wrapper_records_per_line_and_cloudtrail_document() {
         let (c, _) = read(b"{\"records\":[{\"a\":1},{\"a\":2}]}\n{\"records\": [ {\"a\":3} ]}\n");
         assert_eq!(locs(&c), ["f:1[0]", "f:1[1]", "f:2[0]"]);
-        let pretty = b"{\n  \"Records\": [\n    {\"eventName\": \"SendCommand\"},\n    {\"b\": 2}\n  ]\n}\n";
+        let pretty =
+            b"{\n  \"Records\": [\n    {\"eventName\": \"SendCommand\"},\n    {\"b\": 2}\n  ]\n}\n";
         let (c, _) = read(pretty);
         assert_eq!(locs(&c), ["f:3[0]", "f:4[1]"]);
         assert_eq!(c.events[0].1, "{\"eventName\": \"SendCommand\"}");
@@ -1153,7 +1177,12 @@ mod tests {
         assert!(c.problems[0].detail.contains("UTF-16"));
         let (c, s) = read(b"{\"a\":\"\xff\"}\n{\"a\":2}\n");
         assert_eq!(locs(&c), ["f:2"]);
-        assert_eq!(s.problems.get(&ProblemKind::BadEncoding), Some(&1), "{:?}", c.problems);
+        assert_eq!(
+            s.problems.get(&ProblemKind::BadEncoding),
+            Some(&1),
+            "{:?}",
+            c.problems
+        );
     }
 
     #[test]
@@ -1192,7 +1221,13 @@ mod tests {
 
     #[test]
     fn log_file_names() {
-        for ok in ["PT1H.json", "a.JSON", "x.jsonl", "x.ndjson.gz", "ct.json.gz"] {
+        for ok in [
+            "PT1H.json",
+            "a.JSON",
+            "x.jsonl",
+            "x.ndjson.gz",
+            "ct.json.gz",
+        ] {
             assert!(is_log_file_name(ok), "{ok}");
         }
         for no in ["README.md", "x.gz", "json", "a.json.bak", "x.txt"] {
