@@ -16,7 +16,10 @@
 //!
 //! Memory does not grow with the size of a file: events are handed to a [`Sink`] one at a
 //! time as raw JSON text ([`RawValue`]); arrays and wrappers are walked element by element
-//! with a serde visitor, never materialised as a whole. The largest allocation is one event.
+//! with a serde visitor, never materialised as a whole (no `Value` tree is ever built).
+//! A line of up to [`MAX_LINE_IN_MEMORY`] bytes is read into one reused buffer and parsed
+//! from memory (fast); the rest of a longer line, and multi-line documents, are parsed from
+//! the stream. Memory is bounded by that buffer plus one event.
 //!
 //! # Line mode and document mode
 //!
@@ -53,10 +56,10 @@ use serde_json::value::RawValue;
 /// `{ "Records" : [` with generous pretty-printing whitespace.
 const SNIFF_LEN: usize = 64;
 
-/// The longest first line that is remembered so that the file can be re-read in document
-/// mode. Pretty-printed exports open with a line of a few bytes; a longer unfinished first
-/// line is reported as a broken line instead.
-const MAX_REPLAY_LINE: usize = 64 * 1024;
+/// Lines up to this length are read into memory and parsed from a slice (the fast path);
+/// the rest of a longer line (e.g. a huge one-line CloudTrail `{"Records":[…]}` file) is
+/// streamed element by element. This bounds the reader's memory, whatever the input.
+pub const MAX_LINE_IN_MEMORY: usize = 8 * 1024 * 1024;
 
 /// Where an event came from: file, 1-based line of the first byte of the event, and the
 /// 0-based position in its enclosing array or `records` wrapper (if any).
@@ -377,7 +380,18 @@ fn read_stream_inner<R: Read, S: Sink>(
     sink: &mut S,
     stats: &mut ReadStats,
 ) {
+    read_stream_capped(name, reader, sink, stats, MAX_LINE_IN_MEMORY)
+}
+
+fn read_stream_capped<R: Read, S: Sink>(
+    name: &Path,
+    reader: R,
+    sink: &mut S,
+    stats: &mut ReadStats,
+    line_cap: usize,
+) {
     let mut ctx = FileCtx::new(name, sink, stats);
+    ctx.line_cap = line_cap;
     let mut raw = BufReader::with_capacity(64 * 1024, reader);
     let magic = match raw.fill_buf() {
         Ok(b) => b.len() >= 2 && b[0] == 0x1f && b[1] == 0x8b,
@@ -409,6 +423,8 @@ struct FileCtx<'a, S> {
     gzip: bool,
     /// Events delivered since the start of the current top-level value.
     emitted_in_value: u64,
+    /// Longest line parsed from memory; see [`MAX_LINE_IN_MEMORY`].
+    line_cap: usize,
 }
 
 impl<'a, S: Sink> FileCtx<'a, S> {
@@ -419,6 +435,7 @@ impl<'a, S: Sink> FileCtx<'a, S> {
             stats,
             gzip: false,
             emitted_in_value: 0,
+            line_cap: MAX_LINE_IN_MEMORY,
         }
     }
 
@@ -566,36 +583,102 @@ fn read_text<R: BufRead, S: Sink>(ctx: &mut FileCtx<'_, S>, mut r: R) {
 
     let mut line_no = 0u64;
     let mut seen_value = false;
+    let mut buf: Vec<u8> = Vec::new();
     loop {
         line_no += 1;
-        let mut lr = LineReader::new(&mut r, !seen_value);
-        let outcome = parse_line(ctx, &mut lr, line_no);
+        buf.clear();
+        let line = match read_line_capped(&mut r, &mut buf, ctx.line_cap) {
+            Ok(l) => l,
+            Err(e) => {
+                ctx.parse_error(&serde_json::Error::io(e), line_no, 0, "");
+                return;
+            }
+        };
+        if line == LineEnd::EndOfInput && buf.is_empty() {
+            return;
+        }
+        let mut lr = None;
+        let outcome = if line == LineEnd::TooLong {
+            // Stream the rest of an oversized line instead of holding it in memory.
+            let lr = lr.insert(LineReader::new(&mut r));
+            parse_line_streaming(ctx, &buf, lr, line_no)
+        } else {
+            parse_line_slice(ctx, &buf, line_no)
+        };
         match outcome {
             LineOutcome::Blank => {}
             LineOutcome::Parsed => seen_value = true,
-            LineOutcome::Failed(e) => {
-                if !seen_value && e.is_eof() && ctx.emitted_in_value == 0 && lr.replayable() {
-                    // The first value spans lines: re-read the file from this line as a
-                    // document.
-                    let mut first = lr.take_recorded();
-                    first.push(b'\n');
-                    let rest = Cursor::new(first).chain(r);
+            LineOutcome::Failed(e, leading_ws) => {
+                if !seen_value
+                    && line != LineEnd::TooLong
+                    && e.is_eof()
+                    && ctx.emitted_in_value == 0
+                {
+                    // The first value spans lines (a pretty-printed export): re-read the
+                    // file from this line as a document.
+                    buf.push(b'\n');
+                    let rest = Cursor::new(std::mem::take(&mut buf)).chain(r);
                     read_document(ctx, BufReader::new(rest), line_no - 1);
                     return;
                 }
                 seen_value = true;
-                if ctx.parse_error(&e, line_no, lr.leading_ws + 1, "") {
+                if ctx.parse_error(&e, line_no, leading_ws + 1, "") {
                     return;
                 }
-                if let Err(e) = lr.drain() {
-                    let err = serde_json::Error::io(e);
-                    ctx.parse_error(&err, line_no, 0, "");
-                    return;
+                if let Some(lr) = &mut lr {
+                    if let Err(e) = lr.drain() {
+                        ctx.parse_error(&serde_json::Error::io(e), line_no, 0, "");
+                        return;
+                    }
                 }
             }
         }
-        if lr.end_of_input {
+        let at_end = match &lr {
+            Some(lr) => lr.end_of_input,
+            None => line == LineEnd::EndOfInput,
+        };
+        if at_end {
             return;
+        }
+    }
+}
+
+/// How a line read by [`read_line_capped`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineEnd {
+    /// At a `\n` (consumed, not stored).
+    Newline,
+    /// At the end of the input.
+    EndOfInput,
+    /// The line is longer than the cap: the buffer holds its start, the rest is unread.
+    TooLong,
+}
+
+/// Appends one line (without its `\n`) to `buf`, stopping once `buf` exceeds `cap`.
+fn read_line_capped<R: BufRead>(r: &mut R, buf: &mut Vec<u8>, cap: usize) -> io::Result<LineEnd> {
+    loop {
+        let avail = match r.fill_buf() {
+            Ok(a) => a,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if avail.is_empty() {
+            return Ok(LineEnd::EndOfInput);
+        }
+        match memchr::memchr(b'\n', avail) {
+            Some(i) => {
+                buf.extend_from_slice(&avail[..i]);
+                r.consume(i + 1);
+                return Ok(LineEnd::Newline);
+            }
+            None => {
+                let n = avail.len();
+                buf.extend_from_slice(avail);
+                r.consume(n);
+                if buf.len() > cap {
+                    return Ok(LineEnd::TooLong);
+                }
+            }
         }
     }
 }
@@ -603,33 +686,132 @@ fn read_text<R: BufRead, S: Sink>(ctx: &mut FileCtx<'_, S>, mut r: R) {
 enum LineOutcome {
     Blank,
     Parsed,
-    Failed(serde_json::Error),
+    /// The error and the number of whitespace bytes before the value (for the column).
+    Failed(serde_json::Error, u64),
 }
 
-fn parse_line<R: BufRead, S: Sink>(
+/// Parses one whole line held in memory (the fast path).
+fn parse_line_slice<S: Sink>(ctx: &mut FileCtx<'_, S>, line: &[u8], line_no: u64) -> LineOutcome {
+    ctx.emitted_in_value = 0;
+    let Some(start) = line.iter().position(|&b| !is_ws(b)) else {
+        return LineOutcome::Blank;
+    };
+    let text = &line[start..];
+    let shape = shape_of(&text[..text.len().min(SNIFF_LEN)]);
+    let mut de = serde_json::Deserializer::from_slice(text);
+    match parse_value(ctx, &mut de, shape, &LineSrc::Fixed(line_no)).and_then(|()| de.end()) {
+        Ok(()) => LineOutcome::Parsed,
+        Err(e) => LineOutcome::Failed(e, start as u64),
+    }
+}
+
+/// Parses a line too long to hold: `head` is its start, `lr` yields the rest.
+fn parse_line_streaming<R: BufRead, S: Sink>(
     ctx: &mut FileCtx<'_, S>,
+    head: &[u8],
     lr: &mut LineReader<'_, R>,
     line_no: u64,
 ) -> LineOutcome {
     ctx.emitted_in_value = 0;
-    let prefix = match sniff(lr, |_| {}) {
+    let mut input = Cursor::new(head).chain(lr);
+    let prefix = match sniff(&mut input, |_| {}) {
         Ok(Some(p)) => p,
         Ok(None) => return LineOutcome::Blank,
-        Err(e) => return LineOutcome::Failed(serde_json::Error::io(e)),
+        Err(e) => return LineOutcome::Failed(serde_json::Error::io(e), 0),
     };
-    lr.leading_ws = prefix.leading_ws;
+    let leading_ws = prefix.leading_ws;
     let shape = prefix.shape();
-    let chained = Cursor::new(prefix.bytes).chain(&mut *lr);
+    let chained = Cursor::new(prefix.bytes).chain(input);
     let mut de = serde_json::Deserializer::from_reader(chained);
-    let lines = LineSrc::Fixed(line_no);
-    match parse_value(ctx, &mut de, shape, &lines).and_then(|()| de.end()) {
+    match parse_value(ctx, &mut de, shape, &LineSrc::Fixed(line_no)).and_then(|()| de.end()) {
         Ok(()) => LineOutcome::Parsed,
-        Err(e) => LineOutcome::Failed(e),
+        Err(e) => LineOutcome::Failed(e, leading_ws),
     }
 }
 
 /// Document mode: values may span lines; `lines_before` lines precede the stream.
+/// A document that fits in [`MAX_LINE_IN_MEMORY`] bytes is parsed from memory, a larger
+/// one from the stream.
 fn read_document<R: BufRead, S: Sink>(ctx: &mut FileCtx<'_, S>, mut r: R, lines_before: u64) {
+    let cap = ctx.line_cap;
+    let mut buf = Vec::new();
+    match (&mut r).take(cap as u64 + 1).read_to_end(&mut buf) {
+        Ok(_) if buf.len() <= cap => parse_document_slice(ctx, &buf, lines_before, false),
+        Ok(_) => read_document_stream(ctx, Cursor::new(buf).chain(r), lines_before),
+        Err(e) => {
+            // Deliver what was read before the stream broke, then say why it ended.
+            parse_document_slice(ctx, &buf, lines_before, true);
+            let line = lines_before + 1 + memchr::memchr_iter(b'\n', &buf).count() as u64;
+            ctx.parse_error(&serde_json::Error::io(e), line, 0, "");
+        }
+    }
+}
+
+/// Parses a whole document held in memory. With `truncated`, the input ended early
+/// because of a read error (reported by the caller), so running out of input is not
+/// reported as bad JSON.
+fn parse_document_slice<S: Sink>(
+    ctx: &mut FileCtx<'_, S>,
+    buf: &[u8],
+    lines_before: u64,
+    truncated: bool,
+) {
+    let positions = SliceLines {
+        buf,
+        lines_before,
+        scanned: Cell::new(0),
+        newlines: Cell::new(0),
+    };
+    let lines = LineSrc::Slice(&positions);
+    let mut values = serde_json::Deserializer::from_slice(buf).into_iter::<&RawValue>();
+    while let Some(value) = values.next() {
+        ctx.emitted_in_value = 0;
+        let raw = match value {
+            Ok(raw) => raw,
+            Err(e) => {
+                // The value is broken: walk it again element by element to deliver the
+                // events before the break (errors of this pass repeat the one reported).
+                let start = values.byte_offset();
+                if let Some(ws) = buf[start..].iter().position(|&b| !is_ws(b)) {
+                    let rest = &buf[start + ws..];
+                    let shape = shape_of(&rest[..rest.len().min(SNIFF_LEN)]);
+                    if matches!(shape, Shape::Array | Shape::Wrapper) {
+                        let mut de = serde_json::Deserializer::from_slice(rest);
+                        let _ = parse_value(ctx, &mut de, shape, &lines);
+                    }
+                }
+                if !(truncated && e.is_eof()) {
+                    let err_line = lines_before + e.line() as u64;
+                    ctx.problem(
+                        Some(err_line),
+                        Some(e.column() as u64),
+                        None,
+                        ProblemKind::BadJson,
+                        format!("{}; rest of file skipped", strip_position(&e.to_string())),
+                    );
+                }
+                return;
+            }
+        };
+        let text = raw.get();
+        let start_line = positions.line_at(text.as_ptr());
+        let shape = shape_of(&text.as_bytes()[..text.len().min(SNIFF_LEN)]);
+        let mut de = serde_json::Deserializer::from_str(text);
+        if let Err(e) = parse_value(ctx, &mut de, shape, &lines) {
+            // The value is well-formed JSON (it was just skimmed), so this is not expected;
+            // report it rather than lose it.
+            ctx.parse_error(&e, start_line, 0, "; rest of file skipped");
+            return;
+        }
+    }
+}
+
+/// Stream variant of document mode, for documents too large to hold in memory.
+fn read_document_stream<R: BufRead, S: Sink>(
+    ctx: &mut FileCtx<'_, S>,
+    mut r: R,
+    lines_before: u64,
+) {
     let counter = Rc::new(Cell::new(lines_before));
     // Bytes read ahead (sniffed) but not consumed by the parser of the previous value.
     let mut pending = Cursor::new(Vec::new());
@@ -683,12 +865,17 @@ enum Shape {
 
 impl Prefix {
     fn shape(&self) -> Shape {
-        match self.bytes.first() {
-            Some(b'[') => Shape::Array,
-            Some(b'{') if is_wrapper_prefix(&self.bytes) => Shape::Wrapper,
-            Some(b'{') => Shape::Object,
-            _ => Shape::Scalar,
-        }
+        shape_of(&self.bytes)
+    }
+}
+
+/// The shape of a value from its first bytes (starting at its first non-whitespace byte).
+fn shape_of(prefix: &[u8]) -> Shape {
+    match prefix.first() {
+        Some(b'[') => Shape::Array,
+        Some(b'{') if is_wrapper_prefix(prefix) => Shape::Wrapper,
+        Some(b'{') => Shape::Object,
+        _ => Shape::Scalar,
     }
 }
 
@@ -764,20 +951,88 @@ fn read_byte<R: Read>(r: &mut R, byte: &mut [u8; 1]) -> io::Result<usize> {
 }
 
 /// Where the line number of an event comes from.
-enum LineSrc {
+enum LineSrc<'b> {
     /// Line mode: every event of the value is on this line.
     Fixed(u64),
-    /// Document mode: newlines consumed so far by the parser.
+    /// Streamed document: newlines consumed so far by the parser.
     Counter(Rc<Cell<u64>>),
+    /// Document in memory: the line is found from where the value lies in the buffer.
+    Slice(&'b SliceLines<'b>),
 }
 
-impl LineSrc {
-    /// The current line. In document mode this is exact when called right after the
-    /// parser consumed the first byte of a value (serde_json does not read ahead).
+impl LineSrc<'_> {
+    /// The current line, for the owned-value variants. For a streamed document this is
+    /// exact when called right after the parser consumed the first byte of a value
+    /// (serde_json does not read ahead).
     fn current(&self) -> u64 {
         match self {
             LineSrc::Fixed(n) => *n,
             LineSrc::Counter(c) => c.get() + 1,
+            LineSrc::Slice(s) => s.lines_before + s.newlines.get() + 1,
+        }
+    }
+}
+
+/// Line numbers of values inside an in-memory document, counted incrementally (values
+/// arrive in order, so the whole document is scanned once).
+struct SliceLines<'b> {
+    buf: &'b [u8],
+    lines_before: u64,
+    /// Bytes of `buf` scanned for newlines so far, and the newlines found in them.
+    scanned: Cell<usize>,
+    newlines: Cell<u64>,
+}
+
+impl SliceLines<'_> {
+    /// The 1-based line of the byte at `ptr`, which points into `buf`.
+    fn line_at(&self, ptr: *const u8) -> u64 {
+        let off = (ptr as usize)
+            .saturating_sub(self.buf.as_ptr() as usize)
+            .min(self.buf.len());
+        let from = self.scanned.get();
+        if off >= from {
+            let n = memchr::memchr_iter(b'\n', &self.buf[from..off]).count() as u64;
+            self.newlines.set(self.newlines.get() + n);
+        } else {
+            let n = memchr::memchr_iter(b'\n', &self.buf[..off]).count() as u64;
+            self.newlines.set(n);
+        }
+        self.scanned.set(off);
+        self.lines_before + self.newlines.get() + 1
+    }
+}
+
+/// A raw event: borrowed from an in-memory document or owned when streamed.
+enum Raw<'de> {
+    Borrowed(&'de RawValue),
+    Owned(Box<RawValue>),
+}
+
+impl Raw<'_> {
+    fn get(&self) -> &RawValue {
+        match self {
+            Raw::Borrowed(r) => r,
+            Raw::Owned(r) => r,
+        }
+    }
+}
+
+/// Deserializes one value as raw JSON with its line: borrowed (no copy) and located by
+/// position for an in-memory document, owned and located by the parser's progress
+/// otherwise.
+fn take_raw<'de, D: de::Deserializer<'de>>(
+    d: D,
+    lines: &LineSrc<'_>,
+) -> Result<(Raw<'de>, u64), D::Error> {
+    match lines {
+        LineSrc::Slice(s) => {
+            let raw = <&'de RawValue>::deserialize(d)?;
+            Ok((Raw::Borrowed(raw), s.line_at(raw.get().as_ptr())))
+        }
+        _ => {
+            let line = lines.current();
+            let raw = <Box<RawValue>>::deserialize(d)?;
+            Ok((Raw::Owned(raw), line))
         }
     }
 }
@@ -787,16 +1042,15 @@ fn parse_value<'de, R: serde_json::de::Read<'de>, S: Sink>(
     ctx: &mut FileCtx<'_, S>,
     de: &mut serde_json::Deserializer<R>,
     shape: Shape,
-    lines: &LineSrc,
+    lines: &LineSrc<'_>,
 ) -> Result<(), serde_json::Error> {
     match shape {
         Shape::Array => de.deserialize_seq(ArrayVisitor { ctx, lines }),
         Shape::Wrapper => de.deserialize_map(WrapperVisitor { ctx, lines }),
         // A scalar is reported by `emit` as not an object.
         Shape::Object | Shape::Scalar => {
-            let line = lines.current();
-            let raw = <Box<RawValue>>::deserialize(&mut *de)?;
-            ctx.emit(&raw, line, None);
+            let (raw, line) = take_raw(&mut *de, lines)?;
+            ctx.emit(raw.get(), line, None);
             Ok(())
         }
     }
@@ -805,7 +1059,7 @@ fn parse_value<'de, R: serde_json::de::Read<'de>, S: Sink>(
 /// Streams the elements of an array to the sink, one [`RawValue`] at a time.
 struct ArrayVisitor<'c, 'f, 'l, S> {
     ctx: &'c mut FileCtx<'f, S>,
-    lines: &'l LineSrc,
+    lines: &'l LineSrc<'l>,
 }
 
 impl<'de, S: Sink> Visitor<'de> for ArrayVisitor<'_, '_, '_, S> {
@@ -833,7 +1087,7 @@ impl<'de, S: Sink> Visitor<'de> for ArrayVisitor<'_, '_, '_, S> {
 
 struct ElementSeed<'c, 'f, 'l, S> {
     ctx: &'c mut FileCtx<'f, S>,
-    lines: &'l LineSrc,
+    lines: &'l LineSrc<'l>,
     index: u64,
 }
 
@@ -841,10 +1095,10 @@ impl<'de, S: Sink> DeserializeSeed<'de> for ElementSeed<'_, '_, '_, S> {
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        // serde_json has consumed the element's first byte and nothing after it.
-        let line = self.lines.current();
-        let raw = <Box<RawValue>>::deserialize(d)?;
-        self.ctx.emit(&raw, line, Some(self.index));
+        // Streaming: serde_json has consumed the element's first byte and nothing after it,
+        // so the line counter is at the element's first line.
+        let (raw, line) = take_raw(d, self.lines)?;
+        self.ctx.emit(raw.get(), line, Some(self.index));
         Ok(())
     }
 }
@@ -852,7 +1106,7 @@ impl<'de, S: Sink> DeserializeSeed<'de> for ElementSeed<'_, '_, '_, S> {
 /// `{"records": [...]}` / `{"Records": [...]}`: streams the array; other keys are skipped.
 struct WrapperVisitor<'c, 'f, 'l, S> {
     ctx: &'c mut FileCtx<'f, S>,
-    lines: &'l LineSrc,
+    lines: &'l LineSrc<'l>,
 }
 
 impl<'de, S: Sink> Visitor<'de> for WrapperVisitor<'_, '_, '_, S> {
@@ -881,7 +1135,7 @@ impl<'de, S: Sink> Visitor<'de> for WrapperVisitor<'_, '_, '_, S> {
 
 struct ArraySeed<'c, 'f, 'l, S> {
     ctx: &'c mut FileCtx<'f, S>,
-    lines: &'l LineSrc,
+    lines: &'l LineSrc<'l>,
 }
 
 impl<'de, S: Sink> DeserializeSeed<'de> for ArraySeed<'_, '_, '_, S> {
@@ -912,8 +1166,8 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
-/// Reads one line of a `BufRead` (without its `\n`) as a `Read` that ends at the line end.
-/// Optionally records what it yields, so the first line can be replayed in document mode.
+/// Reads the rest of one line of a `BufRead` (without its `\n`) as a `Read` that ends at
+/// the line end.
 struct LineReader<'r, R> {
     inner: &'r mut R,
     /// Bytes of the current buffer before the next `\n` (or buffer end) not yet yielded.
@@ -924,37 +1178,21 @@ struct LineReader<'r, R> {
     done: bool,
     /// The underlying input is exhausted.
     end_of_input: bool,
-    record: Option<Vec<u8>>,
-    /// Recording gave up because the line is longer than [`MAX_REPLAY_LINE`].
-    record_overflow: bool,
-    leading_ws: u64,
 }
 
 impl<'r, R: BufRead> LineReader<'r, R> {
-    fn new(inner: &'r mut R, record: bool) -> Self {
+    fn new(inner: &'r mut R) -> Self {
         LineReader {
             inner,
             run: 0,
             newline_follows: false,
             done: false,
             end_of_input: false,
-            record: record.then(Vec::new),
-            record_overflow: false,
-            leading_ws: 0,
         }
-    }
-
-    fn replayable(&self) -> bool {
-        self.record.is_some() && !self.record_overflow && self.done
-    }
-
-    fn take_recorded(&mut self) -> Vec<u8> {
-        self.record.take().unwrap_or_default()
     }
 
     /// Skips the rest of the line.
     fn drain(&mut self) -> io::Result<()> {
-        self.record = None;
         let mut buf = [0u8; 4096];
         while self.read(&mut buf)? > 0 {}
         Ok(())
@@ -996,14 +1234,6 @@ impl<R: BufRead> Read for LineReader<'_, R> {
         let avail = self.inner.fill_buf()?;
         let n = self.run.min(buf.len()).min(avail.len());
         buf[..n].copy_from_slice(&avail[..n]);
-        if let Some(rec) = &mut self.record {
-            if rec.len() + n > MAX_REPLAY_LINE {
-                self.record = None;
-                self.record_overflow = true;
-            } else {
-                rec.extend_from_slice(&avail[..n]);
-            }
-        }
         self.inner.consume(n);
         self.run -= n;
         Ok(n)
@@ -1035,6 +1265,51 @@ mod tests {
         let mut stats = ReadStats::default();
         read_reader(Path::new("f"), bytes, &mut c, &mut stats);
         (c, stats)
+    }
+
+    /// Reads with a tiny in-memory line cap, so that every line longer than 8 bytes takes
+    /// the streaming path.
+    fn read_streaming(bytes: &[u8]) -> (Collect, ReadStats) {
+        let mut c = Collect::default();
+        let mut stats = ReadStats::default();
+        read_stream_capped(Path::new("f"), bytes, &mut c, &mut stats, 8);
+        (c, stats)
+    }
+
+    #[test]
+    fn oversized_lines_are_streamed_with_the_same_results() {
+        let inputs: [&[u8]; 12] = [
+            b"[\n  {\n    \"a\": 1\n  },\n  {\n    \"a\": 2\n  }\n]\n",
+            b"\xef\xbb\xbf\n\n[\n {\"a\": 1},\n {\"a\": 2}\n]",
+            b"{\n  \"Records\": [\n    {\"eventName\": \"SendCommand\"},\n    {\"b\": 2}\n  ]\n}\n",
+            b"{\n \"a\": 1\n}\n{\n \"a\": 2\n}\n",
+            b"[\n  {\"a\": 1},\n  {\"a\": 2,,},\n  {\"a\": 3}\n]\n",
+            b"[\n {\"a\": 1},\n 7,\n {\"a\": 2\n",
+            b"{\"a\":1}\n\n{\"a\":2}\r\n  {\"a\" : 3}\n",
+            b"{\"a\":1}\n{\"a\":\n{\"a\":3}\n{\"a\":4} x\n",
+            b"{\"records\":[{\"a\":1},{\"a\":2}]}\n{\"records\": [ {\"a\":3} ]}\n",
+            b"[{\"a\":1}, 2, \"x\", [3]]\n42\nnull\n",
+            b"{\"a\":\"\xff\"}\n{\"a\":2}\n",
+            b"{\"Records\":[{\"n\":1},{\"n\":2},{\"n\":3}]}",
+        ];
+        for input in inputs {
+            let (fast, fs) = read(input);
+            let (slow, ss) = read_streaming(input);
+            assert_eq!(
+                fast.events,
+                slow.events,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
+            assert_eq!(fs, ss);
+            let pos = |c: &Collect| {
+                c.problems
+                    .iter()
+                    .map(|p| (p.position(), p.kind))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(pos(&fast), pos(&slow), "{}", String::from_utf8_lossy(input));
+        }
     }
 
     fn locs(c: &Collect) -> Vec<&str> {
@@ -1132,6 +1407,38 @@ mod tests {
         assert_eq!(locs(&c), ["f:2[0]"]);
         assert!(s.problem_count() >= 1);
         assert!(c.problems[0].detail.contains("EOF"), "{:?}", c.problems);
+    }
+
+    #[test]
+    fn corrupt_gzip_document_delivers_events_before_the_break() {
+        use flate2::write::GzEncoder;
+        use std::io::Write;
+        let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        writeln!(enc, "[").unwrap();
+        for i in 0..3000 {
+            writeln!(
+                enc,
+                "  {{\"a\": {i}, \"pad\": \"{}\"}},",
+                "x".repeat(i % 40)
+            )
+            .unwrap();
+        }
+        writeln!(enc, "  {{}}\n]").unwrap();
+        let gz = enc.finish().unwrap();
+        for (c, s) in [
+            read(&gz[..gz.len() / 2]),
+            read_streaming(&gz[..gz.len() / 2]),
+        ] {
+            assert!(s.events > 100 && s.events < 3000, "{s:?}");
+            assert_eq!(c.events[0].0, "f:2[0]");
+            assert_eq!(
+                s.problems.get(&ProblemKind::BadGzip),
+                Some(&1),
+                "{:?}",
+                c.problems
+            );
+            assert_eq!(s.problem_count(), 1, "{:?}", c.problems);
+        }
     }
 
     #[test]
