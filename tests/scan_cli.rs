@@ -63,6 +63,7 @@ impl Engine for PerFile {
         EngineOutput {
             rows,
             skipped: vec![("test_reason".into(), 1)],
+            warning: (self.threshold == 0).then(|| "threshold=0 flags every row".to_string()),
         }
     }
 }
@@ -215,6 +216,19 @@ fn csv_and_json_have_every_column() {
         .as_str()
         .unwrap()
         .ends_with("az-monitor-activity-log-2026-03-14.json:2[0]"));
+}
+
+#[test]
+fn engine_warning_is_printed_unless_quiet() {
+    let o = scan(&["--threshold", "0", &samples()]);
+    assert!(
+        o.stderr
+            .contains("t1651detect scan: warning: threshold=0 flags every row\n"),
+        "{}",
+        o.stderr
+    );
+    let o = scan(&["--threshold", "0", "--quiet", &samples()]);
+    assert_eq!(o.stderr, "");
 }
 
 #[test]

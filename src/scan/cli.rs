@@ -101,6 +101,14 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N")]
     pub max_values: Option<String>,
 
+    /// Cap on the number of groups held in memory.
+    #[arg(long, value_name = "N")]
+    pub max_groups: Option<String>,
+
+    /// Cap on the number of invocations held in memory.
+    #[arg(long, value_name = "N")]
+    pub max_invocations: Option<String>,
+
     /// Output format: table (main columns), csv or json (JSON lines; both with every column).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -124,24 +132,43 @@ pub struct ScanArgs {
     pub quiet: bool,
 }
 
+/// The Splunk command options the scan exposes (as `--name-with-dashes`), in the order of
+/// [`ScanArgs::option_pairs`]: every option of `t1651detect` except the distributed-search
+/// ones (`distributed`, `phase`), which mean nothing offline.
+pub const SCAN_OPTION_NAMES: &[&str] = &[
+    "threshold",
+    "include_failed",
+    "span",
+    "home_tenant",
+    "operations",
+    "mode",
+    "max_values",
+    "max_groups",
+    "max_invocations",
+];
+
 impl ScanArgs {
     /// The detection options the user gave, as the `(name, value)` pairs of the Splunk
-    /// command's options, in a fixed order. Options not given are absent (the engine
-    /// applies its defaults); values are passed through verbatim for the engine to
-    /// validate.
+    /// command's options, in the order of [`SCAN_OPTION_NAMES`]. Options not given are
+    /// absent (the engine applies its defaults); values are passed through verbatim for
+    /// the engine to validate.
     pub fn option_pairs(&self) -> Vec<(&'static str, String)> {
-        [
-            ("threshold", &self.threshold),
-            ("include_failed", &self.include_failed),
-            ("span", &self.span),
-            ("home_tenant", &self.home_tenant),
-            ("operations", &self.operations),
-            ("mode", &self.mode),
-            ("max_values", &self.max_values),
-        ]
-        .into_iter()
-        .filter_map(|(name, v)| v.clone().map(|v| (name, v)))
-        .collect()
+        let values = [
+            &self.threshold,
+            &self.include_failed,
+            &self.span,
+            &self.home_tenant,
+            &self.operations,
+            &self.mode,
+            &self.max_values,
+            &self.max_groups,
+            &self.max_invocations,
+        ];
+        SCAN_OPTION_NAMES
+            .iter()
+            .zip(values)
+            .filter_map(|(name, v)| v.clone().map(|v| (*name, v)))
+            .collect()
     }
 }
 
@@ -162,6 +189,9 @@ pub struct EngineOutput {
     pub rows: Vec<OutputRow>,
     /// Events the engine did not use, by reason (e.g. not a T1651 operation).
     pub skipped: Vec<(String, u64)>,
+    /// The engine's message for the user (limits reached, values cut, …), if any; printed
+    /// on stderr as a warning.
+    pub warning: Option<String>,
 }
 
 /// A detection run over a stream of events.
@@ -248,6 +278,9 @@ pub fn run_args(
     let EngineSink { engine, shown, .. } = sink;
     let out = engine.finish();
     if !args.quiet {
+        if let Some(w) = &out.warning {
+            let _ = writeln!(stderr, "t1651detect scan: warning: {w}");
+        }
         let total = stats.problem_count();
         if total > shown as u64 {
             let _ = writeln!(
@@ -332,6 +365,10 @@ mod tests {
             "events",
             "--max-values",
             "50",
+            "--max-groups",
+            "1000",
+            "--max-invocations",
+            "20000",
             "logs/",
         ])
         .unwrap();
@@ -345,6 +382,8 @@ mod tests {
                 ("operations", "a,b".to_string()),
                 ("mode", "events".to_string()),
                 ("max_values", "50".to_string()),
+                ("max_groups", "1000".to_string()),
+                ("max_invocations", "20000".to_string()),
             ]
         );
         assert_eq!(a.paths, [PathBuf::from("logs/")]);
