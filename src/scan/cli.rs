@@ -115,7 +115,8 @@ pub struct ScanArgs {
 
     /// Comma-separated columns for the table [default: event_time, caller_identity, cloud,
     /// operation_lower, invocation_count, vm_count, multi_vm_targeting, cross_tenant,
-    /// targeted_vms, source_ips].
+    /// targeted_vms, source_ips; with --mode events: result_status and source_ip instead of
+    /// the counts and source_ips].
     #[arg(long, value_name = "C1,C2", value_delimiter = ',')]
     pub columns: Option<Vec<String>>,
 

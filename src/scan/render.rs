@@ -21,22 +21,30 @@ use serde::Serialize;
 use crate::detect::row::{OutValue, OutputRow};
 use crate::scan::input::ReadStats;
 
-/// The columns shown in the table by default, in this order (those present in the rows).
+/// The columns shown in the table by default, in this order (those present in the rows:
+/// `result_status` and `source_ip` are the `mode=events` counterparts of the summary's
+/// counts and `source_ips`).
 pub const TABLE_COLUMNS: &[&str] = &[
     "event_time",
     "caller_identity",
     "cloud",
     "operation_lower",
+    "result_status",
     "invocation_count",
     "vm_count",
     "multi_vm_targeting",
     "cross_tenant",
     "targeted_vms",
     "source_ips",
+    "source_ip",
 ];
 
 /// Most lines one table cell may take; further values are summarised as `(+N more)`.
 pub const MAX_CELL_LINES: usize = 6;
+
+/// Widest a multivalue cell asks to be to show its values on one line; a longer list is
+/// shown one value per line.
+const MAX_JOINED_WIDTH: usize = 32;
 
 /// Table width when `COLUMNS` is not set or not a number.
 pub const DEFAULT_WIDTH: usize = 120;
@@ -254,6 +262,8 @@ struct Column {
     name: String,
     values: Vec<Vec<String>>,
     /// Width of the widest cell on one line (multivalues joined with `", "`).
+    joined_width: usize,
+    /// Width of the widest cell when long multivalues are shown one value per line.
     values_width: usize,
     /// Width of the longest `_`-separated piece of the header.
     header_min: usize,
@@ -273,10 +283,20 @@ impl Column {
                     .unwrap_or_default()
             })
             .collect();
-        let joined_len = |v: &Vec<String>| {
+        let joined = |v: &Vec<String>| {
             v.iter().map(|s| width(s)).sum::<usize>() + 2 * v.len().saturating_sub(1)
         };
-        let values_width = values.iter().map(joined_len).max().unwrap_or(0);
+        // When space is short, a long multivalue is shown one value per line, so it asks
+        // for the width of its widest value, not of the whole list.
+        let compact = |v: &Vec<String>| {
+            if v.len() <= 1 || joined(v) <= MAX_JOINED_WIDTH {
+                joined(v)
+            } else {
+                v.iter().map(|s| width(s)).max().unwrap_or(0)
+            }
+        };
+        let joined_width = values.iter().map(joined).max().unwrap_or(0);
+        let values_width = values.iter().map(compact).max().unwrap_or(0);
         let header_min = header_pieces(name).map(width).max().unwrap_or(0);
         let numeric = values
             .iter()
@@ -285,6 +305,7 @@ impl Column {
         Column {
             name: name.to_string(),
             values,
+            joined_width,
             values_width,
             header_min,
             rigid: numeric || RIGID_COLUMNS.contains(&name),
@@ -292,9 +313,9 @@ impl Column {
         }
     }
 
-    /// Width with the header on one line and every value whole.
+    /// Width with the header and every cell on one line.
     fn full(&self) -> usize {
-        self.values_width.max(width(&self.name))
+        self.joined_width.max(width(&self.name))
     }
 
     /// Width with the header wrapped at `_` and every value whole.
@@ -757,11 +778,17 @@ mod tests {
     }
 
     #[test]
-    fn narrow_table_wraps_multivalues_and_shortens_single_values() {
+    fn narrow_table_wraps_values_at_natural_breaks() {
         let text = render(&sample_rows(), Format::Table, 120);
-        assert!(text.contains('…'), "{text}");
+        // Short values such as IP addresses are kept whole, one per line.
+        assert!(
+            text.contains(" 198.51.100.7\n") && text.contains(" 2001:db8::5\n"),
+            "{text}"
+        );
+        // The operation wraps after its `/` separators.
+        assert!(text.contains(" compute/ "), "{text}");
         // Multivalues that do not fit on one line are shown one per line.
-        assert!(text.contains(" vm-app-02 "), "{text}");
+        assert!(text.contains(" vm-app-02\n"), "{text}");
         assert!(!text.contains("vm-app-01, vm-app-02"), "{text}");
         assert!(text.contains("multi_vm_"), "{text}");
     }
