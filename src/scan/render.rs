@@ -193,7 +193,11 @@ impl Serialize for JsonRow<'_> {
 /// rows, else (when fewer than three of those are present, as for other row kinds) all.
 pub fn table_columns(rows: &[OutputRow], requested: Option<&[String]>) -> Vec<String> {
     if let Some(req) = requested {
-        return req.to_vec();
+        return req
+            .iter()
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect();
     }
     let present = all_columns(rows);
     let subset: Vec<String> = TABLE_COLUMNS
@@ -794,6 +798,19 @@ mod tests {
     }
 
     #[test]
+    fn any_width_renders_without_panicking() {
+        let mut rows = sample_rows();
+        rows.push(row(&[
+            ("caller_identity", &["é\u{1b}x😀"]),
+            ("targeted_vms", &[]),
+        ]));
+        for width in 0..140 {
+            let text = render(&rows, Format::Table, width);
+            assert!(text.lines().count() >= 4, "width {width}");
+        }
+    }
+
+    #[test]
     fn numbers_are_right_aligned() {
         let rows = vec![
             row(&[
@@ -868,8 +885,8 @@ mod tests {
     fn requested_columns_and_fallback_to_all() {
         let rows = vec![row(&[("x", &["1"]), ("y", &["2"])])];
         assert_eq!(table_columns(&rows, None), ["x", "y"]);
-        let req = vec!["y".to_string()];
-        assert_eq!(table_columns(&rows, Some(&req)), ["y"]);
+        let req = vec!["y".to_string(), " x ".to_string(), String::new()];
+        assert_eq!(table_columns(&rows, Some(&req)), ["y", "x"]);
         assert_eq!(render(&[], Format::Table, 80), "(no rows)\n");
     }
 
