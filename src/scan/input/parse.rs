@@ -10,7 +10,7 @@ use std::rc::Rc;
 use flate2::bufread::MultiGzDecoder;
 use serde_json::value::RawValue;
 
-use super::readers::{CountingReader, LineReader};
+use super::readers::{DocReader, LineReader};
 use super::walk::{parse_value, LineSrc, SliceLines};
 use super::{Event, Location, Problem, ProblemKind, ReadStats, Sink, MAX_LINE_IN_MEMORY};
 
@@ -386,7 +386,7 @@ fn parse_line_streaming<R: BufRead, S: Sink>(
 ) -> LineOutcome {
     ctx.emitted_in_value = 0;
     let mut input = Cursor::new(head).chain(lr);
-    let prefix = match sniff(&mut input, |_| {}) {
+    let prefix = match sniff(&mut input) {
         Ok(Some(p)) => p,
         Ok(None) => return LineOutcome::Blank,
         Err(e) => return LineOutcome::Failed(serde_json::Error::io(e), 0),
@@ -494,39 +494,26 @@ fn parse_document_slice<S: Sink>(
 }
 
 /// Stream variant of document mode, for documents too large to hold in memory.
-fn read_document_stream<R: BufRead, S: Sink>(
-    ctx: &mut FileCtx<'_, S>,
-    mut r: R,
-    lines_before: u64,
-) {
+fn read_document_stream<R: Read, S: Sink>(ctx: &mut FileCtx<'_, S>, r: R, lines_before: u64) {
     let counter = Rc::new(Cell::new(lines_before));
-    // Bytes read ahead (sniffed) but not consumed by the parser of the previous value.
-    let mut pending = Cursor::new(Vec::new());
+    let mut doc = DocReader::new(r, Rc::clone(&counter));
     loop {
         ctx.emitted_in_value = 0;
-        let c = Rc::clone(&counter);
-        let prefix = match sniff(&mut (&mut pending).chain(&mut r), |b| {
-            if b == b'\n' {
-                c.set(c.get() + 1)
-            }
-        }) {
-            Ok(Some(p)) => p,
-            Ok(None) => return,
+        let (shape, stray) = match doc.skip_ws_and_peek(SNIFF_LEN) {
+            Ok([]) => return,
+            Ok(prefix) => (shape_of(prefix), prefix.to_vec()),
             Err(e) => {
                 ctx.parse_error(&serde_json::Error::io(e), counter.get() + 1, 0, "");
                 return;
             }
         };
         let start_line = counter.get() + 1;
-        let shape = prefix.shape();
         if shape == Shape::Scalar {
-            // Either a well-formed scalar (not an object) or a syntax error: say which.
-            let stray = prefix.bytes.clone();
-            let input = Cursor::new(prefix.bytes).chain((&mut pending).chain(&mut r));
-            // As raw text (invalid UTF-8 is caught) through a stream deserializer (a number
+            // Either a well-formed scalar (not an object) or a syntax error: say which. As
+            // raw text (invalid UTF-8 is caught) through a stream deserializer (a number
             // must end where a value may end), exactly as a document in memory is read.
             let mut values =
-                serde_json::Deserializer::from_reader(input).into_iter::<Box<RawValue>>();
+                serde_json::Deserializer::from_reader(&mut doc).into_iter::<Box<RawValue>>();
             match values.next() {
                 Some(Err(e)) => {
                     ctx.parse_error(&e, start_line, 0, "; rest of file skipped");
@@ -535,14 +522,7 @@ fn read_document_stream<R: BufRead, S: Sink>(
             }
             return;
         }
-        let mut bytes = prefix.bytes;
-        bytes.extend_from_slice(&pending.get_ref()[pending.position() as usize..]);
-        pending = Cursor::new(bytes);
-        let counting = CountingReader {
-            inner: (&mut pending).chain(&mut r),
-            newlines: Rc::clone(&counter),
-        };
-        let mut de = serde_json::Deserializer::from_reader(counting);
+        let mut de = serde_json::Deserializer::from_reader(&mut doc);
         let lines = LineSrc::Counter(Rc::clone(&counter));
         if let Err(e) = parse_value(ctx, &mut de, shape, &lines) {
             // A document cannot be resynchronised reliably: the rest of the file is lost.
@@ -607,9 +587,9 @@ fn is_wrapper_prefix(b: &[u8]) -> bool {
     b.get(i) == Some(&b'[')
 }
 
-/// Skips whitespace (calling `on_ws` for each byte skipped) and reads up to [`SNIFF_LEN`]
+/// Skips whitespace and reads up to [`SNIFF_LEN`]
 /// bytes starting at the first non-whitespace byte. `None` at end of input.
-fn sniff<R: Read>(r: &mut R, mut on_ws: impl FnMut(u8)) -> io::Result<Option<Prefix>> {
+fn sniff<R: Read>(r: &mut R) -> io::Result<Option<Prefix>> {
     let mut byte = [0u8; 1];
     let mut leading_ws = 0u64;
     loop {
@@ -617,7 +597,6 @@ fn sniff<R: Read>(r: &mut R, mut on_ws: impl FnMut(u8)) -> io::Result<Option<Pre
             return Ok(None);
         }
         if is_ws(byte[0]) {
-            on_ws(byte[0]);
             leading_ws += 1;
         } else {
             break;
