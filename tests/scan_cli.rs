@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use t1651::detect::row::{OutValue, OutputRow};
-use t1651::scan::cli::{run, Engine, EngineOutput, OptionError};
+use t1651::scan::cli::{run, Engine, EngineOutput, OptionError, SCAN_OPTION_NAMES};
 use t1651::scan::input::Event;
 
 /// Groups events by file: one row per file with the event count, flagged multi-VM when
@@ -263,16 +263,24 @@ fn usage_errors_and_help() {
     assert!(o.stderr.contains("xml"), "{}", o.stderr);
     let o = scan(&["--help"]);
     assert_eq!(o.code, 0);
+    // Every Splunk option the scan passes on is documented under its dashed name, and
+    // reaches the engine under its Splunk name.
+    for name in SCAN_OPTION_NAMES {
+        let opt = format!("--{}", name.replace('_', "-"));
+        assert!(o.stdout.contains(&opt), "help lacks {opt}:\n{}", o.stdout);
+        let given = if *name == "include_failed" {
+            scan(&["--include-failed=1", "-q", &samples()])
+        } else {
+            scan(&[&opt, "1", "-q", &samples()])
+        };
+        assert_eq!(given.options, vec![(*name, "1".to_string())], "{opt}");
+    }
     for opt in [
-        "--threshold",
-        "--include-failed",
-        "--span",
-        "--home-tenant",
-        "--operations",
-        "--mode",
-        "--max-values",
         "--format",
+        "--columns",
+        "--width",
         "--fail-on-findings",
+        "--quiet",
     ] {
         assert!(o.stdout.contains(opt), "help lacks {opt}:\n{}", o.stdout);
     }
