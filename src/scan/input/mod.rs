@@ -60,9 +60,10 @@ use serde_json::value::RawValue;
 
 pub use files::{collect_files, is_log_file_name, FileList};
 
-/// Lines up to this length are read into memory and parsed from a slice (the fast path);
-/// the rest of a longer line (e.g. a huge one-line CloudTrail `{"Records":[…]}` file) is
-/// streamed element by element. This bounds the reader's memory, whatever the input.
+/// Lines and multi-line documents up to this length are read into memory and parsed from
+/// a slice (the fast path); a longer one (e.g. a huge one-line CloudTrail `{"Records":[…]}`
+/// file) is streamed element by element. This bounds the reader's memory, whatever the
+/// input.
 pub const MAX_LINE_IN_MEMORY: usize = 8 * 1024 * 1024;
 
 /// Where an event came from: file, 1-based line of the first byte of the event, and the

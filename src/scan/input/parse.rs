@@ -18,6 +18,8 @@ use super::{Event, Location, Problem, ProblemKind, ReadStats, Sink, MAX_LINE_IN_
 /// `{ "Records" : [` with generous pretty-printing whitespace.
 const SNIFF_LEN: usize = 64;
 
+/// Reads one stream (gzip recognised by its magic bytes) as the file `name`. Never fails:
+/// every problem is reported to the sink and counted.
 pub(super) fn read_stream<R: Read, S: Sink>(
     name: &Path,
     reader: R,
@@ -27,6 +29,8 @@ pub(super) fn read_stream<R: Read, S: Sink>(
     read_stream_capped(name, reader, sink, stats, MAX_LINE_IN_MEMORY)
 }
 
+/// [`read_stream`] with another in-memory limit (tests use a tiny one to drive the
+/// streaming paths).
 fn read_stream_capped<R: Read, S: Sink>(
     name: &Path,
     reader: R,
@@ -68,7 +72,7 @@ pub(super) struct FileCtx<'a, S> {
     /// Elements (events or non-object problems) delivered since the start of the current
     /// top-level value: a value that delivered any cannot be re-read as a document.
     emitted_in_value: u64,
-    /// Longest line parsed from memory; see [`MAX_LINE_IN_MEMORY`].
+    /// Longest line or document parsed from memory; see [`MAX_LINE_IN_MEMORY`].
     line_cap: usize,
 }
 
