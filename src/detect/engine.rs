@@ -95,6 +95,7 @@ pub struct Finished {
     /// `mode=events` (those rows are returned per event).
     pub rows: Vec<OutputRow>,
     /// The one WARN message for the user, if anything was skipped, dropped or cut.
+    /// Always `None` in `phase=map` (the counters travel to the reducer).
     pub warning: Option<String>,
     pub stats: Stats,
 }
@@ -647,7 +648,11 @@ impl Engine {
                 self.summary_rows()
             }
         };
-        let warning = warning_text(&self.stats, &self.opts);
+        // The map phase ships its counters to the reducer in a stats row: one WARN there.
+        let warning = match self.opts.phase {
+            Some(Phase::Map) => None,
+            None => warning_text(&self.stats, &self.opts),
+        };
         Finished {
             rows,
             warning,
