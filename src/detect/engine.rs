@@ -24,6 +24,7 @@
 //! * Every merge is commutative and associative, which is what makes
 //!   `reduce(map(p1), …, map(pn)) == direct run` hold for any split.
 
+mod invtable;
 mod partial;
 
 use crate::detect::fields::{EventFields, STATE_FIELD};
@@ -162,11 +163,19 @@ struct InvKey {
 struct InvState {
     first: i64,
     last: i64,
+    /// Interned [`Ctx`].
+    ctx: u32,
+    src: u32,
+    flags: u8,
+}
+
+/// Who and where: the group-defining attributes of an invocation, interned together so an
+/// open invocation stores one id instead of three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Ctx {
     principal: u32,
     rg: u32,
     sub: u32,
-    src: u32,
-    flags: u8,
 }
 
 /// One finished invocation, ready to fold into its group.
@@ -260,7 +269,9 @@ pub struct Engine {
     strings: Interner,
     principals: Vec<Principal>,
     principal_ids: HashMap<Principal, u32>,
-    invocations: HashMap<InvKey, InvState>,
+    contexts: Vec<Ctx>,
+    ctx_ids: HashMap<Ctx, u32>,
+    invocations: invtable::InvTable,
     groups: HashMap<GroupKey, GroupState>,
     stats: Stats,
     /// Scratch buffer for target ids of one event.
@@ -274,7 +285,9 @@ impl Engine {
             strings: Interner::new(),
             principals: Vec::new(),
             principal_ids: HashMap::new(),
-            invocations: HashMap::new(),
+            contexts: Vec::new(),
+            ctx_ids: HashMap::new(),
+            invocations: invtable::InvTable::default(),
             groups: HashMap::new(),
             stats: Stats::default(),
             scratch: Vec::new(),
@@ -352,6 +365,35 @@ impl Engine {
         self.principals.push(p);
         self.principal_ids.insert(p, id);
         id
+    }
+
+    fn intern_ctx(&mut self, c: Ctx) -> u32 {
+        if let Some(&id) = self.ctx_ids.get(&c) {
+            return id;
+        }
+        let id = self.contexts.len() as u32;
+        self.contexts.push(c);
+        self.ctx_ids.insert(c, id);
+        id
+    }
+
+    /// Field-wise deterministic merge of two contexts: smallest principal, smallest
+    /// non-empty resource group and subscription.
+    fn merge_ctx(&mut self, a: u32, b: u32) -> u32 {
+        if a == b {
+            return a;
+        }
+        let (ca, cb) = (self.contexts[a as usize], self.contexts[b as usize]);
+        let merged = Ctx {
+            principal: if self.cmp_principal(cb.principal, ca.principal) == Ordering::Less {
+                cb.principal
+            } else {
+                ca.principal
+            },
+            rg: self.strings.min_nonempty(ca.rg, cb.rg),
+            sub: self.strings.min_nonempty(ca.sub, cb.sub),
+        };
+        self.intern_ctx(merged)
     }
 
     /// Compare principals by their strings (for deterministic merges).
@@ -437,12 +479,11 @@ impl Engine {
                     doc,
                     op: ev.op,
                 };
+                let ctx = self.intern_ctx(Ctx { principal, rg, sub });
                 let st = InvState {
                     first: ev.time,
                     last: ev.time,
-                    principal,
-                    rg,
-                    sub,
+                    ctx,
                     src,
                     flags,
                 };
@@ -471,28 +512,22 @@ impl Engine {
 
     fn merge_invocation(&mut self, key: InvKey, st: InvState) -> bool {
         let len = self.invocations.len();
-        if let Some(cur) = self.invocations.get(&key).copied() {
+        if let Some(cur) = self.invocations.get(&key) {
             let merged = InvState {
                 first: cur.first.min(st.first),
                 last: cur.last.max(st.last),
-                principal: if self.cmp_principal(st.principal, cur.principal) == Ordering::Less {
-                    st.principal
-                } else {
-                    cur.principal
-                },
-                rg: self.strings.min_nonempty(cur.rg, st.rg),
-                sub: self.strings.min_nonempty(cur.sub, st.sub),
+                ctx: self.merge_ctx(cur.ctx, st.ctx),
                 src: self.strings.min_nonempty(cur.src, st.src),
                 flags: cur.flags | st.flags,
             };
-            self.invocations.insert(key, merged);
+            self.invocations.put(key, merged);
             return true;
         }
         if len >= self.opts.max_invocations {
             self.stats.dropped_by_max_invocations += 1;
             return false;
         }
-        self.invocations.insert(key, st);
+        self.invocations.put(key, st);
         true
     }
 
@@ -581,15 +616,16 @@ impl Engine {
 
     /// Fold every open invocation into its group (end of a direct or reduce run).
     fn fold_all_invocations(&mut self) {
-        let invs: Vec<(InvKey, InvState)> = self.invocations.drain().collect();
-        for (k, st) in invs {
+        let table = std::mem::take(&mut self.invocations);
+        for (k, st) in table.into_entries() {
             let targets = [k.target];
             let targets: &[u32] = if k.target == 0 { &[] } else { &targets };
+            let c = self.contexts[st.ctx as usize];
             self.fold(&Inv {
                 op: k.op,
-                principal: st.principal,
-                rg: st.rg,
-                sub: st.sub,
+                principal: c.principal,
+                rg: c.rg,
+                sub: c.sub,
                 src: st.src,
                 doc: k.doc,
                 first: st.first,

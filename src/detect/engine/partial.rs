@@ -124,8 +124,9 @@ impl Engine {
     /// All state as partial rows (phase=map).
     pub(super) fn partial_rows(&mut self) -> Vec<OutputRow> {
         let mut rows = Vec::with_capacity(self.invocations.len() + self.groups.len() + 1);
-        for (k, st) in &self.invocations {
+        for (k, st) in self.invocations.iter() {
             let target = k.target & !RESOURCE_BIT;
+            let c = self.contexts[st.ctx as usize];
             rows.push(state_row(&State::Inv(InvP {
                 v: VERSION,
                 op: self.opts.operations.spec(k.op).lower.clone(),
@@ -133,9 +134,9 @@ impl Engine {
                 tg: self.strings.get(target).to_owned(),
                 tr: k.target & RESOURCE_BIT != 0,
                 d: self.strings.get(k.doc).to_owned(),
-                p: self.principal_p(st.principal),
-                rg: self.strings.get(st.rg).to_owned(),
-                sb: self.strings.get(st.sub).to_owned(),
+                p: self.principal_p(c.principal),
+                rg: self.strings.get(c.rg).to_owned(),
+                sb: self.strings.get(c.sub).to_owned(),
                 ip: self.strings.get(st.src).to_owned(),
                 f: st.first,
                 l: st.last,
@@ -216,12 +217,15 @@ impl Engine {
                     doc: self.strings.intern(&p.d),
                     op,
                 };
-                let st = InvState {
-                    first: p.f,
-                    last: p.l,
+                let ctx = Ctx {
                     principal,
                     rg: self.strings.intern(&p.rg),
                     sub: self.strings.intern(&p.sb),
+                };
+                let st = InvState {
+                    first: p.f,
+                    last: p.l,
+                    ctx: self.intern_ctx(ctx),
                     src: self.strings.intern(&p.ip),
                     flags: p.fl & (F_PROGRESS | F_SUCCESS | F_FAILED | F_CROSS),
                 };
