@@ -137,6 +137,17 @@ fn status_kib(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds (user + system) used by this process: less sensitive than wall time to
+/// other work on a shared machine.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 fn main() {
     let args: Vec<u64> = std::env::args()
         .skip(1)
@@ -156,6 +167,7 @@ fn main() {
         let mut engine = Engine::new(Options::default());
         let mut bytes = 0u64;
         let mut busy = Duration::ZERO;
+        let mut cpu = 0.0f64;
         let mut done_events = 0u64;
         let rss_before = status_kib("VmRSS:");
         while done_events < events {
@@ -175,6 +187,7 @@ fn main() {
             };
             bytes += batch.iter().map(|s| s.len() as u64).sum::<u64>();
             let t = Instant::now();
+            let c = cpu_secs();
             if via_fields {
                 for f in &fields {
                     engine.ingest_fields(f);
@@ -185,6 +198,7 @@ fn main() {
                 }
             }
             busy += t.elapsed();
+            cpu += cpu_secs() - c;
             done_events += n;
         }
         let (invocations, group_count) = engine.sizes();
@@ -201,7 +215,7 @@ fn main() {
         let secs = total.as_secs_f64();
         println!(
             "{label}: {events} events, {:.1} MB JSON, {} open invocations, {} groups -> {} rows; \
-             ingest {:.3}s + finish {:.3}s: {:.0} events/s, {:.1} MB/s; RSS growth for state {} MiB, \
+             ingest {:.3}s + finish {:.3}s: {:.0} events/s, {:.1} MB/s wall; {:.2} CPU s: {:.0} events/s, {:.1} MB/s CPU; RSS growth for state {} MiB, \
              peak RSS {} MiB (includes the generated chunks); \
              selected {} skipped {} warning {:?}",
             bytes as f64 / 1e6,
@@ -212,6 +226,9 @@ fn main() {
             finish.as_secs_f64(),
             events as f64 / secs,
             bytes as f64 / 1e6 / secs,
+            cpu,
+            events as f64 / cpu,
+            bytes as f64 / 1e6 / cpu,
             rss_state / 1024,
             status_kib("VmHWM:") / 1024,
             stats.selected,

@@ -490,38 +490,28 @@ fn azure<'a>(mut ev: RawEvent<'a>, op: u16, time: i64, opts: &Options) -> Normal
 
     // Resource: the ID (in any of its fields) wins over the separate name fields, which
     // the Event Hub shape lacks and sanitised samples contradict.
-    let rid = [
-        &ev.resource_id,
-        &ev.resource_uri,
-        &ev.scope,
-        &ev.identity_scope,
+    let rid: Option<Cow<'a, str>> = [
+        ev.resource_id.take(),
+        ev.resource_uri.take(),
+        ev.scope.take(),
+        ev.identity_scope.take(),
     ]
     .into_iter()
-    .filter_map(|s| s.as_deref())
-    .find(|s| !s.trim().is_empty())
-    .unwrap_or("");
-    let parsed = resource::parse(rid);
-    let lower_str = |s: &str| lower(Cow::Owned(s.to_owned())).into_owned();
-    let subscription = parsed
+    .find_map(nonempty);
+    let parts = match rid {
+        // Borrowed from the input: lower-case parts borrow too.
+        Some(Cow::Borrowed(b)) => resource_parts(b),
+        Some(Cow::Owned(o)) => resource_parts(&o).into_owned(),
+        None => ResourceParts::default(),
+    };
+    let subscription = parts
         .subscription
-        .map(|s| Cow::Owned(lower_str(s)))
         .or_else(|| nonempty(ev.subscription_id.take()).map(lower));
-    let resource_group = parsed
+    let resource_group = parts
         .resource_group
-        .map(|s| Cow::Owned(lower_str(s)))
         .or_else(|| nonempty(ev.resource_group.take()).map(lower));
-    let targets = parsed
-        .target
-        .map(|t| {
-            let kind = if t.is_vm() {
-                TargetKind::Vm
-            } else {
-                TargetKind::Resource
-            };
-            vec![(kind, Cow::Owned(t.to_lower()))]
-        })
-        .unwrap_or_default();
-    let document = parsed.child.map(|c| Cow::Owned(lower_str(c)));
+    let targets = parts.target.into_iter().collect();
+    let document = parts.child;
 
     NormalizedEvent {
         cloud: Cloud::Azure,
@@ -542,6 +532,56 @@ fn azure<'a>(mut ev: RawEvent<'a>, op: u16, time: i64, opts: &Options) -> Normal
         document,
         tenant_id: event_tenant,
         region: None,
+    }
+}
+
+/// The lower-cased parts of a resource ID.
+#[derive(Default)]
+struct ResourceParts<'a> {
+    subscription: Option<Cow<'a, str>>,
+    resource_group: Option<Cow<'a, str>>,
+    target: Option<(TargetKind, Cow<'a, str>)>,
+    child: Option<Cow<'a, str>>,
+}
+
+impl ResourceParts<'_> {
+    fn into_owned(self) -> ResourceParts<'static> {
+        let own = |c: Option<Cow<'_, str>>| c.map(|c| Cow::Owned(c.into_owned()));
+        ResourceParts {
+            subscription: own(self.subscription),
+            resource_group: own(self.resource_group),
+            target: self.target.map(|(k, t)| (k, Cow::Owned(t.into_owned()))),
+            child: own(self.child),
+        }
+    }
+}
+
+fn resource_parts(rid: &str) -> ResourceParts<'_> {
+    fn low(s: &str) -> Cow<'_, str> {
+        lower(Cow::Borrowed(s))
+    }
+    let p = resource::parse(rid);
+    let target = p.target.map(|t| {
+        let kind = if t.is_vm() {
+            TargetKind::Vm
+        } else {
+            TargetKind::Resource
+        };
+        let name = match t {
+            resource::Target::Vm {
+                scale_set: None,
+                name,
+            } => low(name),
+            resource::Target::AutomationAccount(n) | resource::Target::Other(n) => low(n),
+            vmss => Cow::Owned(vmss.to_lower()),
+        };
+        (kind, name)
+    });
+    ResourceParts {
+        subscription: p.subscription.map(low),
+        resource_group: p.resource_group.map(low),
+        target,
+        child: p.child.map(low),
     }
 }
 
