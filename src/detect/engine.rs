@@ -87,6 +87,19 @@ impl Stats {
     pub fn skipped_total(&self) -> u64 {
         self.skipped.iter().sum()
     }
+
+    /// Non-zero counts of events not used, by stable reason name: every [`SkipReason`]
+    /// plus `not_selected` (valid records of other operations), largest first.
+    pub fn unused_by_reason(&self) -> Vec<(&'static str, u64)> {
+        let mut v: Vec<(&'static str, u64)> = SkipReason::ALL
+            .iter()
+            .map(|r| (r.as_str(), self.skipped[r.index()]))
+            .chain(std::iter::once(("not_selected", self.ignored)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v
+    }
 }
 
 /// The end of a run.
@@ -1002,6 +1015,11 @@ mod tests {
         assert_eq!(
             warning_text(&s, &o).unwrap(),
             "t1651detect skipped 12 events: 9 broken_json, 3 no_operation"
+        );
+        s.ignored = 4;
+        assert_eq!(
+            s.unused_by_reason(),
+            [("broken_json", 9), ("not_selected", 4), ("no_operation", 3)]
         );
         s.dropped_by_max_groups = 2;
         assert!(warning_text(&s, &o)

@@ -92,7 +92,7 @@ impl<T: EventFields + ?Sized> EventFields for &T {
     }
 }
 
-/// The column holding a map-phase partial state (compact JSON). See [`crate::detect::partial`].
+/// The column holding a map-phase partial state (compact JSON). See the `engine` module (partial state).
 pub const STATE_FIELD: &str = "t1651_state";
 
 /// Flattened field names the normaliser reads when `_raw` is not JSON, grouped by role.
