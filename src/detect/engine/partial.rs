@@ -94,6 +94,18 @@ struct StatsP {
     di: u64,
 }
 
+/// Times a partial row may carry: years 0..=9999, so that durations and formatting cannot
+/// overflow whatever a (corrupt) partial row says.
+const TIME_LIMIT: i64 = 253_402_300_800 * 1_000_000;
+
+fn in_range(t: i64) -> bool {
+    (-TIME_LIMIT..=TIME_LIMIT).contains(&t)
+}
+
+fn times_ok(first: i64, last: i64) -> bool {
+    in_range(first) && in_range(last) && first <= last
+}
+
 fn state_row(s: &State) -> OutputRow {
     let json = serde_json::to_string(s).expect("partial state serialises");
     OutputRow {
@@ -201,7 +213,7 @@ impl Engine {
         let state: State = serde_json::from_str(json).map_err(|_| ())?;
         match state {
             State::Inv(p) => {
-                if p.v != VERSION || p.f > p.l {
+                if p.v != VERSION || !times_ok(p.f, p.l) {
                     return Err(());
                 }
                 let op = self.opts.operations.find_lower(&p.op).ok_or(())?;
@@ -270,7 +282,10 @@ impl Engine {
             Some(span) => bucket != NO_BUCKET && bucket.rem_euclid(span) == 0,
             None => bucket == NO_BUCKET,
         };
-        if !bucket_ok || (p.n > 0 && p.f > p.l) {
+        if !bucket_ok
+            || (p.n > 0 && !times_ok(p.f, p.l))
+            || (bucket != NO_BUCKET && !in_range(bucket))
+        {
             return Err(());
         }
         let s = &mut self.strings;
