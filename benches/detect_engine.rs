@@ -5,10 +5,48 @@
 //! 10 000 groups). Prints events/s, MB/s of JSON, peak RSS and state sizes. Events are
 //! generated in chunks outside the timed region, so memory holds one chunk at a time.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 use t1651::detect::engine::{Engine, Finished};
 use t1651::detect::fields::FieldMap;
 use t1651::detect::options::Options;
+
+/// Counts live heap bytes and their high-water mark, to report the engine's own memory
+/// exactly (RSS also holds freed-but-retained allocator pages from the generated chunks).
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(l) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(l.size(), Relaxed) + l.size();
+            PEAK.fetch_max(now, Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) };
+        LIVE.fetch_sub(l.size(), Relaxed);
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        let q = unsafe { System.realloc(p, l, new) };
+        if !q.is_null() {
+            if new >= l.size() {
+                let now = LIVE.fetch_add(new - l.size(), Relaxed) + new - l.size();
+                PEAK.fetch_max(now, Relaxed);
+            } else {
+                LIVE.fetch_sub(l.size() - new, Relaxed);
+            }
+        }
+        q
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
 
 /// xorshift64*: deterministic, dependency-free.
 struct Rng(u64);
@@ -170,6 +208,9 @@ fn main() {
         let mut cpu = 0.0f64;
         let mut done_events = 0u64;
         let rss_before = status_kib("VmRSS:");
+        let heap_before = LIVE.load(Relaxed);
+        let mut chunk_heap_max = 0usize;
+        PEAK.store(heap_before, Relaxed);
         while done_events < events {
             let n = chunk.min(events - done_events);
             let batch: Vec<String> = (0..n).map(|_| gen.event()).collect();
@@ -186,6 +227,9 @@ fn main() {
                 Vec::new()
             };
             bytes += batch.iter().map(|s| s.len() as u64).sum::<u64>();
+            chunk_heap_max = chunk_heap_max.max(
+                batch.iter().map(|s| s.capacity()).sum::<usize>() * if via_fields { 2 } else { 1 },
+            );
             let t = Instant::now();
             let c = cpu_secs();
             if via_fields {
@@ -202,21 +246,25 @@ fn main() {
             done_events += n;
         }
         let (invocations, group_count) = engine.sizes();
-        // Engine state ≈ current RSS growth (the last chunk is dropped by now).
+        // Engine state: live heap now (the last chunk is dropped) minus before the run.
         let rss_state = status_kib("VmRSS:").saturating_sub(rss_before);
+        let heap_state = LIVE.load(Relaxed).saturating_sub(heap_before);
         let t = Instant::now();
+        let c = cpu_secs();
         let Finished {
             rows,
             warning,
             stats,
         } = engine.finish();
         let finish = t.elapsed();
+        cpu += cpu_secs() - c;
+        let heap_peak = PEAK.load(Relaxed).saturating_sub(heap_before);
         let total = busy + finish;
         let secs = total.as_secs_f64();
         println!(
             "{label}: {events} events, {:.1} MB JSON, {} open invocations, {} groups -> {} rows; \
-             ingest {:.3}s + finish {:.3}s: {:.0} events/s, {:.1} MB/s wall; {:.2} CPU s: {:.0} events/s, {:.1} MB/s CPU; RSS growth for state {} MiB, \
-             peak RSS {} MiB (includes the generated chunks); \
+             ingest {:.3}s + finish {:.3}s: {:.0} events/s, {:.1} MB/s wall; {:.2} CPU s: {:.0} events/s, {:.1} MB/s CPU; engine heap after ingest {:.1} MiB, heap peak {:.1} MiB \
+             (incl. one generated chunk of <= {:.1} MiB); RSS growth {} MiB, peak RSS {} MiB; \
              selected {} skipped {} warning {:?}",
             bytes as f64 / 1e6,
             invocations,
@@ -229,6 +277,9 @@ fn main() {
             cpu,
             events as f64 / cpu,
             bytes as f64 / 1e6 / cpu,
+            heap_state as f64 / 1048576.0,
+            heap_peak as f64 / 1048576.0,
+            chunk_heap_max as f64 / 1048576.0,
             rss_state / 1024,
             status_kib("VmHWM:") / 1024,
             stats.selected,

@@ -617,6 +617,11 @@ impl Engine {
                 if pos >= self.opts.max_values {
                     return true;
                 }
+                if list.len() == list.capacity() {
+                    // Grow by doubling but never past the bound (+1 for the insert-then-pop).
+                    let room = (self.opts.max_values + 1).saturating_sub(list.len());
+                    list.reserve_exact(list.len().max(4).min(room.max(1)));
+                }
                 list.insert(pos, c);
                 if list.len() > self.opts.max_values {
                     list.pop();

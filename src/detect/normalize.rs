@@ -418,10 +418,16 @@ fn azure<'a>(mut ev: RawEvent<'a>, op: u16, time: i64, opts: &Options) -> Normal
             .as_deref()
             .is_some_and(|a| contains_ignore_case(a, "live.com"));
     let event_tenant = nonempty(ev.tenant_id.take()).map(lower);
-    let resource_tenants: Vec<&str> = if !opts.home_tenants.is_empty() {
-        opts.home_tenants.iter().map(String::as_str).collect()
-    } else {
-        event_tenant.as_deref().into_iter().collect()
+    // The resource's tenants: the home_tenant option when given, else the event's tenantId.
+    let tenants_known = !opts.home_tenants.is_empty() || event_tenant.is_some();
+    let is_home = |t: &str| {
+        if opts.home_tenants.is_empty() {
+            event_tenant
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(t))
+        } else {
+            opts.home_tenants.iter().any(|h| h.eq_ignore_ascii_case(t))
+        }
     };
     let ptype = ev
         .evidence_principal_type
@@ -434,12 +440,12 @@ fn azure<'a>(mut ev: RawEvent<'a>, op: u16, time: i64, opts: &Options) -> Normal
     let cross_tenant = foreign_group
         || external_idp
         || b2b
-        || if resource_tenants.is_empty() {
-            matches!((&idp_tenant, &token_tenant), (Some(i), Some(t)) if i != t.as_ref())
-        } else {
-            let outside = |t: &str| !resource_tenants.iter().any(|r| r.eq_ignore_ascii_case(t));
+        || if tenants_known {
+            let outside = |t: &str| !is_home(t);
             token_tenant.as_deref().is_some_and(outside)
                 || idp_tenant.as_deref().is_some_and(outside)
+        } else {
+            matches!((&idp_tenant, &token_tenant), (Some(i), Some(t)) if i != t.as_ref())
         };
     let caller_tenant = idp_tenant
         .clone()
