@@ -540,3 +540,29 @@ fn cross_tenant_and_guest_columns_in_summary() {
     assert_eq!(col(r, "caller_type"), "guest");
     assert_eq!(col(r, "caller_tenant"), PARTNER);
 }
+
+#[test]
+fn finish_with_streams_the_same_rows() {
+    let raws: Vec<String> = ["zed", "amy", "amy"]
+        .iter()
+        .map(|u| {
+            cloudtrail(
+                "SendCommand",
+                iam_user(u),
+                json!({"instanceIds": ["i-1", "i-2"]}),
+                json!({}),
+            )
+        })
+        .chain(std::iter::once("{broken".to_string()))
+        .collect();
+    let whole = run(opts(&[("max_values", "1")]), &raws);
+    let mut e = Engine::new(opts(&[("max_values", "1")]));
+    for r in &raws {
+        e.ingest_json(r.as_bytes(), None);
+    }
+    let mut streamed = Vec::new();
+    let info = e.finish_with(|r| streamed.push(r));
+    assert_eq!(streamed, whole.rows);
+    assert_eq!(info.warning, whole.warning);
+    assert!(info.warning.unwrap().contains("max_values=1 in 2 rows"));
+}

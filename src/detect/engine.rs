@@ -114,6 +114,13 @@ pub struct Finished {
     pub stats: Stats,
 }
 
+/// The end of a run whose rows went to a sink ([`Engine::finish_with`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishInfo {
+    pub warning: Option<String>,
+    pub stats: Stats,
+}
+
 /// A correlation id: a GUID packed in 16 bytes, or an interned string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Corr {
@@ -693,22 +700,34 @@ impl Engine {
 
     /// End the run: summary rows (sorted), or partial-state rows with `phase=map`, or no
     /// rows in `mode=events`; plus the warning text.
-    pub fn finish(mut self) -> Finished {
-        let rows = match (self.opts.mode, self.opts.phase) {
-            (Mode::Events, _) => Vec::new(),
-            (Mode::Summary, Some(Phase::Map)) => self.partial_rows(),
+    pub fn finish(self) -> Finished {
+        let mut rows = Vec::new();
+        let FinishInfo { warning, stats } = self.finish_with(|r| rows.push(r));
+        Finished {
+            rows,
+            warning,
+            stats,
+        }
+    }
+
+    /// [`Engine::finish`], handing each row to `sink` as soon as it is built, in output
+    /// order, so that the rows never need to be in memory all at once (a front end can
+    /// encode each to its output buffer). The warning is known only after the last row.
+    pub fn finish_with<F: FnMut(OutputRow)>(mut self, mut sink: F) -> FinishInfo {
+        match (self.opts.mode, self.opts.phase) {
+            (Mode::Events, _) => {}
+            (Mode::Summary, Some(Phase::Map)) => self.partial_rows(&mut sink),
             (Mode::Summary, None) => {
                 self.fold_all_invocations();
-                self.summary_rows()
+                self.summary_rows(&mut sink);
             }
-        };
+        }
         // The map phase ships its counters to the reducer in a stats row: one WARN there.
         let warning = match self.opts.phase {
             Some(Phase::Map) => None,
             None => warning_text(&self.stats, &self.opts),
         };
-        Finished {
-            rows,
+        FinishInfo {
             warning,
             stats: self.stats,
         }
@@ -720,7 +739,7 @@ impl Engine {
         v
     }
 
-    fn summary_rows(&mut self) -> Vec<OutputRow> {
+    fn summary_rows(&mut self, sink: &mut dyn FnMut(OutputRow)) {
         let mut keyed: Vec<(&GroupKey, &GroupState)> =
             self.groups.iter().filter(|(_, g)| g.counted > 0).collect();
         let s = &self.strings;
@@ -735,16 +754,12 @@ impl Engine {
                 .then_with(|| ka.bucket.cmp(&kb.bucket))
         });
         let mut truncated_rows = 0;
-        let rows: Vec<OutputRow> = keyed
-            .into_iter()
-            .map(|(k, g)| {
-                let (row, cut) = self.summary_row(k, g);
-                truncated_rows += u64::from(cut);
-                row
-            })
-            .collect();
+        for (k, g) in keyed {
+            let (row, cut) = self.summary_row(k, g);
+            truncated_rows += u64::from(cut);
+            sink(row);
+        }
         self.stats.truncated_rows += truncated_rows;
-        rows
     }
 
     fn summary_row(&self, k: &GroupKey, g: &GroupState) -> (OutputRow, bool) {

@@ -19,6 +19,8 @@
 //! Engine::event_row_json(&mut self, raw: &[u8], splunk_time: Option<&str>) -> Option<OutputRow>
 //! Engine::finish(self) -> Finished { rows, warning: Option<String>, stats }
 //!     // summary rows (sorted) | phase=map partial rows (column `t1651_state`) | nothing for mode=events
+//! Engine::finish_with<F: FnMut(OutputRow)>(self, sink: F) -> FinishInfo { warning, stats }  // same rows, streamed
+//! Options::wants_map_phase(&self) -> bool                         // return streaming_preop at getinfo?
 //! raw::split_records(doc: &[u8]) -> Result<Vec<&[u8]>, RecordsError>  // {"records":[…]}, {"Records":[…]}, [...]
 //! ```
 //! A map-phase partial row is an [`row::OutputRow`] with one column, [`fields::STATE_FIELD`];

@@ -387,6 +387,12 @@ impl Options {
         out
     }
 
+    /// Whether getinfo should return a `streaming_preop` ([`Options::map_phase_command`]):
+    /// `distributed=true` in summary mode, and not already the map phase.
+    pub fn wants_map_phase(&self) -> bool {
+        self.distributed && self.mode == Mode::Summary && self.phase.is_none()
+    }
+
     /// The full `streaming_preop` command: `t1651detect phase=map …`.
     pub fn map_phase_command(&self) -> String {
         format!("{COMMAND_NAME} {}", self.map_phase_args())
@@ -602,6 +608,14 @@ mod tests {
             r#"phase=map threshold="5" span="1h" operations="SendCommand, StartSession""#
         );
         assert!(o.map_phase_command().starts_with("t1651detect phase=map "));
+        assert!(o.wants_map_phase());
+        assert!(!p(&[]).unwrap().wants_map_phase());
+        assert!(!p(&[("distributed", "t"), ("mode", "events")])
+            .unwrap()
+            .wants_map_phase());
+        assert!(!p(&[("distributed", "t"), ("phase", "map")])
+            .unwrap()
+            .wants_map_phase());
         assert_eq!(spl_quote(r#"a"b\c"#), r#""a\"b\\c""#);
         // Re-parsing the emitted arguments yields the same options plus phase=map.
         let again = p(&[

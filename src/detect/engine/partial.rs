@@ -134,12 +134,11 @@ impl Engine {
     }
 
     /// All state as partial rows (phase=map).
-    pub(super) fn partial_rows(&mut self) -> Vec<OutputRow> {
-        let mut rows = Vec::with_capacity(self.invocations.len() + self.groups.len() + 1);
+    pub(super) fn partial_rows(&mut self, sink: &mut dyn FnMut(OutputRow)) {
         for (k, st) in self.invocations.iter() {
             let target = k.target & !RESOURCE_BIT;
             let c = self.contexts[st.ctx as usize];
-            rows.push(state_row(&State::Inv(InvP {
+            sink(state_row(&State::Inv(InvP {
                 v: VERSION,
                 op: self.opts.operations.spec(k.op).lower.clone(),
                 c: self.corr_string(k.corr),
@@ -156,7 +155,7 @@ impl Engine {
             })));
         }
         for (k, g) in &self.groups {
-            rows.push(state_row(&State::Group(GroupP {
+            sink(state_row(&State::Group(GroupP {
                 v: VERSION,
                 op: self.opts.operations.spec(k.op).lower.clone(),
                 ca: self.strings.get(k.caller).to_owned(),
@@ -180,7 +179,7 @@ impl Engine {
             })));
         }
         let s = &self.stats;
-        rows.push(state_row(&State::Stats(StatsP {
+        sink(state_row(&State::Stats(StatsP {
             v: VERSION,
             ev: s.events,
             se: s.selected,
@@ -193,7 +192,6 @@ impl Engine {
             dg: s.dropped_by_max_groups,
             di: s.dropped_by_max_invocations,
         })));
-        rows
     }
 
     fn intern_principal_p(&mut self, p: &PrincipalP) -> Result<u32, ()> {
