@@ -566,3 +566,24 @@ fn finish_with_streams_the_same_rows() {
     assert_eq!(info.warning, whole.warning);
     assert!(info.warning.unwrap().contains("max_values=1 in 2 rows"));
 }
+
+#[test]
+fn events_mode_cuts_multivalue_columns_too() {
+    let mut e = Engine::new(opts(&[("mode", "events"), ("max_values", "1")]));
+    let raw = cloudtrail(
+        "SendCommand",
+        iam_user("a"),
+        json!({"instanceIds": ["i-2", "i-1"]}),
+        json!({}),
+    );
+    let row = e.event_row_json(raw.as_bytes(), Some("1")).unwrap();
+    assert_eq!(
+        multi(&row, "targeted_vms"),
+        ["i-2"],
+        "event order kept in events mode"
+    );
+    assert_eq!(col(&row, "targeted_vms_truncated"), "TRUE");
+    assert_eq!(col(&row, "caller_type"), "iam_user");
+    let done = e.finish();
+    assert!(done.warning.unwrap().contains("max_values=1 in 1 rows"));
+}

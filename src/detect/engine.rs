@@ -683,7 +683,9 @@ impl Engine {
         match n {
             Normalized::Event(ev) => {
                 self.stats.selected += 1;
-                Some(events_row(&ev, &self.opts))
+                let (row, cut) = events_row_cut(&ev, &self.opts);
+                self.stats.truncated_rows += u64::from(cut);
+                Some(row)
             }
             Normalized::Ignored => {
                 self.stats.ignored += 1;
@@ -909,6 +911,11 @@ impl RowBuilder {
 
 /// The `mode=events` row of one normalised event.
 pub fn events_row(ev: &NormalizedEvent<'_>, opts: &Options) -> OutputRow {
+    events_row_cut(ev, opts).0
+}
+
+/// The events-mode row and whether a multivalue column was cut.
+fn events_row_cut(ev: &NormalizedEvent<'_>, opts: &Options) -> (OutputRow, bool) {
     let spec = opts.operations.spec(ev.op);
     let s = |o: &Option<std::borrow::Cow<'_, str>>| o.as_deref().unwrap_or("").to_owned();
     let vms: Vec<&str> = ev
@@ -958,7 +965,7 @@ pub fn events_row(ev: &NormalizedEvent<'_>, opts: &Options) -> OutputRow {
     b.single("vendor_account", s(&ev.subscription));
     b.single("vendor_product", vendor_product(spec.cloud));
     b.single("vendor_region", s(&ev.region));
-    b.finish().0
+    b.finish()
 }
 
 /// The one WARN message: skips by reason, limits reached, values cut. `None` if clean.
