@@ -201,3 +201,32 @@ fn extreme_partial_times_are_rejected_not_overflowed() {
         Some("t1651detect skipped 1 event: 1 bad_partial_state")
     );
 }
+
+#[test]
+fn deep_nesting_and_huge_values_are_handled() {
+    let o = Options::default();
+    let deep = format!(
+        "{{\"properties\":{}{}}}",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    assert!(matches!(
+        normalize_json(deep.as_bytes(), None, &o),
+        t1651::detect::normalize::Normalized::Skip(_)
+    ));
+    let deep_obj = format!(
+        "{{\"claims\":{}1{}}}",
+        "{\"a\":".repeat(50_000),
+        "}".repeat(50_000)
+    );
+    let _ = normalize_json(deep_obj.as_bytes(), None, &o);
+    let huge = format!(
+        "{{\"operationName\":\"Microsoft.Compute/virtualMachines/runCommand/action\",\"time\":\"2024-05-01T10:00:00Z\",\"caller\":\"{}\",\"resourceId\":\"/subscriptions/s/resourceGroups/r/providers/Microsoft.Compute/virtualMachines/{}\"}}",
+        "a".repeat(1 << 20),
+        "v".repeat(1 << 20)
+    );
+    let mut e = Engine::new(o);
+    e.ingest_json(huge.as_bytes(), None);
+    let done = e.finish();
+    assert_eq!(done.rows.len(), 1);
+}
