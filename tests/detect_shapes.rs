@@ -360,6 +360,23 @@ fn cross_tenant_callers() {
     let e = ev(&c.rest());
     assert!(e.cross_tenant);
     assert_eq!(e.caller_type, CallerType::Guest);
+    // Event Hub (no caller field): the B2B UPN is kept whole, not cut at a '#'.
+    let e = ev(&c.eventhub());
+    assert_eq!(
+        e.caller.as_deref(),
+        Some("bob_partner.com#ext#@contoso.onmicrosoft.com")
+    );
+    c.upn = None;
+    c.extra_claims = vec![(
+        "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name".into(),
+        "bob_partner.com#EXT#@contoso.onmicrosoft.com".into(),
+    )];
+    let e = ev(&c.eventhub());
+    assert_eq!(
+        e.caller.as_deref(),
+        Some("bob_partner.com#ext#@contoso.onmicrosoft.com")
+    );
+    assert!(e.cross_tenant);
 }
 
 #[test]

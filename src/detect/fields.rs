@@ -83,6 +83,12 @@ impl EventFields for OutputRow {
     }
 }
 
+impl<S: std::hash::BuildHasher> EventFields for HashMap<String, String, S> {
+    fn value(&self, name: &str) -> Option<&str> {
+        self.get(name).map(String::as_str)
+    }
+}
+
 impl<T: EventFields + ?Sized> EventFields for &T {
     fn value(&self, name: &str) -> Option<&str> {
         (**self).value(name)
@@ -269,6 +275,9 @@ mod tests {
         assert_eq!(m.values("b{}"), vec!["x", "y"]);
         assert_eq!(m.value("missing"), None);
         assert!(m.values("missing").is_empty());
+        let h: HashMap<String, String> = [("x".to_string(), "1".to_string())].into_iter().collect();
+        assert_eq!(h.value("x"), Some("1"));
+        assert_eq!(h.values("x"), vec!["1"]);
         let req = required_fields(&Options::default());
         for f in [
             "_raw",

@@ -374,6 +374,10 @@ fn sts_tenant(idp: &str) -> Option<&str> {
     crate::detect::options::is_guid(g).then_some(g)
 }
 
+fn is_email_like(s: &str) -> bool {
+    !s.contains('#') && s.find('@').is_some_and(|at| at > 0 && at + 1 < s.len())
+}
+
 fn is_guidish(s: &str) -> bool {
     crate::detect::options::is_guid(s.trim())
         || (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()))
@@ -387,8 +391,9 @@ fn azure<'a>(mut ev: RawEvent<'a>, op: u16, time: i64, opts: &Options) -> Normal
         .name_uri
         .clone()
         .or(claims.unique_name.clone())
-        .map(|n| match n.rfind('#') {
-            Some(i) if n[i + 1..].contains('@') => match n {
+        .map(|n| match n.find('#') {
+            // `live.com#user@x` → `user@x`; a B2B UPN (`user_x#EXT#@tenant`) is kept whole.
+            Some(i) if is_email_like(&n[i + 1..]) => match n {
                 Cow::Borrowed(b) => Cow::Borrowed(&b[i + 1..]),
                 Cow::Owned(o) => Cow::Owned(o[i + 1..].to_owned()),
             },
