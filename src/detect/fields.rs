@@ -276,8 +276,8 @@ mod tests {
         assert_eq!(m.value("missing"), None);
         assert!(m.values("missing").is_empty());
         let h: HashMap<String, String> = [("x".to_string(), "1".to_string())].into_iter().collect();
-        assert_eq!(h.value("x"), Some("1"));
-        assert_eq!(h.values("x"), vec!["1"]);
+        assert_eq!(EventFields::value(&h, "x"), Some("1"));
+        assert_eq!(EventFields::values(&h, "x"), vec!["1"]);
         let req = required_fields(&Options::default());
         for f in [
             "_raw",
