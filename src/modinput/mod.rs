@@ -1,1 +1,29 @@
-//! The `t1651_cloud_audit` modular input.
+//! The `t1651_cloud_audit` modular input: collects Azure Activity Log and AWS CloudTrail events
+//! of cloud administration commands from the cloud APIs and streams them to splunkd.
+//!
+//! * [`run`]: the splunkd contract (`--scheme`, `--validate-arguments`, normal run).
+//! * [`xml_in`] / [`xml_out`] / [`scheme`]: the XML documents of that contract.
+//! * [`config`] / [`timespec`]: typed, validated stanza parameters.
+//! * [`collect`] / [`checkpoint`]: sources × slices, de-duplication, crash-safe progress.
+//! * [`azure`] / [`aws`]: the two cloud APIs; [`http`] / [`passwords`] / [`secret`] / [`log`]: plumbing.
+//!
+//! Depends on `crate::detect::operations` only (the default operation lists).
+
+pub mod aws;
+pub mod azure;
+pub mod checkpoint;
+pub mod collect;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod log;
+pub mod passwords;
+pub mod run;
+pub mod scheme;
+pub mod secret;
+pub mod timespec;
+pub mod xml_in;
+pub mod xml_out;
+
+pub use error::ModinputError;
+pub use run::main_with_args;
