@@ -143,10 +143,10 @@ impl<'h> AzureCollector<'h> {
                 return Ok(t.clone());
             }
         }
+        // tenant_id was validated as a GUID or a domain name: safe in a path as it is.
         let url = format!(
             "{}/{}/oauth2/v2.0/token",
-            self.cfg.authority_url,
-            utf8_percent_encode(&self.cfg.tenant_id, NON_ALPHANUMERIC)
+            self.cfg.authority_url, self.cfg.tenant_id
         );
         let scope = format!("{}/.default", self.cfg.environment.management_url());
         let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
@@ -216,7 +216,7 @@ impl<'h> AzureCollector<'h> {
                     refreshed = true;
                 }
                 401 | 403 => {
-                    return Err(ModinputError::Auth {
+                    return Err(ModinputError::Forbidden {
                         what: what.to_string(),
                         reason: format!(
                             "HTTP {} (the app registration needs the Reader role on the subscription): {}",

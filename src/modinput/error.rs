@@ -27,9 +27,12 @@ pub enum ModinputError {
     /// A response arrived but its body was not what the API documents.
     #[error("{what}: malformed response: {reason}")]
     Malformed { what: String, reason: String },
-    /// The cloud refused the credentials.
+    /// The cloud refused the credentials themselves: nothing of this stanza can be collected.
     #[error("{what}: authentication failed: {reason}")]
     Auth { what: String, reason: String },
+    /// The credentials work but may not read this source (e.g. no Reader role on one subscription).
+    #[error("{what}: access denied: {reason}")]
+    Forbidden { what: String, reason: String },
     /// Reading or writing the checkpoint or its journal failed.
     #[error("checkpoint {path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },

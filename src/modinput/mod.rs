@@ -6,6 +6,7 @@
 //! * [`config`] / [`timespec`]: typed, validated stanza parameters.
 //! * [`collect`] / [`checkpoint`]: sources × slices, de-duplication, crash-safe progress.
 //! * [`azure`] / [`aws`]: the two cloud APIs; [`http`] / [`passwords`] / [`secret`] / [`log`]: plumbing.
+//! * [`fixtures`]: realistic T1651 events in the APIs' shapes, for emulators and tests.
 //!
 //! Depends on `crate::detect::operations` only (the default operation lists).
 
@@ -15,6 +16,7 @@ pub mod checkpoint;
 pub mod collect;
 pub mod config;
 pub mod error;
+pub mod fixtures;
 pub mod http;
 pub mod log;
 pub mod passwords;
