@@ -309,23 +309,26 @@ impl<'h> AwsCollector<'h> {
                 continue;
             }
             let reason = format!("HTTP {} {kind}: {}", resp.status, excerpt(&message));
-            return Err(
-                if resp.status == 403
-                    || kind.contains("AccessDenied")
-                    || kind.contains("UnrecognizedClient")
-                    || expired
-                {
-                    ModinputError::Auth {
-                        what: what.to_string(),
-                        reason: format!("{reason} (the principal needs cloudtrail:LookupEvents)"),
-                    }
-                } else {
-                    ModinputError::Http {
-                        what: what.to_string(),
-                        reason,
-                    }
-                },
-            );
+            let bad_keys = kind.contains("UnrecognizedClient")
+                || kind.contains("InvalidSignature")
+                || kind.contains("IncompleteSignature")
+                || expired;
+            return Err(if bad_keys {
+                ModinputError::Auth {
+                    what: what.to_string(),
+                    reason: format!("{reason} (check access_key_id and the stored secret key)"),
+                }
+            } else if resp.status == 403 || kind.contains("AccessDenied") {
+                ModinputError::Forbidden {
+                    what: what.to_string(),
+                    reason: format!("{reason} (the principal needs cloudtrail:LookupEvents)"),
+                }
+            } else {
+                ModinputError::Http {
+                    what: what.to_string(),
+                    reason,
+                }
+            });
         }
     }
 }

@@ -68,6 +68,15 @@ pub fn normalize_id(id: &str) -> String {
     }
 }
 
+/// A journal line prepared by [`Checkpoint::entry`].
+#[derive(Debug, Clone)]
+pub struct JournalEntry {
+    line: String,
+    source: String,
+    id: String,
+    ms: i64,
+}
+
 /// The open checkpoint of one stanza.
 pub struct Checkpoint {
     dir: PathBuf,
@@ -185,27 +194,33 @@ impl Checkpoint {
         self.state.sources.values().map(|s| s.sent.len()).sum()
     }
 
-    /// Record that the event `id` of `source` was written and flushed. Call only after the event
-    /// is on stdout. The line is written with one `write` and made durable before returning.
-    pub fn record_sent(
-        &mut self,
-        source: &str,
-        id: &str,
-        time: Option<DateTime<Utc>>,
-    ) -> Result<(), ModinputError> {
-        // An event without a usable time is kept for the overlap after "now".
+    /// Prepare the journal entry of an event before writing the event, so that the gap between
+    /// the event's `write` to stdout and its journal `write` holds no work but the syscall itself.
+    pub fn entry(&self, source: &str, id: &str, time: Option<DateTime<Utc>>) -> JournalEntry {
+        // An event without a usable time is remembered as if it happened now.
         let ms = time.unwrap_or_else(Utc::now).timestamp_millis();
-        let line = format!("{source}\t{ms}\t{id}\n");
+        JournalEntry {
+            line: format!("{source}\t{ms}\t{id}\n"),
+            source: source.to_string(),
+            id: id.to_string(),
+            ms,
+        }
+    }
+
+    /// Record that the event of `entry` was written and flushed. Call only after the event is on
+    /// stdout. The line goes out in one `write` (surviving a SIGKILL from then on, being in the
+    /// page cache) and is fdatasync'd before returning (surviving a host crash too).
+    pub fn record_sent(&mut self, entry: JournalEntry) -> Result<(), ModinputError> {
         self.journal
-            .write_all(line.as_bytes())
+            .write_all(entry.line.as_bytes())
             .and_then(|_| self.journal.sync_data())
             .map_err(|e| cp_err(&self.journal_path, format!("cannot append: {e}")))?;
         self.state
             .sources
-            .entry(source.to_string())
+            .entry(entry.source)
             .or_default()
             .sent
-            .insert(id.to_string(), ms);
+            .insert(entry.id, entry.ms);
         Ok(())
     }
 
@@ -272,10 +287,13 @@ mod tests {
         let st = "t1651_cloud_audit://x";
         {
             let mut cp = Checkpoint::open(&dir, st, Duration::minutes(15)).unwrap();
-            cp.record_sent("s", "a", Some(t("2024-01-01T00:50:00Z")))
-                .unwrap();
-            cp.record_sent("s", "old", Some(t("2024-01-01T00:10:00Z")))
-                .unwrap();
+            for (id, at) in [
+                ("a", "2024-01-01T00:50:00Z"),
+                ("old", "2024-01-01T00:10:00Z"),
+            ] {
+                let e = cp.entry("s", id, Some(t(at)));
+                cp.record_sent(e).unwrap();
+            }
             // dropped without complete(): as if killed
         }
         // a torn last line is ignored

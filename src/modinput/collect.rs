@@ -92,11 +92,12 @@ pub struct RunStats {
     pub sources_failed: u64,
 }
 
-/// Errors after which nothing more can be delivered safely: stop the whole run.
+/// Errors that end the stanza's run: stdout or the checkpoint is unusable (continuing could
+/// duplicate), or the credentials were refused (every other source would fail the same way).
 fn is_fatal(e: &ModinputError) -> bool {
     matches!(
         e,
-        ModinputError::Output(_) | ModinputError::Checkpoint { .. }
+        ModinputError::Output(_) | ModinputError::Checkpoint { .. } | ModinputError::Auth { .. }
     )
 }
 
@@ -135,8 +136,10 @@ pub fn collect_all<C: Collector, W: Write>(
                     stats.duplicates_skipped += 1;
                     return Ok(());
                 }
+                let entry = checkpoint.entry(&key, &id, ev.time);
                 out.write_event(stanza, ev.time, ev.data, sourcetype)?;
-                checkpoint.record_sent(&key, &id, ev.time)?;
+                // Nothing between these two lines: the only window in which a kill duplicates.
+                checkpoint.record_sent(entry)?;
                 stats.written += 1;
                 Ok(())
             };

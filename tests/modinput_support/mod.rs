@@ -20,6 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
+use t1651::modinput::fixtures::azure_time;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_t1651_cloud_audit");
@@ -168,6 +169,8 @@ fn write_response(stream: &mut TcpStream, resp: &Resp) {
 /// A fault applied to the next data request (Activity Log page or LookupEvents call).
 #[derive(Debug, Clone)]
 pub enum Fault {
+    /// No fault: serve normally (lets a test aim a later fault at the n-th request).
+    Pass,
     /// Answer with this status and a small error body.
     Status(u16),
     /// 429 (Azure) / ThrottlingException (AWS) with `Retry-After: secs`.
@@ -191,6 +194,9 @@ pub struct Emu {
     /// (subscription, event) — the whole Activity Log.
     pub azure_events: Vec<(String, Value)>,
     pub azure_page_size: usize,
+    /// Pre-serialised, newest-first index of `azure_events` (rebuilt when the log grows).
+    azure_index: Vec<AzIndexed>,
+    azure_indexed_len: usize,
     pub valid_tokens: HashSet<String>,
     pub tokens_issued: u32,
     /// Tokens become invalid after serving this many ARM requests (None: never).
@@ -210,6 +216,39 @@ pub struct Emu {
 }
 
 pub type Shared = Arc<Mutex<Emu>>;
+
+/// One Activity Log event, serialised once (the emulator runs unoptimised in tests).
+struct AzIndexed {
+    sub: String,
+    provider: String,
+    time: String,
+    json: String,
+}
+
+impl Emu {
+    fn azure_index(&mut self) -> &[AzIndexed] {
+        if self.azure_indexed_len != self.azure_events.len() {
+            let mut idx: Vec<AzIndexed> = self
+                .azure_events
+                .iter()
+                .map(|(sub, ev)| AzIndexed {
+                    sub: sub.to_ascii_lowercase(),
+                    provider: ev["resourceProviderName"]["value"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_ascii_lowercase(),
+                    time: ev["eventTimestamp"].as_str().unwrap_or("").to_string(),
+                    json: ev.to_string(),
+                })
+                .collect();
+            // Newest first, as the service returns them; ties in a stable order.
+            idx.sort_by(|a, b| b.time.cmp(&a.time).then(a.json.cmp(&b.json)));
+            self.azure_index = idx;
+            self.azure_indexed_len = self.azure_events.len();
+        }
+        &self.azure_index
+    }
+}
 
 /// Start all emulators on one loopback port; returns the shared state.
 pub fn start() -> Shared {
@@ -242,6 +281,8 @@ pub fn start() -> Shared {
         subscriptions: vec![SUB_A.into()],
         azure_events: Vec::new(),
         azure_page_size: 200,
+        azure_index: Vec::new(),
+        azure_indexed_len: usize::MAX,
         valid_tokens: HashSet::new(),
         tokens_issued: 0,
         token_uses: None,
@@ -458,48 +499,37 @@ fn activity_log(e: &mut Emu, req: &Req) -> Resp {
             &json!({"error": {"code": "BadRequest", "message": "The $filter is not valid."}}),
         );
     };
-    let mut matching: Vec<&Value> = e
-        .azure_events
-        .iter()
-        .filter(|(s, ev)| {
-            s.eq_ignore_ascii_case(&sub)
-                && ev["resourceProviderName"]["value"]
-                    .as_str()
-                    .unwrap_or("")
-                    .eq_ignore_ascii_case(&provider)
-                && {
-                    let t = DateTime::parse_from_rfc3339(ev["eventTimestamp"].as_str().unwrap())
-                        .unwrap()
-                        .with_timezone(&Utc);
-                    t >= ge && t <= le
-                }
-        })
-        .map(|(_, ev)| ev)
-        .collect();
-    // Newest first, as the service returns them.
-    matching.sort_by(|a, b| {
-        b["eventTimestamp"]
-            .as_str()
-            .cmp(&a["eventTimestamp"].as_str())
-            .then(a["eventDataId"].as_str().cmp(&b["eventDataId"].as_str()))
-    });
+    let (ge_s, le_s) = (azure_time(ge), azure_time(le));
+    let (sub_l, prov_l) = (sub.to_ascii_lowercase(), provider.to_ascii_lowercase());
+    let page_size = e.azure_page_size;
+    let base_url = e.base_url.clone();
     let offset: usize = q
         .get("$skiptoken")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let page: Vec<&Value> = matching
+    // Fixture timestamps all have 7 fraction digits: text order is time order.
+    let matching: Vec<&AzIndexed> = e
+        .azure_index()
+        .iter()
+        .filter(|x| x.sub == sub_l && x.provider == prov_l && x.time >= ge_s && x.time <= le_s)
+        .collect();
+    let page: Vec<&str> = matching
         .iter()
         .skip(offset)
-        .take(e.azure_page_size)
-        .copied()
+        .take(page_size)
+        .map(|x| x.json.as_str())
         .collect();
     let next = offset + page.len();
-    let mut body = json!({"value": page});
+    let mut body = format!("{{\"value\":[{}]", page.join(","));
     if next < matching.len() {
         let base: String = req.target.split("&$skiptoken=").next().unwrap().to_string();
-        body["nextLink"] = json!(format!("{}{base}&$skiptoken={next}", e.base_url));
+        body.push_str(&format!(
+            ",\"nextLink\":{}",
+            json!(format!("{base_url}{base}&$skiptoken={next}"))
+        ));
     }
-    let mut r = Resp::json(200, &body);
+    body.push('}');
+    let mut r = Resp::text(200, "application/json; charset=utf-8", &body);
     if matches!(fault, Some(Fault::Truncate)) || e.truncate_offsets.contains(&offset) {
         r.body = truncate(&r.body);
     }
@@ -532,14 +562,17 @@ fn sigv4_check(e: &Emu, req: &Req, service: &str, signed: &[&str]) -> Result<(),
     let token = req.header("x-amz-security-token").map(str::to_string);
     let secret = if akid == AWS_KEY_ID && token.is_none() {
         AWS_SECRET.to_string()
-    } else if let Some((a, s, t)) = &e.assumed {
-        if akid != a || token.as_deref() != Some(t) {
-            return Err(Resp::json(
-                400,
-                &json!({"__type": "ExpiredTokenException", "message": "The security token included in the request is expired"}),
-            ));
+    } else if token.is_some() {
+        // Session credentials: only the latest assumed session is valid; older ones expired.
+        match &e.assumed {
+            Some((a, s, t)) if akid == a && token.as_deref() == Some(t.as_str()) => s.clone(),
+            _ => {
+                return Err(Resp::json(
+                    400,
+                    &json!({"__type": "ExpiredTokenException", "message": "The security token included in the request is expired"}),
+                ))
+            }
         }
-        s.clone()
     } else {
         return Err(Resp::json(
             403,
@@ -953,8 +986,19 @@ impl Watched {
 }
 
 /// A fresh, empty checkpoint directory under the target dir (removed at the start of each test).
+///
+/// On Linux the directory is on tmpfs (`/dev/shm`) when available: the code path is the same,
+/// but the per-event `fdatasync` of the journal costs nothing there, where on a busy shared disk
+/// it costs milliseconds and would make the 10k-event crash test slow. (Durability against a
+/// SIGKILL never depends on fsync: written data is in the page cache.)
 pub fn checkpoint_dir(name: &str) -> String {
-    let d = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("modinput-{name}"));
+    let shm = std::path::Path::new("/dev/shm");
+    let root = if shm.is_dir() && std::env::var_os("T1651_TEST_DISK_CHECKPOINTS").is_none() {
+        shm.join(format!("t1651-modinput-{}", std::process::id()))
+    } else {
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).to_path_buf()
+    };
+    let d = root.join(format!("modinput-{name}"));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d.to_string_lossy().into_owned()
