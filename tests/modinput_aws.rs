@@ -151,6 +151,65 @@ fn lookup_events_per_region_and_event_name_with_paging() {
             .unwrap()
             .starts_with("AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/")));
     assert_eq!(emu.lock().unwrap().sts_calls, 0);
+
+    // A second run re-reads the 15-minute overlap and writes nothing: events at every second
+    // around the overlap boundary must all be remembered (no off-by-a-fraction re-read).
+    let again = run(&emu, &cp, "t1651_cloud_audit://aws", &aws_params(&base));
+    assert_eq!(again.code, Some(0), "{}", again.stderr);
+    assert!(
+        again.events.is_empty(),
+        "re-sent {} events",
+        again.events.len()
+    );
+    assert!(again.stderr.contains("already sent"));
+}
+
+#[test]
+fn overlap_boundary_seconds_are_not_resent() {
+    let emu = start();
+    let now = Utc::now();
+    // One SendCommand every second from 17 to 13 minutes ago: the overlap boundary of the
+    // second run falls in the middle of them, whatever the sub-second start time.
+    let mut rng = t1651::modinput::fixtures::Rng::new(9);
+    for s in (13 * 60)..(17 * 60) {
+        let spec = t1651::modinput::fixtures::CloudTrailSpec {
+            event_id: rng.guid(),
+            time: now - Duration::seconds(s),
+            event_name: "SendCommand".into(),
+            region: "us-east-1".into(),
+            account_id: "123456789012".into(),
+            user: "alice".into(),
+            instance_id: "i-0123456789abcdef0".into(),
+            source_ip: "203.0.113.7".into(),
+            request_id: rng.guid(),
+            command_id: rng.guid(),
+        };
+        let rec = t1651::modinput::fixtures::cloudtrail_event(&spec);
+        emu.lock()
+            .unwrap()
+            .aws_events
+            .push(("us-east-1".into(), rec));
+    }
+    let base = emu.lock().unwrap().base_url.clone();
+    let cp = checkpoint_dir("aws-boundary");
+    let mut params = aws_params(&base);
+    params.retain(|(k, _)| k != "regions" && k != "operations");
+    params.push(("regions".into(), "us-east-1".into()));
+    params.push(("operations".into(), "SendCommand".into()));
+    let first = run(&emu, &cp, "t1651_cloud_audit://b", &params);
+    assert_eq!(first.code, Some(0), "{}", first.stderr);
+    assert_eq!(first.events.len(), 240);
+    // Move the run's start (and so the boundary) by a fraction of a second, twice.
+    for pause in [370, 810] {
+        std::thread::sleep(std::time::Duration::from_millis(pause));
+        let again = run(&emu, &cp, "t1651_cloud_audit://b", &params);
+        assert_eq!(again.code, Some(0), "{}", again.stderr);
+        assert!(
+            again.events.is_empty(),
+            "re-sent {} events",
+            again.events.len()
+        );
+    }
 }
 
 #[test]
@@ -247,14 +306,15 @@ fn throttling_and_truncated_pages() {
     assert_exactly_once(&all, &sendcommand(&emu));
 
     let end1 = Utc::now();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
+    // New events end a second before the next run starts: its window ends at a whole second.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
     load(
         &emu,
         6,
         400,
         "us-east-1",
-        end1 + Duration::seconds(1),
-        Utc::now(),
+        end1,
+        Utc::now() - Duration::seconds(1),
     );
     emu.lock().unwrap().truncate_offsets.insert(50);
     let broken = run(&emu, &cp, "t1651_cloud_audit://thr", &params);

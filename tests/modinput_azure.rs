@@ -294,8 +294,9 @@ fn restart_from_checkpoint_rereads_overlap_without_duplicates() {
         end1 - Duration::minutes(10),
         end1 - Duration::seconds(1),
     );
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    load(&emu, 33, 40, SUB_A, end1, Utc::now());
+    // New events end a second before the next run starts: its window ends at a whole second.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    load(&emu, 33, 40, SUB_A, end1, Utc::now() - Duration::seconds(1));
     let second = run(&emu, &cp, "t1651_cloud_audit://ov", &params);
     assert_eq!(second.code, Some(0), "{}", second.stderr);
     assert!(second.stderr.contains("already sent"), "{}", second.stderr);
@@ -371,8 +372,16 @@ fn retry_after_and_server_error_storms() {
 
     // A storm longer than the retry budget: ERROR, exit 1, checkpoint unchanged, nothing lost later.
     let end1 = Utc::now();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    load(&emu, 42, 200, SUB_A, end1, Utc::now());
+    // New events end a second before the next run starts: its window ends at a whole second.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    load(
+        &emu,
+        42,
+        200,
+        SUB_A,
+        end1,
+        Utc::now() - Duration::seconds(1),
+    );
     let cp_before = dir_text(&cp);
     {
         let mut e = emu.lock().unwrap();
@@ -423,8 +432,16 @@ fn truncated_pages_are_retried_then_reported_without_moving_the_checkpoint() {
     // The second page of new events is always truncated: ERROR, the first page is delivered,
     // the checkpoint does not move past the slice; once fixed, the rest arrives once.
     let end1 = Utc::now();
-    std::thread::sleep(std::time::Duration::from_millis(1100));
-    load(&emu, 52, 200, SUB_A, end1, Utc::now());
+    // New events end a second before the next run starts: its window ends at a whole second.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    load(
+        &emu,
+        52,
+        200,
+        SUB_A,
+        end1,
+        Utc::now() - Duration::seconds(1),
+    );
     emu.lock().unwrap().truncate_offsets.insert(50);
     let broken = run(&emu, &cp, "t1651_cloud_audit://trunc", &params);
     assert_eq!(broken.code, Some(1));
@@ -484,4 +501,133 @@ fn expired_token_is_refreshed_mid_run() {
         !out.stderr.contains("eyJ0eXAi"),
         "access tokens never logged"
     );
+}
+
+#[test]
+fn forbidden_subscription_is_reported_and_others_still_collected() {
+    let emu = start();
+    let now = Utc::now();
+    load(
+        &emu,
+        71,
+        100,
+        SUB_A,
+        now - Duration::hours(1),
+        now - Duration::minutes(1),
+    );
+    load(
+        &emu,
+        72,
+        100,
+        SUB_B,
+        now - Duration::hours(1),
+        now - Duration::minutes(1),
+    );
+    emu.lock().unwrap().forbidden_subs.insert(SUB_B.to_string());
+    let base = emu.lock().unwrap().base_url.clone();
+    let cp = checkpoint_dir("az-forbidden");
+    let mut params = azure_params(&base);
+    params.retain(|(k, _)| k != "subscription_ids");
+    params.push(("subscription_ids".into(), format!("{SUB_A},{SUB_B}")));
+    let out = run(&emu, &cp, "t1651_cloud_audit://forbidden", &params);
+    assert_eq!(out.code, Some(1));
+    let expected: HashSet<String> = emu
+        .lock()
+        .unwrap()
+        .azure_events
+        .iter()
+        .filter(|(s, e)| s == SUB_A && wanted(e))
+        .map(|(_, e)| e["eventDataId"].as_str().unwrap().to_string())
+        .collect();
+    assert_exactly_once(&ids(&out.events), &expected);
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("ERROR "))
+        .collect();
+    assert_eq!(
+        errors.len(),
+        3,
+        "one per provider of the forbidden subscription: {}",
+        out.stderr
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|l| l.contains(SUB_B) && l.contains("access denied") && l.contains("Reader role")),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn next_link_to_another_host_is_not_followed() {
+    let emu = start();
+    let now = Utc::now();
+    load(
+        &emu,
+        81,
+        300,
+        SUB_A,
+        now - Duration::minutes(30),
+        now - Duration::minutes(1),
+    );
+    {
+        let mut e = emu.lock().unwrap();
+        e.azure_page_size = 50;
+        e.next_link_origin = Some("http://127.0.0.2:9".into());
+    }
+    let base = emu.lock().unwrap().base_url.clone();
+    let cp = checkpoint_dir("az-foreign-link");
+    let out = run(
+        &emu,
+        &cp,
+        "t1651_cloud_audit://foreign",
+        &azure_params(&base),
+    );
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.starts_with("ERROR ") && l.contains("not following it")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("eyJ0eXAi"),
+        "the token never went anywhere else"
+    );
+}
+
+#[test]
+fn timed_out_requests_are_retried() {
+    let emu = start();
+    let now = Utc::now();
+    load(
+        &emu,
+        91,
+        100,
+        SUB_A,
+        now - Duration::minutes(30),
+        now - Duration::minutes(1),
+    );
+    emu.lock()
+        .unwrap()
+        .faults
+        .push_back(Fault::Hang(std::time::Duration::from_millis(1500)));
+    let base = emu.lock().unwrap().base_url.clone();
+    let cp = checkpoint_dir("az-timeout");
+    let xml = input_xml(
+        &base,
+        &cp,
+        "t1651_cloud_audit://timeout",
+        &as_refs(&azure_params(&base)),
+    );
+    let out = run_bin(&[], xml.as_bytes(), &[("T1651_MODINPUT_TIMEOUT_MS", "400")]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("WARN ") && out.stderr.contains("timed out"),
+        "{}",
+        out.stderr
+    );
+    assert_exactly_once(&ids(&out.events), &expected_ids(&emu));
 }

@@ -303,6 +303,40 @@ fn validation_accepts_good_and_rejects_bad_values_naming_the_parameter() {
         assert!(out.stderr.starts_with("ERROR "), "{}", out.stderr);
         assert_no_secret("validation output", &(out.stdout + &out.stderr));
     }
+    // A real PEM bundle is accepted (the system's, when this machine has one).
+    let system_bundle = "/etc/ssl/certs/ca-certificates.crt";
+    if std::path::Path::new(system_bundle).exists() {
+        let with_bundle = [
+            ("cloud", "azure"),
+            ("tenant_id", TENANT),
+            ("client_id", CLIENT_ID),
+            ("credential", "c"),
+            ("ca_bundle", system_bundle),
+            ("proxy", "http://proxy.example.com:3128"),
+        ];
+        let out = run_bin(
+            &["--validate-arguments"],
+            items(&with_bundle).as_bytes(),
+            &[],
+        );
+        assert_eq!(out.code, Some(0), "{} {}", out.stdout, out.stderr);
+    }
+    let not_pem = std::env::current_exe().unwrap();
+    let with_junk = [
+        ("cloud", "azure"),
+        ("tenant_id", TENANT),
+        ("client_id", CLIENT_ID),
+        ("credential", "c"),
+        ("ca_bundle", not_pem.to_str().unwrap()),
+    ];
+    let out = run_bin(&["--validate-arguments"], items(&with_junk).as_bytes(), &[]);
+    assert!(
+        out.code != Some(0)
+            && out.stdout.contains("`ca_bundle`")
+            && out.stdout.contains("no certificate"),
+        "{}",
+        out.stdout
+    );
     let out = run_bin(&["--validate-arguments"], b"<items><item", &[]);
     assert_ne!(out.code, Some(0));
     assert!(out.stdout.starts_with("<error><message>"));

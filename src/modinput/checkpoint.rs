@@ -225,7 +225,7 @@ impl Checkpoint {
     }
 
     /// Mark every event of `source` before `until` as collected and persist the checkpoint.
-    /// Ids older than `until - overlap` are forgotten: no later run re-reads that far back.
+    /// Ids older than `until - overlap` (less a minute of margin) are forgotten: no later run re-reads that far back.
     pub fn complete(&mut self, source: &str, until: DateTime<Utc>) -> Result<(), ModinputError> {
         let s = self.state.sources.entry(source.to_string()).or_default();
         if s.done_until.map_or(true, |d| d < until) {
@@ -239,7 +239,9 @@ impl Checkpoint {
         let overlap = self.overlap;
         for s in self.state.sources.values_mut() {
             if let Some(d) = s.done_until {
-                let keep_from = (d - overlap).timestamp_millis();
+                // One extra minute: no later query starts before `d - overlap`, and the margin
+                // keeps that true whatever rounding an API applies to its time filter.
+                let keep_from = (d - overlap - Duration::minutes(1)).timestamp_millis();
                 s.sent.retain(|_, ms| *ms >= keep_from);
             }
         }

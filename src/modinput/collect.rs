@@ -65,17 +65,27 @@ pub struct Window {
     pub oldest: DateTime<Utc>,
 }
 
+/// `t` rounded down to a whole second. Every slice boundary is a whole second, because
+/// CloudTrail takes whole seconds and its records carry second precision: a fractional boundary
+/// would re-read events that the pruned checkpoint no longer remembers.
+pub fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
+}
+
 impl Window {
     /// Defaults for a run starting at `now`; `T1651_MODINPUT_SLICE_SECS` sets the slice width.
+    /// All instants are whole seconds (see [`whole_second`]); `overlap` comes from
+    /// [`super::timespec::parse_span`], which yields whole seconds too.
     pub fn new(start_from: DateTime<Utc>, overlap: Duration, now: DateTime<Utc>) -> Self {
         let slice_secs = std::env::var("T1651_MODINPUT_SLICE_SECS")
             .ok()
             .and_then(|v| v.parse::<i64>().ok())
             .filter(|s| *s > 0)
             .unwrap_or(3600);
+        let now = whole_second(now);
         Window {
-            start_from,
-            overlap,
+            start_from: whole_second(start_from),
+            overlap: Duration::seconds(overlap.num_seconds()),
             end: now,
             slice: Duration::seconds(slice_secs),
             oldest: now - Duration::days(89),
@@ -165,4 +175,24 @@ pub fn collect_all<C: Collector, W: Write>(
         }
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_boundaries_are_whole_seconds() {
+        let now = DateTime::parse_from_rfc3339("2024-05-01T10:00:00.734Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let w = Window::new(
+            now - Duration::milliseconds(86_400_123),
+            Duration::minutes(15),
+            now,
+        );
+        assert_eq!(w.end.timestamp_subsec_nanos(), 0);
+        assert_eq!(w.start_from.timestamp_subsec_nanos(), 0);
+        assert_eq!((w.end - w.overlap).timestamp_subsec_nanos(), 0);
+    }
 }

@@ -179,6 +179,8 @@ pub enum Fault {
     Truncate,
     /// Treat the presented token as expired (Azure 401 / AWS ExpiredTokenException).
     Expire,
+    /// Answer only after this long (longer than the client's timeout: a timed-out request).
+    Hang(Duration),
 }
 
 /// All emulated services' state.
@@ -194,6 +196,10 @@ pub struct Emu {
     /// (subscription, event) — the whole Activity Log.
     pub azure_events: Vec<(String, Value)>,
     pub azure_page_size: usize,
+    /// Subscriptions on which the principal has no role (403 AuthorizationFailed).
+    pub forbidden_subs: HashSet<String>,
+    /// When set, nextLinks point at this origin instead of the emulator (must not be followed).
+    pub next_link_origin: Option<String>,
     /// Pre-serialised, newest-first index of `azure_events` (rebuilt when the log grows).
     azure_index: Vec<AzIndexed>,
     azure_indexed_len: usize,
@@ -281,6 +287,8 @@ pub fn start() -> Shared {
         subscriptions: vec![SUB_A.into()],
         azure_events: Vec::new(),
         azure_page_size: 200,
+        forbidden_subs: HashSet::new(),
+        next_link_origin: None,
         azure_index: Vec::new(),
         azure_indexed_len: usize::MAX,
         valid_tokens: HashSet::new(),
@@ -311,7 +319,29 @@ pub fn start() -> Shared {
     emu
 }
 
+fn is_data_request(req: &Req) -> bool {
+    req.path().ends_with("/eventtypes/management/values") || req.header("x-amz-target").is_some()
+}
+
 fn handle(emu: &Shared, req: &Req) -> Resp {
+    let hang = {
+        let mut e = emu.lock().unwrap();
+        match e.faults.front() {
+            Some(Fault::Hang(d)) if is_data_request(req) => {
+                let d = *d;
+                e.faults.pop_front();
+                e.data_requests += 1;
+                e.log.push(req.clone());
+                Some(d)
+            }
+            _ => None,
+        }
+    };
+    if let Some(d) = hang {
+        // Without holding the lock, so the client's retry is served meanwhile.
+        std::thread::sleep(d);
+        return Resp::json(200, &json!({"value": []}));
+    }
     let mut e = emu.lock().unwrap();
     e.log.push(req.clone());
     let path = req.path().to_string();
@@ -493,6 +523,12 @@ fn activity_log(e: &mut Emu, req: &Req) -> Resp {
     let q = req.query();
     assert_eq!(q.get("api-version").map(String::as_str), Some("2015-04-01"));
     let sub = req.path().split('/').nth(2).unwrap_or("").to_string();
+    if e.forbidden_subs.contains(&sub.to_ascii_lowercase()) {
+        return Resp::json(
+            403,
+            &json!({"error": {"code": "AuthorizationFailed", "message": format!("The client '{CLIENT_ID}' does not have authorization to perform action 'Microsoft.Insights/eventtypes/values/read' over scope '/subscriptions/{sub}'.")}}),
+        );
+    }
     let Some((ge, le, provider)) = q.get("$filter").and_then(|f| parse_filter(f)) else {
         return Resp::json(
             400,
@@ -502,7 +538,10 @@ fn activity_log(e: &mut Emu, req: &Req) -> Resp {
     let (ge_s, le_s) = (azure_time(ge), azure_time(le));
     let (sub_l, prov_l) = (sub.to_ascii_lowercase(), provider.to_ascii_lowercase());
     let page_size = e.azure_page_size;
-    let base_url = e.base_url.clone();
+    let base_url = e
+        .next_link_origin
+        .clone()
+        .unwrap_or_else(|| e.base_url.clone());
     let offset: usize = q
         .get("$skiptoken")
         .and_then(|s| s.parse().ok())
