@@ -392,7 +392,27 @@ fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
             format!("`{bad}` is not a region name; expected names such as us-east-1"),
         ));
     }
-    let china = regions.iter().all(|r| r.starts_with("cn-"));
+    // One stanza, one partition: endpoints, STS and the signing keys all differ between them.
+    let partition = |r: &str| {
+        if r.starts_with("cn-") {
+            "aws-cn"
+        } else if r.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        }
+    };
+    if regions
+        .iter()
+        .any(|r| partition(r) != partition(&regions[0]))
+    {
+        return Err(ModinputError::param(
+            "regions",
+            "mixes AWS partitions (China cn-*, GovCloud us-gov-*, commercial); expected regions of one partition per stanza",
+        ));
+    }
+    let china = partition(&regions[0]) == "aws-cn";
+    let govcloud = partition(&regions[0]) == "aws-us-gov";
     let default_ct = if china {
         "https://cloudtrail.{region}.amazonaws.com.cn"
     } else {
@@ -400,6 +420,8 @@ fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
     };
     let default_sts = if china {
         "https://sts.cn-north-1.amazonaws.com.cn"
+    } else if govcloud {
+        "https://sts.us-gov-west-1.amazonaws.com"
     } else {
         "https://sts.amazonaws.com"
     };
@@ -467,6 +489,15 @@ mod tests {
             (
                 &[("cloud", "aws"), ("credential", "c"), ("tenant_id", GUID)],
                 "`tenant_id`",
+            ),
+            (
+                &[
+                    ("cloud", "aws"),
+                    ("credential", "c"),
+                    ("access_key_id", "AKIAIOSFODNN7EXAMPLE"),
+                    ("regions", "us-east-1,cn-north-1"),
+                ],
+                "`regions`",
             ),
             (
                 &[

@@ -201,6 +201,19 @@ enum Attempt {
     },
 }
 
+/// TLS settings: `ca_bundle` replaces the built-in Mozilla roots.
+fn tls_config(ca_bundle: Option<&Path>) -> Result<TlsConfig, ModinputError> {
+    Ok(match ca_bundle {
+        None => TlsConfig::builder().build(),
+        Some(p) => {
+            let certs = load_ca_bundle(p).map_err(|m| ModinputError::param("ca_bundle", m))?;
+            TlsConfig::builder()
+                .root_certs(RootCerts::new_with_certs(&certs))
+                .build()
+        }
+    })
+}
+
 impl HttpClient {
     /// A client for the cloud APIs: `proxy` (else the usual proxy environment variables) for
     /// remote hosts, never for loopback; `ca_bundle` replaces the built-in Mozilla roots.
@@ -209,15 +222,7 @@ impl HttpClient {
         ca_bundle: Option<&Path>,
         retry: RetryPolicy,
     ) -> Result<Self, ModinputError> {
-        let tls = match ca_bundle {
-            None => TlsConfig::builder().build(),
-            Some(p) => {
-                let certs = load_ca_bundle(p).map_err(|m| ModinputError::param("ca_bundle", m))?;
-                TlsConfig::builder()
-                    .root_certs(RootCerts::new_with_certs(&certs))
-                    .build()
-            }
-        };
+        let tls = tls_config(ca_bundle)?;
         let proxy = match proxy {
             Some(p) => Some(Proxy::new(p).map_err(|e| {
                 ModinputError::param("proxy", format!("not a usable proxy URL: {e}"))
@@ -231,30 +236,20 @@ impl HttpClient {
         })
     }
 
-    /// A client for splunkd's REST API at `server_uri`. splunkd on loopback serves a self-signed
-    /// certificate by default and the traffic never leaves the host, so verification is off
-    /// there (as in Splunk's own SDKs); a remote splunkd is verified against `ca_bundle` or the
-    /// built-in roots.
+    /// A client for splunkd's REST API, never through a proxy. splunkd on loopback serves a
+    /// self-signed certificate by default and the traffic never leaves the host, so verification
+    /// is off there (as in Splunk's own SDKs); a remote splunkd is verified against `ca_bundle`
+    /// or the built-in roots.
     pub fn for_splunkd(
         ca_bundle: Option<&Path>,
         retry: RetryPolicy,
     ) -> Result<Self, ModinputError> {
         let loopback_tls = TlsConfig::builder().disable_verification(true).build();
-        let mut c = HttpClient::new(None, ca_bundle, retry)?;
-        c.loopback = agent(loopback_tls, None, retry.timeout);
-        c.remote = agent(
-            match ca_bundle {
-                None => TlsConfig::builder().build(),
-                Some(p) => TlsConfig::builder()
-                    .root_certs(RootCerts::new_with_certs(
-                        &load_ca_bundle(p).map_err(|m| ModinputError::param("ca_bundle", m))?,
-                    ))
-                    .build(),
-            },
-            None,
-            retry.timeout,
-        );
-        Ok(c)
+        Ok(HttpClient {
+            remote: agent(tls_config(ca_bundle)?, None, retry.timeout),
+            loopback: agent(loopback_tls, None, retry.timeout),
+            retry,
+        })
     }
 
     /// The retry policy in force.
