@@ -168,6 +168,13 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<String, String> {
     }
 }
 
+/// The innermost open element (the synthetic root is never popped while parsing).
+fn top(stack: &mut [Element]) -> Result<&mut Element, String> {
+    stack
+        .last_mut()
+        .ok_or_else(|| "unbalanced end tag".to_string())
+}
+
 fn parse_tree(text: &str) -> Result<Element, String> {
     let mut reader = Reader::from_str(text);
     let mut stack: Vec<Element> = vec![Element::default()];
@@ -179,26 +186,26 @@ fn parse_tree(text: &str) -> Result<Element, String> {
             Event::Start(s) => stack.push(element_from(&s)?),
             Event::Empty(s) => {
                 let el = element_from(&s)?;
-                stack.last_mut().expect("root").children.push(el);
+                top(&mut stack)?.children.push(el);
             }
             Event::End(_) => {
-                let el = stack.pop().expect("balanced by the reader");
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(el),
-                    None => return Err("unbalanced end tag".into()),
+                if stack.len() < 2 {
+                    return Err("unbalanced end tag".into());
                 }
+                let el = stack.pop().ok_or("unbalanced end tag")?;
+                top(&mut stack)?.children.push(el);
             }
             Event::Text(t) => {
                 let s = t.decode().map_err(|e| e.to_string())?;
-                stack.last_mut().expect("root").text.push_str(&s);
+                top(&mut stack)?.text.push_str(&s);
             }
             Event::CData(c) => {
                 let s = c.decode().map_err(|e| e.to_string())?;
-                stack.last_mut().expect("root").text.push_str(&s);
+                top(&mut stack)?.text.push_str(&s);
             }
             Event::GeneralRef(r) => {
                 let s = resolve_ref(&r)?;
-                stack.last_mut().expect("root").text.push_str(&s);
+                top(&mut stack)?.text.push_str(&s);
             }
             Event::Eof => break,
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) | Event::DocType(_) => {}
@@ -207,7 +214,7 @@ fn parse_tree(text: &str) -> Result<Element, String> {
     if stack.len() != 1 {
         return Err("document ended inside an element".into());
     }
-    let mut root = stack.pop().expect("one left");
+    let mut root = stack.pop().ok_or("empty document")?;
     root.children
         .pop()
         .filter(|_| root.children.is_empty())
@@ -394,6 +401,30 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(doc)
             );
+        }
+    }
+
+    #[test]
+    fn mutated_documents_never_panic() {
+        let mut rng = crate::modinput::fixtures::Rng::new(5);
+        let base = INPUT.as_bytes();
+        for _ in 0..3000 {
+            let mut doc = base.to_vec();
+            for _ in 0..1 + rng.below(6) {
+                let i = rng.below(doc.len() as u64) as usize;
+                match rng.below(3) {
+                    0 => doc[i] = rng.next_u64() as u8,
+                    1 => {
+                        doc.remove(i);
+                    }
+                    _ => doc.truncate(i),
+                }
+                if doc.is_empty() {
+                    break;
+                }
+            }
+            let _ = parse_input(&doc);
+            let _ = parse_validation(&doc);
         }
     }
 
