@@ -362,3 +362,43 @@ fn wrong_secret_key_fails_signature_check_without_leaking() {
     );
     assert!(!out.stderr.contains("not-the-right-secret-key"));
 }
+
+#[test]
+fn lookup_calls_are_paced_per_region() {
+    let emu = start();
+    let now = Utc::now();
+    load(
+        &emu,
+        7,
+        600,
+        "us-east-1",
+        now - Duration::minutes(50),
+        now - Duration::minutes(1),
+    );
+    let base = emu.lock().unwrap().base_url.clone();
+    let cp = checkpoint_dir("aws-pacing");
+    let mut params = aws_params(&base);
+    params.retain(|(k, _)| k != "regions" && k != "operations");
+    params.push(("regions".into(), "us-east-1".into()));
+    params.push(("operations".into(), "SendCommand".into()));
+    let xml = input_xml(&base, &cp, "t1651_cloud_audit://pace", &as_refs(&params));
+    let out = run_bin(
+        &[],
+        xml.as_bytes(),
+        &[("T1651_MODINPUT_AWS_PACING_MS", "200")],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let calls = emu
+        .lock()
+        .unwrap()
+        .log
+        .iter()
+        .filter(|r| r.header("x-amz-target").is_some())
+        .count();
+    assert!(calls >= 3, "{calls} calls");
+    assert!(
+        out.elapsed >= std::time::Duration::from_millis(200 * (calls as u64 - 1)),
+        "{calls} calls in {:?}",
+        out.elapsed
+    );
+}

@@ -3,7 +3,8 @@
 //! `LookupEvents` takes one lookup attribute, so each configured event name is its own source
 //! in each region. The inner `CloudTrailEvent` JSON string is the event, exactly as returned.
 
-use std::time::SystemTime;
+use std::collections::HashMap;
+use std::time::{Duration as StdDuration, Instant, SystemTime};
 
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
@@ -168,6 +169,19 @@ pub struct AwsCollector<'h> {
     /// Keys in use: `base`, or the assumed role's when `role_arn` is set.
     current: Option<Keys>,
     operations: Vec<String>,
+    /// When LookupEvents was last called, per region (for [`lookup_interval`]).
+    last_call: HashMap<String, Instant>,
+}
+
+/// Spacing between LookupEvents calls in one region: the API allows 2 per second per account
+/// and region, so 500 ms keeps the input under it instead of leaning on throttling retries.
+/// `T1651_MODINPUT_AWS_PACING_MS` overrides it (tests use 0).
+fn lookup_interval() -> StdDuration {
+    std::env::var("T1651_MODINPUT_AWS_PACING_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(StdDuration::from_millis)
+        .unwrap_or(StdDuration::from_millis(500))
 }
 
 impl<'h> AwsCollector<'h> {
@@ -189,6 +203,7 @@ impl<'h> AwsCollector<'h> {
             base,
             current: None,
             operations: operations.to_vec(),
+            last_call: HashMap::new(),
         }
     }
 
@@ -279,6 +294,14 @@ impl<'h> AwsCollector<'h> {
         body: &str,
     ) -> Result<HttpResponse, ModinputError> {
         let url = self.endpoint(region);
+        if let Some(last) = self.last_call.get(region) {
+            let due = *last + lookup_interval();
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        self.last_call.insert(region.to_string(), Instant::now());
         let mut refreshed = false;
         loop {
             let keys = self.keys()?;

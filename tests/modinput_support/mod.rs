@@ -822,6 +822,7 @@ pub fn as_refs(p: &[(String, String)]) -> Vec<(&str, &str)> {
 
 /// Environment that makes retries fast in tests.
 pub const FAST_ENV: &[(&str, &str)] = &[
+    ("T1651_MODINPUT_AWS_PACING_MS", "0"),
     ("T1651_MODINPUT_BACKOFF_MS", "5"),
     ("T1651_MODINPUT_TIMEOUT_MS", "5000"),
 ];
