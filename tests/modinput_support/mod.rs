@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -107,8 +107,9 @@ impl Resp {
     }
 }
 
-fn read_request(stream: &mut TcpStream) -> Option<Req> {
-    let mut r = BufReader::new(stream.try_clone().ok()?);
+fn read_request<S: Read>(stream: &mut S) -> Option<Req> {
+    // The client waits for the response, so nothing past this request is buffered away.
+    let mut r = BufReader::new(stream);
     let mut line = String::new();
     r.read_line(&mut line).ok()?;
     let mut parts = line.split_whitespace();
@@ -141,7 +142,7 @@ fn read_request(stream: &mut TcpStream) -> Option<Req> {
     })
 }
 
-fn write_response(stream: &mut TcpStream, resp: &Resp) {
+fn write_response<S: Write>(stream: &mut S, resp: &Resp) {
     let reason = match resp.status {
         200 => "OK",
         400 => "Bad Request",
@@ -258,8 +259,59 @@ impl Emu {
 
 /// Start all emulators on one loopback port; returns the shared state.
 pub fn start() -> Shared {
+    start_with(false)
+}
+
+/// Start all emulators behind TLS (certificate for `localhost` and `127.0.0.1`, issued by the
+/// throwaway test CA in `tls/ca.pem`); `base_url` is `https://localhost:<port>`.
+pub fn start_tls() -> Shared {
+    start_with(true)
+}
+
+/// Path of the test CA certificate that issued the TLS emulator's certificate.
+pub fn test_ca_path() -> String {
+    format!(
+        "{}/tests/modinput_support/tls/ca.pem",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+fn tls_config() -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    // A throwaway key pair for tests only; its CA's private key was discarded after signing.
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(include_bytes!("tls/server.pem"))
+            .collect::<Result<_, _>>()
+            .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("tls/server.key")).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    Arc::new(config)
+}
+
+fn serve<S: Read + Write>(emu: &Shared, stream: &mut S) {
+    if let Some(req) = read_request(stream) {
+        let resp = handle(emu, &req);
+        write_response(stream, &resp);
+    }
+}
+
+fn start_with(tls: bool) -> Shared {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let port = listener.local_addr().unwrap().port();
+    let base_url = if tls {
+        format!("https://localhost:{port}")
+    } else {
+        format!("http://127.0.0.1:{port}")
+    };
+    let tls = tls.then(tls_config);
     let emu = Arc::new(Mutex::new(Emu {
         base_url,
         session_key: SESSION_KEY.into(),
@@ -306,12 +358,19 @@ pub fn start() -> Shared {
     let e2 = emu.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
+            let Ok(stream) = stream else { continue };
             let e3 = e2.clone();
-            std::thread::spawn(move || {
-                if let Some(req) = read_request(&mut stream) {
-                    let resp = handle(&e3, &req);
-                    write_response(&mut stream, &resp);
+            let tls = tls.clone();
+            std::thread::spawn(move || match tls {
+                None => serve(&e3, &mut { stream }),
+                Some(config) => {
+                    let Ok(conn) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    let mut s = rustls::StreamOwned::new(conn, stream);
+                    serve(&e3, &mut s);
+                    s.conn.send_close_notify();
+                    let _ = s.flush();
                 }
             });
         }
