@@ -86,3 +86,39 @@ fn untrusted_cloud_certificate_is_refused() {
         .iter()
         .any(|r| r.path().ends_with("/storage/passwords")));
 }
+
+#[test]
+fn cloud_calls_go_through_the_configured_proxy() {
+    let emu = start_tls();
+    load(&emu);
+    let base = emu.lock().unwrap().base_url.clone();
+    let port = base.rsplit(':').next().unwrap().to_string();
+    let (proxy, tunnels) = start_connect_proxy();
+    // A name only the proxy can reach (.test never resolves); splunkd stays direct on loopback.
+    let cloud = format!("https://cloud.t1651.test:{port}");
+    let cp = checkpoint_dir("tls-proxy");
+    let mut params = azure_params(&cloud);
+    params.push(("ca_bundle".into(), test_ca_path()));
+    params.push(("proxy".into(), proxy));
+    let out = run_bin(
+        &[],
+        input_xml(
+            &format!("https://127.0.0.1:{port}"),
+            &cp,
+            "t1651_cloud_audit://proxy",
+            &as_refs(&params),
+        )
+        .as_bytes(),
+        &[],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.events.is_empty());
+    let tunnels = tunnels.lock().unwrap().clone();
+    assert!(
+        !tunnels.is_empty()
+            && tunnels
+                .iter()
+                .all(|t| *t == format!("cloud.t1651.test:{port}")),
+        "{tunnels:?}"
+    );
+}

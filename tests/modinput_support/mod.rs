@@ -268,6 +268,54 @@ pub fn start_tls() -> Shared {
     start_with(true)
 }
 
+/// A CONNECT proxy on loopback that sends every tunnel to `127.0.0.1:<requested port>`,
+/// whatever host was asked for; returns its URL and the list of CONNECT targets it served.
+pub fn start_connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+    let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let seen = seen2.clone();
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).ok() != Some(1) {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let target = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                if !head.starts_with("CONNECT ") {
+                    let _ = client
+                        .write_all(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n");
+                    return;
+                }
+                seen.lock().unwrap().push(target.clone());
+                let port = target.rsplit(':').next().unwrap_or("443");
+                let Ok(upstream) = std::net::TcpStream::connect(format!("127.0.0.1:{port}")) else {
+                    return;
+                };
+                let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                let (mut c2, mut u2) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                let (mut c1, mut u1) = (client, upstream);
+                let t = std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut u2);
+                    let _ = u2.shutdown(std::net::Shutdown::Write);
+                });
+                let _ = std::io::copy(&mut u1, &mut c1);
+                let _ = c1.shutdown(std::net::Shutdown::Write);
+                let _ = t.join();
+            });
+        }
+    });
+    (url, seen)
+}
+
 /// Path of the test CA certificate that issued the TLS emulator's certificate.
 pub fn test_ca_path() -> String {
     format!(
