@@ -16,7 +16,12 @@
 //! crash can duplicate at most the one event that was being emitted when it struck, and that
 //! event is the last complete one the dying process wrote. A `SIGKILL` does not lose journal
 //! lines already written (they are in the page cache); the fdatasync extends the same guarantee
-//! to power loss of the host.
+//! to power loss of the host (what splunkd had read but not yet indexed when the host died is
+//! beyond what the input can see).
+//!
+//! Not covered: two processes running the same stanza at once (splunkd runs one per stanza;
+//! there is no lock), and a kill in the middle of writing an event larger than the pipe buffer,
+//! which can leave a truncated fragment before the complete copy the next run writes.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};

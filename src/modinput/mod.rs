@@ -8,6 +8,16 @@
 //! * [`azure`] / [`aws`]: the two cloud APIs; [`http`] / [`passwords`] / [`secret`] / [`log`]: plumbing.
 //! * [`fixtures`]: realistic T1651 events in the APIs' shapes, for emulators and tests.
 //!
+//! Delivery: at least once, with every event already sent remembered (by `eventDataId` /
+//! `eventID`) for the overlap window; after a crash nothing is lost and at most the one event in
+//! flight at the crash is written twice ([`checkpoint`] states the guarantee exactly).
+//!
+//! Internal knobs (environment, for tests and diagnosis; not part of the stanza):
+//! `T1651_MODINPUT_BACKOFF_MS` (retry backoff base, default 500), `T1651_MODINPUT_TIMEOUT_MS`
+//! (per request, default 60000), `T1651_MODINPUT_SLICE_SECS` (checkpointed slice, default 3600),
+//! `T1651_MODINPUT_AWS_PACING_MS` (LookupEvents spacing per region, default 500),
+//! `T1651_MODINPUT_DEBUG` (DEBUG lines).
+//!
 //! Depends on `crate::detect::operations` only (the default operation lists).
 
 pub mod aws;
