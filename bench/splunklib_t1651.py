@@ -68,16 +68,17 @@ class T1651Py(ReportingCommand):
     threshold = Option(require=False, validate=validators.Integer(0), default=3)
 
     def reduce(self, records):
-        invocations = {}  # key -> [group key, outcome flags, vm, ip, first, last]
-        skipped = 0
+        # splunklib calls reduce() once per execute chunk (protocol.md §10, quirk 3): keep the
+        # state across chunks and answer on splunkd's last request, as t1651detect does.
+        if not hasattr(self, "_inv"):
+            self._inv = {}  # key -> [group key, outcome flags, targets, ips, first, last]
+        invocations = self._inv
         for rec in records:
             try:
                 ev = json.loads(rec.get("_raw", ""))
             except ValueError:
-                skipped += 1
                 continue
             if not isinstance(ev, dict):
-                skipped += 1
                 continue
             t = float(rec.get("_time") or 0)
             src = ev.get("eventSource", "")
@@ -99,7 +100,7 @@ class T1651Py(ReportingCommand):
                 err = ev.get("errorCode")
                 flag = "failed" if err and err.lower() != "success" else "success"
                 group = (caller, "", ev.get("recipientAccountId", ""), "ssm.amazonaws.com/" + name)
-                key = ("aws", ev.get("requestID") or ev.get("eventID") or id(ev))
+                key = ("aws", ev.get("requestID") or ev.get("eventID") or len(invocations))
                 invocations[key] = [group, {flag}, set(targets), {ev.get("sourceIPAddress", "")}, t, t]
                 continue
             op = value(ev.get("operationName")).lower()
@@ -115,7 +116,7 @@ class T1651Py(ReportingCommand):
             ip = ev.get("callerIpAddress") or (ev.get("httpRequest") or {}).get("clientIpAddress") or ""
             group = (caller, rg, (ev.get("subscriptionId") or rid.split("/")[2] if rid.count("/") > 2 else "").lower(), op)
             corr = ev.get("correlationId")
-            key = (op, corr, target) if corr else ("row", id(ev), len(invocations))
+            key = (op, corr, target) if corr else ("row", len(invocations))
             inv = invocations.get(key)
             if inv is None:
                 invocations[key] = [group, {flag}, {target} if kind == "vm" else set(), {ip} if ip else set(), t, t]
@@ -124,6 +125,8 @@ class T1651Py(ReportingCommand):
                 inv[3].update([ip] if ip else [])
                 inv[4] = min(inv[4], t)
                 inv[5] = max(inv[5], t)
+        if not self._finished:
+            return
         groups = {}
         for group, flags, vms, ips, first, last in invocations.values():
             g = groups.setdefault(group, {"n": 0, "failed": 0, "vms": set(), "ips": set(), "first": first, "last": last})

@@ -48,9 +48,9 @@ pub fn decode_into(batch: &mut RecordBatch, body: Vec<u8>) -> Result<(), CsvErro
     }
     debug_assert!(std::str::from_utf8(&bytes).is_ok());
     // SAFETY: `bytes` was valid UTF-8 before parsing, and a successful parse keeps it so
-    // ([`Parser::quoted`]): only runs that start right after and end right before an ASCII
-    // byte (quote, delimiter) or the end move, so every run is whole characters, and every
-    // byte they vacate is overwritten with an ASCII space. Skipping a second validation pass
+    // ([`Parser::quoted`]): an unescaped field is its old bytes minus dropped ASCII quotes
+    // (plus literal trailing text, which starts and ends at ASCII bytes), i.e. whole
+    // characters, and every byte it vacates is overwritten with an ASCII space. Skipping a second validation pass
     // over the whole body saves ~5 % of the command's time.
     batch.text = unsafe { String::from_utf8_unchecked(bytes) };
     Ok(())
@@ -214,38 +214,63 @@ impl Parser<'_> {
     /// Parses a quoted field at `self.pos` (which is `"`), unescaping it in place. Returns
     /// its span and the index of the delimiter (or end) that follows.
     ///
-    /// Invariant kept: the body stays valid UTF-8. Moved runs start right after an ASCII `"`
-    /// and end at an ASCII `"` or delimiter, so they are whole characters; the bytes they
-    /// vacate become ASCII spaces (no span covers them).
+    /// Invariant kept: the body stays valid UTF-8. The field's new text is its old text minus
+    /// the dropped (ASCII) quotes, i.e. whole characters, and every byte it vacates becomes
+    /// an ASCII space (no span covers them).
     #[inline]
     fn quoted(&mut self, row: usize, column: usize) -> Result<(Span, usize), CsvError> {
         let n = self.b.len();
         let start = self.pos + 1;
-        // `w`: end of the unescaped text so far; `seg`: start of the run not yet moved.
-        let mut w = start;
-        let mut seg = start;
-        let mut i = start;
-        let close = loop {
-            let q = match memchr::memchr(b'"', &self.b[i..]) {
-                Some(k) => i + k,
-                None => return Err(CsvError::UnterminatedQuote { row, column }),
-            };
-            if q + 1 < n && self.b[q + 1] == b'"' {
-                // Keep `seg..=q` (ending in one quote), drop the second quote.
-                if w != seg {
-                    self.b.copy_within(seg..=q, w);
+        let unterminated = || CsvError::UnterminatedQuote { row, column };
+        let first = memchr::memchr(b'"', &self.b[start..])
+            .map(|k| start + k)
+            .ok_or_else(unterminated)?;
+        // `w`: end of the unescaped text so far (`w < i` once a quote has been dropped).
+        let (mut w, close) = if first + 1 < n && self.b[first + 1] == b'"' {
+            // Escapes (JSON `_raw`: every few bytes): copy left while scanning, eight bytes
+            // at a time, instead of one search and one move per escaped quote.
+            let mut w = first + 1;
+            let mut i = first + 2;
+            let close = loop {
+                while i + 8 <= n {
+                    let word = u64::from_le_bytes(self.b[i..i + 8].try_into().expect("8 bytes"));
+                    let x = word ^ 0x2222_2222_2222_2222;
+                    // Exact for the lowest zero byte of `x`, i.e. the first quote.
+                    let quotes = x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080;
+                    if quotes != 0 {
+                        let k = (quotes.trailing_zeros() / 8) as usize;
+                        for j in 0..k {
+                            self.b[w + j] = self.b[i + j];
+                        }
+                        w += k;
+                        i += k;
+                        break;
+                    }
+                    // The whole word is in a register: overwriting its own bytes is safe.
+                    self.b[w..w + 8].copy_from_slice(&word.to_le_bytes());
+                    w += 8;
+                    i += 8;
                 }
-                w += q + 1 - seg;
-                i = q + 2;
-                seg = i;
-            } else {
-                break q;
-            }
+                while i < n && self.b[i] != b'"' {
+                    self.b[w] = self.b[i];
+                    w += 1;
+                    i += 1;
+                }
+                if i >= n {
+                    return Err(unterminated());
+                }
+                if i + 1 < n && self.b[i + 1] == b'"' {
+                    self.b[w] = b'"';
+                    w += 1;
+                    i += 2;
+                } else {
+                    break i;
+                }
+            };
+            (w, close)
+        } else {
+            (first, first)
         };
-        if w != seg {
-            self.b.copy_within(seg..close, w);
-        }
-        w += close - seg;
         let mut after = close + 1;
         let b = &*self.b;
         // Text between the closing quote and the next delimiter is kept literally.
@@ -411,6 +436,33 @@ mod tests {
         assert!(batch.is_empty());
         decode_into(&mut batch, "a\n\"ü\"\"\"\n".as_bytes().to_vec()).unwrap();
         assert_eq!(batch.row(0).str("a"), Some("ü\""));
+    }
+
+    #[test]
+    fn escaped_fields_at_every_offset_round_trip() {
+        // Quotes at every position relative to the 8-byte scan, multibyte neighbours, and
+        // fields ending right at, before and after a word boundary.
+        let alphabet = ["\"", "x", "é", "€", ",", "\n", "\"\""];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..40 {
+            for _ in 0..20 {
+                let mut v = String::new();
+                for _ in 0..len {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    v.push_str(alphabet[(seed % alphabet.len() as u64) as usize]);
+                }
+                let body = format!(
+                    "a,b\n\"{}\",\"{}\"\n",
+                    v.replace('"', "\"\""),
+                    v.replace('"', "\"\"")
+                );
+                let b = decode(body.into_bytes()).unwrap();
+                assert_eq!(b.row(0).str("a"), Some(v.as_str()));
+                assert_eq!(b.row(0).str("b"), Some(v.as_str()));
+            }
+        }
     }
 
     #[test]
