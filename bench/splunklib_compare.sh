@@ -31,7 +31,7 @@ PY=("$VENV/bin/python" "$ROOT/bench/splunklib_t1651.py")
 
 run() { # name, command...
     local name=$1; shift
-    python3 "$DRIVER" --csv "$CSV" --finish-mode empty --strict --quiet \
+    python3 "$DRIVER" --csv "$CSV" --finish-mode empty --strict --quiet --show 0 \
         --summary-json "$OUT/$name.json" --output "$OUT/$name.out.csv" -- "$@"
 }
 probe() { # name, command...
@@ -62,9 +62,10 @@ print(f"getinfo round trip (median of {probes}, process start included): "
       f"t1651detect {probe_ms('rust'):.1f} ms, splunklib {probe_ms('splunklib'):.1f} ms")
 def groups(n):
     with open(f"{out}/{n}.out.csv") as f:
-        return {(row["caller_identity"].lower(), row["operation_lower"]): int(row["invocation_count"]) for row in csv.DictReader(f)}
+        return {tuple(row[k].lower() for k in ("caller_identity", "resource_group", "subscription_id", "operation_lower")):
+                (int(row["invocation_count"]), int(row["vm_count"])) for row in csv.DictReader(f)}
 gr, gp = groups("rust"), groups("splunklib")
 same = sum(1 for k, v in gr.items() if gp.get(k) == v)
-print(f"same answer check: {len(gr)} vs {len(gp)} groups, {same} with equal invocation_count "
-      f"(totals {sum(gr.values())} vs {sum(gp.values())})")
+print(f"same answer check: {len(gr)} vs {len(gp)} groups, {same} with equal (invocation_count, vm_count); "
+      f"invocations {sum(v[0] for v in gr.values())} vs {sum(v[0] for v in gp.values())}")
 PY
