@@ -1,9 +1,13 @@
 //! The XML event stream on stdout: `<stream>`, one `<event … unbroken="1">…<done/></event>` per
 //! event, flushed one by one, `</stream>` at the end.
 //!
-//! Invariant: when [`EventWriter::write_event`] returns `Ok`, the whole event element has been
-//! handed to the kernel (one `write` of the complete element, then a flush). A process killed
-//! before that leaves at most a truncated element, which is not an event.
+//! Invariant: [`EventWriter::write_event`] formats the complete event element into one buffer
+//! first and hands it to the sink in one `write_all`, then flushes; on the unbuffered stdout
+//! the normal run uses, that is exactly one `write(2)` (a blocking pipe write completes
+//! whole). So when it returns `Ok` the whole element is in the kernel, and a process killed at
+//! any instant leaves either the whole element or — only for an element larger than
+//! `PIPE_BUF` (4096 bytes), which the kernel may copy in pieces — a truncated fragment, which
+//! is not an event.
 
 use std::io::Write;
 
@@ -38,7 +42,7 @@ impl<W: Write> EventWriter<W> {
         Ok(())
     }
 
-    /// Write one whole event and flush it.
+    /// Write one whole event with a single `write_all` and flush it.
     pub fn write_event(
         &mut self,
         stanza: &str,
