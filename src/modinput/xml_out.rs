@@ -113,6 +113,37 @@ mod tests {
         );
     }
 
+    /// A sink that records every `write` call it receives.
+    #[derive(Default)]
+    struct Calls(Vec<Vec<u8>>);
+
+    impl Write for Calls {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn each_event_is_one_write_call_holding_the_whole_element() {
+        let mut w = EventWriter::new(Calls::default());
+        let big = format!("{{\"k\":\"{}\"}}", "x".repeat(100_000));
+        for data in [r#"{"a":1}"#, big.as_str(), "{\"multi\":\n\"line\"}"] {
+            w.write_event("t1651_cloud_audit://s", None, data, "aws:cloudtrail")
+                .unwrap();
+        }
+        let calls = &w.out.0;
+        assert_eq!(calls.len(), 4, "<stream> plus one call per event");
+        assert_eq!(calls[0], b"<stream>\n");
+        for c in &calls[1..] {
+            let text = std::str::from_utf8(c).unwrap();
+            assert!(text.starts_with("<event ") && text.ends_with("<done/></event>\n"));
+        }
+    }
+
     #[test]
     fn no_events_no_stream() {
         let mut w = EventWriter::new(Vec::new());
