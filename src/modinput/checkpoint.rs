@@ -22,12 +22,13 @@
 //!   (the line is formatted beforehand, see [`Checkpoint::entry`]). So a crash duplicates at
 //!   most one event, and that event is the last complete one the dying process wrote. Data
 //!   handed to the kernel with `write(2)` survives the death of the process (it is in the page
-//!   cache, or in the pipe), so no fsync is needed for this. How often a kill hits that window
-//!   is a matter of timing, not of correctness: a kill that arrives while the event's pipe
-//!   `write(2)` is executing lets it complete, so the window spans that whole syscall — a few
-//!   microseconds, but while a page of events is being streamed that is a noticeable part of
-//!   each event's cycle (the crash test, which kills mid-stream on purpose, sees roughly one
-//!   duplicate per ten kills).
+//!   cache, or in the pipe), so no fsync is needed for this. How often a kill hits the window
+//!   is a matter of timing, not of correctness: a signal is acted on when the process returns
+//!   to user space, so a kill that arrives while the event's pipe `write(2)` executes lets it
+//!   complete — the window spans that whole syscall, including waking the reader. That is
+//!   microseconds, but while a page of events is streamed it is a sizeable part of each
+//!   event's cycle (on the 2-vCPU test VM about half: ~50 µs of ~100 µs), so the crash test,
+//!   which kills mid-stream on purpose, sees about one duplicate per ten kills.
 //! * **No half events** for an event element of at most `PIPE_BUF` (4096) bytes on a pipe: it
 //!   is one `write(2)`, which the kernel performs whole. A larger element killed mid-write can
 //!   leave a truncated fragment (not an event: it lacks `</event>`); the whole event follows in
