@@ -9,8 +9,9 @@
 //!   later run. Any other duplicate fails the test.
 //!
 //! The number of duplicates is printed, never asserted to be zero: whether a kill lands in that
-//! microsecond window is luck (the kill is timed off events appearing on stdout, which biases it
-//! towards just after a write). Run with `--nocapture` to see the figures.
+//! window — which spans the whole pipe `write(2)` of the event, since a kill arriving mid-syscall
+//! lets it finish — is timing (about one mid-stream kill in ten on a 2-vCPU VM). Run with
+//! `--nocapture` to see the figures; `T1651_CRASH_KILLS` and `T1651_CRASH_SEED` vary the run.
 
 mod modinput_support;
 
