@@ -205,13 +205,18 @@ impl Proc {
     }
 
     pub fn spawn_args(example_name: &str, argv: &[&str]) -> Proc {
-        let mut child = Command::new(example(example_name))
+        Self::spawn_exe(&example(example_name), argv)
+    }
+
+    /// Spawns any executable (e.g. `env!("CARGO_BIN_EXE_<name>")`) with `argv`.
+    pub fn spawn_exe(exe: &std::path::Path, argv: &[&str]) -> Proc {
+        let mut child = Command::new(exe)
             .args(argv)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn example");
+            .expect("spawn the command");
         let mut stdin: ChildStdin = child.stdin.take().unwrap();
         let (stdin_tx, stdin_rx) = channel::<Vec<u8>>();
         let (done_tx, write_done) = channel();
