@@ -3,7 +3,8 @@
 //!
 //! The emulators serve a backlog holding known T1651 scenarios plus noise; the input binary
 //! collects it (one Azure stanza, one AWS stanza); the `<data>` of every emitted event is
-//! written to a JSON-lines file, which `t1651detect scan --format json` turns into findings.
+//! written to a JSON-lines file, which the real `t1651detect scan --format json` turns into
+//! findings.
 //! The findings are asserted exactly, so anything that changes an event on its way through
 //! the input — a field dropped, JSON re-encoded wrongly, an event lost, doubled or let through
 //! the operation filter — shows up as a wrong count here.
@@ -12,13 +13,12 @@ mod modinput_support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
+use std::path::Path;
+use std::process::Command;
 
 use chrono::{DateTime, Duration, Utc};
 use modinput_support::*;
-use serde_json::{json, Value};
-use t1651::detect::engine::Engine;
-use t1651::detect::options::Options;
-use t1651::detect::row::OutputRow;
+use serde_json::{json, Map, Value};
 use t1651::modinput::fixtures::{
     azure_event, cloudtrail_event, AzureEventSpec, CloudTrailSpec, Rng,
 };
@@ -216,25 +216,43 @@ fn collect(emu: &Shared, stanza: &str, params: &[(String, String)]) -> Vec<Strin
     out.events.into_iter().map(|e| e.data).collect()
 }
 
-/// The findings of the detection over `events` (JSON texts), with default options.
-fn detect(events: &[String]) -> Vec<OutputRow> {
-    let mut engine = Engine::new(Options::default());
-    for e in events {
-        engine.ingest_json(e.as_bytes(), None);
-    }
-    engine.finish().rows
+/// The detection binary under test.
+const DETECT: &str = env!("CARGO_BIN_EXE_t1651detect");
+
+/// `t1651detect scan --format json <file>` with default options (plus `extra` arguments):
+/// (exit code, one object per output row, stderr).
+fn scan(file: &Path, extra: &[&str]) -> (Option<i32>, Vec<Map<String, Value>>, String) {
+    let out = Command::new(DETECT)
+        .args(["scan", "--format", "json"])
+        .args(extra)
+        .arg(file)
+        .output()
+        .expect("run t1651detect scan");
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 output");
+    let rows = stdout
+        .lines()
+        .map(|l| match serde_json::from_str(l) {
+            Ok(Value::Object(m)) => m,
+            other => panic!("not a JSON object row: {l} ({other:?})"),
+        })
+        .collect();
+    (
+        out.status.code(),
+        rows,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The columns asserted, per finding: (caller_identity, operation_lower) → (vm_count,
 /// multi_vm_targeting, invocation_count, cloud).
 type Findings = BTreeMap<(String, String), (String, String, String, String)>;
 
-fn findings(rows: &[OutputRow]) -> Findings {
-    let col = |r: &OutputRow, name: &str| -> String {
-        r.get(name)
-            .unwrap_or_else(|| panic!("column {name} missing in {r:?}"))
-            .values()
-            .join(",")
+fn findings(rows: &[Map<String, Value>]) -> Findings {
+    let col = |r: &Map<String, Value>, name: &str| -> String {
+        match r.get(name) {
+            Some(Value::String(s)) => s.clone(),
+            other => panic!("column {name} is {other:?} in {r:?}"),
+        }
     };
     let mut f = Findings::new();
     for r in rows {
@@ -322,7 +340,17 @@ fn collected_events_produce_the_expected_findings() {
             writeln!(f, "{d}").unwrap();
         }
     }
-    let rows = detect(&all);
+    let (code, rows, stderr) = scan(&file, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    // Every event the input wrote was read and used by the detection.
+    assert!(
+        stderr.contains(&format!("scan: 1 file, {} events", all.len())),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("input problem") && !stderr.contains("not used"),
+        "{stderr}"
+    );
 
     let expected: Findings = [
         finding(
@@ -370,8 +398,18 @@ fn collected_events_produce_the_expected_findings() {
     .collect();
     assert_eq!(findings(&rows), expected);
     // Rows come ordered by invocation_count, largest first: the attack leads.
+    assert_eq!(rows[0]["caller_identity"], "mallory@contoso.com");
     assert_eq!(
-        rows[0].get("caller_identity").unwrap().values(),
-        vec!["mallory@contoso.com"]
+        rows[0]["targeted_vms"],
+        json!([
+            "vm-app-00",
+            "vm-app-01",
+            "vm-app-02",
+            "vm-app-03",
+            "vm-app-04"
+        ])
     );
+    // And the scanner's CI switch sees the two multi-VM findings.
+    let (code, _, stderr) = scan(&file, &["--fail-on-findings", "--quiet"]);
+    assert_eq!(code, Some(1), "{stderr}");
 }
