@@ -1,0 +1,428 @@
+//! Hostile input through the real `t1651detect` binary (issue 6, item 2).
+//!
+//! Thousands of seeded mutations ([`hostile_support`]) are shuffled into the good scenario
+//! (every log shape, `command_fixtures::scenario`) and sent through the full protocol in
+//! random chunk sizes with both finish styles, in `mode=summary` and `mode=events`, and
+//! written as a JSON-lines file for `t1651detect scan`. Each run must:
+//! * exit 0 with no error reply and no panic text on stderr;
+//! * give, for the good events, exactly the rows of a run with only the good events;
+//! * count every skipped event by reason, exactly as the generator classified it, in the
+//!   one WARN message (protocol) or the summary line (scan);
+//! * produce, from the mutated-but-valid events, rows of their own (hostile subscription,
+//!   account or callers) whose invocation counts add up to the number of such events.
+
+mod command_fixtures;
+mod command_support;
+mod detect_support;
+mod hostile_support;
+mod scp_emulator;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::PathBuf;
+use std::process::Command;
+
+use command_fixtures::scenario;
+use command_support::{chunks, get, one, records, Event, Record};
+use hostile_support::{
+    decoded, generate, group_key, is_cut, json_group_key, non_empty, parse_warn, random_chunks, run_session,
+    skip_counts, to_wire, Class, Finish, Hostile, Rng, ScanClass, SCAN_INVALID_UTF8,
+};
+use serde_json::Value;
+
+/// The tests of this file run one at a time: each drives several debug-build processes
+/// through 20+ MB of input, and in parallel they starve the emulator's writer thread (whose
+/// lock-step check then misfires, see the report).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Random hostile events per run (plus the large specials).
+const N: usize = 3000;
+
+/// Where an event of the mixed input came from.
+#[derive(Clone)]
+enum Origin {
+    Good(usize),
+    Hostile(usize),
+}
+
+/// The good scenario and the hostile events, shuffled, each tagged with its origin.
+fn mixed(seed: u64) -> (Vec<Event>, Vec<Hostile>, Vec<(Origin, Event)>) {
+    let good = scenario();
+    let bad = generate(seed, N);
+    let mut all: Vec<(Origin, Event)> = good
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (Origin::Good(i), e.clone()))
+        .chain(
+            bad.iter()
+                .enumerate()
+                .map(|(i, h)| (Origin::Hostile(i), h.event.clone())),
+        )
+        .collect();
+    Rng::new(seed ^ 0x5eed).shuffle(&mut all);
+    (good, bad, all)
+}
+
+fn no_panic(stderr: &str) {
+    for bad in ["panicked", "internal error", "RUST_BACKTRACE"] {
+        assert!(!stderr.contains(bad), "stderr shows a panic: {stderr}");
+    }
+}
+
+/// The final reply's records of a reporting run (earlier replies carry no rows).
+fn summary_rows(run: &hostile_support::Run) -> Vec<Record> {
+    for r in &run.replies[..run.replies.len() - 1] {
+        assert!(r.body.is_empty(), "a reporting command answers early chunks empty");
+    }
+    records(run.last()).into_iter().map(non_empty).collect()
+}
+
+fn the_warn(run: &hostile_support::Run) -> Option<String> {
+    let msgs = run.messages();
+    assert!(msgs.len() <= 1, "at most one message: {msgs:?}");
+    assert_eq!(
+        run.last().messages().len(),
+        msgs.len(),
+        "the message is on the final reply"
+    );
+    msgs.into_iter().map(|(level, text)| {
+        assert_eq!(level, "WARN");
+        text
+    }).next()
+}
+
+#[test]
+fn summary_mode_good_rows_unchanged_and_every_skip_counted() {
+    let _serial = serial();
+    let seed = 0x7165_1651;
+    let (good, bad, all) = mixed(seed);
+    let reference = run_session(&[], &chunks(&good, 7), Finish::LastChunk, false);
+    assert_eq!(reference.code, 0);
+    no_panic(&reference.stderr);
+    assert_eq!(the_warn(&reference), None, "the good scenario is clean");
+    let good_rows = summary_rows(&reference);
+    assert_eq!(good_rows.len(), 11);
+    let good_keys: HashSet<Vec<String>> = good_rows.iter().map(group_key).collect();
+
+    let events: Vec<Event> = all.iter().map(|(_, e)| e.clone()).collect();
+    let expected_skips = skip_counts(bad.iter().map(|h| h.summary));
+    let accepted = bad.iter().filter(|h| h.summary == Class::Accepted).count() as u64;
+    assert!(accepted > 300 && expected_skips.len() == 7, "{expected_skips:?}");
+    let mut rng = Rng::new(seed);
+    for finish in [Finish::LastChunk, Finish::HeaderOnly] {
+        let parts = random_chunks(&mut rng, &events, 400);
+        assert!(parts.len() > 5);
+        let run = run_session(&[], &parts, finish, false);
+        assert_eq!(run.code, 0, "{finish:?}: {}", run.stderr);
+        no_panic(&run.stderr);
+        let rows = summary_rows(&run);
+        let (kept, hostile): (Vec<Record>, Vec<Record>) = rows
+            .into_iter()
+            .partition(|r| good_keys.contains(&group_key(r)));
+        assert_eq!(kept, good_rows, "{finish:?}: good rows changed by hostile input");
+        // Every hostile row comes from the hostile events alone: their own subscription or
+        // account (or one a mangled resource ID gave), never the good ones.
+        for r in &hostile {
+            let sub = one(r, "subscription_id");
+            assert!(
+                sub != detect_support::SUB && sub != "111122223333",
+                "hostile row in a good subscription: {r:?}"
+            );
+        }
+        // Each accepted hostile event is its own invocation (unique correlation/request
+        // ids, none failed).
+        let counted: u64 = hostile
+            .iter()
+            .map(|r| one(r, "invocation_count").parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(counted, accepted, "{finish:?}: hostile invocations");
+
+        let warn = parse_warn(&the_warn(&run).expect("a WARN"));
+        assert_eq!(warn.skipped, expected_skips, "{finish:?}: skip counts by reason");
+        assert_eq!(warn.skipped_total, expected_skips.values().sum::<u64>());
+        let cut_rows = hostile.iter().filter(|r| is_cut(r)).count() as u64;
+        assert!(cut_rows >= 1, "thousands of instance ids are cut to max_values");
+        assert_eq!(warn.cut, Some((100, cut_rows)), "{finish:?}");
+        assert!(warn.other.is_empty(), "{:?}", warn.other);
+    }
+}
+
+/// Every skip reason the generator produces, with the kinds behind it (a failing count
+/// names the mutation kinds to look at).
+#[test]
+fn generator_covers_every_reason_and_kind() {
+    let bad = generate(1, N);
+    let mut by: BTreeMap<String, HashSet<&str>> = BTreeMap::new();
+    for h in &bad {
+        by.entry(format!("{:?}", h.summary)).or_default().insert(h.kind);
+    }
+    for reason in [
+        "broken_json",
+        "truncated_json",
+        "records_wrapper",
+        "not_audit_record",
+        "no_operation",
+        "no_time",
+        "bad_partial_state",
+    ] {
+        assert!(
+            by.contains_key(&format!("{:?}", Class::Skip(reason))),
+            "{reason} not generated: {by:?}"
+        );
+    }
+    let kinds: HashSet<&str> = bad.iter().map(|h| h.kind).collect();
+    for k in hostile_support::KINDS {
+        assert!(kinds.contains(k), "kind {k} never drawn");
+    }
+}
+
+#[test]
+fn events_mode_passes_good_events_and_drops_and_counts_bad_ones() {
+    let _serial = serial();
+    let seed = 0xe7e7_1651;
+    let (good, bad, all) = mixed(seed);
+    // Reference: each good event's normalised row when only the good events are sent.
+    let reference = run_session(&["mode=events"], &chunks(&good, 5), Finish::HeaderOnly, true);
+    assert_eq!(reference.code, 0);
+    assert_eq!(the_warn(&reference), None);
+    let mut good_rows: BTreeMap<usize, Record> = BTreeMap::new();
+    for (ci, part) in chunks(&good, 5).iter().enumerate() {
+        for mut r in records(&reference.replies[ci]).into_iter().map(non_empty) {
+            let idx: usize = one(&r, "_chunked_idx").parse().unwrap();
+            r.remove("_chunked_idx");
+            good_rows.insert(ci * 5 + idx, r);
+            assert!(idx < part.len());
+        }
+    }
+    assert_eq!(good_rows.len(), 27, "27 of the 29 scenario events are T1651");
+
+    let expected_skips = skip_counts(bad.iter().map(|h| h.events));
+    let mut rng = Rng::new(seed);
+    for finish in [Finish::HeaderOnly, Finish::LastChunk] {
+        let parts = random_chunks(&mut rng, &all, 300);
+        let bodies: Vec<Vec<Event>> = parts
+            .iter()
+            .map(|p| p.iter().map(|(_, e)| e.clone()).collect())
+            .collect();
+        let run = run_session(&["mode=events"], &bodies, finish, true);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        no_panic(&run.stderr);
+        let mut seen_good = BTreeMap::new();
+        let mut cut = 0u64;
+        for (ci, part) in parts.iter().enumerate() {
+            let recs = records(&run.replies[ci]);
+            let mut last = None;
+            for mut r in recs.into_iter().map(non_empty) {
+                let idx: usize = one(&r, "_chunked_idx").parse().expect("_chunked_idx kept");
+                assert!(last.is_none_or(|l| idx > l), "records stay in order");
+                last = Some(idx);
+                let (origin, input) = &part[idx];
+                // `_raw` and `_time` come back exactly as the command decoded them.
+                for f in ["_raw", "_time"] {
+                    let want: Vec<String> = input
+                        .get(f)
+                        .map(|v| v.iter().map(|s| decoded(s)).filter(|s| !s.is_empty()).collect())
+                        .unwrap_or_default();
+                    assert_eq!(get(&r, f), want, "chunk {ci} row {idx}: {f} passed through");
+                }
+                cut += u64::from(is_cut(&r));
+                r.remove("_chunked_idx");
+                match origin {
+                    Origin::Good(g) => {
+                        assert_eq!(&r, &good_rows[g], "good event {g} changed");
+                        seen_good.insert(*g, ());
+                    }
+                    Origin::Hostile(h) => {
+                        let h = &bad[*h];
+                        assert_eq!(
+                            h.events,
+                            Class::Accepted,
+                            "{} answered but should be {:?}: {r:?}",
+                            h.kind,
+                            h.events
+                        );
+                        assert!(!one(&r, "operation_lower").is_empty());
+                    }
+                }
+            }
+            let want = part
+                .iter()
+                .filter(|(o, _)| match o {
+                    Origin::Good(g) => good_rows.contains_key(g),
+                    Origin::Hostile(h) => bad[*h].events == Class::Accepted,
+                })
+                .count();
+            assert_eq!(
+                records(&run.replies[ci]).len(),
+                want,
+                "chunk {ci}: one record per accepted event"
+            );
+        }
+        assert_eq!(seen_good.len(), good_rows.len());
+        let warn = parse_warn(&the_warn(&run).expect("a WARN"));
+        assert_eq!(warn.skipped, expected_skips, "{finish:?}");
+        assert_eq!(warn.cut, Some((100, cut)), "events with > 100 instance ids are cut");
+        assert!(warn.other.is_empty(), "{:?}", warn.other);
+    }
+}
+
+// ------------------------------------------------------------------------------- scan
+
+struct Scan {
+    code: i32,
+    rows: Vec<Value>,
+    stderr: String,
+}
+
+fn scan(path: &std::path::Path) -> Scan {
+    let out = Command::new(command_support::exe())
+        .args(["scan", "--format", "json"])
+        .arg(path)
+        .output()
+        .expect("run t1651detect scan");
+    let stdout = String::from_utf8(out.stdout).expect("scan output is UTF-8");
+    Scan {
+        code: out.status.code().unwrap_or(-1),
+        rows: stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON row"))
+            .collect(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// The `scan: …` summary line: (events, input problems by kind, not used by reason).
+fn summary_counts(stderr: &str) -> (u64, BTreeMap<String, u64>, BTreeMap<String, u64>) {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("scan: "))
+        .unwrap_or_else(|| panic!("no summary line in {stderr}"));
+    let events = line
+        .split(", ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("event count in {line}"));
+    let list = |marker: &str| -> BTreeMap<String, u64> {
+        let Some(at) = line.find(marker) else {
+            return BTreeMap::new();
+        };
+        let rest = &line[at + marker.len()..];
+        let inner = &rest[..rest.find(')').expect("closing parenthesis")];
+        inner
+            .split(", ")
+            .map(|kv| {
+                let (k, n) = kv.rsplit_once(' ').unwrap();
+                (k.to_owned(), n.parse().unwrap())
+            })
+            .collect()
+    };
+    (events, list("problems ("), list("not used ("))
+}
+
+struct TempFile(PathBuf);
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn write_lines(name: &str, lines: &[&str]) -> TempFile {
+    let path = std::env::temp_dir().join(format!("t1651-hostile-{}-{name}.jsonl", std::process::id()));
+    let mut bytes = Vec::new();
+    for l in lines {
+        bytes.extend(to_wire(l));
+        bytes.push(b'\n');
+    }
+    std::fs::write(&path, bytes).unwrap();
+    TempFile(path)
+}
+
+#[test]
+fn scan_of_a_hostile_json_lines_file() {
+    let _serial = serial();
+    let seed = 0x5ca0_1651;
+    let good: Vec<String> = scenario()
+        .into_iter()
+        .map(|e| e["_raw"][0].clone())
+        .filter(|r| r.starts_with('{'))
+        .collect();
+    let bad: Vec<Hostile> = generate(seed, N)
+        .into_iter()
+        .filter(|h| h.scan != ScanClass::Excluded)
+        .collect();
+    let good_refs: Vec<&str> = good.iter().map(String::as_str).collect();
+    let g = write_lines("good", &good_refs);
+    let reference = scan(&g.0);
+    assert_eq!(reference.code, 0, "{}", reference.stderr);
+    no_panic(&reference.stderr);
+    let (ref_events, ref_problems, ref_unused) = summary_counts(&reference.stderr);
+    assert_eq!(ref_events, good.len() as u64);
+    assert!(ref_problems.is_empty());
+    let good_keys: HashSet<Vec<String>> = reference.rows.iter().map(json_group_key).collect();
+
+    let mut lines: Vec<&str> = good_refs.clone();
+    lines.extend(bad.iter().map(|h| h.event["_raw"][0].as_str()));
+    Rng::new(seed).shuffle(&mut lines);
+    let f = write_lines("mixed", &lines);
+    let run = scan(&f.0);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    no_panic(&run.stderr);
+
+    let mut want_events = good.len() as u64;
+    let mut want_problems: BTreeMap<String, u64> = BTreeMap::new();
+    let mut want_unused = ref_unused.clone();
+    let mut accepted = 0u64;
+    for h in &bad {
+        match h.scan {
+            ScanClass::Engine(c) => {
+                want_events += 1;
+                match c {
+                    Class::Accepted => accepted += 1,
+                    Class::NotSelected => *want_unused.entry("not_selected".into()).or_default() += 1,
+                    Class::Skip(r) => *want_unused.entry(r.into()).or_default() += 1,
+                }
+            }
+            ScanClass::Problem(p) => *want_problems.entry(p.into()).or_default() += 1,
+            ScanClass::EngineAndProblem(c, p) => {
+                *want_problems.entry(p.into()).or_default() += 1;
+                want_events += 1;
+                match c {
+                    Class::Accepted => accepted += 1,
+                    Class::NotSelected => *want_unused.entry("not_selected".into()).or_default() += 1,
+                    Class::Skip(r) => *want_unused.entry(r.into()).or_default() += 1,
+                }
+            }
+            ScanClass::Excluded => unreachable!(),
+        }
+    }
+    let (events, problems, unused) = summary_counts(&run.stderr);
+    assert_eq!(problems, want_problems, "input problems by kind");
+    assert_eq!(events, want_events, "events delivered to the engine");
+    assert_eq!(unused, want_unused, "events not used, by reason");
+    assert!(want_problems.contains_key(SCAN_INVALID_UTF8_KIND));
+
+    let (kept, hostile): (Vec<&Value>, Vec<&Value>) = run
+        .rows
+        .iter()
+        .partition(|r| good_keys.contains(&json_group_key(r)));
+    let want: Vec<&Value> = reference.rows.iter().collect();
+    assert_eq!(kept, want, "good rows changed by hostile lines");
+    let counted: u64 = hostile
+        .iter()
+        .map(|r| match &r["invocation_count"] {
+            Value::String(s) => s.parse::<u64>().unwrap(),
+            v => v.as_u64().unwrap(),
+        })
+        .sum();
+    assert_eq!(counted, accepted, "hostile invocations");
+}
+
+const SCAN_INVALID_UTF8_KIND: &str = match SCAN_INVALID_UTF8 {
+    ScanClass::Problem(p) => p,
+    _ => "",
+};
