@@ -21,6 +21,8 @@ use serde::Serialize;
 use crate::detect::row::{OutValue, OutputRow};
 use crate::scan::input::ReadStats;
 
+mod cards;
+
 /// The columns shown in the table by default, in this order (those present in the rows:
 /// `result_status` and `source_ip` are the `mode=events` counterparts of the summary's
 /// counts and `source_ips`).
@@ -73,14 +75,31 @@ pub fn terminal_width() -> usize {
         .unwrap_or(DEFAULT_WIDTH)
 }
 
-/// Table settings.
+/// How `--format table` lays rows out on the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Layout {
+    /// The table when every cell fits on one line, else cards.
+    #[default]
+    Auto,
+    /// Always the table (cells wrap to fit the width).
+    Table,
+    /// One card per row (`psql \x` style), findings first.
+    Cards,
+}
+
+/// Terminal output settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableOptions {
-    /// Total width in characters the table should fit in (it may exceed it only when even
+    /// Total width in characters the output should fit in (it may exceed it only when even
     /// the narrowest layout does not fit).
     pub width: usize,
     /// Columns to show, in order; `None` for the default subset.
     pub columns: Option<Vec<String>>,
+    /// Table, cards, or whichever reads better at this width.
+    pub layout: Layout,
+    /// Colour the verdict tags and headings (ANSI). Only ever around the renderer's own
+    /// text, never around log content; the caller decides (terminal, `NO_COLOR`).
+    pub color: bool,
 }
 
 impl Default for TableOptions {
@@ -88,8 +107,16 @@ impl Default for TableOptions {
         TableOptions {
             width: DEFAULT_WIDTH,
             columns: None,
+            layout: Layout::Auto,
+            color: false,
         }
     }
+}
+
+/// Whether colour should be used on a stream: it is a terminal and `NO_COLOR` is unset or
+/// empty (<https://no-color.org>).
+pub fn use_color(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Writes rows in the given format.
@@ -212,13 +239,23 @@ pub fn table_columns(rows: &[OutputRow], requested: Option<&[String]>) -> Vec<St
     }
 }
 
-/// A readable table fitted to `opts.width`. No rows: a single line saying so.
+/// The terminal output: a table fitted to `opts.width`, or cards (see [`Layout`]: in
+/// `auto`, the table only when every cell fits on one line). No rows: a single line saying
+/// so.
 pub fn write_table(w: &mut dyn Write, rows: &[OutputRow], opts: &TableOptions) -> io::Result<()> {
     if rows.is_empty() {
         return writeln!(w, "(no rows)");
     }
     let names = table_columns(rows, opts.columns.as_deref());
     let cols: Vec<Column> = names.iter().map(|n| Column::new(n, rows)).collect();
+    let cards = match opts.layout {
+        Layout::Table => false,
+        Layout::Cards => true,
+        Layout::Auto => !fits_on_one_line(&cols, opts.width),
+    };
+    if cards {
+        return cards::write_cards(w, rows, opts);
+    }
     let widths = fit_widths(&cols, opts.width);
 
     let header: Vec<Vec<String>> = cols
@@ -336,6 +373,12 @@ impl Column {
             self.header_min.max(6).min(self.natural())
         }
     }
+}
+
+/// Whether every header and cell fits on one line at this total width.
+fn fits_on_one_line(cols: &[Column], total: usize) -> bool {
+    let gaps = GAP.len() * cols.len().saturating_sub(1);
+    cols.iter().map(Column::full).sum::<usize>() + gaps <= total
 }
 
 /// Column widths. Full widths (one-line headers) if they fit; else natural widths
@@ -707,7 +750,8 @@ mod tests {
         let mut out = Vec::new();
         let opts = TableOptions {
             width,
-            columns: None,
+            layout: Layout::Table,
+            ..TableOptions::default()
         };
         write_rows(&mut out, rows, f, &opts).unwrap();
         String::from_utf8(out).unwrap()
