@@ -443,11 +443,11 @@ fn write_line_group(
             let text = cell.get(l).map(String::as_str).unwrap_or("");
             let pad = widths[i].saturating_sub(width(text));
             if right[i] {
-                line.extend(std::iter::repeat(' ').take(pad));
+                line.extend(std::iter::repeat_n(' ', pad));
                 line.push_str(text);
             } else {
                 line.push_str(text);
-                line.extend(std::iter::repeat(' ').take(pad));
+                line.extend(std::iter::repeat_n(' ', pad));
             }
         }
         writeln!(w, "{}", line.trim_end())?;
@@ -823,6 +823,31 @@ mod tests {
         assert_eq!(wide.lines().count(), 4, "{wide}");
         assert!(wide.contains("vm-app-01, vm-app-02, vm-app-03, vm-app-04, vm-app-05, vm-app-06"));
         assert!(wide.contains("microsoft.compute/virtualmachines/runcommand/action"));
+    }
+
+    #[test]
+    fn auto_layout_keeps_the_table_only_when_every_cell_fits_on_one_line() {
+        let auto = |width: usize, columns: Option<Vec<String>>| {
+            let mut out = Vec::new();
+            let opts = TableOptions {
+                width,
+                columns,
+                ..TableOptions::default()
+            };
+            write_rows(&mut out, &sample_rows(), Format::Table, &opts).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let wide = auto(400, None);
+        assert_eq!(wide, render(&sample_rows(), Format::Table, 400));
+        assert!(wide.starts_with("event_time"), "{wide}");
+        for width in [80, 120, 200] {
+            let text = auto(width, None);
+            assert!(text.starts_with("── 2 findings"), "{width}: {text}");
+        }
+        // A narrow column choice fits at 80: the table stays.
+        let cols = Some(vec!["cloud".to_string(), "vm_count".to_string()]);
+        let text = auto(80, cols);
+        assert_eq!(text.lines().next(), Some("cloud  vm_count"), "{text}");
     }
 
     #[test]

@@ -82,6 +82,9 @@ impl Field {
     }
 }
 
+/// A row and its position in the engine's output.
+type Indexed<'a> = (usize, &'a OutputRow);
+
 /// Writes every row as a card, findings first (see the module doc).
 pub(super) fn write_cards(
     w: &mut dyn Write,
@@ -89,8 +92,9 @@ pub(super) fn write_cards(
     opts: &TableOptions,
 ) -> io::Result<()> {
     let requested = opts.columns.as_deref();
-    let (findings, others): (Vec<(usize, &OutputRow)>, Vec<(usize, &OutputRow)>) =
+    let (findings, others): (Vec<Indexed>, Vec<Indexed>) =
         rows.iter().enumerate().partition(|(_, r)| is_finding(r));
+    let no_findings = findings.is_empty();
     let sections = [
         (
             findings.len(),
@@ -104,9 +108,15 @@ pub(super) fn write_cards(
         (
             others.len(),
             format!(
-                "{} other row{}",
+                "{} {}row{}{}",
                 others.len(),
-                if others.len() == 1 { "" } else { "s" }
+                if no_findings { "" } else { "other " },
+                if others.len() == 1 { "" } else { "s" },
+                if no_findings {
+                    ", no findings (multi-VM or cross-tenant)"
+                } else {
+                    ""
+                }
             ),
             others,
         ),
@@ -529,4 +539,310 @@ pub(super) fn fill(
         lines.push(String::new());
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::sample_rows;
+    use super::*;
+    use crate::scan::render::{write_rows, Format, Layout};
+
+    fn row(cols: &[(&'static str, &[&str])]) -> OutputRow {
+        OutputRow {
+            columns: cols
+                .iter()
+                .map(|(n, v)| {
+                    let val = if v.len() == 1 {
+                        OutValue::Single(v[0].to_string())
+                    } else {
+                        OutValue::Multi(v.iter().map(|s| s.to_string()).collect())
+                    };
+                    (*n, val)
+                })
+                .collect(),
+        }
+    }
+
+    fn cards(rows: &[OutputRow], width: usize, color: bool) -> String {
+        let mut out = Vec::new();
+        let opts = TableOptions {
+            width,
+            layout: Layout::Cards,
+            color,
+            ..TableOptions::default()
+        };
+        write_rows(&mut out, rows, Format::Table, &opts).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// The text with line breaks and indentation removed, to look for wrapped values.
+    fn joined(text: &str) -> String {
+        text.lines().map(str::trim).collect()
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn fill_wraps_lists_between_values_and_long_values_at_breaks() {
+        let vms = list_tokens(&strings(&["vm-app-01", "vm-app-02", "vm-app-03"]));
+        assert_eq!(
+            fill(&vms, " ", 22, 22, 0),
+            ["vm-app-01, vm-app-02,", "vm-app-03"]
+        );
+        assert_eq!(
+            fill(&vms, " ", 80, 80, 0),
+            ["vm-app-01, vm-app-02, vm-app-03"]
+        );
+        let op = strings(&["microsoft.compute/virtualmachines/runcommand/action"]);
+        assert_eq!(
+            fill(&op, " ", 20, 20, 0),
+            [
+                "microsoft.compute/",
+                "virtualmachines/",
+                "runcommand/action"
+            ]
+        );
+        // No break character: hard-broken, nothing lost.
+        assert_eq!(
+            fill(&strings(&["abcdefgh"]), " ", 3, 3, 0),
+            ["abc", "def", "gh"]
+        );
+        // Header: continuation lines indented, each within its width.
+        let h = strings(&["[MULTI-VM]", "someone@example.com", "azure"]);
+        assert_eq!(
+            fill(&h, HEADER_SEP, 32, 30, 2),
+            ["[MULTI-VM]  someone@example.com", "  azure"]
+        );
+        assert_eq!(fill(&[], " ", 10, 10, 0), [""]);
+    }
+
+    #[test]
+    fn durations_and_seen_line() {
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(234), "3m 54s");
+        assert_eq!(duration(7_500), "2h 05m");
+        assert_eq!(duration(273_600), "3d 04h");
+        let r = row(&[
+            ("first_seen", &["1773454265"]),
+            ("last_seen", &["1773454499"]),
+        ]);
+        assert_eq!(
+            seen(&r).unwrap().0,
+            "2026-03-14T02:11:05Z → 02:14:59Z (3m 54s)"
+        );
+        // Across midnight both ends carry the date; equal ends are one time.
+        let r = row(&[
+            ("first_seen", &["1773446400"]),
+            ("last_seen", &["1773532800.5"]),
+        ]);
+        assert_eq!(
+            seen(&r).unwrap().0,
+            "2026-03-14T00:00:00Z → 2026-03-15T00:00:00Z (1d 00h)"
+        );
+        let r = row(&[
+            ("first_seen", &["1773446400"]),
+            ("last_seen", &["1773446400"]),
+        ]);
+        assert_eq!(seen(&r).unwrap().0, "2026-03-14T00:00:00Z");
+        assert!(seen(&row(&[("first_seen", &["soon"])])).is_none());
+    }
+
+    #[test]
+    fn card_fields_follow_the_analyst_order_and_skip_aliases() {
+        let mut r = sample_rows().remove(0);
+        r.columns.extend([
+            ("user", OutValue::Single("mallory@contoso.example".into())),
+            ("failed_count", OutValue::Single("1".into())),
+            ("last_seen", OutValue::Single("1773479600".into())),
+            ("resource_group", OutValue::Single("rg-prod".into())),
+            ("caller_type", OutValue::Single("user".into())),
+            ("caller_tenant", OutValue::Single("t-1".into())),
+            ("correlation_ids", OutValue::Multi(vec!["c1".into()])),
+            ("brand_new", OutValue::Single("kept".into())),
+            ("caller_session", OutValue::Multi(vec![])),
+        ]);
+        let card = build_card(&r, 0, None);
+        assert_eq!(card.tag.as_deref(), Some("[MULTI-VM]"));
+        assert_eq!(card.header, ["mallory@contoso.example", "azure"]);
+        assert_eq!(
+            card.operation.as_deref(),
+            Some("microsoft.compute/virtualmachines/runcommand/action")
+        );
+        let labels: Vec<&str> = card.fields.iter().map(|f| f.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "seen",
+                "invocations",
+                "VMs (6)",
+                "source IPs",
+                "resource group",
+                "caller",
+                "brand_new"
+            ]
+        );
+        assert_eq!(card.fields[1].values, ["6 (1 failed)"]);
+        assert_eq!(card.fields[2].values.len(), 6);
+        assert_eq!(card.fields[5].values, ["user, tenant t-1"]);
+
+        let aws = build_card(&sample_rows()[1], 1, None);
+        assert_eq!(aws.tag.as_deref(), Some("[CROSS-TENANT]"));
+        // No VMs: no VMs line; the AWS account is called an account.
+        assert!(aws.fields.iter().all(|f| !f.label.starts_with("VMs")));
+
+        let req = strings(&["cloud", "vm_count", "first_seen"]);
+        let card = build_card(&sample_rows()[1], 1, Some(&req));
+        assert_eq!(card.header, ["aws"]);
+        assert_eq!(card.operation, None);
+        let labels: Vec<&str> = card.fields.iter().map(|f| f.label.as_str()).collect();
+        assert_eq!(labels, ["vm_count", "first_seen"]);
+
+        let bare = build_card(&row(&[("x", &["1"])]), 4, None);
+        assert_eq!(bare.header, ["row 5"]);
+        assert_eq!(bare.fields, [Field::new("x", strings(&["1"]))]);
+    }
+
+    /// Rows in engine order: plain, finding, plain, finding.
+    fn mixed_rows() -> Vec<OutputRow> {
+        let base = sample_rows();
+        let named = |i: usize, caller: &str, multi: &str| {
+            let mut r = base[i % 2].clone();
+            for (n, v) in r.columns.iter_mut() {
+                match *n {
+                    "caller_identity" => *v = OutValue::Single(caller.into()),
+                    "multi_vm_targeting" => *v = OutValue::Single(multi.into()),
+                    "cross_tenant" => *v = OutValue::Single("FALSE".into()),
+                    _ => {}
+                }
+            }
+            r
+        };
+        vec![
+            named(0, "plain-a", "FALSE"),
+            named(1, "finding-b", "TRUE"),
+            named(0, "plain-c", "FALSE"),
+            named(0, "finding-d", "TRUE"),
+        ]
+    }
+
+    #[test]
+    fn findings_come_first_in_engine_order() {
+        let text = cards(&mixed_rows(), 100, false);
+        let pos = |s: &str| {
+            text.find(s)
+                .unwrap_or_else(|| panic!("{s} missing:\n{text}"))
+        };
+        assert!(text.starts_with("── 2 findings (multi-VM or cross-tenant) ──"));
+        assert!(pos("[MULTI-VM]  finding-b") < pos("[MULTI-VM]  finding-d"));
+        assert!(pos("finding-d") < pos("── 2 other rows ──"));
+        assert!(pos("── 2 other rows ──") < pos("\nplain-a  "));
+        assert!(pos("plain-a") < pos("plain-c"));
+        // Only findings are tagged.
+        assert_eq!(text.matches('[').count(), 2, "{text}");
+        // Without findings, one section.
+        let plain: Vec<OutputRow> = mixed_rows().into_iter().step_by(2).collect();
+        let text = cards(&plain, 100, false);
+        assert!(
+            text.starts_with("── 2 rows, no findings (multi-VM or cross-tenant) ──"),
+            "{text}"
+        );
+        assert!(!text.contains("finding-") && !text.contains('['), "{text}");
+    }
+
+    #[test]
+    fn every_line_fits_and_nothing_is_lost_at_any_width() {
+        let mut rows = mixed_rows();
+        rows.extend(sample_rows());
+        let long_op = "microsoft.compute/virtualmachinescalesets/virtualmachines/runcommand/action";
+        rows[0].columns[3].1 = OutValue::Single(long_op.into());
+        for total in 4..=200 {
+            let text = cards(&rows, total, false);
+            for line in text.lines() {
+                assert!(
+                    width(line) <= total,
+                    "width {total}: {line:?} is {} chars",
+                    width(line)
+                );
+            }
+            if total >= 12 {
+                let all = joined(&text);
+                for r in &rows {
+                    for col in ["caller_identity", "operation_lower", "targeted_vms"] {
+                        for v in r.get(col).map(|v| v.values()).unwrap_or_default() {
+                            assert!(all.contains(v), "width {total}: {v} missing:\n{text}");
+                        }
+                    }
+                }
+            }
+        }
+        // At 120 columns the header holds the operation; at 80 it moves to the body.
+        let text = cards(&sample_rows(), 120, false);
+        assert!(text.contains(
+            "[MULTI-VM]  mallory@contoso.example  azure  \
+             microsoft.compute/virtualmachines/runcommand/action\n"
+        ));
+        assert!(text.contains("\n  VMs (6)  "), "{text}");
+        let text = cards(&sample_rows(), 80, false);
+        assert!(
+            text.contains("[MULTI-VM]  mallory@contoso.example  azure\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n  operation    microsoft.compute/virtualmachines/runcommand/action\n"),
+            "{text}"
+        );
+        // VM names are never split: a list wraps between values.
+        let text = cards(&sample_rows(), 40, false);
+        for i in 1..=6 {
+            assert!(text.contains(&format!("vm-app-0{i}")), "{text}");
+        }
+    }
+
+    #[test]
+    fn log_content_cannot_reach_the_terminal_raw() {
+        let evil = row(&[
+            (
+                "caller_identity",
+                &["evil\u{1b}]0;pwned\u{7}\u{202e}gpj.exe"],
+            ),
+            ("cloud", &["azure"]),
+            ("operation_lower", &["op\r\nFAKE LINE"]),
+            ("multi_vm_targeting", &["TRUE"]),
+            ("targeted_vms", &["vm\u{1b}[2J", "vm\u{2066}b"]),
+            ("x\u{1b}[31m", &["y\u{9b}31m"]),
+        ]);
+        for color in [false, true] {
+            let text = cards(std::slice::from_ref(&evil), 100, color);
+            // Our own colour codes are the only escapes, and only with colour on.
+            let ours = text
+                .replace(BOLD_RED, "")
+                .replace(DIM, "")
+                .replace(BOLD, "")
+                .replace(RESET, "");
+            assert!(!ours.contains('\u{1b}'), "{ours:?}");
+            assert!(!ours.contains('\u{202e}') && !ours.contains('\u{2066}'));
+            assert!(!ours.contains('\u{9b}') && !ours.contains('\u{7}'));
+            assert!(!ours.contains('\r'));
+            assert!(!ours.contains("\nFAKE LINE"), "{ours}");
+            assert!(ours.contains("evil?]0;pwned??gpj.exe"), "{ours}");
+            assert_eq!(text.contains('\u{1b}'), color, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn colour_wraps_only_the_tag_headings_and_labels() {
+        let text = cards(&sample_rows(), 120, true);
+        assert!(text.contains(&format!("{BOLD_RED}[MULTI-VM]{RESET}  mallory@")));
+        assert!(text.contains(&format!("{BOLD}── 2 findings")));
+        // Colour does not change the layout.
+        let strip = |s: &str| {
+            s.replace(BOLD_RED, "")
+                .replace(DIM, "")
+                .replace(BOLD, "")
+                .replace(RESET, "")
+        };
+        assert_eq!(strip(&text), cards(&sample_rows(), 120, false));
+    }
 }
