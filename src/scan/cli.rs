@@ -3,7 +3,7 @@
 //! The detection options map 1:1 onto the Splunk command's options and are handed to the
 //! detection engine as the same `(name, value)` string pairs Splunk would send
 //! ([`ScanArgs::option_pairs`]), so the engine's option parser stays the one place that
-//! validates them. Only presentation options (`--format`, `--columns`, `--width`,
+//! validates them. Only presentation options (`--format`, `--layout`, `--columns`, `--width`,
 //! `--fail-on-findings`, `--quiet`) are the scanner's own.
 //!
 //! Exit codes:
@@ -113,7 +113,7 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
-    /// Comma-separated columns for the table [default: event_time, caller_identity, cloud,
+    /// Comma-separated columns for the table or the cards' fields [default: event_time, caller_identity, cloud,
     /// operation_lower, invocation_count, vm_count, multi_vm_targeting, cross_tenant,
     /// targeted_vms, source_ips; with --mode events: result_status and source_ip instead of
     /// the counts and source_ips].

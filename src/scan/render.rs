@@ -1,6 +1,10 @@
-//! Rendering output rows: a terminal table (default), CSV, or JSON lines; and the summary
+//! Rendering output rows: terminal output (default), CSV, or JSON lines; and the summary
 //! line printed on stderr.
 //!
+//! * **terminal** (`--format table`), laid out per [`Layout`]: in `auto` (the default) the
+//!   table below when every cell fits on one line at the width, else one card per row
+//!   (module `cards`: findings first, labelled fields, values wrapped but never shortened).
+//!   Colour, if the caller enables it ([`use_color`]), only marks the renderer's own text.
 //! * **table**: a readable subset of the columns ([`TABLE_COLUMNS`], or `--columns`), fitted
 //!   to the terminal width. Multivalues are joined with `", "` and wrapped at value
 //!   boundaries over at most [`MAX_CELL_LINES`] lines; a single value that does not fit is
@@ -57,7 +61,7 @@ const GAP: &str = "  ";
 /// Output format of the scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
-    /// Readable terminal table of the main columns.
+    /// Readable terminal output of the main columns: a table or cards (see [`Layout`]).
     #[default]
     Table,
     /// CSV with every column; multivalues joined with newlines.
