@@ -3,23 +3,61 @@
 //! Tolerances: quoted or bare header names and values, LF or CRLF, a last row without a
 //! terminator, a body of only line breaks (= empty), invalid UTF-8 (replaced by U+FFFD before
 //! parsing, so it never panics), text after a closing quote (kept literally, like Python's csv),
-//! fields of any size. Errors: rows whose field count differs from the header's
-//! ([`CsvError::RaggedRow`]) and unclosed quotes ([`CsvError::UnterminatedQuote`]).
+//! fields up to [`DecodeLimits::max_field_bytes`]. Errors: rows whose field count differs from
+//! the header's ([`CsvError::RaggedRow`]), unclosed quotes ([`CsvError::UnterminatedQuote`]) and
+//! fields over the size limit ([`CsvError::FieldTooLarge`]).
+//!
+//! Cost: linear in the body size for every input (no rescans of the remaining text per row).
 
 use std::collections::HashMap;
 
 use crate::scp::error::CsvError;
+use crate::scp::limits::Limit;
 use crate::scp::record::{Column, RecordBatch, Span, EXTRA_BIT};
 
-/// Decodes a body into a new batch.
+/// Default [`DecodeLimits::max_field_bytes`]: 64 MiB, far above splunklib's 10 MB field cap.
+pub const DEFAULT_MAX_FIELD_BYTES: usize = 64 << 20;
+
+/// Limits applied while decoding a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Longest accepted field (header name or value, measured after unquoting), in bytes.
+    pub max_field_bytes: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
+        }
+    }
+}
+
+/// Decodes a body into a new batch, with the default [`DecodeLimits`].
 pub fn decode(body: Vec<u8>) -> Result<RecordBatch, CsvError> {
+    decode_with(body, &DecodeLimits::default())
+}
+
+/// Decodes a body into a new batch under `limits`.
+pub fn decode_with(body: Vec<u8>, limits: &DecodeLimits) -> Result<RecordBatch, CsvError> {
     let mut batch = RecordBatch::new();
-    decode_into(&mut batch, body)?;
+    decode_into_with(&mut batch, body, limits)?;
     Ok(batch)
 }
 
-/// Decodes a body into `batch`, reusing its allocations. On error the batch is left empty.
+/// Decodes a body into `batch`, reusing its allocations, with the default [`DecodeLimits`].
+/// On error the batch is left empty.
 pub fn decode_into(batch: &mut RecordBatch, body: Vec<u8>) -> Result<(), CsvError> {
+    decode_into_with(batch, body, &DecodeLimits::default())
+}
+
+/// Decodes a body into `batch` under `limits`, reusing its allocations. On error the batch is
+/// left empty.
+pub fn decode_into_with(
+    batch: &mut RecordBatch,
+    body: Vec<u8>,
+    limits: &DecodeLimits,
+) -> Result<(), CsvError> {
     batch.recycle();
     if body.len() >= EXTRA_BIT as usize {
         return Err(CsvError::BodyTooLarge(body.len()));
@@ -34,24 +72,32 @@ pub fn decode_into(batch: &mut RecordBatch, body: Vec<u8>) -> Result<(), CsvErro
         batch.recycle();
         return Err(CsvError::BodyTooLarge(n));
     }
-    let r = parse(batch);
+    let r = parse(batch, limits);
     if r.is_err() {
         batch.recycle();
     }
     r
 }
 
-fn parse(batch: &mut RecordBatch) -> Result<(), CsvError> {
+fn parse(batch: &mut RecordBatch, limits: &DecodeLimits) -> Result<(), CsvError> {
     let text = std::mem::take(&mut batch.text);
-    let result = parse_text(&text, batch);
+    let result = parse_text(&text, batch, limits);
     batch.text = text;
     result
 }
 
-fn parse_text(text: &str, batch: &mut RecordBatch) -> Result<(), CsvError> {
+fn parse_text(text: &str, batch: &mut RecordBatch, limits: &DecodeLimits) -> Result<(), CsvError> {
     let b = text.as_bytes();
+    // Start of the run of line breaks that ends the body: rows starting there are not rows
+    // (sloppy writers add blank lines). Computed once: rescanning the rest of the body at
+    // every row that starts with a line break would be quadratic (a one-column body of blank
+    // lines is valid).
+    let tail = b
+        .iter()
+        .rposition(|&c| c != b'\n' && c != b'\r')
+        .map_or(0, |i| i + 1);
     // A body of only line breaks (e.g. the truncated generatehello recording) holds nothing.
-    if b.iter().all(|&c| c == b'\n' || c == b'\r') {
+    if tail == 0 {
         return Ok(());
     }
     let mut p = Parser {
@@ -59,24 +105,37 @@ fn parse_text(text: &str, batch: &mut RecordBatch) -> Result<(), CsvError> {
         b,
         pos: 0,
         extra: std::mem::take(&mut batch.extra),
+        max_field: limits.max_field_bytes,
     };
     // Header row.
     let mut header: Vec<Span> = Vec::new();
     let mut row = 0usize;
-    let end = p.row_into(&mut header, row)?;
+    let end = p.row_into(&mut header, row).inspect_err(|_| {
+        batch.extra = std::mem::take(&mut p.extra);
+    })?;
     let ncols = header.len();
     batch.csv_names = header.iter().map(|&s| p.get(s).to_owned()).collect();
     let mut done = end;
     let mut fields = std::mem::take(&mut batch.fields);
     while !done {
-        // Trailing line breaks after the last row (sloppy writers) are not rows.
-        if matches!(b[p.pos], b'\n' | b'\r') && b[p.pos..].iter().all(|&c| c == b'\n' || c == b'\r')
-        {
+        if p.pos >= tail {
             break;
         }
         row += 1;
         let before = fields.len();
-        done = p.row_into(&mut fields, row)?;
+        done = match p.row_into(&mut fields, row) {
+            Ok(d) => d,
+            Err(mut e) => {
+                if let CsvError::FieldTooLarge { column, name, .. } = &mut e {
+                    if let Some(n) = batch.csv_names.get(*column) {
+                        name.clone_from(n);
+                    }
+                }
+                batch.extra = p.extra;
+                batch.fields = fields;
+                return Err(e);
+            }
+        };
         let got = fields.len() - before;
         if got != ncols {
             batch.extra = p.extra;
@@ -130,6 +189,7 @@ struct Parser<'a> {
     b: &'a [u8],
     pos: usize,
     extra: String,
+    max_field: usize,
 }
 
 impl Parser<'_> {
@@ -183,6 +243,16 @@ impl Parser<'_> {
                         after = n;
                     }
                 }
+            }
+            if span.len as usize > self.max_field {
+                return Err(CsvError::FieldTooLarge {
+                    row,
+                    column,
+                    name: String::new(),
+                    size: span.len as usize,
+                    limit: self.max_field,
+                    setting: Limit::FieldBytes.default_setting().to_owned(),
+                });
             }
             out.push(span);
             column += 1;
