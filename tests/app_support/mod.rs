@@ -1,0 +1,121 @@
+//! Shared helpers of the app tests (tests/app_*.rs): a .conf parser, SPL reference
+//! extraction, cron parsing, and the facts the app must agree with.
+// Each test crate uses a different subset of these helpers.
+#![allow(dead_code)]
+
+pub mod conf;
+pub mod cron;
+pub mod spl;
+
+use std::path::{Path, PathBuf};
+
+pub const APP_ID: &str = "t1651_cloud_admin_command";
+
+/// The options `t1651detect` accepts. searchbnf.conf must document exactly these and the
+/// shipped searches may use only these.
+///
+/// This list must match `t1651::detect::options::OPTION_NAMES`.
+/// TODO(option-names): once that constant exists on main, replace this list with
+/// `t1651::detect::options::OPTION_NAMES` so there is one list in the project.
+pub const OPTION_NAMES: &[&str] = &[
+    "mode",
+    "threshold",
+    "include_failed",
+    "span",
+    "home_tenant",
+    "operations",
+    "distributed",
+    "phase",
+    "max_values",
+    "max_groups",
+    "max_invocations",
+];
+
+/// Parameters of the t1651_cloud_audit modular input (issue 5), as README/inputs.conf.spec
+/// must declare them and the binary's `--scheme` must list them (package.sh checks the latter).
+pub const INPUT_PARAMS: &[&str] = &[
+    "cloud",
+    "tenant_id",
+    "client_id",
+    "subscription_ids",
+    "environment",
+    "access_key_id",
+    "role_arn",
+    "regions",
+    "credential",
+    "operations",
+    "start_from",
+    "overlap",
+    "azure_authority_url",
+    "azure_management_url",
+    "aws_endpoint_url",
+    "aws_sts_url",
+    "proxy",
+    "ca_bundle",
+];
+
+/// Sourcetypes the data-source macro must cover (issue 4; the modular input writes the
+/// mscs:azure:audit and aws:cloudtrail ones).
+pub const SOURCETYPES: &[&str] = &[
+    "azure:activity",
+    "azure:audit",
+    "mscs:azure:activity",
+    "mscs:azure:audit",
+    "mscs:azure:eventhub",
+    "azure:monitor:activity",
+    "aws:cloudtrail",
+];
+
+/// Splunk built-in search commands the app's searches may use besides its own.
+pub const BUILTIN_COMMANDS: &[&str] = &[
+    "search",
+    "where",
+    "eval",
+    "stats",
+    "eventstats",
+    "streamstats",
+    "timechart",
+    "chart",
+    "table",
+    "fields",
+    "rename",
+    "sort",
+    "dedup",
+    "head",
+    "tail",
+    "rex",
+    "lookup",
+    "inputlookup",
+    "outputlookup",
+    "fillnull",
+    "convert",
+    "mvexpand",
+    "makemv",
+    "bin",
+    "top",
+    "rare",
+    "append",
+    "appendcols",
+    "iplocation",
+    "tstats",
+    "collect",
+    "spath",
+];
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn app_dir() -> PathBuf {
+    repo_root().join("app")
+}
+
+/// Parses app/<rel>, panicking with the parser's message (a test failure) when it is invalid.
+pub fn app_conf(rel: &str) -> conf::Conf {
+    let path = app_dir().join(rel);
+    conf::parse_file(&path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
