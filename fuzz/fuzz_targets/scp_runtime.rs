@@ -18,7 +18,7 @@
 
 use std::io::{BufReader, Cursor, Read};
 
-use libfuzzer_sys::arbitrary::{Arbitrary, Unstructured};
+use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use t1651::scp::csv::LineEnding;
 use t1651::scp::frame::{FrameLimits, FrameReader};
