@@ -1,4 +1,6 @@
+//! `t1651_cloud_audit`: the modular input binary (see `t1651::modinput`).
+
 fn main() {
-    eprintln!("t1651_cloud_audit: not built yet");
-    std::process::exit(2);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    std::process::exit(t1651::modinput::main_with_args(&args));
 }

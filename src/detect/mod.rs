@@ -1,4 +1,38 @@
 //! The T1651 detection domain. Knows nothing of the Splunk protocol.
+//!
+//! # Flow
+//! [`options::Options`] (from SPL `name=value` pairs) → per event [`normalize`] (JSON
+//! `_raw` or flattened [`fields::EventFields`]) → [`engine::Engine`] (invocation collapse,
+//! aggregation, map/reduce partial state) → [`row::OutputRow`]s plus one warning text.
+//!
+//! # API for front ends
+//! ```text
+//! options::OPTION_NAMES: &[&str]                                  // the fixed option list
+//! options::Options::parse(pairs: impl IntoIterator<Item=(N, V)>) -> Result<Options, OptionError>
+//! Options::map_phase_args(&self) -> String                        // `phase=map threshold="5" …`
+//! Options::map_phase_command(&self) -> String                     // `t1651detect phase=map …` (streaming_preop)
+//! fields::required_fields(&Options) -> Vec<String>                // getinfo required_fields
+//! engine::Engine::new(Options) -> Engine
+//! Engine::ingest_fields<F: EventFields + ?Sized>(&mut self, &F) -> Disposition   // Splunk event or partial row
+//! Engine::ingest_json(&mut self, raw: &[u8], splunk_time: Option<&str>) -> Disposition  // one JSON record
+//! Engine::event_row<F: EventFields + ?Sized>(&mut self, &F) -> Option<OutputRow> // mode=events
+//! Engine::event_row_json(&mut self, raw: &[u8], splunk_time: Option<&str>) -> Option<OutputRow>
+//! Engine::finish(self) -> Finished { rows, warning: Option<String>, stats }
+//!     // summary rows (sorted) | phase=map partial rows (column `t1651_state`) | nothing for mode=events
+//! Engine::finish_with<F: FnMut(OutputRow)>(self, sink: F) -> FinishInfo { warning, stats }  // same rows, streamed
+//! Options::wants_map_phase(&self) -> bool                         // return streaming_preop at getinfo?
+//! raw::split_records(doc: &[u8]) -> Result<Vec<&[u8]>, RecordsError>  // {"records":[…]}, {"Records":[…]}, [...]
+//! ```
+//! A map-phase partial row is an [`row::OutputRow`] with one column, [`fields::STATE_FIELD`];
+//! the reduce side feeds it back through `ingest_fields` like any event.
 
+pub mod engine;
+pub mod fields;
+mod intern;
+pub mod normalize;
 pub mod operations;
+pub mod options;
+pub mod raw;
+pub mod resource;
 pub mod row;
+pub mod time;

@@ -42,6 +42,9 @@ pub struct OutputRow {
 impl OutputRow {
     /// The value of a column, if present.
     pub fn get(&self, name: &str) -> Option<&OutValue> {
-        self.columns.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+        self.columns
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
     }
 }

@@ -1,1 +1,41 @@
-//! The `t1651_cloud_audit` modular input.
+//! The `t1651_cloud_audit` modular input: collects Azure Activity Log and AWS CloudTrail events
+//! of cloud administration commands from the cloud APIs and streams them to splunkd.
+//!
+//! * [`run`]: the splunkd contract (`--scheme`, `--validate-arguments`, normal run).
+//! * [`xml_in`] / [`xml_out`] / [`scheme`]: the XML documents of that contract.
+//! * [`config`] / [`timespec`]: typed, validated stanza parameters.
+//! * [`collect`] / [`checkpoint`]: sources × slices, de-duplication, crash-safe progress.
+//! * [`azure`] / [`aws`]: the two cloud APIs; [`http`] / [`passwords`] / [`secret`] / [`log`]: plumbing.
+//! * [`fixtures`]: realistic T1651 events in the APIs' shapes, for emulators and tests.
+//!
+//! Delivery: at least once, with every event already sent remembered (by `eventDataId` /
+//! `eventID`) for the overlap window; after a crash nothing is lost and at most the one event in
+//! flight at the crash is written twice ([`checkpoint`] states the guarantee exactly).
+//!
+//! Internal knobs (environment, for tests and diagnosis; not part of the stanza):
+//! `T1651_MODINPUT_BACKOFF_MS` (retry backoff base, default 500), `T1651_MODINPUT_TIMEOUT_MS`
+//! (per request, default 60000), `T1651_MODINPUT_SLICE_SECS` (checkpointed slice, default 3600),
+//! `T1651_MODINPUT_AWS_PACING_MS` (LookupEvents spacing per region, default 500),
+//! `T1651_MODINPUT_DEBUG` (DEBUG lines).
+//!
+//! Depends on `crate::detect::operations` only (the default operation lists).
+
+pub mod aws;
+pub mod azure;
+pub mod checkpoint;
+pub mod collect;
+pub mod config;
+pub mod error;
+pub mod fixtures;
+pub mod http;
+pub mod log;
+pub mod passwords;
+pub mod run;
+pub mod scheme;
+pub mod secret;
+pub mod timespec;
+pub mod xml_in;
+pub mod xml_out;
+
+pub use error::ModinputError;
+pub use run::main_with_args;

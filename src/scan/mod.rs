@@ -1,1 +1,12 @@
-//! Offline scan of exported audit-log files.
+//! Offline scan of exported audit-log files: `t1651detect scan <files|dirs>`.
+//!
+//! * [`input`] reads exported logs (every Azure Activity Log and CloudTrail export shape,
+//!   gzip or not) and streams each event as raw JSON, reporting bad input by position.
+//! * [`render`] prints output rows as a terminal table, CSV or JSON lines, and the summary.
+//! * [`cli`] parses the command line into the detection's `(name, value)` option pairs and
+//!   drives a scan through an [`cli::EngineFactory`], the seam where the detection engine
+//!   plugs in.
+
+pub mod cli;
+pub mod input;
+pub mod render;

@@ -1,0 +1,1057 @@
+//! The detection engine: invocation collapse, aggregation, output rows, and the mergeable
+//! partial state of the distributed (map/reduce) mode.
+//!
+//! Memory grows with groups and invocations, never with events: an event is normalised,
+//! merged into a compact invocation record (integers only: strings are interned) or
+//! straight into its group, and dropped.
+//!
+//! Semantics:
+//! * An **invocation** is the set of Azure rows sharing (operation, correlationId,
+//!   target, document). Target and document are part of the key because one ARM
+//!   deployment gives the same correlationId to every resource it touches: keying on
+//!   (operation, correlationId) alone would fold ten extension installs into one. The
+//!   Started/Accepted/Succeeded rows of one run share all four and collapse.
+//!   Outcome: failed if any row failed, else succeeded if any succeeded, else in progress.
+//!   A row without correlationId, and every AWS event, is its own invocation.
+//! * Conflicting attributes among rows of one invocation (caller, resource group,
+//!   subscription, source IP) are merged as "smallest non-empty" so that the result does
+//!   not depend on arrival order or on how the input was split across map processes.
+//! * Failed invocations always count in `failed_count`; they count in
+//!   `invocation_count` (and contribute targets, IPs, times) only with `include_failed`.
+//!   Groups with `invocation_count` 0 are not emitted.
+//! * Groups: (caller_identity, resource_group, subscription_id, operation_lower
+//!   [, span bucket of the invocation's first row]).
+//! * Every merge is commutative and associative, which is what makes
+//!   `reduce(map(p1), …, map(pn)) == direct run` hold for any split.
+
+mod invtable;
+mod partial;
+
+use crate::detect::fields::{EventFields, STATE_FIELD};
+use crate::detect::intern::{Interner, MAX_ID};
+use crate::detect::normalize::{
+    normalize_fields, normalize_json, CallerType, Normalized, NormalizedEvent, SkipReason, Status,
+    TargetKind,
+};
+use crate::detect::operations::Cloud;
+use crate::detect::options::{Mode, Options, Phase};
+use crate::detect::row::{OutValue, OutputRow};
+use crate::detect::time;
+use hashbrown::{HashMap, HashSet};
+use std::cmp::Ordering;
+
+const F_PROGRESS: u8 = 1;
+const F_SUCCESS: u8 = 2;
+const F_FAILED: u8 = 4;
+const F_CROSS: u8 = 8;
+/// Bit 31 of a target id: the target is a resource, not a VM.
+const RESOURCE_BIT: u32 = MAX_ID;
+/// `bucket` of a group when `span` is not set.
+const NO_BUCKET: i64 = i64::MIN;
+
+/// What happened to one input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// A T1651 event, merged into the state.
+    Accepted,
+    /// A map-phase partial state row, merged.
+    Partial,
+    /// A valid record of an operation not selected.
+    Ignored,
+    Skipped(SkipReason),
+    /// Dropped because `max_groups` or `max_invocations` was reached.
+    Dropped,
+}
+
+/// Counters over a run. Map-phase counters travel to the reduce side in a stats row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Inputs that were events (not partial rows).
+    pub events: u64,
+    /// Events of a selected operation.
+    pub selected: u64,
+    /// Events of other operations (`not_selected`).
+    pub ignored: u64,
+    /// Skips by [`SkipReason::index`].
+    pub skipped: [u64; SkipReason::ALL.len()],
+    pub partial_rows: u64,
+    /// Invocations dropped because their group would exceed `max_groups`.
+    pub dropped_by_max_groups: u64,
+    /// Rows dropped because their invocation would exceed `max_invocations`.
+    pub dropped_by_max_invocations: u64,
+    /// Output rows in which a multivalue column was cut to `max_values`.
+    pub truncated_rows: u64,
+}
+
+impl Stats {
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.iter().sum()
+    }
+
+    /// Non-zero counts of events not used, by stable reason name: every [`SkipReason`]
+    /// plus `not_selected` (valid records of other operations), largest first.
+    pub fn unused_by_reason(&self) -> Vec<(&'static str, u64)> {
+        let mut v: Vec<(&'static str, u64)> = SkipReason::ALL
+            .iter()
+            .map(|r| (r.as_str(), self.skipped[r.index()]))
+            .chain(std::iter::once(("not_selected", self.ignored)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        v
+    }
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// Summary rows (sorted), or partial-state rows in `phase=map`, or nothing in
+    /// `mode=events` (those rows are returned per event).
+    pub rows: Vec<OutputRow>,
+    /// The one WARN message for the user, if anything was skipped, dropped or cut.
+    /// Always `None` in `phase=map` (the counters travel to the reducer).
+    pub warning: Option<String>,
+    pub stats: Stats,
+}
+
+/// The end of a run whose rows went to a sink ([`Engine::finish_with`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishInfo {
+    pub warning: Option<String>,
+    pub stats: Stats,
+}
+
+/// A correlation id: a GUID packed in 16 bytes, or an interned string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Corr {
+    Guid([u8; 16]),
+    Str(u32),
+}
+
+/// Parse a hyphenated GUID (any case) into its 16 bytes. Byte order equals the order of
+/// the lower-case text, so comparing bytes compares strings.
+fn parse_guid(s: &str) -> Option<[u8; 16]> {
+    if !crate::detect::options::is_guid(s) {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let mut n = 0;
+    let mut hi: Option<u8> = None;
+    for b in s.bytes().filter(|b| *b != b'-') {
+        let v = (b as char).to_digit(16)? as u8;
+        match hi.take() {
+            None => hi = Some(v),
+            Some(h) => {
+                out[n] = h << 4 | v;
+                n += 1;
+            }
+        }
+    }
+    Some(out)
+}
+
+fn format_guid(g: &[u8; 16]) -> String {
+    let mut s = String::with_capacity(36);
+    for (i, b) in g.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            s.push('-');
+        }
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// Who made a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Principal {
+    caller: u32,
+    ctype: CallerType,
+    tenant: u32,
+    session: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct InvKey {
+    corr: Corr,
+    /// Target id (with [`RESOURCE_BIT`]) or 0.
+    target: u32,
+    doc: u32,
+    op: u16,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct InvState {
+    first: i64,
+    last: i64,
+    /// Interned [`Ctx`].
+    ctx: u32,
+    src: u32,
+    flags: u8,
+}
+
+/// Who and where: the group-defining attributes of an invocation, interned together so an
+/// open invocation stores one id instead of three.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Ctx {
+    principal: u32,
+    rg: u32,
+    sub: u32,
+}
+
+/// One finished invocation, ready to fold into its group.
+struct Inv<'t> {
+    op: u16,
+    principal: u32,
+    rg: u32,
+    sub: u32,
+    src: u32,
+    doc: u32,
+    first: i64,
+    last: i64,
+    flags: u8,
+    targets: &'t [u32],
+    corr: Option<Corr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct GroupKey {
+    bucket: i64,
+    caller: u32,
+    rg: u32,
+    sub: u32,
+    op: u16,
+}
+
+#[derive(Debug, Clone)]
+struct GroupState {
+    counted: u64,
+    failed: u64,
+    first: i64,
+    last: i64,
+    vms: HashSet<u32>,
+    resources: HashSet<u32>,
+    srcs: HashSet<u32>,
+    docs: HashSet<u32>,
+    sessions: HashSet<u32>,
+    /// The `max_values` smallest correlation ids, sorted; `corrs_cut` if any was dropped.
+    corrs: Vec<Corr>,
+    corrs_cut: bool,
+    ctype: Option<CallerType>,
+    tenant: u32,
+    cross: bool,
+}
+
+impl GroupState {
+    fn new() -> Self {
+        GroupState {
+            counted: 0,
+            failed: 0,
+            first: i64::MAX,
+            last: i64::MIN,
+            vms: HashSet::new(),
+            resources: HashSet::new(),
+            srcs: HashSet::new(),
+            docs: HashSet::new(),
+            sessions: HashSet::new(),
+            corrs: Vec::new(),
+            corrs_cut: false,
+            ctype: None,
+            tenant: 0,
+            cross: false,
+        }
+    }
+}
+
+/// Deterministic merge of caller types: any known type beats `unknown`, else the smaller.
+fn merge_ctype(a: Option<CallerType>, b: CallerType) -> Option<CallerType> {
+    Some(match a {
+        None => b,
+        Some(CallerType::Unknown) => b,
+        Some(a) if b == CallerType::Unknown => a,
+        Some(a) => a.min(b),
+    })
+}
+
+/// The detection engine. Feed it events (and/or partial rows), then [`Engine::finish`].
+///
+/// ```
+/// use t1651::detect::{engine::Engine, options::Options};
+/// let mut e = Engine::new(Options::default());
+/// e.ingest_json(br#"{"eventSource":"ssm.amazonaws.com","eventName":"SendCommand",
+///   "eventTime":"2024-08-02T09:08:56Z","recipientAccountId":"111",
+///   "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111:user/bob","accountId":"111"},
+///   "requestParameters":{"instanceIds":["i-1","i-2"]}}"#, None);
+/// let done = e.finish();
+/// assert_eq!(done.rows.len(), 1);
+/// ```
+pub struct Engine {
+    opts: Options,
+    strings: Interner,
+    principals: Vec<Principal>,
+    principal_ids: HashMap<Principal, u32>,
+    contexts: Vec<Ctx>,
+    ctx_ids: HashMap<Ctx, u32>,
+    invocations: invtable::InvTable,
+    groups: HashMap<GroupKey, GroupState>,
+    stats: Stats,
+    /// Scratch buffer for target ids of one event.
+    scratch: Vec<u32>,
+}
+
+impl Engine {
+    pub fn new(opts: Options) -> Self {
+        Engine {
+            opts,
+            strings: Interner::new(),
+            principals: Vec::new(),
+            principal_ids: HashMap::new(),
+            contexts: Vec::new(),
+            ctx_ids: HashMap::new(),
+            invocations: invtable::InvTable::default(),
+            groups: HashMap::new(),
+            stats: Stats::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Number of open invocations and groups (for memory accounting).
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.invocations.len(), self.groups.len())
+    }
+
+    // ------------------------------------------------------------------ ingest
+
+    /// Ingest one JSON audit record (a Splunk `_raw`, or a record of an exported file).
+    /// `splunk_time` is `_time` when known (fallback timestamp).
+    pub fn ingest_json(&mut self, raw: &[u8], splunk_time: Option<&str>) -> Disposition {
+        self.stats.events += 1;
+        let n = normalize_json(raw, splunk_time, &self.opts);
+        self.ingest_normalized(n)
+    }
+
+    /// Ingest one Splunk event or map-phase partial row (a row with a non-empty
+    /// `t1651_state` field). Uses `_raw` when it is JSON, else the flattened fields.
+    pub fn ingest_fields<F: EventFields + ?Sized>(&mut self, f: &F) -> Disposition {
+        if let Some(state) = f.value(STATE_FIELD).filter(|s| !s.is_empty()) {
+            self.stats.partial_rows += 1;
+            return match self.ingest_partial(state) {
+                Ok(()) => Disposition::Partial,
+                Err(()) => {
+                    self.stats.skipped[SkipReason::BadPartialState.index()] += 1;
+                    Disposition::Skipped(SkipReason::BadPartialState)
+                }
+            };
+        }
+        self.stats.events += 1;
+        let n = normalize_fields(f, &self.opts);
+        self.ingest_normalized(n)
+    }
+
+    /// Ingest an already normalised event (or its disposition).
+    pub fn ingest_normalized(&mut self, n: Normalized<'_>) -> Disposition {
+        match n {
+            Normalized::Event(ev) => {
+                self.stats.selected += 1;
+                if self.add_event(&ev) {
+                    Disposition::Accepted
+                } else {
+                    Disposition::Dropped
+                }
+            }
+            Normalized::Ignored => {
+                self.stats.ignored += 1;
+                Disposition::Ignored
+            }
+            Normalized::Skip(r) => {
+                self.stats.skipped[r.index()] += 1;
+                Disposition::Skipped(r)
+            }
+        }
+    }
+
+    fn intern_principal(&mut self, p: Principal) -> u32 {
+        if let Some(&id) = self.principal_ids.get(&p) {
+            return id;
+        }
+        let id = self.principals.len() as u32;
+        self.principals.push(p);
+        self.principal_ids.insert(p, id);
+        id
+    }
+
+    fn intern_ctx(&mut self, c: Ctx) -> u32 {
+        if let Some(&id) = self.ctx_ids.get(&c) {
+            return id;
+        }
+        let id = self.contexts.len() as u32;
+        self.contexts.push(c);
+        self.ctx_ids.insert(c, id);
+        id
+    }
+
+    /// Field-wise deterministic merge of two contexts: smallest principal, smallest
+    /// non-empty resource group and subscription.
+    fn merge_ctx(&mut self, a: u32, b: u32) -> u32 {
+        if a == b {
+            return a;
+        }
+        let (ca, cb) = (self.contexts[a as usize], self.contexts[b as usize]);
+        let merged = Ctx {
+            principal: if self.cmp_principal(cb.principal, ca.principal) == Ordering::Less {
+                cb.principal
+            } else {
+                ca.principal
+            },
+            rg: self.strings.min_nonempty(ca.rg, cb.rg),
+            sub: self.strings.min_nonempty(ca.sub, cb.sub),
+        };
+        self.intern_ctx(merged)
+    }
+
+    /// Compare principals by their strings (for deterministic merges).
+    fn cmp_principal(&self, a: u32, b: u32) -> Ordering {
+        if a == b {
+            return Ordering::Equal;
+        }
+        let (pa, pb) = (self.principals[a as usize], self.principals[b as usize]);
+        // A principal with a caller beats one without.
+        (pa.caller == 0)
+            .cmp(&(pb.caller == 0))
+            .then_with(|| self.strings.cmp(pa.caller, pb.caller))
+            .then_with(|| pa.ctype.cmp(&pb.ctype))
+            .then_with(|| self.strings.cmp(pa.tenant, pb.tenant))
+            .then_with(|| self.strings.cmp(pa.session, pb.session))
+    }
+
+    fn corr_of(&mut self, s: &str) -> Corr {
+        match parse_guid(s) {
+            Some(g) => Corr::Guid(g),
+            None => Corr::Str(self.strings.intern(s)),
+        }
+    }
+
+    fn corr_string(&self, c: Corr) -> String {
+        match c {
+            Corr::Guid(g) => format_guid(&g),
+            Corr::Str(id) => self.strings.get(id).to_owned(),
+        }
+    }
+
+    fn cmp_corr(&self, a: Corr, b: Corr) -> Ordering {
+        match (a, b) {
+            (Corr::Guid(x), Corr::Guid(y)) => x.cmp(&y),
+            (Corr::Str(x), Corr::Str(y)) => self.strings.cmp(x, y),
+            _ => self.corr_string(a).cmp(&self.corr_string(b)),
+        }
+    }
+
+    fn flags_of(status: Status, cross: bool) -> u8 {
+        let f = match status {
+            Status::Succeeded => F_SUCCESS,
+            Status::Failed => F_FAILED,
+            Status::Started | Status::Accepted | Status::Unknown => F_PROGRESS,
+        };
+        f | if cross { F_CROSS } else { 0 }
+    }
+
+    /// Merge one event. Returns false if it was dropped by a limit.
+    fn add_event(&mut self, ev: &NormalizedEvent<'_>) -> bool {
+        let s = &mut self.strings;
+        let principal = Principal {
+            caller: s.intern(ev.caller.as_deref().unwrap_or("")),
+            ctype: ev.caller_type,
+            tenant: s.intern(ev.caller_tenant.as_deref().unwrap_or("")),
+            session: s.intern(ev.caller_session.as_deref().unwrap_or("")),
+        };
+        let rg = s.intern(ev.resource_group.as_deref().unwrap_or(""));
+        let sub = s.intern(ev.subscription.as_deref().unwrap_or(""));
+        let src = s.intern(ev.src.as_deref().unwrap_or(""));
+        let doc = s.intern(ev.document.as_deref().unwrap_or(""));
+        let mut targets = std::mem::take(&mut self.scratch);
+        targets.clear();
+        for (kind, t) in &ev.targets {
+            let id = self.strings.intern(t);
+            if id != 0 {
+                targets.push(
+                    id | if *kind == TargetKind::Resource {
+                        RESOURCE_BIT
+                    } else {
+                        0
+                    },
+                );
+            }
+        }
+        let principal = self.intern_principal(principal);
+        let flags = Self::flags_of(ev.status, ev.cross_tenant);
+        let kept = match (&ev.correlation_id, ev.cloud) {
+            (Some(corr), Cloud::Azure) => {
+                let key = InvKey {
+                    corr: self.corr_of(corr),
+                    target: targets.first().copied().unwrap_or(0),
+                    doc,
+                    op: ev.op,
+                };
+                let ctx = self.intern_ctx(Ctx { principal, rg, sub });
+                let st = InvState {
+                    first: ev.time,
+                    last: ev.time,
+                    ctx,
+                    src,
+                    flags,
+                };
+                self.merge_invocation(key, st)
+            }
+            _ => {
+                let corr = ev.request_id.as_deref().map(|r| self.corr_of(r));
+                self.fold(&Inv {
+                    op: ev.op,
+                    principal,
+                    rg,
+                    sub,
+                    src,
+                    doc,
+                    first: ev.time,
+                    last: ev.time,
+                    flags,
+                    targets: &targets,
+                    corr,
+                })
+            }
+        };
+        self.scratch = targets;
+        kept
+    }
+
+    fn merge_invocation(&mut self, key: InvKey, st: InvState) -> bool {
+        let len = self.invocations.len();
+        if let Some(cur) = self.invocations.get(&key) {
+            let merged = InvState {
+                first: cur.first.min(st.first),
+                last: cur.last.max(st.last),
+                ctx: self.merge_ctx(cur.ctx, st.ctx),
+                src: self.strings.min_nonempty(cur.src, st.src),
+                flags: cur.flags | st.flags,
+            };
+            self.invocations.put(key, merged);
+            return true;
+        }
+        if len >= self.opts.max_invocations {
+            self.stats.dropped_by_max_invocations += 1;
+            return false;
+        }
+        self.invocations.put(key, st);
+        true
+    }
+
+    /// Fold a finished invocation into its group. Returns false if dropped by `max_groups`.
+    fn fold(&mut self, inv: &Inv<'_>) -> bool {
+        let failed = inv.flags & F_FAILED != 0;
+        let counted = !failed || self.opts.include_failed;
+        let bucket = match self.opts.span_micros {
+            Some(span) => inv.first.div_euclid(span) * span,
+            None => NO_BUCKET,
+        };
+        let p = self.principals[inv.principal as usize];
+        let key = GroupKey {
+            bucket,
+            caller: p.caller,
+            rg: inv.rg,
+            sub: inv.sub,
+            op: inv.op,
+        };
+        let groups_len = self.groups.len();
+        let max_groups = self.opts.max_groups;
+        let g = match self.groups.get_mut(&key) {
+            Some(g) => g,
+            None if groups_len >= max_groups => {
+                self.stats.dropped_by_max_groups += 1;
+                return false;
+            }
+            None => self.groups.entry(key).or_insert_with(GroupState::new),
+        };
+        if failed {
+            g.failed += 1;
+        }
+        if !counted {
+            return true;
+        }
+        g.counted += 1;
+        g.first = g.first.min(inv.first);
+        g.last = g.last.max(inv.last);
+        for &t in inv.targets {
+            if t & RESOURCE_BIT != 0 {
+                g.resources.insert(t & !RESOURCE_BIT);
+            } else {
+                g.vms.insert(t);
+            }
+        }
+        if inv.src != 0 {
+            g.srcs.insert(inv.src);
+        }
+        if inv.doc != 0 {
+            g.docs.insert(inv.doc);
+        }
+        if p.session != 0 {
+            g.sessions.insert(p.session);
+        }
+        g.ctype = merge_ctype(g.ctype, p.ctype);
+        g.tenant = self.strings.min_nonempty(g.tenant, p.tenant);
+        g.cross |= inv.flags & F_CROSS != 0;
+        if let Some(c) = inv.corr {
+            let mut corrs = std::mem::take(&mut g.corrs);
+            let cut = self.insert_corr(&mut corrs, c);
+            let g = self.groups.get_mut(&key).expect("group exists");
+            g.corrs = corrs;
+            g.corrs_cut |= cut;
+        }
+        true
+    }
+
+    /// Insert into a sorted, bounded list of the smallest ids. Returns true if a value was
+    /// dropped by the bound.
+    fn insert_corr(&self, list: &mut Vec<Corr>, c: Corr) -> bool {
+        match list.binary_search_by(|x| self.cmp_corr(*x, c)) {
+            Ok(_) => false,
+            Err(pos) => {
+                if pos >= self.opts.max_values {
+                    return true;
+                }
+                if list.len() == list.capacity() {
+                    // Grow by doubling but never past the bound (+1 for the insert-then-pop).
+                    let room = (self.opts.max_values + 1).saturating_sub(list.len());
+                    list.reserve_exact(list.len().max(4).min(room.max(1)));
+                }
+                list.insert(pos, c);
+                if list.len() > self.opts.max_values {
+                    list.pop();
+                    return true;
+                }
+                false
+            }
+        }
+    }
+
+    /// Fold every open invocation into its group (end of a direct or reduce run).
+    fn fold_all_invocations(&mut self) {
+        let table = std::mem::take(&mut self.invocations);
+        for (k, st) in table.into_entries() {
+            let targets = [k.target];
+            let targets: &[u32] = if k.target == 0 { &[] } else { &targets };
+            let c = self.contexts[st.ctx as usize];
+            self.fold(&Inv {
+                op: k.op,
+                principal: c.principal,
+                rg: c.rg,
+                sub: c.sub,
+                src: st.src,
+                doc: k.doc,
+                first: st.first,
+                last: st.last,
+                flags: st.flags,
+                targets,
+                corr: Some(k.corr),
+            });
+        }
+    }
+
+    // ------------------------------------------------------------------ events mode
+
+    /// `mode=events`: the normalised fields of one Splunk event, to append to it; `None`
+    /// if the event is not a selected T1651 record (counted as ignored or skipped).
+    pub fn event_row<F: EventFields + ?Sized>(&mut self, f: &F) -> Option<OutputRow> {
+        self.stats.events += 1;
+        let n = normalize_fields(f, &self.opts);
+        self.event_row_of(n)
+    }
+
+    /// `mode=events` for a JSON record.
+    pub fn event_row_json(&mut self, raw: &[u8], splunk_time: Option<&str>) -> Option<OutputRow> {
+        self.stats.events += 1;
+        let n = normalize_json(raw, splunk_time, &self.opts);
+        self.event_row_of(n)
+    }
+
+    fn event_row_of(&mut self, n: Normalized<'_>) -> Option<OutputRow> {
+        match n {
+            Normalized::Event(ev) => {
+                self.stats.selected += 1;
+                let (row, cut) = events_row_cut(&ev, &self.opts);
+                self.stats.truncated_rows += u64::from(cut);
+                Some(row)
+            }
+            Normalized::Ignored => {
+                self.stats.ignored += 1;
+                None
+            }
+            Normalized::Skip(r) => {
+                self.stats.skipped[r.index()] += 1;
+                None
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ finish
+
+    /// End the run: summary rows (sorted), or partial-state rows with `phase=map`, or no
+    /// rows in `mode=events`; plus the warning text.
+    pub fn finish(self) -> Finished {
+        let mut rows = Vec::new();
+        let FinishInfo { warning, stats } = self.finish_with(|r| rows.push(r));
+        Finished {
+            rows,
+            warning,
+            stats,
+        }
+    }
+
+    /// [`Engine::finish`], handing each row to `sink` as soon as it is built, in output
+    /// order, so that the rows never need to be in memory all at once (a front end can
+    /// encode each to its output buffer). The warning is known only after the last row.
+    pub fn finish_with<F: FnMut(OutputRow)>(mut self, mut sink: F) -> FinishInfo {
+        match (self.opts.mode, self.opts.phase) {
+            (Mode::Events, _) => {}
+            (Mode::Summary, Some(Phase::Map)) => self.partial_rows(&mut sink),
+            (Mode::Summary, None) => {
+                self.fold_all_invocations();
+                self.summary_rows(&mut sink);
+            }
+        }
+        // The map phase ships its counters to the reducer in a stats row: one WARN there.
+        let warning = match self.opts.phase {
+            Some(Phase::Map) => None,
+            None => warning_text(&self.stats, &self.opts),
+        };
+        FinishInfo {
+            warning,
+            stats: self.stats,
+        }
+    }
+
+    fn sorted_strings(&self, ids: &HashSet<u32>) -> Vec<&str> {
+        let mut v: Vec<&str> = ids.iter().map(|&i| self.strings.get(i)).collect();
+        v.sort_unstable();
+        v
+    }
+
+    fn summary_rows(&mut self, sink: &mut dyn FnMut(OutputRow)) {
+        let mut keyed: Vec<(&GroupKey, &GroupState)> =
+            self.groups.iter().filter(|(_, g)| g.counted > 0).collect();
+        let s = &self.strings;
+        let ops = &self.opts.operations;
+        keyed.sort_by(|(ka, ga), (kb, gb)| {
+            gb.counted
+                .cmp(&ga.counted)
+                .then_with(|| s.cmp(ka.caller, kb.caller))
+                .then_with(|| s.cmp(ka.sub, kb.sub))
+                .then_with(|| s.cmp(ka.rg, kb.rg))
+                .then_with(|| ops.spec(ka.op).lower.cmp(&ops.spec(kb.op).lower))
+                .then_with(|| ka.bucket.cmp(&kb.bucket))
+        });
+        let mut truncated_rows = 0;
+        for (k, g) in keyed {
+            let (row, cut) = self.summary_row(k, g);
+            truncated_rows += u64::from(cut);
+            sink(row);
+        }
+        self.stats.truncated_rows += truncated_rows;
+    }
+
+    fn summary_row(&self, k: &GroupKey, g: &GroupState) -> (OutputRow, bool) {
+        let max = self.opts.max_values;
+        let spec = self.opts.operations.spec(k.op);
+        let caller = match self.strings.get(k.caller) {
+            "" => "unknown",
+            c => c,
+        };
+        let vms = self.sorted_strings(&g.vms);
+        let resources = self.sorted_strings(&g.resources);
+        let srcs = self.sorted_strings(&g.srcs);
+        let docs = self.sorted_strings(&g.docs);
+        let sessions = self.sorted_strings(&g.sessions);
+        let corrs: Vec<String> = g.corrs.iter().map(|c| self.corr_string(*c)).collect();
+        let mut dest: Vec<&str> = vms.iter().chain(resources.iter()).copied().collect();
+        dest.sort_unstable();
+        dest.dedup();
+        let sub = self.strings.get(k.sub);
+        let time_col = if k.bucket == NO_BUCKET {
+            g.first
+        } else {
+            k.bucket
+        };
+        let mut b = RowBuilder::new(max);
+        b.single("_time", time::format_epoch(time_col));
+        b.single("event_time", time::format_iso(g.first));
+        b.single("caller_identity", caller);
+        b.multi("source_ips", "source_ips_truncated", &srcs, false);
+        b.multi("targeted_vms", "targeted_vms_truncated", &vms, false);
+        b.single("resource_group", self.strings.get(k.rg));
+        b.single("subscription_id", sub);
+        b.single("operation_lower", spec.lower.as_str());
+        b.single("invocation_count", g.counted.to_string());
+        b.single(
+            "multi_vm_targeting",
+            bool_col(g.vms.len() as u64 > self.opts.threshold),
+        );
+        b.single("first_seen", time::format_epoch(g.first));
+        b.single("last_seen", time::format_epoch(g.last));
+        b.single("duration_seconds", time::format_epoch(g.last - g.first));
+        b.single("vm_count", g.vms.len().to_string());
+        b.single("failed_count", g.failed.to_string());
+        b.single("cloud", spec.cloud.as_str());
+        b.single(
+            "caller_type",
+            g.ctype.unwrap_or(CallerType::Unknown).as_str(),
+        );
+        b.single("caller_tenant", self.strings.get(g.tenant));
+        b.single("cross_tenant", bool_col(g.cross));
+        b.multi(
+            "caller_session",
+            "caller_session_truncated",
+            &sessions,
+            false,
+        );
+        b.multi(
+            "targeted_resources",
+            "targeted_resources_truncated",
+            &resources,
+            false,
+        );
+        b.multi("documents", "documents_truncated", &docs, false);
+        let corr_refs: Vec<&str> = corrs.iter().map(String::as_str).collect();
+        b.multi(
+            "correlation_ids",
+            "correlation_ids_truncated",
+            &corr_refs,
+            g.corrs_cut,
+        );
+        b.single("user", caller);
+        b.multi("src", "src_truncated", &srcs, false);
+        b.multi("dest", "dest_truncated", &dest, false);
+        b.single("vendor_account", sub);
+        b.single("vendor_product", vendor_product(spec.cloud));
+        if k.bucket != NO_BUCKET {
+            b.single("span_start", time::format_epoch(k.bucket));
+        }
+        b.finish()
+    }
+}
+
+fn bool_col(b: bool) -> &'static str {
+    if b {
+        "TRUE"
+    } else {
+        "FALSE"
+    }
+}
+
+fn vendor_product(c: Cloud) -> &'static str {
+    match c {
+        Cloud::Azure => "Azure Activity Log",
+        Cloud::Aws => "AWS CloudTrail",
+    }
+}
+
+/// Builds an output row, cutting multivalue columns to `max_values` and adding the
+/// `<column>_truncated=TRUE` flags.
+struct RowBuilder {
+    row: OutputRow,
+    flags: Vec<&'static str>,
+    max: usize,
+}
+
+impl RowBuilder {
+    fn new(max: usize) -> Self {
+        RowBuilder {
+            row: OutputRow::default(),
+            flags: Vec::new(),
+            max,
+        }
+    }
+
+    fn single(&mut self, name: &'static str, v: impl Into<String>) {
+        self.row.columns.push((name, OutValue::Single(v.into())));
+    }
+
+    fn multi(
+        &mut self,
+        name: &'static str,
+        flag: &'static str,
+        values: &[&str],
+        already_cut: bool,
+    ) {
+        let cut = already_cut || values.len() > self.max;
+        let kept = values
+            .iter()
+            .take(self.max)
+            .map(|s| (*s).to_owned())
+            .collect();
+        self.row.columns.push((name, OutValue::Multi(kept)));
+        if cut {
+            self.flags.push(flag);
+        }
+    }
+
+    /// The row and whether any column was cut.
+    fn finish(mut self) -> (OutputRow, bool) {
+        let cut = !self.flags.is_empty();
+        for f in self.flags {
+            self.row.columns.push((f, OutValue::Single("TRUE".into())));
+        }
+        (self.row, cut)
+    }
+}
+
+/// The `mode=events` row of one normalised event.
+pub fn events_row(ev: &NormalizedEvent<'_>, opts: &Options) -> OutputRow {
+    events_row_cut(ev, opts).0
+}
+
+/// The events-mode row and whether a multivalue column was cut.
+fn events_row_cut(ev: &NormalizedEvent<'_>, opts: &Options) -> (OutputRow, bool) {
+    let spec = opts.operations.spec(ev.op);
+    let s = |o: &Option<std::borrow::Cow<'_, str>>| o.as_deref().unwrap_or("").to_owned();
+    let vms: Vec<&str> = ev
+        .targets
+        .iter()
+        .filter(|(k, _)| *k == TargetKind::Vm)
+        .map(|(_, t)| t.as_ref())
+        .collect();
+    let res: Vec<&str> = ev
+        .targets
+        .iter()
+        .filter(|(k, _)| *k == TargetKind::Resource)
+        .map(|(_, t)| t.as_ref())
+        .collect();
+    let caller = ev.caller.as_deref().unwrap_or("unknown");
+    let mut b = RowBuilder::new(opts.max_values);
+    b.single("event_time", time::format_iso(ev.time));
+    b.single("cloud", spec.cloud.as_str());
+    b.single("operation_lower", spec.lower.as_str());
+    b.single("result_status", ev.status.as_str());
+    b.single("caller_identity", caller);
+    b.single("caller_type", ev.caller_type.as_str());
+    b.single("caller_tenant", s(&ev.caller_tenant));
+    b.single("cross_tenant", bool_col(ev.cross_tenant));
+    b.single("caller_session", s(&ev.caller_session));
+    b.single("source_ip", s(&ev.src));
+    b.multi("targeted_vms", "targeted_vms_truncated", &vms, false);
+    b.multi(
+        "targeted_resources",
+        "targeted_resources_truncated",
+        &res,
+        false,
+    );
+    b.single("resource_group", s(&ev.resource_group));
+    b.single("subscription_id", s(&ev.subscription));
+    let corr = ev
+        .correlation_id
+        .as_deref()
+        .or(ev.request_id.as_deref())
+        .unwrap_or("");
+    b.single("correlation_id", corr);
+    b.single("document", s(&ev.document));
+    b.single("user", caller);
+    b.single("src", s(&ev.src));
+    let dest: Vec<&str> = vms.iter().chain(res.iter()).copied().collect();
+    b.multi("dest", "dest_truncated", &dest, false);
+    b.single("vendor_account", s(&ev.subscription));
+    b.single("vendor_product", vendor_product(spec.cloud));
+    b.single("vendor_region", s(&ev.region));
+    b.finish()
+}
+
+/// The one WARN message: skips by reason, limits reached, values cut. `None` if clean.
+pub fn warning_text(stats: &Stats, opts: &Options) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let total = stats.skipped_total();
+    if total > 0 {
+        let mut by: Vec<(u64, &str)> = SkipReason::ALL
+            .iter()
+            .map(|r| (stats.skipped[r.index()], r.as_str()))
+            .filter(|(n, _)| *n > 0)
+            .collect();
+        by.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        let list: Vec<String> = by.iter().map(|(n, r)| format!("{n} {r}")).collect();
+        let noun = if total == 1 { "event" } else { "events" };
+        parts.push(format!("skipped {total} {noun}: {}", list.join(", ")));
+    }
+    if stats.dropped_by_max_groups > 0 {
+        parts.push(format!(
+            "max_groups={} reached: {} invocations of further groups dropped",
+            opts.max_groups, stats.dropped_by_max_groups
+        ));
+    }
+    if stats.dropped_by_max_invocations > 0 {
+        parts.push(format!(
+            "max_invocations={} reached: {} events of further invocations dropped",
+            opts.max_invocations, stats.dropped_by_max_invocations
+        ));
+    }
+    if stats.truncated_rows > 0 {
+        parts.push(format!(
+            "multivalue columns cut to max_values={} in {} rows (see the *_truncated columns)",
+            opts.max_values, stats.truncated_rows
+        ));
+    }
+    if parts.is_empty() {
+        None
+    } else {
+        Some(format!("t1651detect {}", parts.join("; ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guid_roundtrip_and_order() {
+        let a = "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9";
+        let g = parse_guid(&a.to_uppercase()).unwrap();
+        assert_eq!(format_guid(&g), a);
+        let b = parse_guid("0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8fa").unwrap();
+        assert!(g < b);
+        assert!(parse_guid("not-a-guid").is_none());
+    }
+
+    #[test]
+    fn ctype_merge_is_order_independent() {
+        use CallerType::*;
+        for (a, b) in [(Unknown, User), (Guest, User), (ServicePrincipal, Unknown)] {
+            assert_eq!(
+                merge_ctype(merge_ctype(None, a), b),
+                merge_ctype(merge_ctype(None, b), a)
+            );
+        }
+    }
+
+    #[test]
+    fn warning_lists_reasons_by_count() {
+        let mut s = Stats::default();
+        s.skipped[SkipReason::BrokenJson.index()] = 9;
+        s.skipped[SkipReason::NoOperation.index()] = 3;
+        let o = Options::default();
+        assert_eq!(
+            warning_text(&s, &o).unwrap(),
+            "t1651detect skipped 12 events: 9 broken_json, 3 no_operation"
+        );
+        s.ignored = 4;
+        assert_eq!(
+            s.unused_by_reason(),
+            [("broken_json", 9), ("not_selected", 4), ("no_operation", 3)]
+        );
+        s.dropped_by_max_groups = 2;
+        assert!(warning_text(&s, &o)
+            .unwrap()
+            .contains("max_groups=100000 reached: 2"));
+        assert_eq!(warning_text(&Stats::default(), &o), None);
+    }
+}

@@ -1,0 +1,125 @@
+//! String interning: every distinct string is stored once in an arena and referred to by a
+//! `u32` id, so per-invocation and per-group state stays a handful of integers.
+//!
+//! Invariants: id 0 is the empty string (meaning "absent"); ids are dense and below
+//! [`MAX_ID`] so that callers may use bit 31 as a flag.
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::cmp::Ordering;
+use std::hash::BuildHasher;
+
+/// Ids are below 2^31 (bit 31 is free for callers).
+pub const MAX_ID: u32 = 1 << 31;
+
+/// Strings longer than this are cut (at a char boundary) before interning: real values
+/// (names, ARNs, IPs, ids) are far shorter, and a bound keeps junk input from inflating
+/// the arena.
+pub const MAX_LEN: usize = 1024;
+
+#[derive(Debug, Default)]
+pub struct Interner {
+    arena: String,
+    /// (start, len) of each id in `arena`.
+    spans: Vec<(u32, u32)>,
+    table: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+fn cut(s: &str) -> &str {
+    if s.len() <= MAX_LEN {
+        return s;
+    }
+    let mut end = MAX_LEN;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl Interner {
+    pub fn new() -> Self {
+        let mut i = Interner::default();
+        i.spans.push((0, 0));
+        i
+    }
+
+    /// The id of `s`, adding it if new. The empty string is id 0. If the arena is full
+    /// (4 GiB, far beyond the configured limits) the string is treated as absent.
+    pub fn intern(&mut self, s: &str) -> u32 {
+        let s = cut(s);
+        if s.is_empty() {
+            return 0;
+        }
+        let hash = self.hasher.hash_one(s);
+        let (arena, spans) = (&self.arena, &self.spans);
+        if let Some(&id) = self.table.find(hash, |&id| {
+            let (st, len) = spans[id as usize];
+            &arena[st as usize..(st + len) as usize] == s
+        }) {
+            return id;
+        }
+        let id = self.spans.len() as u32;
+        let start = self.arena.len();
+        if id >= MAX_ID || start + s.len() > u32::MAX as usize {
+            return 0;
+        }
+        self.arena.push_str(s);
+        self.spans.push((start as u32, s.len() as u32));
+        let (arena, spans, hasher) = (&self.arena, &self.spans, &self.hasher);
+        self.table.insert_unique(hash, id, |&id| {
+            let (st, len) = spans[id as usize];
+            hasher.hash_one(&arena[st as usize..(st + len) as usize])
+        });
+        id
+    }
+
+    /// The string of an id issued by this interner.
+    pub fn get(&self, id: u32) -> &str {
+        let (st, len) = self.spans[id as usize];
+        &self.arena[st as usize..(st + len) as usize]
+    }
+
+    /// Compare two ids by their strings.
+    pub fn cmp(&self, a: u32, b: u32) -> Ordering {
+        if a == b {
+            Ordering::Equal
+        } else {
+            self.get(a).cmp(self.get(b))
+        }
+    }
+
+    /// "Smallest non-empty" merge of two ids: deterministic whatever the order of merging.
+    pub fn min_nonempty(&self, a: u32, b: u32) -> u32 {
+        match (a, b) {
+            (0, x) | (x, 0) => x,
+            _ if self.cmp(b, a) == Ordering::Less => b,
+            _ => a,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intern_get_cmp() {
+        let mut i = Interner::new();
+        assert_eq!(i.intern(""), 0);
+        let a = i.intern("b-vm");
+        let b = i.intern("a-vm");
+        assert_eq!(i.intern("b-vm"), a);
+        assert_ne!(a, b);
+        assert_eq!(i.get(a), "b-vm");
+        assert_eq!(i.cmp(b, a), Ordering::Less);
+        assert_eq!(i.min_nonempty(a, b), b);
+        assert_eq!(i.min_nonempty(0, a), a);
+        for n in 0..10_000 {
+            let id = i.intern(&format!("s{n}"));
+            assert_eq!(i.get(id), format!("s{n}"));
+        }
+        let long = "é".repeat(2000);
+        let id = i.intern(&long);
+        assert!(i.get(id).len() <= MAX_LEN);
+    }
+}

@@ -1,0 +1,801 @@
+//! Normalisation: one shape-independent [`NormalizedEvent`] from any audit-record shape.
+//!
+//! Entry points: [`normalize_json`] (a JSON record, e.g. `_raw` or a file record) and
+//! [`normalize_fields`] (a Splunk event: uses `_raw` when it is JSON, else the flattened
+//! fields). Both end in [`normalize_raw`], so every shape gets the same rules.
+//!
+//! Invariants of a [`NormalizedEvent`]: Azure callers, subscriptions, resource groups,
+//! targets, documents and correlation ids are lower case; AWS ARNs keep their case
+//! (role and user names are case-sensitive) but instance ids are lower-cased.
+
+use crate::detect::fields::{names, EventFields};
+use crate::detect::operations::Cloud;
+use crate::detect::options::Options;
+use crate::detect::raw::{JsonProblem, RawEvent};
+use crate::detect::resource;
+use crate::detect::time;
+use std::borrow::Cow;
+
+/// The status family of one record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Status {
+    Started,
+    Accepted,
+    Succeeded,
+    Failed,
+    /// No recognisable status; treated as in progress.
+    Unknown,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Started => "started",
+            Status::Accepted => "accepted",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    /// Map one status word (any case; `Succeeded.Created` → its part before the dot;
+    /// HTTP codes from `resultSignature`) to a family.
+    pub fn parse(s: &str) -> Option<Status> {
+        let s = s.trim();
+        let word = s.split('.').next().unwrap_or(s).trim();
+        let eq = |w: &str| word.eq_ignore_ascii_case(w);
+        if eq("start") || eq("started") {
+            Some(Status::Started)
+        } else if eq("accept") || eq("accepted") {
+            Some(Status::Accepted)
+        } else if eq("success") || eq("succeeded") || eq("succeed") {
+            Some(Status::Succeeded)
+        } else if eq("failure")
+            || eq("failed")
+            || eq("fail")
+            || eq("rejected")
+            || eq("canceled")
+            || eq("cancelled")
+        {
+            Some(Status::Failed)
+        } else if eq("in progress") || eq("inprogress") || eq("active") {
+            Some(Status::Started)
+        } else if word.len() == 3 && word.bytes().all(|b| b.is_ascii_digit()) {
+            match word.as_bytes()[0] {
+                b'2' if word == "202" => Some(Status::Accepted),
+                b'2' => Some(Status::Succeeded),
+                b'4' | b'5' => Some(Status::Failed),
+                _ => None,
+            }
+        } else {
+            None
+        }
+    }
+}
+
+/// The kind of principal that made the call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CallerType {
+    User,
+    Guest,
+    ServicePrincipal,
+    ManagedIdentity,
+    IamUser,
+    AssumedRole,
+    Root,
+    AwsService,
+    Unknown,
+}
+
+impl CallerType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallerType::User => "user",
+            CallerType::Guest => "guest",
+            CallerType::ServicePrincipal => "service_principal",
+            CallerType::ManagedIdentity => "managed_identity",
+            CallerType::IamUser => "iam_user",
+            CallerType::AssumedRole => "assumed_role",
+            CallerType::Root => "root",
+            CallerType::AwsService => "aws_service",
+            CallerType::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CallerType> {
+        const ALL: [CallerType; 9] = [
+            CallerType::User,
+            CallerType::Guest,
+            CallerType::ServicePrincipal,
+            CallerType::ManagedIdentity,
+            CallerType::IamUser,
+            CallerType::AssumedRole,
+            CallerType::Root,
+            CallerType::AwsService,
+            CallerType::Unknown,
+        ];
+        ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// Why an event was skipped. `as_str` names are stable (they appear in the WARN message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SkipReason {
+    /// `_raw` starts like JSON but has a syntax error, and no usable fields either.
+    BrokenJson,
+    /// `_raw` JSON ends early (Splunk TRUNCATE) before the operation could be read.
+    TruncatedJson,
+    /// A `{"records":[…]}` wrapper in one event: fix the event breaking.
+    RecordsWrapper,
+    /// Neither JSON nor fields of any known audit-record shape.
+    NotAuditRecord,
+    /// An audit record without an operation / event name.
+    NoOperation,
+    /// No parseable timestamp (record time nor `_time`).
+    NoTime,
+    /// A `t1651_state` partial row that could not be decoded (version or option mismatch).
+    BadPartialState,
+}
+
+impl SkipReason {
+    pub const ALL: [SkipReason; 7] = [
+        SkipReason::BrokenJson,
+        SkipReason::TruncatedJson,
+        SkipReason::RecordsWrapper,
+        SkipReason::NotAuditRecord,
+        SkipReason::NoOperation,
+        SkipReason::NoTime,
+        SkipReason::BadPartialState,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::BrokenJson => "broken_json",
+            SkipReason::TruncatedJson => "truncated_json",
+            SkipReason::RecordsWrapper => "records_wrapper",
+            SkipReason::NotAuditRecord => "not_audit_record",
+            SkipReason::NoOperation => "no_operation",
+            SkipReason::NoTime => "no_time",
+            SkipReason::BadPartialState => "bad_partial_state",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// What a target is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TargetKind {
+    /// Counts towards `vm_count`: VM, scale-set instance, Arc machine, EC2 instance, SSM
+    /// tag/resource-group target.
+    Vm,
+    /// Reported in `targeted_resources` only (Automation account, other resources).
+    Resource,
+}
+
+/// One normalised audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalizedEvent<'a> {
+    pub cloud: Cloud,
+    /// Operation id in [`Options::operations`].
+    pub op: u16,
+    /// Record time, µs since the epoch.
+    pub time: i64,
+    pub status: Status,
+    /// Azure correlationId (lower case); `None` for AWS (every call is its own invocation).
+    pub correlation_id: Option<Cow<'a, str>>,
+    /// AWS requestID (or eventID): shown in `correlation_ids` for drilldown.
+    pub request_id: Option<Cow<'a, str>>,
+    pub caller: Option<Cow<'a, str>>,
+    pub caller_type: CallerType,
+    /// The caller's home tenant (Azure: identity provider tenant or token tenant) or account.
+    pub caller_tenant: Option<Cow<'a, str>>,
+    pub cross_tenant: bool,
+    /// AWS assumed-role session name.
+    pub caller_session: Option<Cow<'a, str>>,
+    pub src: Option<Cow<'a, str>>,
+    /// Azure subscription or AWS account.
+    pub subscription: Option<Cow<'a, str>>,
+    pub resource_group: Option<Cow<'a, str>>,
+    pub targets: Vec<(TargetKind, Cow<'a, str>)>,
+    /// What was run: SSM document, Azure extension or managed run-command name.
+    pub document: Option<Cow<'a, str>>,
+    /// Resource tenant (Azure `tenantId`).
+    pub tenant_id: Option<Cow<'a, str>>,
+    /// AWS region.
+    pub region: Option<Cow<'a, str>>,
+}
+
+/// The result of normalising one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+// Not boxed: the event variant is the common case, and a Box would add one allocation per
+// event on the hot path.
+#[allow(clippy::large_enum_variant)]
+pub enum Normalized<'a> {
+    Event(NormalizedEvent<'a>),
+    /// A valid audit record of an operation not selected: not an error.
+    Ignored,
+    Skip(SkipReason),
+}
+
+/// Normalise one JSON record (`_raw`, or a record of an exported file). `splunk_time` is
+/// `_time` (decimal epoch) when known: the fallback when the record has no timestamp.
+pub fn normalize_json<'a>(
+    raw: &'a [u8],
+    splunk_time: Option<&'a str>,
+    opts: &Options,
+) -> Normalized<'a> {
+    let mut ev = RawEvent::default();
+    let res = ev.fill_from_json(raw);
+    ev.splunk_time = splunk_time.map(Cow::Borrowed);
+    match res {
+        Ok(()) => normalize_raw(ev, opts),
+        Err(JsonProblem::NotObject) => Normalized::Skip(SkipReason::NotAuditRecord),
+        Err(JsonProblem::Broken) => Normalized::Skip(SkipReason::BrokenJson),
+        Err(JsonProblem::Truncated) => truncated(ev, opts),
+    }
+}
+
+fn truncated<'a>(ev: RawEvent<'a>, opts: &Options) -> Normalized<'a> {
+    if ev.operation.is_none() && ev.event_name.is_none() {
+        return Normalized::Skip(SkipReason::TruncatedJson);
+    }
+    normalize_raw(ev, opts)
+}
+
+/// Normalise a Splunk event. `_raw` is used when it is a JSON object; a broken or
+/// truncated JSON `_raw` is complemented by the extracted fields when there are any.
+pub fn normalize_fields<'a, F: EventFields + ?Sized>(f: &'a F, opts: &Options) -> Normalized<'a> {
+    let splunk_time = f
+        .value(names::TIME)
+        .filter(|s| !s.is_empty())
+        .map(Cow::Borrowed);
+    let raw = f.value(names::RAW).unwrap_or("");
+    let mut ev = RawEvent::default();
+    let problem = if crate::detect::raw::looks_like_json_object(raw.as_bytes()) {
+        ev.fill_from_json(raw.as_bytes()).err()
+    } else {
+        Some(JsonProblem::NotObject)
+    };
+    if problem.is_some() {
+        // Fields complement what JSON gave (first non-empty value wins per slot).
+        ev.fill_from_fields(f);
+    }
+    ev.splunk_time = splunk_time;
+    match problem {
+        None => normalize_raw(ev, opts),
+        Some(JsonProblem::Broken) if ev.operation.is_none() && ev.event_name.is_none() => {
+            Normalized::Skip(SkipReason::BrokenJson)
+        }
+        Some(JsonProblem::Truncated) => truncated(ev, opts),
+        Some(_) => normalize_raw(ev, opts),
+    }
+}
+
+/// The shared rules, on extracted fields.
+pub fn normalize_raw<'a>(ev: RawEvent<'a>, opts: &Options) -> Normalized<'a> {
+    let aws_source = ev
+        .event_source
+        .as_deref()
+        .filter(|s| contains_ignore_case(s, ".amazonaws.com"));
+    let (cloud, op) = match (
+        aws_source,
+        ev.event_name.as_deref(),
+        ev.operation.as_deref(),
+    ) {
+        (Some(src), Some(name), _) => match opts.operations.find_aws(src, name) {
+            Some(op) => (Cloud::Aws, op),
+            None => return Normalized::Ignored,
+        },
+        (_, _, Some(op_name)) => match opts.operations.find_azure(op_name) {
+            Some(op) => (Cloud::Azure, op),
+            None => return Normalized::Ignored,
+        },
+        _ if ev.records_wrapper => return Normalized::Skip(SkipReason::RecordsWrapper),
+        _ if ev.has_audit_markers() => return Normalized::Skip(SkipReason::NoOperation),
+        _ => return Normalized::Skip(SkipReason::NotAuditRecord),
+    };
+    let time = [&ev.event_timestamp, &ev.time, &ev.event_time]
+        .into_iter()
+        .filter_map(|s| s.as_deref())
+        .find_map(time::parse_iso)
+        .or_else(|| ev.splunk_time.as_deref().and_then(time::parse_epoch));
+    let Some(time) = time else {
+        return Normalized::Skip(SkipReason::NoTime);
+    };
+    Normalized::Event(match cloud {
+        Cloud::Azure => azure(ev, op, time, opts),
+        Cloud::Aws => aws(ev, op, time),
+    })
+}
+
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    hay.len() >= needle.len()
+        && hay
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// Lower-case, allocating only when needed; trims surrounding blanks.
+pub(crate) fn lower(s: Cow<'_, str>) -> Cow<'_, str> {
+    let needs_trim = s.trim().len() != s.len();
+    let needs_lower = s.bytes().any(|b| b.is_ascii_uppercase()) || !s.is_ascii();
+    match (s, needs_trim || needs_lower) {
+        (s, false) => s,
+        (Cow::Borrowed(b), true) if !needs_lower => Cow::Borrowed(b.trim()),
+        (s, true) => Cow::Owned(s.trim().to_lowercase()),
+    }
+}
+
+fn trimmed(s: Cow<'_, str>) -> Cow<'_, str> {
+    if s.trim().len() == s.len() {
+        return s;
+    }
+    match s {
+        Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
+        Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
+    }
+}
+
+fn nonempty(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+    s.map(trimmed).filter(|s| !s.is_empty())
+}
+
+fn status_of(ev: &RawEvent<'_>) -> Status {
+    [
+        &ev.status,
+        &ev.result_type,
+        &ev.activity_status,
+        &ev.result_signature,
+        &ev.sub_status,
+    ]
+    .into_iter()
+    .filter_map(|s| s.as_deref())
+    .find_map(Status::parse)
+    .unwrap_or(Status::Unknown)
+}
+
+const STS_PREFIX: &str = "https://sts.windows.net/";
+
+/// The tenant GUID of an `sts.windows.net/<guid>/` issuer or identity provider.
+fn sts_tenant(idp: &str) -> Option<&str> {
+    let rest = idp.trim();
+    let rest = if rest.len() >= STS_PREFIX.len()
+        && rest[..STS_PREFIX.len()].eq_ignore_ascii_case(STS_PREFIX)
+    {
+        &rest[STS_PREFIX.len()..]
+    } else {
+        return None;
+    };
+    let g = rest.trim_end_matches('/');
+    crate::detect::options::is_guid(g).then_some(g)
+}
+
+fn is_email_like(s: &str) -> bool {
+    !s.contains('#') && s.find('@').is_some_and(|at| at > 0 && at + 1 < s.len())
+}
+
+fn is_guidish(s: &str) -> bool {
+    crate::detect::options::is_guid(s.trim())
+        || (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn azure<'a>(mut ev: RawEvent<'a>, op: u16, time: i64, opts: &Options) -> NormalizedEvent<'a> {
+    let status = status_of(&ev);
+    let claims = std::mem::take(&mut ev.claims);
+    // The name claim of a guest is `<idp>#<user>`: report the user, as `caller` does.
+    let name_claim = claims
+        .name_uri
+        .clone()
+        .or(claims.unique_name.clone())
+        .map(|n| match n.find('#') {
+            // `live.com#user@x` → `user@x`; a B2B UPN (`user_x#EXT#@tenant`) is kept whole.
+            Some(i) if is_email_like(&n[i + 1..]) => match n {
+                Cow::Borrowed(b) => Cow::Borrowed(&b[i + 1..]),
+                Cow::Owned(o) => Cow::Owned(o[i + 1..].to_owned()),
+            },
+            _ => n,
+        });
+    let upn = nonempty(claims.upn_uri.clone()).or(nonempty(claims.upn.clone()));
+    let caller = [
+        ev.caller.take(),
+        upn.clone(),
+        name_claim,
+        ev.principal_oid.take(),
+        claims.appid.clone(),
+        ev.evidence_principal_id.clone(),
+        ev.identity_str.take(),
+    ]
+    .into_iter()
+    .find_map(nonempty)
+    .map(lower);
+
+    // Tenants.
+    let token_tenant = nonempty(claims.tenant.clone()).map(lower);
+    let idp = nonempty(claims.idp.clone()).map(lower);
+    let idp_tenant = idp.as_deref().and_then(sts_tenant).map(str::to_owned);
+    let external_idp = idp.as_deref().is_some_and(|i| sts_tenant(i).is_none())
+        || claims
+            .altsecid
+            .as_deref()
+            .is_some_and(|a| contains_ignore_case(a, "live.com"));
+    let event_tenant = nonempty(ev.tenant_id.take()).map(lower);
+    // The resource's tenants: the home_tenant option when given, else the event's tenantId.
+    let tenants_known = !opts.home_tenants.is_empty() || event_tenant.is_some();
+    let is_home = |t: &str| {
+        if opts.home_tenants.is_empty() {
+            event_tenant
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(t))
+        } else {
+            opts.home_tenants.iter().any(|h| h.eq_ignore_ascii_case(t))
+        }
+    };
+    let ptype = ev
+        .evidence_principal_type
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or("");
+    let foreign_group = ptype.eq_ignore_ascii_case("foreigngroup");
+    let ext_marker = |s: Option<&str>| s.is_some_and(|s| contains_ignore_case(s, "#ext#"));
+    let b2b = ext_marker(upn.as_deref()) || ext_marker(caller.as_deref());
+    let cross_tenant = foreign_group
+        || external_idp
+        || b2b
+        || if tenants_known {
+            let outside = |t: &str| !is_home(t);
+            token_tenant.as_deref().is_some_and(outside)
+                || idp_tenant.as_deref().is_some_and(outside)
+        } else {
+            matches!((&idp_tenant, &token_tenant), (Some(i), Some(t)) if i != t.as_ref())
+        };
+    let caller_tenant = idp_tenant
+        .clone()
+        .map(Cow::Owned)
+        .or_else(|| idp.clone().filter(|_| external_idp))
+        .or(token_tenant.clone());
+
+    // Caller type.
+    let idtyp = claims.idtyp.as_deref().map(str::trim).unwrap_or("");
+    let managed = claims.mirid.is_some()
+        || contains_ignore_case(ptype, "managed")
+        || ptype.eq_ignore_ascii_case("msi");
+    let guest_markers = external_idp
+        || b2b
+        || claims.name_uri.as_deref().is_some_and(|n| n.contains('#'))
+        || matches!((&idp_tenant, &token_tenant), (Some(i), Some(t)) if i != t.as_ref());
+    let caller_type = if foreign_group {
+        CallerType::Guest
+    } else if managed {
+        CallerType::ManagedIdentity
+    } else if ptype.eq_ignore_ascii_case("serviceprincipal") || idtyp.eq_ignore_ascii_case("app") {
+        CallerType::ServicePrincipal
+    } else if ptype.eq_ignore_ascii_case("user")
+        || idtyp.eq_ignore_ascii_case("user")
+        || upn.is_some()
+        || caller.as_deref().is_some_and(|c| c.contains('@'))
+    {
+        if guest_markers {
+            CallerType::Guest
+        } else {
+            CallerType::User
+        }
+    } else if caller.as_deref().is_some_and(is_guidish) {
+        CallerType::ServicePrincipal
+    } else if caller.is_some() {
+        CallerType::User
+    } else {
+        CallerType::Unknown
+    };
+
+    let src = [
+        ev.caller_ip.take(),
+        ev.http_client_ip.take(),
+        claims.ipaddr.clone(),
+    ]
+    .into_iter()
+    .find_map(nonempty);
+
+    // Resource: the ID (in any of its fields) wins over the separate name fields, which
+    // the Event Hub shape lacks and sanitised samples contradict.
+    let rid: Option<Cow<'a, str>> = [
+        ev.resource_id.take(),
+        ev.resource_uri.take(),
+        ev.scope.take(),
+        ev.identity_scope.take(),
+    ]
+    .into_iter()
+    .find_map(nonempty);
+    let parts = match rid {
+        // Borrowed from the input: lower-case parts borrow too.
+        Some(Cow::Borrowed(b)) => resource_parts(b),
+        Some(Cow::Owned(o)) => resource_parts(&o).into_owned(),
+        None => ResourceParts::default(),
+    };
+    let subscription = parts
+        .subscription
+        .or_else(|| nonempty(ev.subscription_id.take()).map(lower));
+    let resource_group = parts
+        .resource_group
+        .or_else(|| nonempty(ev.resource_group.take()).map(lower));
+    let targets = parts.target.into_iter().collect();
+    let document = parts.child;
+
+    NormalizedEvent {
+        cloud: Cloud::Azure,
+        op,
+        time,
+        status,
+        correlation_id: nonempty(ev.correlation_id.take()).map(lower),
+        request_id: None,
+        caller,
+        caller_type,
+        caller_tenant,
+        cross_tenant,
+        caller_session: None,
+        src,
+        subscription,
+        resource_group,
+        targets,
+        document,
+        tenant_id: event_tenant,
+        region: None,
+    }
+}
+
+/// The lower-cased parts of a resource ID.
+#[derive(Default)]
+struct ResourceParts<'a> {
+    subscription: Option<Cow<'a, str>>,
+    resource_group: Option<Cow<'a, str>>,
+    target: Option<(TargetKind, Cow<'a, str>)>,
+    child: Option<Cow<'a, str>>,
+}
+
+impl ResourceParts<'_> {
+    fn into_owned(self) -> ResourceParts<'static> {
+        let own = |c: Option<Cow<'_, str>>| c.map(|c| Cow::Owned(c.into_owned()));
+        ResourceParts {
+            subscription: own(self.subscription),
+            resource_group: own(self.resource_group),
+            target: self.target.map(|(k, t)| (k, Cow::Owned(t.into_owned()))),
+            child: own(self.child),
+        }
+    }
+}
+
+fn resource_parts(rid: &str) -> ResourceParts<'_> {
+    fn low(s: &str) -> Cow<'_, str> {
+        lower(Cow::Borrowed(s))
+    }
+    let p = resource::parse(rid);
+    let target = p.target.map(|t| {
+        let kind = if t.is_vm() {
+            TargetKind::Vm
+        } else {
+            TargetKind::Resource
+        };
+        let name = match t {
+            resource::Target::Vm {
+                scale_set: None,
+                name,
+            } => low(name),
+            resource::Target::AutomationAccount(n) | resource::Target::Other(n) => low(n),
+            vmss => Cow::Owned(vmss.to_lower()),
+        };
+        (kind, name)
+    });
+    ResourceParts {
+        subscription: p.subscription.map(low),
+        resource_group: p.resource_group.map(low),
+        target,
+        child: p.child.map(low),
+    }
+}
+
+/// `arn:aws:sts::<acct>:assumed-role/<role>/<session>` → (role ARN, session).
+fn split_assumed_role_arn(arn: &str) -> Option<(String, &str)> {
+    let (prefix, rest) = arn.split_once(":assumed-role/")?;
+    let (role, session) = rest.rsplit_once('/')?;
+    let account = prefix.rsplit(':').next().unwrap_or("");
+    let partition = prefix.split(':').nth(1).unwrap_or("aws");
+    Some((
+        format!("arn:{partition}:iam::{account}:role/{role}"),
+        session,
+    ))
+}
+
+fn aws<'a>(mut ev: RawEvent<'a>, op: u16, time: i64) -> NormalizedEvent<'a> {
+    let status = match ev.error_code.as_deref().map(str::trim) {
+        None | Some("") => Status::Succeeded,
+        Some(c) if c.eq_ignore_ascii_case("success") => Status::Succeeded,
+        Some(_) => Status::Failed,
+    };
+    let ui = std::mem::take(&mut ev.user_identity);
+    let kind = ui.kind.as_deref().map(str::trim).unwrap_or("");
+    let arn = nonempty(ui.arn);
+    let account = nonempty(ui.account_id).or(nonempty(ui.issuer_account_id));
+    let src = nonempty(ev.source_ip.take());
+    let mut session: Option<Cow<'a, str>> = None;
+    let is = |k: &str| kind.eq_ignore_ascii_case(k);
+    let (caller, caller_type): (Option<Cow<'a, str>>, CallerType) = if is("IAMUser") {
+        let c = arn.or_else(|| {
+            nonempty(ui.user_name).map(|u| {
+                Cow::Owned(format!(
+                    "arn:aws:iam::{}:user/{u}",
+                    account.as_deref().unwrap_or("")
+                ))
+            })
+        });
+        (c, CallerType::IamUser)
+    } else if is("AssumedRole") {
+        let from_arn = arn
+            .as_deref()
+            .and_then(split_assumed_role_arn)
+            .map(|(r, s)| (r, s.to_owned()));
+        session = from_arn
+            .as_ref()
+            .map(|(_, s)| Cow::Owned(s.clone()))
+            .or_else(|| {
+                nonempty(ui.principal_id.clone())
+                    .and_then(|p| p.split_once(':').map(|(_, s)| Cow::Owned(s.to_owned())))
+            });
+        let c = nonempty(ui.issuer_arn)
+            .or(from_arn.map(|(r, _)| Cow::Owned(r)))
+            .or(arn);
+        (c, CallerType::AssumedRole)
+    } else if is("Root") {
+        let c = arn.or_else(|| {
+            account
+                .as_deref()
+                .map(|a| Cow::Owned(format!("arn:aws:iam::{a}:root")))
+        });
+        (c, CallerType::Root)
+    } else if is("AWSService") {
+        (
+            nonempty(ui.invoked_by).or(src.clone()),
+            CallerType::AwsService,
+        )
+    } else if is("FederatedUser") {
+        session = arn
+            .as_deref()
+            .and_then(|a| a.rsplit_once("federated-user/"))
+            .map(|(_, s)| Cow::Owned(s.to_owned()));
+        (nonempty(ui.issuer_arn).or(arn), CallerType::IamUser)
+    } else if kind.is_empty()
+        && src
+            .as_deref()
+            .is_some_and(|s| contains_ignore_case(s, ".amazonaws.com"))
+    {
+        (src.clone(), CallerType::AwsService)
+    } else {
+        let c = arn
+            .or(nonempty(ui.principal_id))
+            .or(nonempty(ui.user_name))
+            .or(nonempty(ui.invoked_by));
+        (c, CallerType::Unknown)
+    };
+    let recipient = nonempty(ev.recipient_account_id.take());
+    let cross_tenant = matches!((&account, &recipient), (Some(a), Some(r)) if a != r);
+    let caller_tenant = account.or_else(|| {
+        if caller_type == CallerType::AwsService {
+            None
+        } else {
+            recipient.clone()
+        }
+    });
+    let subscription = recipient.or(caller_tenant.clone());
+
+    let mut targets: Vec<(TargetKind, Cow<'a, str>)> = Vec::new();
+    let mut push = |t: Cow<'a, str>| {
+        let t = if t.starts_with("i-") || t.starts_with("mi-") || t.starts_with("I-") {
+            lower(t)
+        } else {
+            trimmed(t)
+        };
+        if !t.is_empty() && !targets.iter().any(|(_, x)| *x == t) {
+            targets.push((TargetKind::Vm, t));
+        }
+    };
+    for id in ev.instance_ids.drain(..) {
+        push(id);
+    }
+    if let Some(t) = nonempty(ev.target.take()) {
+        push(t);
+    }
+    for t in ev.targets.drain(..) {
+        let key = t.key.as_deref().map(str::trim).unwrap_or("");
+        if key.eq_ignore_ascii_case("instanceids") {
+            for v in t.values {
+                push(v);
+            }
+        } else {
+            // Tag / resource-group targeting: the selector itself is the target.
+            for v in t.values {
+                push(Cow::Owned(format!("{key}={}", v.trim())));
+            }
+        }
+    }
+    NormalizedEvent {
+        cloud: Cloud::Aws,
+        op,
+        time,
+        status,
+        correlation_id: None,
+        request_id: nonempty(ev.request_id.take())
+            .or(nonempty(ev.event_id.take()))
+            .map(lower),
+        caller,
+        caller_type,
+        caller_tenant,
+        cross_tenant,
+        caller_session: session,
+        src,
+        subscription,
+        resource_group: None,
+        targets,
+        document: nonempty(ev.document_name.take()).or(nonempty(ev.name_param.take())),
+        tenant_id: None,
+        region: nonempty(ev.region.take()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_families() {
+        for (s, f) in [
+            ("Started", Status::Started),
+            ("Start", Status::Started),
+            ("Started.", Status::Started),
+            ("ACCEPT", Status::Accepted),
+            ("Accepted", Status::Accepted),
+            ("success", Status::Succeeded),
+            ("Succeeded.Created", Status::Succeeded),
+            ("Failure", Status::Failed),
+            ("Failed.NotFound", Status::Failed),
+            ("Rejected", Status::Failed),
+            ("200", Status::Succeeded),
+            ("202", Status::Accepted),
+            ("403", Status::Failed),
+        ] {
+            assert_eq!(Status::parse(s), Some(f), "{s}");
+        }
+        assert_eq!(Status::parse("Informational"), None);
+        assert_eq!(Status::parse(""), None);
+    }
+
+    #[test]
+    fn lower_allocates_only_when_needed() {
+        assert!(matches!(lower(Cow::Borrowed("abc")), Cow::Borrowed("abc")));
+        assert!(matches!(
+            lower(Cow::Borrowed(" abc ")),
+            Cow::Borrowed("abc")
+        ));
+        assert_eq!(lower(Cow::Borrowed(" AbC ")), "abc");
+        assert_eq!(lower(Cow::Borrowed("ÄB")), "äb");
+    }
+
+    #[test]
+    fn assumed_role_arn() {
+        let (r, s) =
+            split_assumed_role_arn("arn:aws:sts::111:assumed-role/SampleRole/bob").unwrap();
+        assert_eq!((r.as_str(), s), ("arn:aws:iam::111:role/SampleRole", "bob"));
+        assert!(split_assumed_role_arn("arn:aws:iam::1:user/x").is_none());
+    }
+
+    #[test]
+    fn sts_tenant_guid() {
+        assert_eq!(
+            sts_tenant("https://sts.windows.net/ad251139-d600-4f45-a8ba-9f6ca1e5a93d/"),
+            Some("ad251139-d600-4f45-a8ba-9f6ca1e5a93d")
+        );
+        assert_eq!(sts_tenant("live.com"), None);
+        assert_eq!(sts_tenant("https://sts.windows.net/x/"), None);
+    }
+}

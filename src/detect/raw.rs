@@ -1,0 +1,938 @@
+//! Extraction of the fields the normaliser needs, from JSON `_raw` or flattened fields, into
+//! one shape-independent [`RawEvent`].
+//!
+//! The JSON path is the per-event hot path: a hand-written serde visitor reads only the
+//! keys it knows (borrowing strings from the input when they have no escapes) and skips
+//! everything else with `IgnoredAny`, never building a `serde_json::Value`. It writes into
+//! a `&mut RawEvent` as it goes, so a `_raw` that Splunk truncated (default `TRUNCATE` is
+//! 10 000 bytes, and Azure records with claims often exceed it) still yields every field
+//! seen before the cut.
+
+use crate::detect::fields::{claims as cl, names, EventFields};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::OnceLock;
+
+/// An optional string, borrowed from the input when possible.
+pub type S<'a> = Option<Cow<'a, str>>;
+
+/// JWT claims of the caller's token (`claims` in REST, `identity.claims` in Event Hub).
+#[derive(Debug, Default, Clone)]
+pub struct Claims<'a> {
+    pub upn_uri: S<'a>,
+    pub upn: S<'a>,
+    pub name_uri: S<'a>,
+    pub unique_name: S<'a>,
+    pub tenant: S<'a>,
+    pub idp: S<'a>,
+    pub oid: S<'a>,
+    pub appid: S<'a>,
+    pub idtyp: S<'a>,
+    pub ipaddr: S<'a>,
+    pub altsecid: S<'a>,
+    pub mirid: S<'a>,
+}
+
+impl<'a> Claims<'a> {
+    /// Store one claim by key; unknown keys are ignored. The first non-empty value wins so
+    /// that `claims` and `identity.claims` combine regardless of order.
+    fn set(&mut self, key: &str, v: S<'a>) {
+        let slot = match key {
+            cl::UPN_URI => &mut self.upn_uri,
+            cl::UPN => &mut self.upn,
+            cl::NAME_URI => &mut self.name_uri,
+            cl::UNIQUE_NAME => &mut self.unique_name,
+            cl::TENANT_URI | cl::TID => &mut self.tenant,
+            cl::IDP_URI | cl::IDP => &mut self.idp,
+            cl::OID_URI | cl::OID => &mut self.oid,
+            cl::APPID | cl::AZP => &mut self.appid,
+            cl::IDTYP => &mut self.idtyp,
+            cl::IPADDR => &mut self.ipaddr,
+            cl::ALTSECID => &mut self.altsecid,
+            cl::MIRID => &mut self.mirid,
+            _ => return,
+        };
+        put(slot, v);
+    }
+}
+
+/// `userIdentity` of a CloudTrail record.
+#[derive(Debug, Default, Clone)]
+pub struct UserIdentity<'a> {
+    pub kind: S<'a>,
+    pub arn: S<'a>,
+    pub principal_id: S<'a>,
+    pub account_id: S<'a>,
+    pub user_name: S<'a>,
+    pub invoked_by: S<'a>,
+    pub issuer_arn: S<'a>,
+    pub issuer_user_name: S<'a>,
+    pub issuer_account_id: S<'a>,
+}
+
+/// One SSM `targets` entry (`{key, values[]}`).
+#[derive(Debug, Default, Clone)]
+pub struct SsmTarget<'a> {
+    pub key: S<'a>,
+    pub values: Vec<Cow<'a, str>>,
+}
+
+/// Everything the normaliser reads, whatever the shape. Empty strings are stored as `None`.
+#[derive(Debug, Default, Clone)]
+pub struct RawEvent<'a> {
+    // Azure
+    pub operation: S<'a>,
+    pub status: S<'a>,
+    pub result_type: S<'a>,
+    pub activity_status: S<'a>,
+    pub result_signature: S<'a>,
+    pub sub_status: S<'a>,
+    pub caller: S<'a>,
+    /// `identity` when it is a plain string (Intune, sign-in records).
+    pub identity_str: S<'a>,
+    pub claims: Claims<'a>,
+    pub evidence_principal_id: S<'a>,
+    pub evidence_principal_type: S<'a>,
+    pub principal_oid: S<'a>,
+    pub caller_ip: S<'a>,
+    pub http_client_ip: S<'a>,
+    pub resource_id: S<'a>,
+    pub resource_uri: S<'a>,
+    pub scope: S<'a>,
+    pub identity_scope: S<'a>,
+    pub resource_group: S<'a>,
+    pub subscription_id: S<'a>,
+    pub tenant_id: S<'a>,
+    pub correlation_id: S<'a>,
+    pub event_timestamp: S<'a>,
+    pub time: S<'a>,
+    // AWS
+    pub event_time: S<'a>,
+    pub event_source: S<'a>,
+    pub event_name: S<'a>,
+    pub user_identity: UserIdentity<'a>,
+    pub instance_ids: Vec<Cow<'a, str>>,
+    pub targets: Vec<SsmTarget<'a>>,
+    pub target: S<'a>,
+    pub document_name: S<'a>,
+    /// `requestParameters.name`: the document of `CreateAssociation`.
+    pub name_param: S<'a>,
+    pub source_ip: S<'a>,
+    pub error_code: S<'a>,
+    pub recipient_account_id: S<'a>,
+    pub region: S<'a>,
+    pub request_id: S<'a>,
+    pub event_id: S<'a>,
+    // Splunk
+    /// `_time` as given by splunkd (decimal epoch seconds).
+    pub splunk_time: S<'a>,
+    /// The JSON object was a `{"records":[…]}` / `{"Records":[…]}` wrapper.
+    pub records_wrapper: bool,
+}
+
+/// Store `v` into `slot` unless `slot` already holds a value (first non-empty wins).
+fn put<'a>(slot: &mut S<'a>, v: S<'a>) {
+    if slot.is_none() {
+        if let Some(v) = v {
+            if !v.trim().is_empty() {
+                *slot = Some(v);
+            }
+        }
+    }
+}
+
+/// Why JSON extraction stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonProblem {
+    /// The text is not a JSON object (array, scalar, or not JSON at all).
+    NotObject,
+    /// Syntax error before the end of the input.
+    Broken,
+    /// The input ends inside the object (e.g. Splunk's TRUNCATE); fields seen so far are kept.
+    Truncated,
+}
+
+/// Whether `raw` looks like a JSON object (first non-blank byte is `{`).
+pub fn looks_like_json_object(raw: &[u8]) -> bool {
+    raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+impl<'a> RawEvent<'a> {
+    /// Extract from a JSON object. On error the fields read so far stay in `self`.
+    pub fn fill_from_json(&mut self, raw: &'a [u8]) -> Result<(), JsonProblem> {
+        if !looks_like_json_object(raw) {
+            return Err(JsonProblem::NotObject);
+        }
+        // Validating UTF-8 once over the whole record (vectorised) and parsing as `str` is
+        // faster than serde_json's per-string validation of a byte slice.
+        let res = match std::str::from_utf8(raw) {
+            Ok(text) => {
+                let mut de = serde_json::Deserializer::from_str(text);
+                Top(self).deserialize(&mut de).and_then(|_| de.end())
+            }
+            Err(_) => {
+                let mut de = serde_json::Deserializer::from_slice(raw);
+                Top(self).deserialize(&mut de).and_then(|_| de.end())
+            }
+        };
+        match res {
+            Ok(()) => Ok(()),
+            Err(e) if e.classify() == serde_json::error::Category::Eof => {
+                Err(JsonProblem::Truncated)
+            }
+            Err(_) => Err(JsonProblem::Broken),
+        }
+    }
+
+    /// Extract from flattened Splunk fields.
+    pub fn fill_from_fields<F: EventFields + ?Sized>(&mut self, f: &'a F) {
+        let one = |name: &str| -> S<'a> { f.value(name).map(Cow::Borrowed) };
+        let first = |list: &[&str]| -> S<'a> {
+            list.iter()
+                .filter_map(|n| f.value(n))
+                .find(|v| !v.trim().is_empty())
+                .map(Cow::Borrowed)
+        };
+        use names::*;
+        put(&mut self.operation, first(OPERATION));
+        // `status` may be the REST object flattened (`status.value`) or a plain string.
+        put(&mut self.status, first(&STATUS[..2]));
+        put(&mut self.activity_status, one(STATUS[2]));
+        put(&mut self.result_type, one(RESULT_TYPE));
+        put(&mut self.result_signature, one(RESULT_SIGNATURE));
+        put(&mut self.sub_status, first(SUB_STATUS));
+        put(&mut self.caller, first(CALLER));
+        put(&mut self.identity_str, one(IDENTITY));
+        for (i, key) in cl::ALL.iter().enumerate() {
+            for (p, _) in CLAIM_PREFIXES.iter().enumerate() {
+                let full = &claim_field_names()[p * cl::ALL.len() + i];
+                if let Some(v) = f.value(full) {
+                    self.claims.set(key, Some(Cow::Borrowed(v)));
+                }
+            }
+        }
+        put(&mut self.evidence_principal_id, one(EVIDENCE_PRINCIPAL_ID));
+        put(
+            &mut self.evidence_principal_type,
+            one(EVIDENCE_PRINCIPAL_TYPE),
+        );
+        put(&mut self.principal_oid, one(PRINCIPAL_OID));
+        put(&mut self.caller_ip, first(CALLER_IP));
+        put(&mut self.http_client_ip, one(HTTP_CLIENT_IP));
+        put(&mut self.resource_id, first(&RESOURCE_ID[..2]));
+        put(&mut self.resource_uri, one(RESOURCE_ID[2]));
+        put(&mut self.scope, one(SCOPE[0]));
+        put(&mut self.identity_scope, one(SCOPE[1]));
+        put(&mut self.resource_group, first(RESOURCE_GROUP));
+        put(&mut self.subscription_id, first(SUBSCRIPTION));
+        put(&mut self.tenant_id, first(TENANT));
+        put(&mut self.correlation_id, first(CORRELATION));
+        put(&mut self.event_timestamp, one(EVENT_TIME[0]));
+        put(&mut self.time, one(EVENT_TIME[1]));
+        put(&mut self.event_time, one(EVENT_TIME[2]));
+        put(&mut self.time, one(EVENT_TIME[3]));
+        put(&mut self.event_source, one(EVENT_SOURCE));
+        put(&mut self.event_name, one(EVENT_NAME));
+        let ui = &mut self.user_identity;
+        put(&mut ui.kind, one(UI_TYPE));
+        put(&mut ui.arn, one(UI_ARN));
+        put(&mut ui.principal_id, one(UI_PRINCIPAL_ID));
+        put(&mut ui.account_id, one(UI_ACCOUNT_ID));
+        put(&mut ui.user_name, one(UI_USER_NAME));
+        put(&mut ui.invoked_by, one(UI_INVOKED_BY));
+        put(&mut ui.issuer_arn, one(SI_ARN));
+        put(&mut ui.issuer_user_name, one(SI_USER_NAME));
+        put(&mut ui.issuer_account_id, one(SI_ACCOUNT_ID));
+        self.instance_ids.extend(
+            f.values(INSTANCE_IDS)
+                .into_iter()
+                .filter(|v| !v.trim().is_empty())
+                .map(Cow::Borrowed),
+        );
+        // Flattening loses which values belong to which key; with one key (the usual case)
+        // the pairing is exact, with several the values are attached to the first key.
+        let keys = f.values(TARGET_KEYS);
+        let values: Vec<Cow<'a, str>> = f
+            .values(TARGET_VALUES)
+            .into_iter()
+            .filter(|v| !v.trim().is_empty())
+            .map(Cow::Borrowed)
+            .collect();
+        if !keys.is_empty() || !values.is_empty() {
+            let key = keys.first().map(|k| Cow::Borrowed(*k));
+            self.targets.push(SsmTarget { key, values });
+        }
+        put(&mut self.target, one(TARGET));
+        put(&mut self.document_name, one(DOCUMENT));
+        put(&mut self.name_param, one(NAME_PARAM));
+        put(&mut self.source_ip, one(SOURCE_IP));
+        put(&mut self.error_code, one(ERROR_CODE));
+        put(&mut self.recipient_account_id, one(RECIPIENT_ACCOUNT));
+        put(&mut self.region, one(REGION));
+        put(&mut self.request_id, one(REQUEST_ID));
+        put(&mut self.event_id, one(EVENT_ID));
+    }
+
+    /// Whether any key typical of an audit record was seen (used to tell "not an audit
+    /// record" from "audit record without an operation").
+    pub fn has_audit_markers(&self) -> bool {
+        self.resource_id.is_some()
+            || self.resource_uri.is_some()
+            || self.correlation_id.is_some()
+            || self.caller.is_some()
+            || self.event_source.is_some()
+            || self.user_identity.kind.is_some()
+            || self.user_identity.arn.is_some()
+            || self.claims.upn_uri.is_some()
+            || self.claims.oid.is_some()
+            || self.status.is_some()
+            || self.result_type.is_some()
+    }
+}
+
+/// `claims.<key>` and `identity.claims.<key>` for every key in [`cl::ALL`], built once.
+/// Layout: prefix-major (`p * ALL.len() + i`).
+fn claim_field_names() -> &'static [String] {
+    static NAMES: OnceLock<Vec<String>> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        names::CLAIM_PREFIXES
+            .iter()
+            .flat_map(|p| cl::ALL.iter().map(move |c| format!("{p}{c}")))
+            .collect()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// serde visitors
+
+/// A map key, borrowed when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A scalar read leniently: strings as they are, numbers and booleans as text, null and
+/// nested objects/arrays as absent. A field of an unexpected type never fails the event.
+struct Lenient<'a>(S<'a>);
+
+struct LenientVisitor;
+
+impl<'de> Visitor<'de> for LenientVisitor {
+    type Value = Lenient<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Lenient(Some(Cow::Borrowed(v))))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Lenient(Some(Cow::Owned(v.to_owned()))))
+    }
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Lenient(Some(Cow::Owned(v))))
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(Lenient(Some(Cow::Borrowed(if v {
+            "true"
+        } else {
+            "false"
+        }))))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(Lenient(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(Lenient(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(Lenient(Some(Cow::Owned(v.to_string()))))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Lenient(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Lenient(None))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Lenient(None))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Self::Value, A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Lenient(None))
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Lenient<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(LenientVisitor)
+    }
+}
+
+/// A string, or an object whose `value` key holds it (`operationName`, `status`,
+/// `subStatus`, `eventName`, `eventSource` in the REST shape).
+struct StrOrValue<'a>(S<'a>);
+
+impl<'de> de::Deserialize<'de> for StrOrValue<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrOrValue<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an object with a value key")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Self::Value, A::Error> {
+                let mut out = None;
+                while let Some(k) = m.next_key::<Key>()? {
+                    if k.0 == "value" {
+                        put(&mut out, m.next_value::<Lenient>()?.0);
+                    } else {
+                        m.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(StrOrValue(out))
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                LenientVisitor
+                    .visit_borrowed_str(v)
+                    .map(|l| StrOrValue(l.0))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                LenientVisitor.visit_str(v).map(|l| StrOrValue(l.0))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                LenientVisitor.visit_bool(v).map(|l| StrOrValue(l.0))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                LenientVisitor.visit_i64(v).map(|l| StrOrValue(l.0))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                LenientVisitor.visit_u64(v).map(|l| StrOrValue(l.0))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                LenientVisitor.visit_f64(v).map(|l| StrOrValue(l.0))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(StrOrValue(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, s: A) -> Result<Self::Value, A::Error> {
+                LenientVisitor.visit_seq(s).map(|l| StrOrValue(l.0))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Generates a `DeserializeSeed` + `Visitor` for a nested object that writes selected keys
+/// into a `&mut` target. Anything that is not an object is skipped.
+macro_rules! object_seed {
+    ($name:ident, $target:ty, |$t:ident, $key:ident, $map:ident| $body:block) => {
+        struct $name<'r, 'a>(&'r mut $target);
+        impl<'de, 'r> DeserializeSeed<'de> for $name<'r, 'de> {
+            type Value = ();
+            fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_any(self)
+            }
+        }
+        impl<'de, 'r> Visitor<'de> for $name<'r, 'de> {
+            type Value = ();
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut $map: A) -> Result<(), A::Error> {
+                let $t = self.0;
+                while let Some(k) = $map.next_key::<Key>()? {
+                    let $key: &str = &k.0;
+                    $body
+                }
+                Ok(())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+                while s.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(())
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+                Ok(())
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+                Ok(())
+            }
+        }
+    };
+}
+
+fn lenient<'de, A: MapAccess<'de>>(m: &mut A) -> Result<S<'de>, A::Error> {
+    Ok(m.next_value::<Lenient>()?.0)
+}
+
+fn skip<'de, A: MapAccess<'de>>(m: &mut A) -> Result<(), A::Error> {
+    m.next_value::<IgnoredAny>().map(|_| ())
+}
+
+// The top-level object.
+object_seed!(Top, RawEvent<'a>, |ev, key, m| {
+    match key {
+        "operationName" | "OperationNameValue" => {
+            put(&mut ev.operation, m.next_value::<StrOrValue>()?.0)
+        }
+        "status" => put(&mut ev.status, m.next_value::<StrOrValue>()?.0),
+        "resultType" => put(&mut ev.result_type, lenient(&mut m)?),
+        "ActivityStatusValue" => put(&mut ev.activity_status, lenient(&mut m)?),
+        "resultSignature" => put(&mut ev.result_signature, lenient(&mut m)?),
+        "subStatus" | "ActivitySubstatusValue" => {
+            put(&mut ev.sub_status, m.next_value::<StrOrValue>()?.0)
+        }
+        "caller" | "Caller" => put(&mut ev.caller, lenient(&mut m)?),
+        "claims" => m.next_value_seed(ClaimsSeed(&mut ev.claims))?,
+        "identity" => m.next_value_seed(IdentitySeed(ev))?,
+        "properties" => m.next_value_seed(PropertiesSeed(ev))?,
+        "authorization" => m.next_value_seed(AuthorizationSeed(&mut ev.scope))?,
+        "httpRequest" => m.next_value_seed(HttpRequestSeed(&mut ev.http_client_ip))?,
+        "callerIpAddress" | "CallerIpAddress" => put(&mut ev.caller_ip, lenient(&mut m)?),
+        "resourceId" | "ResourceId" => put(&mut ev.resource_id, lenient(&mut m)?),
+        "resourceUri" => put(&mut ev.resource_uri, lenient(&mut m)?),
+        "resourceGroupName" | "resourceGroup" | "ResourceGroup" => {
+            put(&mut ev.resource_group, lenient(&mut m)?)
+        }
+        "subscriptionId" | "SubscriptionId" => put(&mut ev.subscription_id, lenient(&mut m)?),
+        "tenantId" | "TenantId" => put(&mut ev.tenant_id, lenient(&mut m)?),
+        "correlationId" | "CorrelationId" => put(&mut ev.correlation_id, lenient(&mut m)?),
+        "eventTimestamp" => put(&mut ev.event_timestamp, lenient(&mut m)?),
+        "time" | "TimeGenerated" => put(&mut ev.time, lenient(&mut m)?),
+        "eventTime" => put(&mut ev.event_time, lenient(&mut m)?),
+        "eventSource" => put(&mut ev.event_source, m.next_value::<StrOrValue>()?.0),
+        "eventName" => put(&mut ev.event_name, m.next_value::<StrOrValue>()?.0),
+        "userIdentity" => m.next_value_seed(UserIdentitySeed(&mut ev.user_identity))?,
+        "requestParameters" => m.next_value_seed(RequestParametersSeed(ev))?,
+        "sourceIPAddress" => put(&mut ev.source_ip, lenient(&mut m)?),
+        "errorCode" => put(&mut ev.error_code, lenient(&mut m)?),
+        "recipientAccountId" => put(&mut ev.recipient_account_id, lenient(&mut m)?),
+        "awsRegion" => put(&mut ev.region, lenient(&mut m)?),
+        "requestID" => put(&mut ev.request_id, lenient(&mut m)?),
+        "eventID" => put(&mut ev.event_id, lenient(&mut m)?),
+        "records" | "Records" => {
+            ev.records_wrapper = true;
+            skip(&mut m)?
+        }
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(ClaimsSeed, Claims<'a>, |c, key, m| {
+    // Only string-valued claims matter; `set` ignores unknown keys without allocating.
+    let v = lenient(&mut m)?;
+    c.set(key, v);
+});
+
+/// `identity`: an object in ARM records, a plain string in some other categories.
+struct IdentitySeed<'r, 'a>(&'r mut RawEvent<'a>);
+impl<'de, 'r> DeserializeSeed<'de> for IdentitySeed<'r, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+impl<'de, 'r> Visitor<'de> for IdentitySeed<'r, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an identity object or string")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        let ev = self.0;
+        while let Some(k) = m.next_key::<Key>()? {
+            match &*k.0 {
+                "claims" => m.next_value_seed(ClaimsSeed(&mut ev.claims))?,
+                "authorization" => m.next_value_seed(IdentityAuthorizationSeed(ev))?,
+                _ => skip(&mut m)?,
+            }
+        }
+        Ok(())
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        put(&mut self.0.identity_str, Some(Cow::Borrowed(v)));
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        put(&mut self.0.identity_str, Some(Cow::Owned(v.to_owned())));
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+object_seed!(IdentityAuthorizationSeed, RawEvent<'a>, |ev, key, m| {
+    match key {
+        "scope" => put(&mut ev.identity_scope, lenient(&mut m)?),
+        "evidence" => m.next_value_seed(EvidenceSeed(ev))?,
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(EvidenceSeed, RawEvent<'a>, |ev, key, m| {
+    match key {
+        "principalId" => put(&mut ev.evidence_principal_id, lenient(&mut m)?),
+        "principalType" => put(&mut ev.evidence_principal_type, lenient(&mut m)?),
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(PropertiesSeed, RawEvent<'a>, |ev, key, m| {
+    match key {
+        "principalOid" => put(&mut ev.principal_oid, lenient(&mut m)?),
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(AuthorizationSeed, S<'a>, |scope, key, m| {
+    match key {
+        "scope" => put(scope, lenient(&mut m)?),
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(HttpRequestSeed, S<'a>, |ip, key, m| {
+    match key {
+        "clientIpAddress" => put(ip, lenient(&mut m)?),
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(UserIdentitySeed, UserIdentity<'a>, |ui, key, m| {
+    match key {
+        "type" => put(&mut ui.kind, lenient(&mut m)?),
+        "arn" => put(&mut ui.arn, lenient(&mut m)?),
+        "principalId" => put(&mut ui.principal_id, lenient(&mut m)?),
+        "accountId" => put(&mut ui.account_id, lenient(&mut m)?),
+        "userName" => put(&mut ui.user_name, lenient(&mut m)?),
+        "invokedBy" => put(&mut ui.invoked_by, lenient(&mut m)?),
+        "sessionContext" => m.next_value_seed(SessionContextSeed(ui))?,
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(SessionContextSeed, UserIdentity<'a>, |ui, key, m| {
+    match key {
+        "sessionIssuer" => m.next_value_seed(SessionIssuerSeed(ui))?,
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(SessionIssuerSeed, UserIdentity<'a>, |ui, key, m| {
+    match key {
+        "arn" => put(&mut ui.issuer_arn, lenient(&mut m)?),
+        "userName" => put(&mut ui.issuer_user_name, lenient(&mut m)?),
+        "accountId" => put(&mut ui.issuer_account_id, lenient(&mut m)?),
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(RequestParametersSeed, RawEvent<'a>, |ev, key, m| {
+    match key {
+        "instanceIds" => m.next_value_seed(StringListSeed(&mut ev.instance_ids))?,
+        "targets" => m.next_value_seed(TargetsSeed(&mut ev.targets))?,
+        "target" => put(&mut ev.target, lenient(&mut m)?),
+        "documentName" => put(&mut ev.document_name, lenient(&mut m)?),
+        "name" => put(&mut ev.name_param, lenient(&mut m)?),
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(TargetSeed, SsmTarget<'a>, |t, key, m| {
+    match key {
+        "key" | "Key" => put(&mut t.key, lenient(&mut m)?),
+        "values" | "Values" => m.next_value_seed(StringListSeed(&mut t.values))?,
+        _ => skip(&mut m)?,
+    }
+});
+
+/// An array of strings (non-strings and empty strings skipped); a single string is a list of one.
+struct StringListSeed<'r, 'a>(&'r mut Vec<Cow<'a, str>>);
+impl<'de, 'r> DeserializeSeed<'de> for StringListSeed<'r, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+impl<'de, 'r> Visitor<'de> for StringListSeed<'r, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of strings")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        while let Some(v) = s.next_element::<Lenient>()? {
+            if let Some(v) = v.0.filter(|v| !v.trim().is_empty()) {
+                self.0.push(v);
+            }
+        }
+        Ok(())
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        if !v.trim().is_empty() {
+            self.0.push(Cow::Borrowed(v));
+        }
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        if !v.trim().is_empty() {
+            self.0.push(Cow::Owned(v.to_owned()));
+        }
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// The `targets` array of SendCommand.
+struct TargetsSeed<'r, 'a>(&'r mut Vec<SsmTarget<'a>>);
+impl<'de, 'r> DeserializeSeed<'de> for TargetsSeed<'r, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+impl<'de, 'r> Visitor<'de> for TargetsSeed<'r, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of targets")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        loop {
+            let mut t = SsmTarget::default();
+            if s.next_element_seed(TargetSeed(&mut t))?.is_none() {
+                break;
+            }
+            if t.key.is_some() || !t.values.is_empty() {
+                self.0.push(t);
+            }
+        }
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Wrappers
+
+/// Error splitting a multi-record document.
+#[derive(Debug, thiserror::Error)]
+#[error("not a JSON record document: {0}")]
+pub struct RecordsError(#[from] serde_json::Error);
+
+/// Split one JSON document into its audit records, as borrowed byte slices:
+/// `{"records":[…]}` (Event Hub / storage), `{"Records":[…]}` (CloudTrail S3 files), a bare
+/// array (Stratus exports), or a single record object (returned as itself).
+/// For the offline scan; a Splunk event is always one record.
+pub fn split_records(doc: &[u8]) -> Result<Vec<&[u8]>, RecordsError> {
+    use serde_json::value::RawValue;
+    let text = std::str::from_utf8(doc).map_err(|e| {
+        RecordsError(serde::de::Error::custom(format!(
+            "invalid UTF-8 at byte {}",
+            e.valid_up_to()
+        )))
+    })?;
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') {
+        let list: Vec<&RawValue> = serde_json::from_str(text)?;
+        return Ok(list.into_iter().map(|r| r.get().as_bytes()).collect());
+    }
+    #[derive(serde::Deserialize)]
+    struct Wrapper<'a> {
+        #[serde(borrow, alias = "Records")]
+        records: Option<Vec<&'a RawValue>>,
+    }
+    let w: Wrapper = serde_json::from_str(text)?;
+    match w.records {
+        Some(list) => Ok(list.into_iter().map(|r| r.get().as_bytes()).collect()),
+        None => Ok(vec![text.trim().as_bytes()]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_extraction_reads_known_keys_and_skips_the_rest() {
+        let raw = br#"{"operationName":{"value":"Microsoft.Compute/virtualMachines/runCommand/action","localizedValue":"x"},
+            "status":{"value":"Succeeded"},"caller":"a@b.c","claims":{"ipaddr":"1.2.3.4","http://schemas.microsoft.com/identity/claims/tenantid":"t1","junk":{"x":[1,2]}},
+            "properties":{"responseBody":"{\"big\":1}","principalOid":"oid1"},"eventName":{"value":"EndRequest"},
+            "resourceId":"/subscriptions/s/resourceGroups/r","n":12.5,"caller2":null}"#;
+        let mut ev = RawEvent::default();
+        ev.fill_from_json(raw).unwrap();
+        assert_eq!(
+            ev.operation.as_deref(),
+            Some("Microsoft.Compute/virtualMachines/runCommand/action")
+        );
+        assert_eq!(ev.status.as_deref(), Some("Succeeded"));
+        assert_eq!(ev.claims.ipaddr.as_deref(), Some("1.2.3.4"));
+        assert_eq!(ev.claims.tenant.as_deref(), Some("t1"));
+        assert_eq!(ev.principal_oid.as_deref(), Some("oid1"));
+        assert_eq!(ev.event_name.as_deref(), Some("EndRequest"));
+        assert!(matches!(ev.caller, Some(Cow::Borrowed("a@b.c"))));
+    }
+
+    #[test]
+    fn identity_string_or_object_and_type_mismatches() {
+        let mut ev = RawEvent::default();
+        ev.fill_from_json(br#"{"identity":"brian@x.com","caller":123,"resultType":["x"],"requestParameters":null}"#)
+            .unwrap();
+        assert_eq!(ev.identity_str.as_deref(), Some("brian@x.com"));
+        assert_eq!(ev.caller.as_deref(), Some("123"));
+        assert_eq!(ev.result_type, None);
+        let mut ev = RawEvent::default();
+        ev.fill_from_json(br#"{"identity":{"claims":{"upn":"u@x"},"authorization":{"evidence":{"principalType":"User"}}}}"#)
+            .unwrap();
+        assert_eq!(ev.claims.upn.as_deref(), Some("u@x"));
+        assert_eq!(ev.evidence_principal_type.as_deref(), Some("User"));
+    }
+
+    #[test]
+    fn escapes_truncation_and_errors() {
+        let mut ev = RawEvent::default();
+        ev.fill_from_json(br#"{"caller":"a\u0040b","operationName":"X/Y/Z"}"#)
+            .unwrap();
+        assert_eq!(ev.caller.as_deref(), Some("a@b"));
+        let mut ev = RawEvent::default();
+        let r = ev.fill_from_json(
+            br#"{"operationName":"X/Y/Z","correlationId":"c1","claims":{"upn":"u@x","ipad"#,
+        );
+        assert_eq!(r, Err(JsonProblem::Truncated));
+        assert_eq!(ev.operation.as_deref(), Some("X/Y/Z"));
+        assert_eq!(ev.claims.upn.as_deref(), Some("u@x"));
+        let mut ev = RawEvent::default();
+        assert_eq!(ev.fill_from_json(br#"{"a":1,,}"#), Err(JsonProblem::Broken));
+        assert_eq!(
+            ev.fill_from_json(br#"{"a":1} trailing"#),
+            Err(JsonProblem::Broken)
+        );
+        assert_eq!(ev.fill_from_json(br#"[1,2]"#), Err(JsonProblem::NotObject));
+        assert_eq!(ev.fill_from_json(b"key=value"), Err(JsonProblem::NotObject));
+        let mut ev = RawEvent::default();
+        ev.fill_from_json(br#"{"records":[{"operationName":"x"}]}"#)
+            .unwrap();
+        assert!(ev.records_wrapper);
+        assert_eq!(ev.operation, None);
+    }
+
+    #[test]
+    fn aws_request_parameters() {
+        let mut ev = RawEvent::default();
+        ev.fill_from_json(
+            br#"{"eventSource":"ssm.amazonaws.com","eventName":"SendCommand","requestParameters":{"instanceIds":["i-1","",5,"i-2"],
+            "targets":[{"key":"tag:Env","values":["prod","dev"]},{"key":"InstanceIds","values":"i-9"}],"documentName":"AWS-RunShellScript"},
+            "userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/R"},"attributes":{}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(ev.instance_ids, vec!["i-1", "5", "i-2"]);
+        assert_eq!(ev.targets.len(), 2);
+        assert_eq!(ev.targets[0].values, vec!["prod", "dev"]);
+        assert_eq!(ev.targets[1].values, vec!["i-9"]);
+        assert_eq!(
+            ev.user_identity.issuer_arn.as_deref(),
+            Some("arn:aws:iam::1:role/R")
+        );
+    }
+
+    #[test]
+    fn split_records_shapes() {
+        let recs = split_records(br#"{"records":[{"a":1},{"b":2}]}"#).unwrap();
+        assert_eq!(recs, vec![&br#"{"a":1}"#[..], &br#"{"b":2}"#[..]]);
+        assert_eq!(split_records(br#"{"Records":[{"a":1}]}"#).unwrap().len(), 1);
+        assert_eq!(
+            split_records(br#" [{"a":1},{"a":2},{"a":3}]"#)
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(
+            split_records(br#"{"a":1}"#).unwrap(),
+            vec![&br#"{"a":1}"#[..]]
+        );
+        assert!(split_records(b"{bad").is_err());
+        assert!(split_records(b"\xff").is_err());
+    }
+}

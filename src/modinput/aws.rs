@@ -1,0 +1,510 @@
+//! AWS: SigV4-signed CloudTrail `LookupEvents` per region × event name, optional STS AssumeRole.
+//!
+//! `LookupEvents` takes one lookup attribute, so each configured event name is its own source
+//! in each region. The inner `CloudTrailEvent` JSON string is the event, exactly as returned.
+
+use std::collections::HashMap;
+use std::time::{Duration as StdDuration, Instant, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::identity::Identity;
+use chrono::{DateTime, Utc};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use quick_xml::events::Event;
+use quick_xml::Reader;
+use serde::Deserialize;
+
+use super::checkpoint::sha256_hex;
+use super::collect::{Collector, Emit, RawEvent};
+use super::config::AwsConfig;
+use super::error::{excerpt, ModinputError};
+use super::http::{HttpClient, HttpRequest, HttpResponse};
+use super::log;
+use super::secret::Secret;
+use super::timespec::parse_api_time;
+
+/// `X-Amz-Target` of CloudTrail LookupEvents (JSON 1.1 protocol).
+pub const LOOKUP_EVENTS_TARGET: &str =
+    "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents";
+/// Largest page LookupEvents serves.
+const MAX_RESULTS: u32 = 50;
+const MALFORMED_ATTEMPTS: u32 = 3;
+
+/// A region × event name stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsSource {
+    pub region: String,
+    pub event_name: String,
+}
+
+/// Credentials used for signing (long-term keys or an assumed role's session).
+#[derive(Clone)]
+struct Keys {
+    access_key_id: String,
+    secret: Secret,
+    session_token: Option<Secret>,
+    /// When the keys stop working (assumed roles only).
+    expires: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize)]
+struct LookupPage {
+    #[serde(rename = "Events", default)]
+    events: Vec<LookupEvent>,
+    #[serde(rename = "NextToken", default)]
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct LookupEvent {
+    #[serde(rename = "EventId", default)]
+    event_id: Option<String>,
+    #[serde(rename = "EventTime", default)]
+    event_time: Option<f64>,
+    #[serde(rename = "CloudTrailEvent", default)]
+    cloudtrail_event: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Inner {
+    #[serde(rename = "eventID", default)]
+    event_id: Option<String>,
+    #[serde(rename = "eventTime", default)]
+    event_time: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AwsErrorBody {
+    #[serde(rename = "__type", default)]
+    kind: Option<String>,
+    #[serde(alias = "Message", default)]
+    message: Option<String>,
+}
+
+/// Sign `req` in place for `service` in `region`.
+fn sign_request(
+    req: &mut HttpRequest,
+    keys: &Keys,
+    region: &str,
+    service: &str,
+) -> Result<(), ModinputError> {
+    let signing_err = |e: String| ModinputError::Http {
+        what: format!("signing a {service} request"),
+        reason: e,
+    };
+    let identity: Identity = Credentials::new(
+        keys.access_key_id.clone(),
+        keys.secret.expose().to_string(),
+        keys.session_token.as_ref().map(|t| t.expose().to_string()),
+        None,
+        "t1651_cloud_audit",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(service)
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| signing_err(e.to_string()))?
+        .into();
+    let signable = SignableRequest::new(
+        req.method,
+        req.url.as_str(),
+        req.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(&req.body),
+    )
+    .map_err(|e| signing_err(e.to_string()))?;
+    let (instructions, _signature) = sign(signable, &params)
+        .map_err(|e| signing_err(e.to_string()))?
+        .into_parts();
+    let (headers, query) = instructions.into_parts();
+    if !query.is_empty() {
+        return Err(signing_err("unexpected query-string signature".into()));
+    }
+    for h in headers {
+        req.headers
+            .push((h.name().to_string(), h.value().to_string()));
+    }
+    Ok(())
+}
+
+/// The text of the first element named `name` in an XML document.
+fn xml_text(doc: &str, name: &str) -> Option<String> {
+    let mut r = Reader::from_str(doc);
+    let mut inside = false;
+    let mut out = String::new();
+    loop {
+        match r.read_event().ok()? {
+            Event::Start(s) if s.local_name().as_ref() == name.as_bytes() => inside = true,
+            Event::End(e) if inside && e.local_name().as_ref() == name.as_bytes() => {
+                return Some(out)
+            }
+            Event::Text(t) if inside => out.push_str(&t.decode().ok()?),
+            Event::GeneralRef(g) if inside => {
+                let n = g.decode().ok()?;
+                out.push_str(match n.as_ref() {
+                    "amp" => "&",
+                    "lt" => "<",
+                    "gt" => ">",
+                    "quot" => "\"",
+                    "apos" => "'",
+                    _ => "",
+                });
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
+/// CloudTrail collector for one stanza.
+pub struct AwsCollector<'h> {
+    http: &'h HttpClient,
+    cfg: AwsConfig,
+    base: Keys,
+    /// Keys in use: `base`, or the assumed role's when `role_arn` is set.
+    current: Option<Keys>,
+    operations: Vec<String>,
+    /// When LookupEvents was last called, per region (for [`lookup_interval`]).
+    last_call: HashMap<String, Instant>,
+}
+
+/// Spacing between LookupEvents calls in one region: the API allows 2 per second per account
+/// and region, so 500 ms keeps the input under it instead of leaning on throttling retries.
+/// `T1651_MODINPUT_AWS_PACING_MS` overrides it (tests use 0).
+fn lookup_interval() -> StdDuration {
+    std::env::var("T1651_MODINPUT_AWS_PACING_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(StdDuration::from_millis)
+        .unwrap_or(StdDuration::from_millis(500))
+}
+
+impl<'h> AwsCollector<'h> {
+    pub fn new(
+        http: &'h HttpClient,
+        cfg: AwsConfig,
+        secret_key: Secret,
+        operations: &[String],
+    ) -> Self {
+        let base = Keys {
+            access_key_id: cfg.access_key_id.clone(),
+            secret: secret_key,
+            session_token: None,
+            expires: None,
+        };
+        AwsCollector {
+            http,
+            cfg,
+            base,
+            current: None,
+            operations: operations.to_vec(),
+            last_call: HashMap::new(),
+        }
+    }
+
+    fn keys(&mut self) -> Result<Keys, ModinputError> {
+        if let Some(k) = &self.current {
+            let fresh = k
+                .expires
+                .map_or(true, |e| Utc::now() + chrono::Duration::minutes(5) < e);
+            if fresh {
+                return Ok(k.clone());
+            }
+        }
+        let keys = match self.cfg.role_arn.clone() {
+            None => self.base.clone(),
+            Some(arn) => self.assume_role(&arn)?,
+        };
+        self.current = Some(keys.clone());
+        Ok(keys)
+    }
+
+    fn assume_role(&self, arn: &str) -> Result<Keys, ModinputError> {
+        let url = format!("{}/", self.cfg.sts_url);
+        let body = format!(
+            "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=t1651-cloud-audit&DurationSeconds=3600",
+            utf8_percent_encode(arn, NON_ALPHANUMERIC)
+        );
+        // The global endpoint signs for us-east-1; a regional one for its own region.
+        let region = self
+            .cfg
+            .sts_url
+            .split('.')
+            .find(|p| p.contains('-') && p.chars().last().is_some_and(|c| c.is_ascii_digit()))
+            .unwrap_or("us-east-1")
+            .to_string();
+        let what = format!("STS AssumeRole {arn}");
+        let resp = self.http.send(&what, || {
+            let mut req = HttpRequest::post(url.clone(), body.clone().into_bytes()).header(
+                "Content-Type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            );
+            sign_request(&mut req, &self.base, &region, "sts")?;
+            Ok(req)
+        })?;
+        if resp.status != 200 {
+            let code = xml_text(&resp.body, "Code").unwrap_or_default();
+            let msg = xml_text(&resp.body, "Message").unwrap_or_else(|| excerpt(&resp.body));
+            return Err(ModinputError::Auth {
+                what,
+                reason: format!(
+                    "HTTP {} {code}: {} (the access key's principal needs sts:AssumeRole on the role, and the role's trust policy must allow it)",
+                    resp.status,
+                    excerpt(&msg)
+                ),
+            });
+        }
+        let malformed = |field: &str| ModinputError::Malformed {
+            what: what.clone(),
+            reason: format!("no <{field}> in the AssumeRole response"),
+        };
+        let access_key_id =
+            xml_text(&resp.body, "AccessKeyId").ok_or_else(|| malformed("AccessKeyId"))?;
+        let secret =
+            xml_text(&resp.body, "SecretAccessKey").ok_or_else(|| malformed("SecretAccessKey"))?;
+        let token =
+            xml_text(&resp.body, "SessionToken").ok_or_else(|| malformed("SessionToken"))?;
+        let expires = xml_text(&resp.body, "Expiration").and_then(|e| parse_api_time(&e));
+        log::register_secret(&secret);
+        log::register_secret(&token);
+        log::info(&format!("assumed role {arn} as {access_key_id}"));
+        Ok(Keys {
+            access_key_id: access_key_id.trim().to_string(),
+            secret: Secret::new(secret.trim()),
+            session_token: Some(Secret::new(token.trim())),
+            expires,
+        })
+    }
+
+    fn endpoint(&self, region: &str) -> String {
+        let t = &self.cfg.endpoint_template;
+        format!("{}/", t.replace("{region}", region))
+    }
+
+    /// One LookupEvents call; refreshes assumed-role keys once if AWS says they expired.
+    fn lookup(
+        &mut self,
+        what: &str,
+        region: &str,
+        body: &str,
+    ) -> Result<HttpResponse, ModinputError> {
+        let url = self.endpoint(region);
+        if let Some(last) = self.last_call.get(region) {
+            let due = *last + lookup_interval();
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
+            }
+        }
+        self.last_call.insert(region.to_string(), Instant::now());
+        let mut refreshed = false;
+        loop {
+            let keys = self.keys()?;
+            let resp = self.http.send(what, || {
+                let mut req = HttpRequest::post(url.clone(), body.as_bytes().to_vec())
+                    .header("Content-Type", "application/x-amz-json-1.1")
+                    .header("X-Amz-Target", LOOKUP_EVENTS_TARGET);
+                sign_request(&mut req, &keys, region, "cloudtrail")?;
+                Ok(req)
+            })?;
+            if resp.status == 200 {
+                return Ok(resp);
+            }
+            let err: Option<AwsErrorBody> = serde_json::from_str(&resp.body).ok();
+            let kind = err
+                .as_ref()
+                .and_then(|e| e.kind.clone())
+                .unwrap_or_default();
+            let kind = kind.rsplit('#').next().unwrap_or_default().to_string();
+            let message = err
+                .and_then(|e| e.message)
+                .unwrap_or_else(|| excerpt(&resp.body));
+            let expired = kind.contains("ExpiredToken") || kind.contains("InvalidClientTokenId");
+            if expired && !refreshed && self.cfg.role_arn.is_some() {
+                log::info(&format!("{what}: {kind}; assuming the role again"));
+                self.current = None;
+                refreshed = true;
+                continue;
+            }
+            let reason = format!("HTTP {} {kind}: {}", resp.status, excerpt(&message));
+            let bad_keys = kind.contains("UnrecognizedClient")
+                || kind.contains("InvalidSignature")
+                || kind.contains("IncompleteSignature")
+                || expired;
+            return Err(if bad_keys {
+                ModinputError::Auth {
+                    what: what.to_string(),
+                    reason: format!("{reason} (check access_key_id and the stored secret key)"),
+                }
+            } else if resp.status == 403 || kind.contains("AccessDenied") {
+                ModinputError::Forbidden {
+                    what: what.to_string(),
+                    reason: format!("{reason} (the principal needs cloudtrail:LookupEvents)"),
+                }
+            } else {
+                ModinputError::Http {
+                    what: what.to_string(),
+                    reason,
+                }
+            });
+        }
+    }
+}
+
+impl Collector for AwsCollector<'_> {
+    type Source = AwsSource;
+
+    fn sources(&mut self) -> Result<Vec<AwsSource>, ModinputError> {
+        Ok(self
+            .cfg
+            .regions
+            .iter()
+            .flat_map(|r| {
+                self.operations.iter().map(move |e| AwsSource {
+                    region: r.clone(),
+                    event_name: e.clone(),
+                })
+            })
+            .collect())
+    }
+
+    fn key(&self, s: &AwsSource) -> String {
+        format!("aws:{}:{}", s.region, s.event_name)
+    }
+
+    fn collect(
+        &mut self,
+        s: &AwsSource,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        emit: &mut Emit<'_>,
+    ) -> Result<(), ModinputError> {
+        // LookupEvents takes whole seconds; widen to cover the slice (de-duplication absorbs the overlap).
+        let start = from.timestamp();
+        let end = to.timestamp() + i64::from(to.timestamp_subsec_nanos() > 0);
+        let mut next: Option<String> = None;
+        let mut page_no = 0u32;
+        loop {
+            page_no += 1;
+            let mut body = serde_json::json!({
+                "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": s.event_name}],
+                "StartTime": start,
+                "EndTime": end,
+                "MaxResults": MAX_RESULTS,
+            });
+            if let Some(t) = &next {
+                body["NextToken"] = serde_json::Value::String(t.clone());
+            }
+            let body = body.to_string();
+            let what = format!(
+                "CloudTrail LookupEvents {} in {} ({start} .. {end}) page {page_no}",
+                s.event_name, s.region
+            );
+            let mut attempt = 0;
+            let page: LookupPage = loop {
+                attempt += 1;
+                let resp = self.lookup(&what, &s.region, &body)?;
+                match serde_json::from_str::<LookupPage>(&resp.body) {
+                    Ok(p) => break p,
+                    Err(e) if attempt < MALFORMED_ATTEMPTS => {
+                        log::warn(&format!("{what}: malformed page ({e}); fetching it again"));
+                        std::thread::sleep(self.http.retry_policy().backoff(attempt));
+                    }
+                    Err(e) => {
+                        return Err(ModinputError::Malformed {
+                            what,
+                            reason: format!("{e} (after {attempt} attempts)"),
+                        })
+                    }
+                }
+            };
+            for ev in &page.events {
+                let Some(text) = ev.cloudtrail_event.as_deref() else {
+                    return Err(ModinputError::Malformed {
+                        what,
+                        reason: "an event has no CloudTrailEvent".into(),
+                    });
+                };
+                let inner: Inner =
+                    serde_json::from_str(text).map_err(|e| ModinputError::Malformed {
+                        what: what.clone(),
+                        reason: format!("CloudTrailEvent is not a JSON object: {e}"),
+                    })?;
+                let id = ev
+                    .event_id
+                    .clone()
+                    .or(inner.event_id)
+                    .filter(|i| !i.is_empty())
+                    .unwrap_or_else(|| format!("sha256:{}", sha256_hex(text.as_bytes())));
+                let time = inner
+                    .event_time
+                    .as_deref()
+                    .and_then(parse_api_time)
+                    .or_else(|| {
+                        ev.event_time.and_then(|t| {
+                            DateTime::from_timestamp_millis((t * 1000.0).round() as i64)
+                        })
+                    });
+                emit(RawEvent {
+                    id,
+                    time,
+                    data: text,
+                })?;
+            }
+            match page.next_token.filter(|t| !t.is_empty()) {
+                Some(t) => next = Some(t),
+                None => return Ok(()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sts_xml_fields() {
+        let doc = r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIAEXAMPLE</AccessKeyId><SecretAccessKey>s&amp;k</SecretAccessKey><SessionToken>tok</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>"#;
+        assert_eq!(xml_text(doc, "AccessKeyId").as_deref(), Some("ASIAEXAMPLE"));
+        assert_eq!(xml_text(doc, "SecretAccessKey").as_deref(), Some("s&k"));
+        assert_eq!(xml_text(doc, "Nope"), None);
+    }
+
+    #[test]
+    fn signing_adds_sigv4_headers() {
+        let keys = Keys {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret: Secret::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+            session_token: Some(Secret::new("session-token-x")),
+            expires: None,
+        };
+        let mut req = HttpRequest::post(
+            "https://cloudtrail.us-east-1.amazonaws.com/",
+            b"{}".to_vec(),
+        )
+        .header("X-Amz-Target", LOOKUP_EVENTS_TARGET);
+        sign_request(&mut req, &keys, "us-east-1", "cloudtrail").unwrap();
+        let auth = req
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .unwrap();
+        assert!(auth
+            .1
+            .starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
+        assert!(auth.1.contains("/us-east-1/cloudtrail/aws4_request"));
+        assert!(
+            req.headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("x-amz-security-token")
+                    && v == "session-token-x")
+        );
+        assert!(!auth.1.contains("EXAMPLEKEY"));
+    }
+}

@@ -1,0 +1,402 @@
+//! Azure: OAuth2 client credentials → Activity Log REST API.
+//!
+//! Sources are subscription × resource provider (the Activity Log `$filter` takes one
+//! `resourceProvider`); each query also filters on `eventTimestamp` and pages through `nextLink`.
+//! The operation filter is applied client-side, case-insensitively, on `operationName.value`.
+//! Events are handed over exactly as the API returned them (raw JSON text).
+
+use std::collections::HashSet;
+use std::time::{Duration as StdDuration, Instant};
+
+use chrono::{DateTime, Utc};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::checkpoint::sha256_hex;
+use super::collect::{Collector, Emit, RawEvent};
+use super::config::AzureConfig;
+use super::error::{excerpt, ModinputError};
+use super::http::{HttpClient, HttpRequest};
+use super::log;
+use super::secret::Secret;
+use super::timespec::{iso, parse_api_time};
+
+/// Activity Log API version (the one the Azure portal's "Export" and the MSCS add-on use).
+pub const ACTIVITY_LOG_API_VERSION: &str = "2015-04-01";
+/// Subscriptions list API version.
+pub const SUBSCRIPTIONS_API_VERSION: &str = "2020-01-01";
+/// A page that does not parse is fetched this many times before the slice is given up.
+const MALFORMED_ATTEMPTS: u32 = 3;
+
+/// A subscription × resource provider stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AzureSource {
+    pub subscription_id: String,
+    pub provider: String,
+}
+
+/// The resource providers of a list of operation names, first spelling kept, order kept.
+pub fn providers_of(operations: &[String]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for op in operations {
+        let p = op.split('/').next().unwrap_or_default().to_string();
+        if seen.insert(p.to_ascii_lowercase()) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    /// v2 endpoints send a number, v1 endpoints a string.
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Page<'a> {
+    #[serde(borrow, default)]
+    value: Vec<&'a RawValue>,
+    #[serde(rename = "nextLink", default)]
+    next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    #[serde(rename = "eventDataId", default)]
+    event_data_id: Option<String>,
+    #[serde(rename = "eventTimestamp", default)]
+    event_timestamp: Option<String>,
+    #[serde(rename = "operationName", default)]
+    operation_name: Option<Localizable>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Localizable {
+    Object {
+        #[serde(default)]
+        value: Option<String>,
+    },
+    Plain(String),
+}
+
+#[derive(Deserialize)]
+struct SubscriptionList {
+    #[serde(default)]
+    value: Vec<Subscription>,
+    #[serde(rename = "nextLink", default)]
+    next_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Subscription {
+    #[serde(rename = "subscriptionId")]
+    subscription_id: String,
+    #[serde(default)]
+    state: Option<String>,
+}
+
+/// Activity Log collector for one stanza.
+pub struct AzureCollector<'h> {
+    http: &'h HttpClient,
+    cfg: AzureConfig,
+    client_secret: Secret,
+    token: Option<(Secret, Instant)>,
+    operations: HashSet<String>,
+    providers: Vec<String>,
+}
+
+impl<'h> AzureCollector<'h> {
+    pub fn new(
+        http: &'h HttpClient,
+        cfg: AzureConfig,
+        client_secret: Secret,
+        operations: &[String],
+    ) -> Self {
+        AzureCollector {
+            http,
+            cfg,
+            client_secret,
+            token: None,
+            operations: operations.iter().map(|o| o.to_ascii_lowercase()).collect(),
+            providers: providers_of(operations),
+        }
+    }
+
+    /// A valid access token, fetched when missing or about to expire.
+    fn token(&mut self) -> Result<Secret, ModinputError> {
+        if let Some((t, exp)) = &self.token {
+            if Instant::now() + StdDuration::from_secs(60) < *exp {
+                return Ok(t.clone());
+            }
+        }
+        // tenant_id was validated as a GUID or a domain name: safe in a path as it is.
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.cfg.authority_url, self.cfg.tenant_id
+        );
+        let scope = format!("{}/.default", self.cfg.environment.management_url());
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let body = format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}&scope={}",
+            enc(&self.cfg.client_id),
+            enc(self.client_secret.expose()),
+            enc(&scope)
+        );
+        let what = format!(
+            "Azure token for client {} in tenant {}",
+            self.cfg.client_id, self.cfg.tenant_id
+        );
+        let resp = self.http.send(&what, || {
+            Ok(HttpRequest::post(url.clone(), body.clone().into_bytes())
+                .header("Content-Type", "application/x-www-form-urlencoded"))
+        })?;
+        if resp.status != 200 {
+            let detail = serde_json::from_str::<ErrorBody>(&resp.body)
+                .ok()
+                .map(|e| {
+                    format!(
+                        "{} {}",
+                        e.error.map(|v| v.to_string()).unwrap_or_default(),
+                        e.error_description.unwrap_or_default()
+                    )
+                })
+                .unwrap_or_else(|| excerpt(&resp.body));
+            return Err(ModinputError::Auth {
+                what,
+                reason: format!("HTTP {}: {}", resp.status, excerpt(&detail)),
+            });
+        }
+        let tr: TokenResponse =
+            serde_json::from_str(&resp.body).map_err(|e| ModinputError::Malformed {
+                what: what.clone(),
+                reason: e.to_string(),
+            })?;
+        let secs = match tr.expires_in {
+            Some(serde_json::Value::Number(n)) => n.as_u64().unwrap_or(3600),
+            Some(serde_json::Value::String(s)) => s.parse().unwrap_or(3600),
+            _ => 3600,
+        };
+        log::register_secret(&tr.access_token);
+        let token = Secret::new(tr.access_token);
+        self.token = Some((token.clone(), Instant::now() + StdDuration::from_secs(secs)));
+        log::debug(&format!("{what}: new token valid for {secs}s"));
+        Ok(token)
+    }
+
+    /// GET an ARM URL with the bearer token; one token refresh on 401.
+    fn arm_get(&mut self, what: &str, url: &str) -> Result<String, ModinputError> {
+        self.check_same_origin(what, url)?;
+        let mut refreshed = false;
+        loop {
+            let token = self.token()?;
+            let resp = self.http.send(what, || {
+                Ok(HttpRequest::get(url.to_string())
+                    .header("Authorization", &format!("Bearer {}", token.expose()))
+                    .header("Accept", "application/json"))
+            })?;
+            match resp.status {
+                200 => return Ok(resp.body),
+                401 if !refreshed => {
+                    log::info(&format!("{what}: access token refused (HTTP 401); getting a new one"));
+                    self.token = None;
+                    refreshed = true;
+                }
+                401 | 403 => {
+                    return Err(ModinputError::Forbidden {
+                        what: what.to_string(),
+                        reason: format!(
+                            "HTTP {} (the app registration needs the Reader role on the subscription): {}",
+                            resp.status,
+                            excerpt(&resp.body)
+                        ),
+                    })
+                }
+                s => {
+                    return Err(ModinputError::Http {
+                        what: what.to_string(),
+                        reason: format!("HTTP {s}: {}", excerpt(&resp.body)),
+                    })
+                }
+            }
+        }
+    }
+
+    /// `nextLink`s must point at the configured management host: the bearer token goes there.
+    fn check_same_origin(&self, what: &str, url: &str) -> Result<(), ModinputError> {
+        let origin = |u: &str| -> Option<String> {
+            let uri: ureq::http::Uri = u.parse().ok()?;
+            Some(format!(
+                "{}://{}",
+                uri.scheme_str()?.to_ascii_lowercase(),
+                uri.authority()?.as_str().to_ascii_lowercase()
+            ))
+        };
+        match (origin(url), origin(&self.cfg.management_url)) {
+            (Some(a), Some(b)) if a == b => Ok(()),
+            _ => Err(ModinputError::Malformed {
+                what: what.to_string(),
+                reason: format!(
+                    "link `{}` does not point at {}; not following it",
+                    excerpt(url),
+                    self.cfg.management_url
+                ),
+            }),
+        }
+    }
+
+    fn list_subscriptions(&mut self) -> Result<Vec<String>, ModinputError> {
+        let mut url = Some(format!(
+            "{}/subscriptions?api-version={SUBSCRIPTIONS_API_VERSION}",
+            self.cfg.management_url
+        ));
+        let mut subs = Vec::new();
+        while let Some(u) = url.take() {
+            let body = self.arm_get("Azure subscription list", &u)?;
+            let list: SubscriptionList =
+                serde_json::from_str(&body).map_err(|e| ModinputError::Malformed {
+                    what: "Azure subscription list".into(),
+                    reason: e.to_string(),
+                })?;
+            for s in list.value {
+                match s.state.as_deref() {
+                    Some("Disabled") | Some("Deleted") => log::info(&format!(
+                        "subscription {} is {}; skipped",
+                        s.subscription_id,
+                        s.state.unwrap_or_default()
+                    )),
+                    _ => subs.push(s.subscription_id),
+                }
+            }
+            url = list.next_link.filter(|l| !l.is_empty());
+        }
+        if subs.is_empty() {
+            log::warn("the app registration can read no subscription: give it the Reader role on the subscriptions to collect, or set subscription_ids");
+        }
+        Ok(subs)
+    }
+}
+
+impl Collector for AzureCollector<'_> {
+    type Source = AzureSource;
+
+    fn sources(&mut self) -> Result<Vec<AzureSource>, ModinputError> {
+        let subs = if self.cfg.subscription_ids.is_empty() {
+            self.list_subscriptions()?
+        } else {
+            self.cfg.subscription_ids.clone()
+        };
+        Ok(subs
+            .iter()
+            .flat_map(|s| {
+                self.providers.iter().map(move |p| AzureSource {
+                    subscription_id: s.to_ascii_lowercase(),
+                    provider: p.clone(),
+                })
+            })
+            .collect())
+    }
+
+    fn key(&self, s: &AzureSource) -> String {
+        format!(
+            "azure:{}:{}",
+            s.subscription_id,
+            s.provider.to_ascii_lowercase()
+        )
+    }
+
+    fn collect(
+        &mut self,
+        s: &AzureSource,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        emit: &mut Emit<'_>,
+    ) -> Result<(), ModinputError> {
+        let filter = format!(
+            "eventTimestamp ge '{}' and eventTimestamp le '{}' and resourceProvider eq '{}'",
+            iso(from),
+            iso(to),
+            s.provider
+        );
+        let mut url = Some(format!(
+            "{}/subscriptions/{}/providers/Microsoft.Insights/eventtypes/management/values?api-version={ACTIVITY_LOG_API_VERSION}&$filter={}",
+            self.cfg.management_url,
+            s.subscription_id,
+            utf8_percent_encode(&filter, NON_ALPHANUMERIC)
+        ));
+        let mut page_no = 0u32;
+        while let Some(u) = url.take() {
+            page_no += 1;
+            let what = format!(
+                "Activity Log of subscription {} provider {} ({} .. {}) page {page_no}",
+                s.subscription_id,
+                s.provider,
+                iso(from),
+                iso(to)
+            );
+            let mut attempt = 0;
+            let body = loop {
+                attempt += 1;
+                let body = self.arm_get(&what, &u)?;
+                match serde_json::from_str::<Page<'_>>(&body) {
+                    Ok(_) => break body,
+                    Err(e) if attempt < MALFORMED_ATTEMPTS => {
+                        log::warn(&format!("{what}: malformed page ({e}); fetching it again"));
+                        std::thread::sleep(self.http.retry_policy().backoff(attempt));
+                    }
+                    Err(e) => {
+                        return Err(ModinputError::Malformed {
+                            what,
+                            reason: format!("{e} (after {attempt} attempts)"),
+                        })
+                    }
+                }
+            };
+            let page: Page<'_> =
+                serde_json::from_str(&body).map_err(|e| ModinputError::Malformed {
+                    what: what.clone(),
+                    reason: e.to_string(),
+                })?;
+            for raw in &page.value {
+                let text = raw.get();
+                let meta: Meta =
+                    serde_json::from_str(text).map_err(|e| ModinputError::Malformed {
+                        what: what.clone(),
+                        reason: format!("an event is not an object: {e}"),
+                    })?;
+                let op = match &meta.operation_name {
+                    Some(Localizable::Object { value: Some(v) }) => v.as_str(),
+                    Some(Localizable::Plain(v)) => v.as_str(),
+                    _ => "",
+                };
+                if !self.operations.contains(&op.to_ascii_lowercase()) {
+                    continue;
+                }
+                let id = meta
+                    .event_data_id
+                    .filter(|i| !i.is_empty())
+                    .unwrap_or_else(|| format!("sha256:{}", sha256_hex(text.as_bytes())));
+                emit(RawEvent {
+                    id,
+                    time: meta.event_timestamp.as_deref().and_then(parse_api_time),
+                    data: text,
+                })?;
+            }
+            url = page.next_link.filter(|l| !l.is_empty());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,543 @@
+//! Turning a stanza's parameters into a typed, validated configuration.
+//!
+//! `--validate-arguments` and a normal run share [`StanzaConfig::from_stanza`], so anything
+//! splunkd accepted at creation time is what the run gets. Errors name the parameter and
+//! say what is expected.
+
+use std::path::PathBuf;
+
+use chrono::Duration;
+
+use super::error::ModinputError;
+use super::http::check_endpoint;
+use super::timespec::{parse_span, parse_start_from, StartFrom};
+use super::xml_in::Stanza;
+use crate::detect::operations::{AWS_DEFAULT_EVENT_NAMES, AZURE_DEFAULT_OPERATIONS};
+
+/// Azure cloud (sovereign clouds have their own login and management hosts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Public,
+    UsGov,
+    China,
+}
+
+impl Environment {
+    /// Azure AD (Entra ID) authority base.
+    pub fn authority_url(self) -> &'static str {
+        match self {
+            Environment::Public => "https://login.microsoftonline.com",
+            Environment::UsGov => "https://login.microsoftonline.us",
+            Environment::China => "https://login.chinacloudapi.cn",
+        }
+    }
+    /// Azure Resource Manager base; also the token audience.
+    pub fn management_url(self) -> &'static str {
+        match self {
+            Environment::Public => "https://management.azure.com",
+            Environment::UsGov => "https://management.usgovcloudapi.net",
+            Environment::China => "https://management.chinacloudapi.cn",
+        }
+    }
+}
+
+/// Azure-specific settings.
+#[derive(Debug, Clone)]
+pub struct AzureConfig {
+    pub tenant_id: String,
+    pub client_id: String,
+    /// Empty: every subscription the principal can list.
+    pub subscription_ids: Vec<String>,
+    pub environment: Environment,
+    /// Token endpoint base (no trailing slash).
+    pub authority_url: String,
+    /// ARM base (no trailing slash).
+    pub management_url: String,
+}
+
+/// AWS-specific settings.
+#[derive(Debug, Clone)]
+pub struct AwsConfig {
+    pub access_key_id: String,
+    pub role_arn: Option<String>,
+    pub regions: Vec<String>,
+    /// CloudTrail endpoint template; `{region}` is replaced per region.
+    pub endpoint_template: String,
+    pub sts_url: String,
+}
+
+/// Which cloud the stanza collects from.
+#[derive(Debug, Clone)]
+pub enum CloudConfig {
+    Azure(AzureConfig),
+    Aws(AwsConfig),
+}
+
+/// A validated stanza.
+#[derive(Debug, Clone)]
+pub struct StanzaConfig {
+    pub stanza: String,
+    pub cloud: CloudConfig,
+    /// Name of the storage/passwords entry (never the secret).
+    pub credential: String,
+    /// Operation names (Azure) or event names (AWS), as configured.
+    pub operations: Vec<String>,
+    pub start_from: StartFrom,
+    pub overlap: Duration,
+    pub proxy: Option<String>,
+    pub ca_bundle: Option<PathBuf>,
+    /// Sourcetype written with each event.
+    pub sourcetype: String,
+}
+
+/// Sourcetype of Azure events unless the stanza sets one (what Splunk content expects for the REST shape).
+pub const AZURE_SOURCETYPE: &str = "mscs:azure:audit";
+/// Sourcetype of CloudTrail events unless the stanza sets one.
+pub const AWS_SOURCETYPE: &str = "aws:cloudtrail";
+
+const AZURE_ONLY: &[&str] = &[
+    "tenant_id",
+    "client_id",
+    "subscription_ids",
+    "environment",
+    "azure_authority_url",
+    "azure_management_url",
+];
+const AWS_ONLY: &[&str] = &[
+    "access_key_id",
+    "role_arn",
+    "regions",
+    "aws_endpoint_url",
+    "aws_sts_url",
+];
+
+fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && [8, 4, 4, 4, 12]
+            .iter()
+            .zip(&parts)
+            .all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn is_domain(s: &str) -> bool {
+    s.contains('.')
+        && s.len() <= 253
+        && s.split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+}
+
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
+fn is_role_arn(s: &str) -> bool {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5].starts_with("role/")
+        && parts[5].len() > 5
+}
+
+fn endpoint(stanza: &Stanza, name: &str, default: &str) -> Result<String, ModinputError> {
+    let url = stanza
+        .params
+        .get(name)
+        .unwrap_or_else(|| default.to_string());
+    let url = url.trim_end_matches('/').to_string();
+    check_endpoint(&url.replace("{region}", "us-east-1"))
+        .map_err(|m| ModinputError::param(name, m))?;
+    Ok(url)
+}
+
+impl StanzaConfig {
+    /// Validate a stanza. The first problem found is returned, naming its parameter.
+    pub fn from_stanza(stanza: &Stanza) -> Result<Self, ModinputError> {
+        let p = &stanza.params;
+        let cloud_name = p
+            .get("cloud")
+            .ok_or_else(|| ModinputError::param("cloud", "is required; expected azure or aws"))?
+            .to_ascii_lowercase();
+        let (wrong, cloud_is) = match cloud_name.as_str() {
+            "azure" => (AWS_ONLY, "azure"),
+            "aws" => (AZURE_ONLY, "aws"),
+            other => {
+                return Err(ModinputError::param(
+                    "cloud",
+                    format!("`{other}` is not supported; expected azure or aws"),
+                ))
+            }
+        };
+        if let Some(name) = wrong.iter().find(|n| p.get(n).is_some()) {
+            return Err(ModinputError::param(
+                *name,
+                format!("does not apply to cloud = {cloud_is}; remove it or change cloud"),
+            ));
+        }
+        let credential = p.get("credential").ok_or_else(|| {
+            ModinputError::param(
+                "credential",
+                "is required; expected the name of the storage/passwords entry holding the secret",
+            )
+        })?;
+        if credential.chars().any(|c| c.is_control()) {
+            return Err(ModinputError::param(
+                "credential",
+                "contains control characters",
+            ));
+        }
+        let cloud = if cloud_is == "azure" {
+            CloudConfig::Azure(azure(stanza)?)
+        } else {
+            CloudConfig::Aws(aws(stanza)?)
+        };
+        let operations = {
+            let configured = p.get_list("operations");
+            if configured.is_empty() {
+                let defaults = match cloud {
+                    CloudConfig::Azure(_) => AZURE_DEFAULT_OPERATIONS,
+                    CloudConfig::Aws(_) => AWS_DEFAULT_EVENT_NAMES,
+                };
+                defaults.iter().map(|s| s.to_string()).collect()
+            } else {
+                configured
+            }
+        };
+        for op in &operations {
+            let ok = match cloud {
+                CloudConfig::Azure(_) => {
+                    let mut segs = op.split('/');
+                    let provider = segs.next().unwrap_or_default();
+                    provider.contains('.') && segs.count() >= 2
+                }
+                CloudConfig::Aws(_) => op.chars().all(|c| c.is_ascii_alphanumeric()),
+            };
+            if !ok {
+                let expected = match cloud {
+                    CloudConfig::Azure(_) => "an Azure operation name such as Microsoft.Compute/virtualMachines/runCommand/action",
+                    CloudConfig::Aws(_) => "a CloudTrail event name such as SendCommand",
+                };
+                return Err(ModinputError::param(
+                    "operations",
+                    format!("`{op}` is not {expected}"),
+                ));
+            }
+        }
+        let start_from = match p.get("start_from") {
+            None => StartFrom::Ago(Duration::hours(24)),
+            Some(s) => parse_start_from(&s).map_err(|m| ModinputError::param("start_from", m))?,
+        };
+        let overlap = match p.get("overlap") {
+            None => Duration::minutes(15),
+            Some(s) => parse_span(&s).map_err(|m| ModinputError::param("overlap", m))?,
+        };
+        if overlap > Duration::days(7) {
+            return Err(ModinputError::param(
+                "overlap",
+                "is longer than 7d; expected a span of minutes or hours such as 15m",
+            ));
+        }
+        let proxy = match p.get("proxy") {
+            None => None,
+            Some(u) => {
+                let lower = u.to_ascii_lowercase();
+                let ok = ["http://", "https://", "socks4://", "socks5://"]
+                    .iter()
+                    .any(|s| lower.starts_with(s))
+                    && ureq::Proxy::new(&u).is_ok();
+                if !ok {
+                    return Err(ModinputError::param(
+                        "proxy",
+                        "expected a proxy URL such as http://proxy.example.com:3128",
+                    ));
+                }
+                Some(u)
+            }
+        };
+        let ca_bundle = match p.get("ca_bundle") {
+            None => None,
+            Some(path) => {
+                let path = PathBuf::from(path);
+                super::http::load_ca_bundle(&path)
+                    .map_err(|m| ModinputError::param("ca_bundle", m))?;
+                Some(path)
+            }
+        };
+        let sourcetype = p.get("sourcetype").unwrap_or_else(|| {
+            match cloud {
+                CloudConfig::Azure(_) => AZURE_SOURCETYPE,
+                CloudConfig::Aws(_) => AWS_SOURCETYPE,
+            }
+            .to_string()
+        });
+        Ok(StanzaConfig {
+            stanza: stanza.name.clone(),
+            cloud,
+            credential,
+            operations,
+            start_from,
+            overlap,
+            proxy,
+            ca_bundle,
+            sourcetype,
+        })
+    }
+}
+
+fn azure(stanza: &Stanza) -> Result<AzureConfig, ModinputError> {
+    let p = &stanza.params;
+    let tenant_id = p.get("tenant_id").ok_or_else(|| {
+        ModinputError::param(
+            "tenant_id",
+            "is required for cloud = azure; expected the tenant GUID or domain",
+        )
+    })?;
+    if !is_guid(&tenant_id) && !is_domain(&tenant_id) {
+        return Err(ModinputError::param(
+            "tenant_id",
+            format!("`{tenant_id}` is not a tenant GUID (00000000-0000-0000-0000-000000000000) or domain (contoso.onmicrosoft.com)"),
+        ));
+    }
+    let client_id = p.get("client_id").ok_or_else(|| {
+        ModinputError::param(
+            "client_id",
+            "is required for cloud = azure; expected the application (client) GUID",
+        )
+    })?;
+    if !is_guid(&client_id) {
+        return Err(ModinputError::param(
+            "client_id",
+            format!("`{client_id}` is not a GUID (00000000-0000-0000-0000-000000000000)"),
+        ));
+    }
+    let subscription_ids = p.get_list("subscription_ids");
+    if let Some(bad) = subscription_ids.iter().find(|s| !is_guid(s)) {
+        return Err(ModinputError::param(
+            "subscription_ids",
+            format!("`{bad}` is not a subscription GUID; expected a comma-separated list of GUIDs, or nothing for all subscriptions"),
+        ));
+    }
+    let environment = match p
+        .get("environment")
+        .map(|s| s.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("public") | Some("azurecloud") => Environment::Public,
+        Some("usgov") | Some("azureusgovernment") => Environment::UsGov,
+        Some("china") | Some("azurechinacloud") => Environment::China,
+        Some(other) => {
+            return Err(ModinputError::param(
+                "environment",
+                format!("`{other}` is not supported; expected public, usgov or china"),
+            ))
+        }
+    };
+    Ok(AzureConfig {
+        tenant_id,
+        client_id,
+        subscription_ids,
+        environment,
+        authority_url: endpoint(stanza, "azure_authority_url", environment.authority_url())?,
+        management_url: endpoint(stanza, "azure_management_url", environment.management_url())?,
+    })
+}
+
+fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
+    let p = &stanza.params;
+    let access_key_id = p.get("access_key_id").ok_or_else(|| {
+        ModinputError::param(
+            "access_key_id",
+            "is required for cloud = aws; expected an access key ID such as AKIAIOSFODNN7EXAMPLE",
+        )
+    })?;
+    if !(16..=128).contains(&access_key_id.len())
+        || !access_key_id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
+        return Err(ModinputError::param(
+            "access_key_id",
+            "expected 16 to 128 upper-case letters and digits, such as AKIAIOSFODNN7EXAMPLE",
+        ));
+    }
+    let role_arn = p.get("role_arn");
+    if let Some(arn) = &role_arn {
+        if !is_role_arn(arn) {
+            return Err(ModinputError::param(
+                "role_arn",
+                format!("`{arn}` is not a role ARN; expected arn:aws:iam::123456789012:role/NAME"),
+            ));
+        }
+    }
+    let regions = p.get_list("regions");
+    if regions.is_empty() {
+        return Err(ModinputError::param(
+            "regions",
+            "is required for cloud = aws; expected a comma-separated list such as us-east-1,eu-west-1",
+        ));
+    }
+    if let Some(bad) = regions.iter().find(|r| !is_region(r)) {
+        return Err(ModinputError::param(
+            "regions",
+            format!("`{bad}` is not a region name; expected names such as us-east-1"),
+        ));
+    }
+    // One stanza, one partition: endpoints, STS and the signing keys all differ between them.
+    let partition = |r: &str| {
+        if r.starts_with("cn-") {
+            "aws-cn"
+        } else if r.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        }
+    };
+    if regions
+        .iter()
+        .any(|r| partition(r) != partition(&regions[0]))
+    {
+        return Err(ModinputError::param(
+            "regions",
+            "mixes AWS partitions (China cn-*, GovCloud us-gov-*, commercial); expected regions of one partition per stanza",
+        ));
+    }
+    let china = partition(&regions[0]) == "aws-cn";
+    let govcloud = partition(&regions[0]) == "aws-us-gov";
+    let default_ct = if china {
+        "https://cloudtrail.{region}.amazonaws.com.cn"
+    } else {
+        "https://cloudtrail.{region}.amazonaws.com"
+    };
+    let default_sts = if china {
+        "https://sts.cn-north-1.amazonaws.com.cn"
+    } else if govcloud {
+        "https://sts.us-gov-west-1.amazonaws.com"
+    } else {
+        "https://sts.amazonaws.com"
+    };
+    Ok(AwsConfig {
+        access_key_id,
+        role_arn,
+        regions,
+        endpoint_template: endpoint(stanza, "aws_endpoint_url", default_ct)?,
+        sts_url: endpoint(stanza, "aws_sts_url", default_sts)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modinput::xml_in::Params;
+
+    fn stanza(pairs: &[(&str, &str)]) -> Stanza {
+        let mut params = Params::default();
+        for (k, v) in pairs {
+            params.set(k, v);
+        }
+        Stanza {
+            name: "t1651_cloud_audit://t".into(),
+            params,
+        }
+    }
+
+    const GUID: &str = "0b1f6471-1bf0-4dda-aec3-cb9272f09590";
+
+    #[test]
+    fn azure_defaults() {
+        let c = StanzaConfig::from_stanza(&stanza(&[
+            ("cloud", "azure"),
+            ("tenant_id", "contoso.onmicrosoft.com"),
+            ("client_id", GUID),
+            ("credential", "t1651:prod:"),
+        ]))
+        .unwrap();
+        assert_eq!(c.operations.len(), AZURE_DEFAULT_OPERATIONS.len());
+        assert_eq!(c.sourcetype, AZURE_SOURCETYPE);
+        assert_eq!(c.overlap, Duration::minutes(15));
+        let CloudConfig::Azure(a) = c.cloud else {
+            panic!("azure")
+        };
+        assert_eq!(a.management_url, "https://management.azure.com");
+        assert!(a.subscription_ids.is_empty());
+    }
+
+    #[test]
+    fn errors_name_the_parameter() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "`cloud`"),
+            (&[("cloud", "gcp")], "`cloud`"),
+            (&[("cloud", "aws"), ("credential", "c")], "`access_key_id`"),
+            (
+                &[
+                    ("cloud", "aws"),
+                    ("credential", "c"),
+                    ("access_key_id", "AKIAIOSFODNN7EXAMPLE"),
+                    ("regions", "mars"),
+                ],
+                "`regions`",
+            ),
+            (
+                &[("cloud", "aws"), ("credential", "c"), ("tenant_id", GUID)],
+                "`tenant_id`",
+            ),
+            (
+                &[
+                    ("cloud", "aws"),
+                    ("credential", "c"),
+                    ("access_key_id", "AKIAIOSFODNN7EXAMPLE"),
+                    ("regions", "us-east-1,cn-north-1"),
+                ],
+                "`regions`",
+            ),
+            (
+                &[
+                    ("cloud", "azure"),
+                    ("credential", "c"),
+                    ("tenant_id", GUID),
+                    ("client_id", "nope"),
+                ],
+                "`client_id`",
+            ),
+            (
+                &[
+                    ("cloud", "azure"),
+                    ("credential", "c"),
+                    ("tenant_id", GUID),
+                    ("client_id", GUID),
+                    ("overlap", "5 fortnights"),
+                ],
+                "`overlap`",
+            ),
+            (
+                &[
+                    ("cloud", "azure"),
+                    ("credential", "c"),
+                    ("tenant_id", GUID),
+                    ("client_id", GUID),
+                    ("azure_management_url", "http://example.com"),
+                ],
+                "`azure_management_url`",
+            ),
+            (
+                &[("cloud", "azure"), ("tenant_id", GUID), ("client_id", GUID)],
+                "`credential`",
+            ),
+        ];
+        for (pairs, needle) in cases {
+            let e = StanzaConfig::from_stanza(&stanza(pairs))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{pairs:?}: {e}");
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The three entry points splunkd uses: `--scheme`, `--validate-arguments` and a normal run.
+
+use std::io::{Read, Write};
+
+use chrono::Utc;
+
+use super::aws::AwsCollector;
+use super::azure::AzureCollector;
+use super::checkpoint::Checkpoint;
+use super::collect::{collect_all, RunStats, Window};
+use super::config::{CloudConfig, StanzaConfig};
+use super::error::ModinputError;
+use super::http::{HttpClient, RetryPolicy};
+use super::log;
+use super::passwords::fetch_credential;
+use super::scheme::scheme_xml;
+use super::xml_in::{parse_input, parse_validation, InputDoc};
+use super::xml_out::EventWriter;
+
+/// Exit code: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: validation rejected, or a run where some stanza or source failed.
+pub const EXIT_FAILED: i32 = 1;
+/// Exit code: wrong command line.
+pub const EXIT_USAGE: i32 = 2;
+
+/// Dispatch on the command line (without the program name); stdin/stdout are the process's.
+pub fn main_with_args(args: &[String]) -> i32 {
+    let mut stdin = Vec::new();
+    let read = |buf: &mut Vec<u8>| std::io::stdin().lock().read_to_end(buf);
+    match args.first().map(String::as_str) {
+        Some("--scheme") => {
+            let mut out = std::io::stdout().lock();
+            match out
+                .write_all(scheme_xml().as_bytes())
+                .and_then(|_| out.flush())
+            {
+                Ok(()) => EXIT_OK,
+                Err(_) => EXIT_FAILED,
+            }
+        }
+        Some("--validate-arguments") => {
+            if let Err(e) = read(&mut stdin) {
+                log::error(&format!("cannot read stdin: {e}"));
+                return EXIT_FAILED;
+            }
+            validate_arguments(&stdin, &mut std::io::stdout().lock())
+        }
+        None => {
+            if let Err(e) = read(&mut stdin) {
+                log::error(&format!("cannot read stdin: {e}"));
+                return EXIT_FAILED;
+            }
+            run(&stdin, std::io::stdout().lock())
+        }
+        Some(other) => {
+            log::error(&format!(
+                "unknown argument `{other}`; expected --scheme, --validate-arguments or no argument"
+            ));
+            EXIT_USAGE
+        }
+    }
+}
+
+/// `--validate-arguments`: exit 0 to accept; otherwise `<error><message>…</message></error>`.
+pub fn validate_arguments(input: &[u8], out: &mut impl Write) -> i32 {
+    let result = parse_validation(input).and_then(|doc| {
+        log::register_secret(doc.session_key.expose());
+        StanzaConfig::from_stanza(&doc.item)
+    });
+    match result {
+        Ok(_) => EXIT_OK,
+        Err(e) => {
+            let msg = quick_xml::escape::escape(log::redact(&e.to_string())).into_owned();
+            let _ = writeln!(out, "<error><message>{msg}</message></error>");
+            let _ = out.flush();
+            log::error(&format!("validation failed: {e}"));
+            EXIT_FAILED
+        }
+    }
+}
+
+/// A normal run: collect every stanza of the `<input>` document into `out`.
+pub fn run(input: &[u8], out: impl Write) -> i32 {
+    let doc = match parse_input(input) {
+        Ok(d) => d,
+        Err(e) => {
+            log::error(&e.to_string());
+            return EXIT_FAILED;
+        }
+    };
+    log::register_secret(doc.session_key.expose());
+    let mut writer = EventWriter::new(out);
+    let mut code = EXIT_OK;
+    for stanza in &doc.stanzas {
+        match run_stanza(&doc, stanza, &mut writer) {
+            Ok(stats) => {
+                log::info(&format!(
+                    "{}: wrote {} events, skipped {} already sent, {} of {} sources failed",
+                    stanza.name,
+                    stats.written,
+                    stats.duplicates_skipped,
+                    stats.sources_failed,
+                    stats.sources
+                ));
+                if stats.sources_failed > 0 {
+                    code = EXIT_FAILED;
+                }
+            }
+            Err(e) => {
+                log::error(&format!("{}: {e}", stanza.name));
+                code = EXIT_FAILED;
+                if matches!(e, ModinputError::Output(_)) {
+                    return code;
+                }
+            }
+        }
+    }
+    if let Err(e) = writer.finish() {
+        log::error(&e.to_string());
+        code = EXIT_FAILED;
+    }
+    code
+}
+
+fn run_stanza(
+    doc: &InputDoc,
+    stanza: &super::xml_in::Stanza,
+    writer: &mut EventWriter<impl Write>,
+) -> Result<RunStats, ModinputError> {
+    let cfg = StanzaConfig::from_stanza(stanza)?;
+    let retry = RetryPolicy::from_env();
+    let splunkd = HttpClient::for_splunkd(cfg.ca_bundle.as_deref(), retry)?;
+    let secret = fetch_credential(&splunkd, &doc.server_uri, &doc.session_key, &cfg.credential)?;
+    let http = HttpClient::new(cfg.proxy.as_deref(), cfg.ca_bundle.as_deref(), retry)?;
+    let now = Utc::now();
+    let window = Window::new(cfg.start_from.resolve(now), cfg.overlap, now);
+    let mut checkpoint = Checkpoint::open(&doc.checkpoint_dir, &cfg.stanza, cfg.overlap)?;
+    match cfg.cloud.clone() {
+        CloudConfig::Azure(a) => {
+            let mut c = AzureCollector::new(&http, a, secret, &cfg.operations);
+            collect_all(
+                &mut c,
+                &mut checkpoint,
+                writer,
+                &cfg.stanza,
+                &cfg.sourcetype,
+                window,
+            )
+        }
+        CloudConfig::Aws(a) => {
+            let mut c = AwsCollector::new(&http, a, secret, &cfg.operations);
+            collect_all(
+                &mut c,
+                &mut checkpoint,
+                writer,
+                &cfg.stanza,
+                &cfg.sourcetype,
+                window,
+            )
+        }
+    }
+}

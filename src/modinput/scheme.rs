@@ -1,0 +1,82 @@
+//! The introspection scheme printed by `--scheme`, and the one list of parameters it declares.
+
+use quick_xml::escape::escape;
+
+/// Scheme name: the executable's file name and the `inputs.conf` stanza prefix.
+pub const SCHEME_NAME: &str = "t1651_cloud_audit";
+
+/// One stanza parameter as declared to splunkd.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// `string`, `number` or `boolean` (all ours are strings: lists and spans are text).
+    pub data_type: &'static str,
+    pub required_on_create: bool,
+    pub required_on_edit: bool,
+}
+
+const fn p(name: &'static str, title: &'static str, description: &'static str) -> ParamSpec {
+    ParamSpec {
+        name,
+        title,
+        description,
+        data_type: "string",
+        required_on_create: false,
+        required_on_edit: false,
+    }
+}
+
+/// Every parameter, in the order the UI shows them. `app/README/inputs.conf.spec` lists the same names.
+pub const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        required_on_create: true,
+        ..p("cloud", "Cloud", "Which audit log to collect: azure (Activity Log) or aws (CloudTrail).")
+    },
+    p("tenant_id", "Azure tenant ID", "Azure only, required: the directory (tenant) ID or domain of the app registration."),
+    p("client_id", "Azure client ID", "Azure only, required: the application (client) ID of the app registration."),
+    p("subscription_ids", "Azure subscription IDs", "Azure only: comma-separated subscription IDs. Empty: every subscription the app registration can read."),
+    p("environment", "Azure environment", "Azure only: public (default), usgov or china."),
+    p("access_key_id", "AWS access key ID", "AWS only, required: the access key ID whose secret key is stored in the credential."),
+    p("role_arn", "AWS role ARN", "AWS only, optional: a role to assume with STS AssumeRole before calling CloudTrail."),
+    p("regions", "AWS regions", "AWS only, required: comma-separated regions to query, e.g. us-east-1,eu-west-1."),
+    ParamSpec {
+        required_on_create: true,
+        ..p("credential", "Credential name", "Name of the storage/passwords entry holding the client secret (Azure) or the secret access key (AWS), e.g. t1651:prod-reader: . The secret itself never goes into inputs.conf.")
+    },
+    p("operations", "Operations", "Comma-separated operations to collect: Azure operation names or CloudTrail event names. Default: the operations t1651detect detects."),
+    p("start_from", "Start from", "Where a new input starts: relative (-24h, -7d) or ISO-8601 (2024-05-01T00:00:00Z). Default -24h. Ignored once a checkpoint exists."),
+    p("overlap", "Overlap", "How far back each run re-reads to catch late-arriving events, e.g. 15m (default). Events already sent are not sent again."),
+    p("azure_authority_url", "Azure authority URL", "Override of the Azure AD token endpoint base, e.g. https://login.microsoftonline.com. Default from environment."),
+    p("azure_management_url", "Azure management URL", "Override of the Azure Resource Manager base URL, e.g. https://management.azure.com. Default from environment."),
+    p("aws_endpoint_url", "AWS CloudTrail endpoint URL", "Override of the CloudTrail endpoint; {region} is replaced by each region. Default https://cloudtrail.{region}.amazonaws.com."),
+    p("aws_sts_url", "AWS STS endpoint URL", "Override of the STS endpoint used for role_arn. Default https://sts.amazonaws.com."),
+    p("proxy", "Proxy", "Optional HTTP(S) proxy URL for the cloud APIs, e.g. http://proxy.example.com:3128."),
+    p("ca_bundle", "CA bundle", "Optional path of a PEM file with the CA certificates to trust instead of the built-in roots (e.g. for a TLS-inspecting proxy)."),
+];
+
+/// The scheme XML: external validation on, one process per stanza, XML streaming.
+pub fn scheme_xml() -> String {
+    let mut x = String::new();
+    x.push_str("<scheme>\n");
+    x.push_str("  <title>T1651 cloud audit</title>\n");
+    x.push_str("  <description>Collects Azure Activity Log and AWS CloudTrail events of cloud administration commands (MITRE ATT&amp;CK T1651) from the cloud APIs.</description>\n");
+    x.push_str("  <use_external_validation>true</use_external_validation>\n");
+    x.push_str("  <use_single_instance>false</use_single_instance>\n");
+    x.push_str("  <streaming_mode>xml</streaming_mode>\n");
+    x.push_str("  <endpoint>\n    <args>\n");
+    for a in PARAMS {
+        x.push_str(&format!(
+            "      <arg name=\"{}\">\n        <title>{}</title>\n        <description>{}</description>\n        <data_type>{}</data_type>\n        <required_on_create>{}</required_on_create>\n        <required_on_edit>{}</required_on_edit>\n      </arg>\n",
+            a.name,
+            escape(a.title),
+            escape(a.description),
+            a.data_type,
+            a.required_on_create,
+            a.required_on_edit
+        ));
+    }
+    x.push_str("    </args>\n  </endpoint>\n</scheme>\n");
+    x
+}

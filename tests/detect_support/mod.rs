@@ -1,0 +1,305 @@
+//! Fixture builders for the detect tests, modelled on the documented shapes (Azure Activity
+//! Log REST / `mscs:azure:audit`, Event Hub records, flattened Splunk fields, CloudTrail).
+//! All values are invented.
+#![allow(dead_code)]
+
+use serde_json::{json, Value};
+use t1651::detect::engine::{Engine, Finished};
+use t1651::detect::fields::FieldMap;
+use t1651::detect::options::Options;
+use t1651::detect::row::{OutValue, OutputRow};
+
+pub const SUB: &str = "5f1c2a3b-0000-4000-8000-00000000c0de";
+pub const TENANT: &str = "11111111-2222-4333-8444-555555555555";
+pub const PARTNER: &str = "99999999-8888-4777-8666-555555555555";
+
+pub const RUN_COMMAND: &str = "Microsoft.Compute/virtualMachines/runCommand/action";
+pub const EXT_WRITE: &str = "Microsoft.Compute/virtualMachines/extensions/write";
+pub const JOBS_WRITE: &str = "Microsoft.Automation/automationAccounts/jobs/write";
+
+pub fn vm_id(rg: &str, vm: &str) -> String {
+    format!(
+        "/subscriptions/{SUB}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{vm}"
+    )
+}
+
+/// One Azure activity: the same facts rendered in every shape.
+#[derive(Clone, Debug)]
+pub struct Activity {
+    pub op: String,
+    pub status: &'static str, // REST family: Started/Accepted/Succeeded/Failed
+    pub corr: Option<String>,
+    pub upn: Option<String>,
+    pub resource_id: String,
+    pub time: String,
+    pub ip: Option<String>,
+    pub tenant_claim: Option<String>,
+    pub idp: Option<String>,
+    pub extra_claims: Vec<(String, String)>,
+    pub evidence_type: Option<String>,
+}
+
+impl Activity {
+    pub fn run_command(vm: &str, status: &'static str, corr: &str, time: &str) -> Self {
+        Activity {
+            op: RUN_COMMAND.into(),
+            status,
+            corr: Some(corr.into()),
+            upn: Some("Alice@Contoso.com".into()),
+            resource_id: vm_id("RG-Prod", vm),
+            time: time.into(),
+            ip: Some("203.0.113.7".into()),
+            tenant_claim: Some(TENANT.into()),
+            idp: None,
+            extra_claims: vec![],
+            evidence_type: Some("User".into()),
+        }
+    }
+
+    fn claims(&self) -> serde_json::Map<String, Value> {
+        let mut c = serde_json::Map::new();
+        c.insert("aud".into(), json!("https://management.core.windows.net/"));
+        c.insert(
+            "iss".into(),
+            json!(format!("https://sts.windows.net/{TENANT}/")),
+        );
+        if let Some(u) = &self.upn {
+            c.insert(
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn".into(),
+                json!(u),
+            );
+            c.insert(
+                "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/name".into(),
+                json!(u),
+            );
+        }
+        if let Some(t) = &self.tenant_claim {
+            c.insert(
+                "http://schemas.microsoft.com/identity/claims/tenantid".into(),
+                json!(t),
+            );
+        }
+        if let Some(i) = &self.idp {
+            c.insert(
+                "http://schemas.microsoft.com/identity/claims/identityprovider".into(),
+                json!(i),
+            );
+        }
+        if let Some(ip) = &self.ip {
+            c.insert("ipaddr".into(), json!(ip));
+        }
+        c.insert("name".into(), json!("Display Name"));
+        for (k, v) in &self.extra_claims {
+            c.insert(k.clone(), json!(v));
+        }
+        c
+    }
+
+    fn result_type(&self) -> &'static str {
+        match self.status {
+            "Started" => "Start",
+            "Accepted" => "Accept",
+            "Succeeded" => "Success",
+            "Failed" => "Failure",
+            other => other,
+        }
+    }
+
+    /// REST / portal / `mscs:azure:audit` shape.
+    pub fn rest(&self) -> String {
+        let mut v = json!({
+            "authorization": {"action": self.op, "scope": self.resource_id},
+            "caller": self.upn,
+            "channels": "Operation",
+            "claims": self.claims(),
+            "correlationId": self.corr,
+            "description": "",
+            "eventDataId": "e0e0e0e0-0000-4000-8000-000000000001",
+            "eventName": {"value": "EndRequest", "localizedValue": "End request"},
+            "category": {"value": "Administrative", "localizedValue": "Administrative"},
+            "eventTimestamp": self.time,
+            "id": format!("{}/events/e0e0/ticks/1", self.resource_id),
+            "level": "Informational",
+            "operationId": "abc",
+            "operationName": {"value": self.op, "localizedValue": "Run Command on Virtual Machine"},
+            "resourceGroupName": "RG-Prod",
+            "resourceProviderName": {"value": "Microsoft.Compute", "localizedValue": "Microsoft.Compute"},
+            "resourceId": self.resource_id,
+            "status": {"value": self.status, "localizedValue": self.status},
+            "subStatus": {"value": "", "localizedValue": ""},
+            "submissionTimestamp": self.time,
+            "subscriptionId": SUB,
+            "tenantId": TENANT,
+            "properties": {"statusCode": "OK", "responseBody": "{\"properties\":{\"x\":1}}", "eventCategory": "Administrative"},
+            "relatedEvents": []
+        });
+        if let Some(ip) = &self.ip {
+            v["httpRequest"] =
+                json!({"clientRequestId": "r1", "clientIpAddress": ip, "method": "POST"});
+        }
+        v.to_string()
+    }
+
+    /// Event Hub / storage record shape: upper-case operation and resource ID, resultType,
+    /// claims under identity, no caller field.
+    pub fn eventhub(&self) -> String {
+        let mut evidence =
+            json!({"role": "Owner", "principalId": "0123456789abcdef0123456789abcdef"});
+        if let Some(t) = &self.evidence_type {
+            evidence["principalType"] = json!(t);
+        }
+        json!({
+            "time": self.time,
+            "resourceId": self.resource_id.to_uppercase(),
+            "operationName": self.op.to_uppercase(),
+            "category": "Administrative",
+            "resultType": self.result_type(),
+            "resultSignature": format!("{}.", self.status),
+            "durationMs": 0,
+            "callerIpAddress": self.ip,
+            "correlationId": self.corr,
+            "identity": {
+                "authorization": {"scope": self.resource_id, "action": self.op, "evidence": evidence},
+                "claims": self.claims()
+            },
+            "level": "Information",
+            "location": "global",
+            "tenantId": TENANT,
+            "properties": {"statusCode": "OK"}
+        })
+        .to_string()
+    }
+
+    /// Flattened search-time fields of the reference SPL (`azure:activity`), `_raw` not JSON.
+    pub fn flattened(&self, splunk_time: &str) -> FieldMap {
+        let mut f = FieldMap::new();
+        f.set("_raw", "operationName=... (not JSON)");
+        f.set("_time", splunk_time);
+        f.set("operationName", self.op.as_str());
+        f.set("resultType", self.result_type());
+        f.set("resourceId", self.resource_id.as_str());
+        f.set("resourceGroup", "RG-Prod");
+        f.set("subscriptionId", SUB);
+        f.set("tenantId", TENANT);
+        if let Some(c) = &self.corr {
+            f.set("correlationId", c.as_str());
+        }
+        if let Some(u) = &self.upn {
+            f.set("caller", u.as_str());
+        }
+        if let Some(ip) = &self.ip {
+            f.set("callerIpAddress", ip.as_str());
+        }
+        for (k, v) in self.claims() {
+            f.set(format!("claims.{k}"), v.as_str().unwrap_or_default());
+        }
+        f.set("time", self.time.as_str());
+        f
+    }
+
+    /// `mscs:azure:audit` flattened by Splunk's JSON extraction (`operationName.value`...).
+    pub fn mscs_flattened(&self) -> FieldMap {
+        let mut f = FieldMap::new();
+        f.set("_raw", "");
+        f.set("operationName.value", self.op.as_str());
+        f.set("status.value", self.status);
+        f.set("resourceUri", self.resource_id.as_str());
+        f.set("subscriptionId", SUB);
+        f.set("resourceGroupName", "RG-Prod");
+        f.set("tenantId", TENANT);
+        f.set("eventTimestamp", self.time.as_str());
+        if let Some(c) = &self.corr {
+            f.set("correlationId", c.as_str());
+        }
+        if let Some(u) = &self.upn {
+            f.set("caller", u.as_str());
+        }
+        if let Some(ip) = &self.ip {
+            f.set("httpRequest.clientIpAddress", ip.as_str());
+        }
+        for (k, v) in self.claims() {
+            f.set(format!("claims.{k}"), v.as_str().unwrap_or_default());
+        }
+        f
+    }
+}
+
+/// A CloudTrail SSM record.
+pub fn cloudtrail(event_name: &str, identity: Value, params: Value, extra: Value) -> String {
+    let mut v = json!({
+        "awsRegion": "eu-west-1",
+        "eventCategory": "Management",
+        "eventID": "5288bfb8-e3fa-4c41-be02-000000000001",
+        "eventName": event_name,
+        "eventSource": "ssm.amazonaws.com",
+        "eventTime": "2024-08-02T09:08:56Z",
+        "eventType": "AwsApiCall",
+        "eventVersion": "1.08",
+        "managementEvent": true,
+        "readOnly": false,
+        "recipientAccountId": "111122223333",
+        "requestID": "1479b5e1-9751-4bf1-b548-000000000001",
+        "requestParameters": params,
+        "responseElements": {"command": {"commandId": "c1", "status": "Pending", "targets": []}},
+        "sourceIPAddress": "198.51.100.20",
+        "tlsDetails": {"tlsVersion": "TLSv1.2"},
+        "userAgent": "aws-cli/2",
+        "userIdentity": identity
+    });
+    if let (Some(obj), Some(extra)) = (v.as_object_mut(), extra.as_object()) {
+        for (k, val) in extra {
+            obj.insert(k.clone(), val.clone());
+        }
+    }
+    v.to_string()
+}
+
+pub fn iam_user(name: &str) -> Value {
+    json!({"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": format!("arn:aws:iam::111122223333:user/{name}"),
+           "accountId": "111122223333", "accessKeyId": "AKIAEXAMPLE", "userName": name})
+}
+
+pub fn assumed_role(role: &str, session: &str) -> Value {
+    json!({"type": "AssumedRole", "principalId": format!("AROAEXAMPLE:{session}"),
+           "arn": format!("arn:aws:sts::111122223333:assumed-role/{role}/{session}"),
+           "accountId": "111122223333", "accessKeyId": "ASIAEXAMPLE",
+           "sessionContext": {"sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE",
+               "arn": format!("arn:aws:iam::111122223333:role/{role}"), "accountId": "111122223333", "userName": role},
+               "attributes": {"creationDate": "2024-08-02T09:00:00Z", "mfaAuthenticated": "false"}}})
+}
+
+pub fn run(opts: Options, raws: &[String]) -> Finished {
+    let mut e = Engine::new(opts);
+    for r in raws {
+        e.ingest_json(r.as_bytes(), None);
+    }
+    e.finish()
+}
+
+pub fn run_fields(opts: Options, events: &[FieldMap]) -> Finished {
+    let mut e = Engine::new(opts);
+    for f in events {
+        e.ingest_fields(f);
+    }
+    e.finish()
+}
+
+pub fn opts(pairs: &[(&str, &str)]) -> Options {
+    Options::parse(pairs.iter().copied()).unwrap()
+}
+
+pub fn col<'a>(row: &'a OutputRow, name: &str) -> &'a str {
+    match row.get(name) {
+        Some(OutValue::Single(s)) => s,
+        Some(OutValue::Multi(_)) => panic!("{name} is multivalue"),
+        None => panic!("no column {name} in {row:?}"),
+    }
+}
+
+pub fn multi(row: &OutputRow, name: &str) -> Vec<String> {
+    match row.get(name) {
+        Some(OutValue::Multi(v)) => v.clone(),
+        Some(OutValue::Single(s)) => vec![s.clone()],
+        None => panic!("no column {name} in {row:?}"),
+    }
+}
