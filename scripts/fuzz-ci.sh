@@ -34,7 +34,7 @@ cargo fuzz build -O
 failed=()
 for t in "${targets[@]}"; do
     work=$(mktemp -d)
-    args=(-runs="$RUNS" -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
+    args=(-runs="$RUNS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1)
     dict="fuzz/${t%%_*}.dict"
     [ -f "$dict" ] && args+=(-dict="$dict")
     t0=$(date +%s)
