@@ -30,6 +30,7 @@ pub(crate) fn set_phase(p: Phase) {
     PHASE.store(p as u8, Ordering::Relaxed);
 }
 
+#[cfg_attr(not(unix), allow(dead_code))]
 fn phase_text() -> &'static str {
     match PHASE.load(Ordering::Relaxed) {
         0 => "while starting",
