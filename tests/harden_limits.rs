@@ -287,7 +287,7 @@ impl Read for Trickle<'_> {
 #[test]
 fn header_line_limit_does_not_depend_on_read_splitting() {
     let mut long = vec![b'\r'];
-    long.extend(std::iter::repeat(b'z').take(MAX_HEADER_LINE + 300));
+    long.extend(std::iter::repeat_n(b'z', MAX_HEADER_LINE + 300));
     long.push(b'\n');
     let blank = [
         vec![b' '; MAX_HEADER_LINE + 5],
@@ -324,7 +324,7 @@ fn header_line_limit_does_not_depend_on_read_splitting() {
 fn blank_line_rows_decode_in_linear_time() {
     let rows = 2_000_000;
     let mut body = b"v\n".to_vec();
-    body.extend(std::iter::repeat(b'\n').take(rows));
+    body.extend(std::iter::repeat_n(b'\n', rows));
     body.extend_from_slice(b"end\n\n\n");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
