@@ -53,11 +53,13 @@ pub enum FrameError {
     #[error("received a v1 (legacy) protocol header {line:?}: chunked = true is missing from this command's commands.conf stanza")]
     LegacyProtocol { line: String },
     /// A declared length exceeds the configured limit; nothing was allocated for it.
-    #[error("chunk {part} length {declared} bytes exceeds the limit of {limit} bytes")]
+    /// `setting` names the option that raises the limit (see [`crate::scp::Limit`]).
+    #[error("chunk {part} length {declared} bytes exceeds the limit of {limit} bytes; set {setting}=<bytes> to raise it")]
     TooLarge {
         part: ChunkPart,
         declared: u64,
         limit: u64,
+        setting: String,
     },
 }
 
@@ -96,6 +98,39 @@ pub enum CsvError {
     /// The body exceeds what the decoder's 31-bit offsets can address.
     #[error("CSV body of {0} bytes is too large for the decoder (limit 2 GiB)")]
     BodyTooLarge(usize),
+    /// One field (header name or value, after unquoting) is longer than the field size limit.
+    /// `row` 0 is the header; `name` is the column's header name (empty for the header row);
+    /// `setting` names the option that raises the limit (see [`crate::scp::Limit`]).
+    #[error("{}", field_too_large(*row, *column, name, *size, *limit, setting))]
+    FieldTooLarge {
+        row: usize,
+        column: usize,
+        name: String,
+        size: usize,
+        limit: usize,
+        setting: String,
+    },
+}
+
+fn field_too_large(
+    row: usize,
+    column: usize,
+    name: &str,
+    size: usize,
+    limit: usize,
+    setting: &str,
+) -> String {
+    let place = if row == 0 {
+        format!("CSV header, column {column}")
+    } else {
+        // Header names are attacker-influenced and may be huge: show a bounded prefix.
+        let shown: String = name.chars().take(64).collect();
+        let more = if shown.len() < name.len() { "…" } else { "" };
+        format!("CSV row {row}, field {shown:?}{more}")
+    };
+    format!(
+        "{place}: value of {size} bytes exceeds the field size limit of {limit} bytes; set {setting}=<bytes> to raise it"
+    )
 }
 
 /// Any error the runtime can end a session with.
@@ -111,6 +146,11 @@ pub enum ProtocolError {
     #[error("started with legacy v1 argument {0:?}: chunked = true is missing from this command's commands.conf stanza")]
     LegacyArgv(String),
     /// The reply would exceed the configured maximum chunk size.
-    #[error("reply of {size} bytes exceeds the configured maximum chunk size (maxchunksize) of {limit} bytes")]
-    ReplyTooLarge { size: usize, limit: usize },
+    /// `setting` names the option that raises the limit (see [`crate::scp::Limit`]).
+    #[error("reply of {size} bytes exceeds the configured maximum chunk size (maxchunksize) of {limit} bytes; set {setting}=<bytes> (and maxchunksize in commands.conf) to raise it")]
+    ReplyTooLarge {
+        size: usize,
+        limit: usize,
+        setting: String,
+    },
 }

@@ -12,6 +12,7 @@
 use std::io::{BufRead, ErrorKind, Read, Write};
 
 use crate::scp::error::{ChunkPart, FrameError};
+use crate::scp::limits::Limit;
 
 /// The longest header line accepted. A valid header is at most ~55 bytes.
 pub const MAX_HEADER_LINE: usize = 1024;
@@ -143,6 +144,7 @@ impl<R: BufRead> FrameReader<R> {
                 part: ChunkPart::Metadata,
                 declared: m,
                 limit: self.limits.max_metadata,
+                setting: Limit::MetadataBytes.default_setting().to_owned(),
             });
         }
         if b > self.limits.max_body {
@@ -150,6 +152,7 @@ impl<R: BufRead> FrameReader<R> {
                 part: ChunkPart::Body,
                 declared: b,
                 limit: self.limits.max_body,
+                setting: Limit::ChunkBytes.default_setting().to_owned(),
             });
         }
         read_exactly(&mut self.inner, m, metadata, ChunkPart::Metadata)?;
@@ -161,6 +164,10 @@ impl<R: BufRead> FrameReader<R> {
     }
 
     /// Reads one header line into `self.line`, skipping blank lines. False on clean EOF.
+    ///
+    /// The outcome never depends on how the input is split into reads: a line whose content
+    /// (without its `\n`) exceeds [`MAX_HEADER_LINE`] bytes fails the same way whether its
+    /// newline arrived in the same read or not, blank lines included.
     fn read_header_line(&mut self) -> Result<bool, FrameError> {
         self.line.clear();
         loop {
@@ -185,6 +192,10 @@ impl<R: BufRead> FrameReader<R> {
             };
             self.line.extend_from_slice(&buf[..take]);
             self.inner.consume(take);
+            let content = self.line.len() - usize::from(done);
+            if content > MAX_HEADER_LINE {
+                return Err(self.too_long());
+            }
             if done {
                 // Blank lines between chunks (uncounted newlines of sloppy writers) are skipped.
                 if self.line.iter().all(|b| b.is_ascii_whitespace()) {
@@ -193,19 +204,41 @@ impl<R: BufRead> FrameReader<R> {
                 }
                 return Ok(true);
             }
-            if self.line.len() > MAX_HEADER_LINE {
-                let start = String::from_utf8_lossy(&self.line[..64]).into_owned();
-                if let Ok(s) = std::str::from_utf8(&self.line) {
-                    if looks_like_v1(s.trim()) {
-                        return Err(FrameError::LegacyProtocol { line: start });
-                    }
-                }
-                return Err(FrameError::HeaderTooLong {
-                    max: MAX_HEADER_LINE,
-                    start,
-                });
+        }
+    }
+
+    /// The error for an over-long header line, judged on its first `MAX_HEADER_LINE + 1`
+    /// bytes only (so it cannot depend on how much more has been read).
+    fn too_long(&self) -> FrameError {
+        let head = &self.line[..self.line.len().min(MAX_HEADER_LINE + 1)];
+        let start = String::from_utf8_lossy(&head[..head.len().min(64)]).into_owned();
+        if looks_like_v1_bytes(head) {
+            FrameError::LegacyProtocol { line: start }
+        } else {
+            FrameError::HeaderTooLong {
+                max: MAX_HEADER_LINE,
+                start,
             }
         }
+    }
+}
+
+/// [`looks_like_v1`] on bytes that may end inside a UTF-8 character: leading whitespace, then
+/// a non-empty `[A-Za-z0-9_]+` key, then `:`.
+fn looks_like_v1_bytes(line: &[u8]) -> bool {
+    let start = line
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(line.len());
+    let rest = &line[start..];
+    match memchr::memchr(b':', rest) {
+        Some(k) => {
+            k > 0
+                && rest[..k]
+                    .iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b == b'_')
+        }
+        None => false,
     }
 }
 
@@ -302,6 +335,11 @@ mod tests {
             }
         ));
         assert!(err.to_string().contains("exceeds the limit"));
+        assert!(
+            err.to_string()
+                .contains("set max_metadata_bytes=<bytes> to raise it"),
+            "{err}"
+        );
     }
 
     #[test]

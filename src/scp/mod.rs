@@ -2,6 +2,7 @@
 //!
 //! Layers, each usable on its own:
 //! * [`frame`]: `chunked 1.0,<M>,<B>\n` framing with size limits;
+//! * [`limits`]: the configurable limits and the setting names their errors suggest;
 //! * [`metadata`]: getinfo/execute request and reply JSON;
 //! * [`csv`]: the body codec ([`RecordBatch`] in, [`Output`] out);
 //! * [`args`]: `searchinfo.args` parsing with errors that name the bad option;
@@ -19,13 +20,16 @@ pub mod args;
 pub mod csv;
 pub mod error;
 pub mod frame;
+pub mod limits;
 pub mod metadata;
 pub mod output;
 pub mod record;
 pub mod runtime;
+mod signals;
 
 pub use args::{ArgError, Args, Options};
 pub use error::{CsvError, FrameError, MetadataError, ProtocolError};
+pub use limits::Limit;
 pub use metadata::{CommandType, GetInfo, Level, Message, SearchInfo};
 pub use output::{FieldValue, Output, RecordBuilder};
 pub use record::{ColumnId, MultiValue, RecordBatch, Row, Value, Values};

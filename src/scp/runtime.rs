@@ -19,7 +19,14 @@
 //!   `{"finished":true,"inspector":{"messages":[...,["ERROR",text]]},"error":text}` and exit 1;
 //!   (Panics are caught with `catch_unwind`: do not build with `panic = "abort"`.)
 //! * v1 invocations (`__GETINFO__`/`__EXECUTE__` argv, or `key:value` header lines) fail with
-//!   "chunked = true is missing"; EPIPE after the final reply exits 0 quietly.
+//!   "chunked = true is missing"; EPIPE after the final reply exits 0 quietly, EPIPE earlier
+//!   exits 1 with one line on stderr (never a panic);
+//! * limits (request chunk and metadata size, field size, reply size) fail with an error that
+//!   names the limit, the size seen and the setting that raises it ([`Runtime::limit_setting`]);
+//!   a reply over the reply limit is replaced by an error reply, never sent in part, and the
+//!   error reply itself is shortened to fit;
+//! * on stdio, SIGTERM (search cancelled, splunkd stopping) ends the process at once with exit
+//!   status 143 and one line on stderr saying what it was doing ([`Runtime::handle_sigterm`]).
 //!
 //! # Example: a reporting command in a few lines
 //!
@@ -66,12 +73,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 
 use crate::scp::args::Args;
-use crate::scp::csv::{self, LineEnding};
+use crate::scp::csv::{self, DecodeLimits, LineEnding};
 use crate::scp::error::{FrameError, ProtocolError};
 use crate::scp::frame::{self, FrameLimits, FrameReader};
+use crate::scp::limits::{Limit, SettingNames};
 use crate::scp::metadata::{CommandType, GetInfo, Inspector, Level, Message, Reply, Request};
 use crate::scp::output::Output;
 use crate::scp::record::RecordBatch;
+use crate::scp::signals::{self, Phase};
 
 /// Rows per generator page when getinfo carries no `maxresultrows` (splunkd's default).
 pub const DEFAULT_MAXRESULTROWS: u64 = 50_000;
@@ -255,12 +264,15 @@ pub fn run_generator<G: Generator>(gen: G) -> ExitCode {
     Runtime::new().run_generator(gen)
 }
 
-/// Session settings.
+/// Session settings (builder style: `Runtime::new().max_chunk_bytes(..).max_field_bytes(..)`).
 #[derive(Debug, Clone)]
 pub struct Runtime {
     limits: FrameLimits,
+    decode_limits: DecodeLimits,
     max_reply_bytes: Option<usize>,
     line_ending: LineEnding,
+    settings: SettingNames,
+    handle_sigterm: bool,
 }
 
 impl Default for Runtime {
@@ -275,12 +287,16 @@ enum Kind<'a> {
 }
 
 impl Runtime {
-    /// Default limits (metadata ≤ 64 MiB, body ≤ 1 GiB), no reply size limit, CRLF records.
+    /// Default limits (metadata ≤ 64 MiB, body ≤ 1 GiB, fields ≤ 64 MiB), no reply size
+    /// limit, CRLF records, SIGTERM reported on stderr.
     pub fn new() -> Self {
         Runtime {
             limits: FrameLimits::default(),
+            decode_limits: DecodeLimits::default(),
             max_reply_bytes: None,
             line_ending: LineEnding::CrLf,
+            settings: SettingNames::default(),
+            handle_sigterm: true,
         }
     }
 
@@ -290,8 +306,43 @@ impl Runtime {
         self
     }
 
+    /// Largest accepted request body ([`FrameLimits::max_body`], default 1 GiB).
+    pub fn max_chunk_bytes(mut self, max: u64) -> Self {
+        self.limits.max_body = max;
+        self
+    }
+
+    /// Largest accepted request metadata ([`FrameLimits::max_metadata`], default 64 MiB).
+    pub fn max_metadata_bytes(mut self, max: u64) -> Self {
+        self.limits.max_metadata = max;
+        self
+    }
+
+    /// Largest accepted CSV field, after unquoting ([`DecodeLimits::max_field_bytes`],
+    /// default 64 MiB).
+    pub fn max_field_bytes(mut self, max: usize) -> Self {
+        self.decode_limits.max_field_bytes = max;
+        self
+    }
+
+    /// The option name that raises `limit`, quoted in error hints ("set `name`=<bytes> to raise
+    /// it"). Defaults: [`Limit::default_setting`].
+    pub fn limit_setting(mut self, limit: Limit, name: impl Into<String>) -> Self {
+        self.settings.set(limit, name.into());
+        self
+    }
+
+    /// Whether [`Runtime::run`]/[`Runtime::run_generator`] install a SIGTERM handler that
+    /// logs one line and exits 143 (default true; Unix only; no effect on the `_io` variants).
+    pub fn handle_sigterm(mut self, on: bool) -> Self {
+        self.handle_sigterm = on;
+        self
+    }
+
     /// Maximum size of a reply chunk (header + metadata + body), like commands.conf
-    /// `maxchunksize`; a larger reply is replaced by an error reply.
+    /// `maxchunksize`; a larger reply is replaced by an error reply. The error reply is
+    /// shortened to fit (earlier messages dropped, text cut to no less than 512 bytes), so
+    /// limits under a few KiB may still be exceeded by it.
     pub fn max_reply_bytes(mut self, max: Option<usize>) -> Self {
         self.max_reply_bytes = max;
         self
@@ -341,7 +392,13 @@ impl Runtime {
             let _ = writeln!(stderr, "error: {e}");
             return ExitCode::from(1);
         }
+        if self.handle_sigterm {
+            if let Err(e) = signals::install_sigterm_reporter() {
+                let _ = writeln!(stderr, "warning: cannot install the SIGTERM handler: {e}");
+            }
+        }
         let outcome = self.session(kind, io::stdin().lock(), io::stdout().lock(), &mut stderr);
+        signals::set_phase(Phase::Exiting);
         ExitCode::from(outcome.exit_code())
     }
 
@@ -403,6 +460,7 @@ enum WriteFail {
 impl<R: BufRead, W: Write> Session<'_, R, W> {
     fn run(&mut self, kind: &mut Kind<'_>) -> RunOutcome {
         // ---- getinfo
+        signals::set_phase(Phase::Reading);
         match self.reader.read_chunk(&mut self.meta, &mut self.body) {
             Ok(None) => return RunOutcome::NoInput,
             Ok(Some(_)) => {}
@@ -413,6 +471,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             Err(e) => return self.fail(&e.to_string(), Vec::new()),
         };
         let args = Args::parse(&getinfo.searchinfo.args);
+        signals::set_phase(Phase::Running);
         let info = match kind {
             Kind::Cmd(c) => guarded(|| c.getinfo(&getinfo, &args)),
             Kind::Gen(g) => guarded(|| g.getinfo(&getinfo, &args)),
@@ -453,6 +512,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
 
         // ---- execute
         loop {
+            signals::set_phase(Phase::Reading);
             match self.reader.read_chunk(&mut self.meta, &mut self.body) {
                 Ok(None) => {
                     if executes == 0 {
@@ -470,6 +530,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                 Err(e) => return self.frame_failure_with(e, &mut output),
             }
             executes += 1;
+            signals::set_phase(Phase::Running);
             let req = match Request::parse(&self.meta).and_then(Request::into_execute) {
                 Ok(r) => r,
                 Err(e) => return self.fail(&e.to_string(), output.take_messages()),
@@ -492,7 +553,12 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     send_records = true;
                 }
                 Kind::Cmd(c) => {
-                    if let Err(e) = csv::decode_into(&mut batch, std::mem::take(&mut self.body)) {
+                    if let Err(e) = csv::decode_into_with(
+                        &mut batch,
+                        std::mem::take(&mut self.body),
+                        &self.rt.decode_limits,
+                    ) {
+                        let e = self.rt.settings.rename_csv(e);
                         return self.fail(
                             &format!("execute request {executes}: {e}"),
                             output.take_messages(),
@@ -542,13 +608,13 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
     /// Writes a chunk with `meta` and (if `with_body`) `self.reply_body`, enforcing the reply
     /// size limit by substituting an error reply.
     fn write_raw(&mut self, meta: &[u8], with_body: bool) -> Result<(), WriteFail> {
+        signals::set_phase(Phase::Writing);
         let body: &[u8] = if with_body { &self.reply_body } else { &[] };
         if let Some(limit) = self.rt.max_reply_bytes {
-            let header = format!("chunked 1.0,{},{}\n", meta.len(), body.len()).len();
-            let size = header + meta.len() + body.len();
+            let size = chunk_size(meta.len(), body.len());
             if size > limit {
-                let text = ProtocolError::ReplyTooLarge { size, limit }.to_string();
-                let fatal = Reply::fatal(&text, Vec::new()).to_json();
+                let text = self.rt.settings.reply_too_large(size, limit).to_string();
+                let fatal = self.fatal_json(&text, Vec::new());
                 let _ =
                     frame::write_chunk(&mut self.out, &fatal, &[]).and_then(|_| self.out.flush());
                 return Err(WriteFail::Other(text));
@@ -590,14 +656,59 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             let _ = writeln!(self.log, "error: {text}");
             return RunOutcome::Failed(text);
         }
+        let e = self.rt.settings.rename_frame(e);
         self.fail(&e.to_string(), output.take_messages())
+    }
+
+    /// The fatal-error reply metadata, shortened to fit the reply limit: earlier messages are
+    /// dropped first, then the text is cut (at a character boundary, marked with `…`), but never
+    /// below [`MIN_FATAL_TEXT`] bytes: an error nobody can read helps no one, and real
+    /// `maxchunksize` values are megabytes.
+    fn fatal_json(&self, text: &str, messages: Vec<Message>) -> Vec<u8> {
+        let Some(limit) = self.rt.max_reply_bytes else {
+            return Reply::fatal(text, messages).to_json();
+        };
+        let fits = |m: &[u8]| chunk_size(m.len(), 0) <= limit;
+        if !messages.is_empty() {
+            let full = Reply::fatal(text, messages).to_json();
+            if fits(&full) {
+                return full;
+            }
+        }
+        let mut cut = text.len();
+        loop {
+            let short = if cut == text.len() {
+                text.to_owned()
+            } else {
+                format!("{}…", &text[..cut])
+            };
+            let meta = Reply::fatal(&short, Vec::new()).to_json();
+            if fits(&meta) || cut <= MIN_FATAL_TEXT {
+                return meta;
+            }
+            cut = (cut / 2).max(MIN_FATAL_TEXT);
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+        }
     }
 
     /// Sends the fatal-error reply (best effort) and logs the error.
     fn fail(&mut self, text: &str, messages: Vec<Message>) -> RunOutcome {
         let _ = writeln!(self.log, "error: {text}");
-        let meta = Reply::fatal(text, messages).to_json();
+        signals::set_phase(Phase::Writing);
+        let meta = self.fatal_json(text, messages);
         let _ = frame::write_chunk(&mut self.out, &meta, &[]).and_then(|_| self.out.flush());
         RunOutcome::Failed(text.to_owned())
     }
+}
+
+/// The error text of a fatal reply is never cut shorter than this (bytes).
+const MIN_FATAL_TEXT: usize = 512;
+
+/// Bytes of a chunk with these part sizes: `chunked 1.0,M,B\n` + M + B.
+fn chunk_size(meta: usize, body: usize) -> usize {
+    // "chunked 1.0," + "," + "\n" = 14 bytes, plus the two decimal lengths.
+    let digits = |n: usize| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+    14 + digits(meta) + digits(body) + meta + body
 }

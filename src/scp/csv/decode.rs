@@ -3,27 +3,65 @@
 //! Tolerances: quoted or bare header names and values, LF or CRLF, a last row without a
 //! terminator, a body of only line breaks (= empty), invalid UTF-8 (replaced by U+FFFD before
 //! parsing, so it never panics), text after a closing quote (kept literally, like Python's csv),
-//! fields of any size. Errors: rows whose field count differs from the header's
-//! ([`CsvError::RaggedRow`]) and unclosed quotes ([`CsvError::UnterminatedQuote`]).
+//! fields up to [`DecodeLimits::max_field_bytes`]. Errors: rows whose field count differs from
+//! the header's ([`CsvError::RaggedRow`]), unclosed quotes ([`CsvError::UnterminatedQuote`]) and
+//! fields over the size limit ([`CsvError::FieldTooLarge`]).
+//!
+//! Cost: linear in the body size for every input (no rescans of the remaining text per row).
 
 use std::collections::HashMap;
 
 use crate::scp::error::CsvError;
+use crate::scp::limits::Limit;
 use crate::scp::record::{Column, RecordBatch, Span, EXTRA_BIT};
 
-/// Decodes a body into a new batch.
+/// Default [`DecodeLimits::max_field_bytes`]: 64 MiB, far above splunklib's 10 MB field cap.
+pub const DEFAULT_MAX_FIELD_BYTES: usize = 64 << 20;
+
+/// Limits applied while decoding a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Longest accepted field (header name or value, measured after unquoting), in bytes.
+    pub max_field_bytes: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
+        }
+    }
+}
+
+/// Decodes a body into a new batch, with the default [`DecodeLimits`].
 pub fn decode(body: Vec<u8>) -> Result<RecordBatch, CsvError> {
+    decode_with(body, &DecodeLimits::default())
+}
+
+/// Decodes a body into a new batch under `limits`.
+pub fn decode_with(body: Vec<u8>, limits: &DecodeLimits) -> Result<RecordBatch, CsvError> {
     let mut batch = RecordBatch::new();
-    decode_into(&mut batch, body)?;
+    decode_into_with(&mut batch, body, limits)?;
     Ok(batch)
 }
 
-/// Decodes a body into `batch`, reusing its allocations. On error the batch is left empty.
+/// Decodes a body into `batch`, reusing its allocations, with the default [`DecodeLimits`].
+/// On error the batch is left empty.
+pub fn decode_into(batch: &mut RecordBatch, body: Vec<u8>) -> Result<(), CsvError> {
+    decode_into_with(batch, body, &DecodeLimits::default())
+}
+
+/// Decodes a body into `batch` under `limits`, reusing its allocations. On error the batch is
+/// left empty.
 ///
 /// Quoted fields are unescaped **in place** (`""` → `"`, shifting the rest of the field
 /// left inside its own bytes), so the batch holds one copy of the body: a 50k-row chunk of
 /// JSON `_raw` (every `"` doubled) no longer needs a second, unescaped copy of itself.
-pub fn decode_into(batch: &mut RecordBatch, body: Vec<u8>) -> Result<(), CsvError> {
+pub fn decode_into_with(
+    batch: &mut RecordBatch,
+    body: Vec<u8>,
+    limits: &DecodeLimits,
+) -> Result<(), CsvError> {
     batch.recycle();
     if body.len() >= EXTRA_BIT as usize {
         return Err(CsvError::BodyTooLarge(body.len()));
@@ -41,7 +79,7 @@ pub fn decode_into(batch: &mut RecordBatch, body: Vec<u8>) -> Result<(), CsvErro
         batch.recycle();
         return Err(CsvError::BodyTooLarge(n));
     }
-    if let Err(e) = parse_bytes(&mut bytes, batch) {
+    if let Err(e) = parse_bytes(&mut bytes, batch, limits) {
         // An unterminated quote can stop a field mid-move: drop the bytes, never a `String`.
         batch.recycle();
         return Err(e);
@@ -56,12 +94,28 @@ pub fn decode_into(batch: &mut RecordBatch, body: Vec<u8>) -> Result<(), CsvErro
     Ok(())
 }
 
-fn parse_bytes(b: &mut [u8], batch: &mut RecordBatch) -> Result<(), CsvError> {
+fn parse_bytes(
+    b: &mut [u8],
+    batch: &mut RecordBatch,
+    limits: &DecodeLimits,
+) -> Result<(), CsvError> {
+    // Start of the run of line breaks that ends the body: rows starting there are not rows
+    // (sloppy writers add blank lines). Computed once: rescanning the rest of the body at
+    // every row that starts with a line break would be quadratic (a one-column body of blank
+    // lines is valid).
+    let tail = b
+        .iter()
+        .rposition(|&c| c != b'\n' && c != b'\r')
+        .map_or(0, |i| i + 1);
     // A body of only line breaks (e.g. the truncated generatehello recording) holds nothing.
-    if b.iter().all(|&c| c == b'\n' || c == b'\r') {
+    if tail == 0 {
         return Ok(());
     }
-    let mut p = Parser { b, pos: 0 };
+    let mut p = Parser {
+        b,
+        pos: 0,
+        max_field: limits.max_field_bytes,
+    };
     // Header row.
     let mut header: Vec<Span> = Vec::new();
     let mut row = 0usize;
@@ -71,15 +125,23 @@ fn parse_bytes(b: &mut [u8], batch: &mut RecordBatch) -> Result<(), CsvError> {
     let mut done = end;
     let mut fields = std::mem::take(&mut batch.fields);
     while !done {
-        // Trailing line breaks after the last row (sloppy writers) are not rows.
-        if matches!(p.b[p.pos], b'\n' | b'\r')
-            && p.b[p.pos..].iter().all(|&c| c == b'\n' || c == b'\r')
-        {
+        if p.pos >= tail {
             break;
         }
         row += 1;
         let before = fields.len();
-        done = p.row_into(&mut fields, row)?;
+        done = match p.row_into(&mut fields, row) {
+            Ok(d) => d,
+            Err(mut e) => {
+                if let CsvError::FieldTooLarge { column, name, .. } = &mut e {
+                    if let Some(n) = batch.csv_names.get(*column) {
+                        name.clone_from(n);
+                    }
+                }
+                batch.fields = fields;
+                return Err(e);
+            }
+        };
         let got = fields.len() - before;
         if got != ncols {
             return Err(CsvError::RaggedRow {
@@ -130,6 +192,8 @@ struct Parser<'a> {
     /// The body, unescaped in place as quoted fields are parsed.
     b: &'a mut [u8],
     pos: usize,
+    /// [`DecodeLimits::max_field_bytes`].
+    max_field: usize,
 }
 
 impl Parser<'_> {
@@ -180,6 +244,16 @@ impl Parser<'_> {
                         after = n;
                     }
                 }
+            }
+            if span.len as usize > self.max_field {
+                return Err(CsvError::FieldTooLarge {
+                    row,
+                    column,
+                    name: String::new(),
+                    size: span.len as usize,
+                    limit: self.max_field,
+                    setting: Limit::FieldBytes.default_setting().to_owned(),
+                });
             }
             out.push(span);
             column += 1;

@@ -7,5 +7,7 @@
 pub mod decode;
 pub mod encode;
 
-pub use decode::{decode, decode_into};
+pub use decode::{
+    decode, decode_into, decode_into_with, decode_with, DecodeLimits, DEFAULT_MAX_FIELD_BYTES,
+};
 pub use encode::{encode, encode_mv, encode_mv_value, LineEnding};
