@@ -111,7 +111,11 @@ struct Members(Vec<(String, String)>);
 
 impl Members {
     fn text(&self) -> String {
-        let inner: Vec<String> = self.0.iter().map(|(k, v)| format!("{}:{v}", js(k))).collect();
+        let inner: Vec<String> = self
+            .0
+            .iter()
+            .map(|(k, v)| format!("{}:{v}", js(k)))
+            .collect();
         format!("{{{}}}", inner.join(","))
     }
     /// Byte offset of the last member's key in [`Members::text`].
@@ -210,7 +214,13 @@ fn splunk_time() -> String {
 }
 
 /// Builds a raw-JSON hostile event with its classes (same in summary and events mode).
-fn raw_h(kind: &'static str, raw: String, time: Option<&str>, c: Class, scan: ScanClass) -> Hostile {
+fn raw_h(
+    kind: &'static str,
+    raw: String,
+    time: Option<&str>,
+    c: Class,
+    scan: ScanClass,
+) -> Hostile {
     let scan = if raw.contains(['\n', '\r']) {
         ScanClass::Excluded
     } else {
@@ -237,7 +247,14 @@ const A: Class = Class::Accepted;
 const NO_TIME_OR_A: Class = Class::Accepted;
 /// Template keys whose presence makes a record without operation `no_operation` rather
 /// than `not_audit_record` (the engine's audit markers).
-const MARKER_KEYS: &[&str] = &["caller", "correlationId", "resourceId", "status", "userIdentity", "eventSource"];
+const MARKER_KEYS: &[&str] = &[
+    "caller",
+    "correlationId",
+    "resourceId",
+    "status",
+    "userIdentity",
+    "eventSource",
+];
 const BAD_JSON: ScanClass = ScanClass::Problem("bad_json");
 /// What the scan reader does with a line holding the byte 0xFF.
 pub const SCAN_INVALID_UTF8: ScanClass = ScanClass::Problem("bad_encoding");
@@ -317,7 +334,9 @@ pub fn mutate(rng: &mut Rng, i: usize) -> Hostile {
             // Offline, `{…}}, …` is a complete object followed by junk: the object is
             // delivered (an audit record without operation if it holds a marker key).
             let scan = if tok == "}" {
-                let marker = m.0[..j].iter().any(|(k, _)| MARKER_KEYS.contains(&k.as_str()));
+                let marker = m.0[..j]
+                    .iter()
+                    .any(|(k, _)| MARKER_KEYS.contains(&k.as_str()));
                 ScanClass::EngineAndProblem(if marker { NO_OP } else { NOT_AUDIT }, "bad_json")
             } else {
                 BAD_JSON
@@ -347,8 +366,13 @@ pub fn mutate(rng: &mut Rng, i: usize) -> Hostile {
             m.set(&k, format!("\"mal{INVALID}lory{i}@evil.example\""));
             raw_h(kind, m.text(), t, A, SCAN_INVALID_UTF8)
         }
-        "op_number" | "op_bool" | "op_array" | "op_null" | "op_object_without_value"
-        | "op_value_number" | "op_other" => {
+        "op_number"
+        | "op_bool"
+        | "op_array"
+        | "op_null"
+        | "op_object_without_value"
+        | "op_value_number"
+        | "op_other" => {
             let (v, c): (&str, Class) = match kind {
                 "op_number" => ("12345", Class::NotSelected),
                 "op_bool" => ("true", Class::NotSelected),
@@ -373,7 +397,10 @@ pub fn mutate(rng: &mut Rng, i: usize) -> Hostile {
         }
         "resource_id_object" => {
             let mut m = azure(i);
-            m.set("resourceId", format!(r#"{{"subscriptions":"{HSUB}","n":[1,{{}}]}}"#));
+            m.set(
+                "resourceId",
+                format!(r#"{{"subscriptions":"{HSUB}","n":[1,{{}}]}}"#),
+            );
             raw_h(kind, m.text(), t, A, ScanClass::Engine(A))
         }
         "resource_id_weird" => {
@@ -451,7 +478,14 @@ pub fn mutate(rng: &mut Rng, i: usize) -> Hostile {
                 // `_time` is the fallback; offline (no `_time`) the record has no time.
                 raw_h(kind, m.text(), t, A, ScanClass::Engine(NO_TIME))
             } else {
-                let bad_t = ["", "garbage", "1e9", "-", "1773454200.x", "12345678901234567"];
+                let bad_t = [
+                    "",
+                    "garbage",
+                    "1e9",
+                    "-",
+                    "1773454200.x",
+                    "12345678901234567",
+                ];
                 let bt = *rng.pick(&bad_t);
                 let tt = if bt.is_empty() && rng.below(2) == 0 {
                     None
@@ -473,7 +507,10 @@ pub fn mutate(rng: &mut Rng, i: usize) -> Hostile {
                     js(&format!("/subscriptions/{HSUB}/resourceGroups/rg{s}/providers/Microsoft.Compute/virtualMachines/vm{s}{}", i % 3)),
                 );
                 m.set("subscriptionId", js(&format!("{HSUB}{s}")));
-                m.set("status", json!({ "value": format!("Succeeded{s}") }).to_string());
+                m.set(
+                    "status",
+                    json!({ "value": format!("Succeeded{s}") }).to_string(),
+                );
                 m.set(
                     "claims",
                     json!({"ipaddr": format!("192.0.2.9{s}"), "upn": format!("u{s}")}).to_string(),
@@ -502,7 +539,13 @@ pub fn mutate(rng: &mut Rng, i: usize) -> Hostile {
             // fields read are used (by design: `_raw` is complemented, not discarded).
             // Offline, the object is delivered and the junk reported as a problem.
             let raw = format!("{} trailing junk", m.text());
-            raw_h(kind, raw, t, A, ScanClass::EngineAndProblem(NO_TIME_OR_A, "bad_json"))
+            raw_h(
+                kind,
+                raw,
+                t,
+                A,
+                ScanClass::EngineAndProblem(NO_TIME_OR_A, "bad_json"),
+            )
         }
         "empty_everything" => {
             let keys: Vec<String> = m.0.iter().map(|(k, _)| k.clone()).collect();
@@ -532,7 +575,14 @@ pub fn mutate(rng: &mut Rng, i: usize) -> Hostile {
             raw_h(kind, raw, t, NOT_AUDIT, ScanClass::Engine(NOT_AUDIT))
         }
         "not_an_object" => {
-            let scalars = ["42", "\"str\"", "null", "true", "-0.5e3", "\"{\\\"caller\\\":1}\""];
+            let scalars = [
+                "42",
+                "\"str\"",
+                "null",
+                "true",
+                "-0.5e3",
+                "\"{\\\"caller\\\":1}\"",
+            ];
             let arrays = ["[1,2]", "[]", "[{\"caller\":\"x\"}]"];
             if rng.below(2) == 0 {
                 let raw = (*rng.pick(&scalars)).to_owned();
@@ -543,7 +593,11 @@ pub fn mutate(rng: &mut Rng, i: usize) -> Hostile {
             }
         }
         "records_wrapper" => {
-            let key = if rng.below(2) == 0 { "records" } else { "Records" };
+            let key = if rng.below(2) == 0 {
+                "records"
+            } else {
+                "Records"
+            };
             let raw = format!("{{\"{key}\":[{}]}}", m.text());
             raw_h(kind, raw, t, WRAPPER, ScanClass::Excluded)
         }
@@ -656,14 +710,22 @@ fn put(e: &mut Event, k: &str, v: impl Into<String>) {
 fn flat_azure(i: usize, kind: &'static str, rng: &mut Rng) -> Hostile {
     let s = SPECIALS;
     let mut e = Event::new();
-    put(&mut e, "_raw", format!("operationName=run {s} {INVALID}\u{0} not json"));
+    put(
+        &mut e,
+        "_raw",
+        format!("operationName=run {s} {INVALID}\u{0} not json"),
+    );
     put(&mut e, "_time", splunk_time());
     // A multivalue operation: the first value is the one read.
     e.insert(
         "operationName".into(),
         vec![RUN_COMMAND.into(), format!("x{s}"), "$".into()],
     );
-    put(&mut e, "caller", format!("mal{s}{INVALID}\u{0}lory{i}@evil.example"));
+    put(
+        &mut e,
+        "caller",
+        format!("mal{s}{INVALID}\u{0}lory{i}@evil.example"),
+    );
     put(
         &mut e,
         "resourceId",
@@ -677,7 +739,10 @@ fn flat_azure(i: usize, kind: &'static str, rng: &mut Rng) -> Hostile {
         vec![format!("192.0.2.{}", rng.below(9)), format!("{s}$$")],
     );
     put(&mut e, "time", TIME);
-    e.insert("junk{}".into(), vec!["$".into(), "$$".into(), s.into(), "a\nb".into()]);
+    e.insert(
+        "junk{}".into(),
+        vec!["$".into(), "$$".into(), s.into(), "a\nb".into()],
+    );
     Hostile {
         kind,
         event: e,
@@ -740,7 +805,10 @@ pub fn specials(base: usize) -> Vec<Hostile> {
     let ten_mb = 10 << 20;
     let mut out = Vec::new();
     let mut m = azure(base);
-    m.set("caller", js(&format!("{}@evil.example", "m".repeat(ten_mb))));
+    m.set(
+        "caller",
+        js(&format!("{}@evil.example", "m".repeat(ten_mb))),
+    );
     out.push(raw_h("huge_caller", m.text(), t, A, ScanClass::Engine(A)));
     out.push(raw_h(
         "huge_broken",
@@ -752,14 +820,23 @@ pub fn specials(base: usize) -> Vec<Hostile> {
     let n = 100_000;
     let arr = format!("{}{}", "[".repeat(n), "]".repeat(n));
     let obj = format!("{}1{}", "{\"a\":".repeat(n), "}".repeat(n));
-    for (kind, deep, id) in [("deep_array", &arr, base + 1), ("deep_object", &obj, base + 5)] {
+    for (kind, deep, id) in [
+        ("deep_array", &arr, base + 1),
+        ("deep_object", &obj, base + 5),
+    ] {
         let mut m = azure(id);
         m.0.insert(0, ("deep".into(), deep.clone()));
         out.push(raw_h(kind, m.text(), t, A, ScanClass::Engine(A)));
     }
     let mut m = azure(base + 2);
     m.set("claims", arr.clone());
-    out.push(raw_h("deep_in_claims", m.text(), t, A, ScanClass::Engine(A)));
+    out.push(raw_h(
+        "deep_in_claims",
+        m.text(),
+        t,
+        A,
+        ScanClass::Engine(A),
+    ));
     out.push(raw_h(
         "many_instance_ids",
         aws(base + 3, MANY_IDS).text(),
@@ -951,20 +1028,30 @@ pub fn is_cut(r: &BTreeMap<String, Vec<String>>) -> bool {
 
 /// The group key of a summary row.
 pub fn group_key(r: &BTreeMap<String, Vec<String>>) -> Vec<String> {
-    ["caller_identity", "subscription_id", "resource_group", "operation_lower"]
-        .iter()
-        .map(|k| r.get(*k).map(|v| v.join("\n")).unwrap_or_default())
-        .collect()
+    [
+        "caller_identity",
+        "subscription_id",
+        "resource_group",
+        "operation_lower",
+    ]
+    .iter()
+    .map(|k| r.get(*k).map(|v| v.join("\n")).unwrap_or_default())
+    .collect()
 }
 
 /// The group key of a scan JSON row.
 pub fn json_group_key(r: &Value) -> Vec<String> {
-    ["caller_identity", "subscription_id", "resource_group", "operation_lower"]
-        .iter()
-        .map(|k| match &r[*k] {
-            Value::String(s) => s.clone(),
-            Value::Null => String::new(),
-            other => other.to_string(),
-        })
-        .collect()
+    [
+        "caller_identity",
+        "subscription_id",
+        "resource_group",
+        "operation_lower",
+    ]
+    .iter()
+    .map(|k| match &r[*k] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    })
+    .collect()
 }
