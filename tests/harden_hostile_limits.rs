@@ -13,8 +13,10 @@ use std::collections::BTreeMap;
 
 use command_fixtures::scenario;
 use command_support::{chunks, records, Event, Record};
-use hostile_support::{group_key, is_cut, non_empty, parse_warn, run_session, Finish, HACCT};
-use scp_emulator::{chunk, getinfo, Proc};
+use hostile_support::{
+    group_key, is_cut, non_empty, parse_warn, run_session, Driver, Finish, HACCT,
+};
+use scp_emulator::{chunk, getinfo};
 
 /// Summary columns that hold several values.
 const MULTI: &[&str] = &[
@@ -165,7 +167,7 @@ fn field_request(len: usize) -> Vec<u8> {
 #[test]
 fn a_field_over_the_field_limit_gets_one_error_reply_naming_the_limit() {
     let limit = t1651::scp::csv::DEFAULT_MAX_FIELD_BYTES;
-    let mut p = Proc::spawn_exe(&command_support::exe(), &[]);
+    let mut p = Driver::spawn(&command_support::exe());
     let gi = p.exchange(&getinfo(&[]));
     assert!(gi.error().is_none());
     let r = p.exchange(&field_request(limit + 1));
@@ -178,7 +180,7 @@ fn a_field_over_the_field_limit_gets_one_error_reply_naming_the_limit() {
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     // Exactly at the limit: accepted (a broken `_raw`, counted).
-    let mut p = Proc::spawn_exe(&command_support::exe(), &[]);
+    let mut p = Driver::spawn(&command_support::exe());
     p.exchange(&getinfo(&[]));
     let r = p.exchange(&field_request(limit));
     assert!(r.error().is_none(), "{:?}", r.meta);
@@ -196,7 +198,7 @@ fn a_field_over_the_field_limit_gets_one_error_reply_naming_the_limit() {
 #[test]
 #[ignore = "defect: field-limit hint names a setting t1651detect does not accept"]
 fn field_limit_hint_names_a_setting_the_command_accepts() {
-    let mut p = Proc::spawn_exe(&command_support::exe(), &[]);
+    let mut p = Driver::spawn(&command_support::exe());
     let gi = p.exchange(&getinfo(&["max_field_bytes=100000000"]));
     assert!(gi.error().is_none(), "rejected: {:?}", gi.error());
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use crate::command_support::{body, epoch, Event};
-use crate::scp_emulator::{chunk, execute, getinfo, Proc, Reply};
+use crate::scp_emulator::{chunk, execute, getinfo, parse_replies, Reply};
 
 /// The hostile subscription: never used by the good scenario.
 pub const HSUB: &str = "0badf00d-dead-4bad-8bad-00000000beef";
@@ -903,12 +903,166 @@ impl Run {
 /// How splunkd marks its last request (see `command_support::Finish`).
 pub use crate::command_support::Finish;
 
+/// A spawned command driven in lock step: one request, then exactly one reply (within
+/// [`REPLY_TIMEOUT`], else the test fails as a hang). Unlike `scp_emulator::Proc` it does
+/// not assert that the reply arrives after its writer thread reported the write done:
+/// under load that check misfires (the command can read the last bytes, answer, and be
+/// read back before the writer thread runs again), and reply timing is the protocol
+/// tests' concern, not this suite's.
+pub struct Driver {
+    child: std::process::Child,
+    stdin: Option<std::sync::mpsc::Sender<Vec<u8>>>,
+    stdout: std::sync::mpsc::Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    eof: bool,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+/// How long one reply may take (generous: debug build, shared CPUs, 10 MB values).
+pub const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl Driver {
+    pub fn spawn(exe: &std::path::Path) -> Driver {
+        use std::io::{Read, Write};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(exe)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the command");
+        let mut stdin = child.stdin.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::spawn(move || {
+            for data in rx {
+                if stdin.write_all(&data).and_then(|_| stdin.flush()).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut out = child.stdout.take().unwrap();
+        let (otx, orx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut b = vec![0u8; 1 << 16];
+            while let Ok(n) = out.read(&mut b) {
+                if n == 0 || otx.send(b[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+        });
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = stderr.clone();
+        let mut se = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut b = vec![0u8; 4096];
+            while let Ok(n) = se.read(&mut b) {
+                if n == 0 {
+                    return;
+                }
+                sink.lock().unwrap().extend_from_slice(&b[..n]);
+            }
+        });
+        Driver {
+            child,
+            stdin: Some(tx),
+            stdout: orx,
+            buf: Vec::new(),
+            eof: false,
+            stderr,
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Sends one request and returns the one reply it gets.
+    pub fn exchange(&mut self, request: &[u8]) -> Reply {
+        assert!(
+            self.buf.is_empty(),
+            "bytes before a request: {:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        self.stdin.as_ref().unwrap().send(request.to_vec()).unwrap();
+        let deadline = std::time::Instant::now() + REPLY_TIMEOUT;
+        loop {
+            let (replies, _) = parse_replies(&self.buf);
+            if let Some(r) = replies.into_iter().next() {
+                // Keep what follows the first reply (nothing, in lock step).
+                let first = chunk_len(&self.buf);
+                self.buf.drain(..first);
+                return r;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(d) => self.buf.extend_from_slice(&d),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("no reply within {REPLY_TIMEOUT:?} (command hung)")
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    self.eof = true;
+                    panic!(
+                        "stdout closed without a complete reply; got {:?}; stderr: {}",
+                        String::from_utf8_lossy(&self.buf[..self.buf.len().min(300)]),
+                        self.stderr()
+                    )
+                }
+            }
+        }
+    }
+
+    /// Closes stdin and waits for exit: (exit code, bytes after the last reply, stderr).
+    pub fn finish(mut self) -> (i32, Vec<u8>, String) {
+        self.stdin = None;
+        let deadline = std::time::Instant::now() + REPLY_TIMEOUT;
+        while !self.eof {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(d) => self.buf.extend_from_slice(&d),
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => self.eof = true,
+                Err(_) => panic!("command did not close stdout after EOF"),
+            }
+        }
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "command did not exit after EOF"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        (
+            status.code().unwrap_or(-1),
+            std::mem::take(&mut self.buf),
+            self.stderr(),
+        )
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Length of the first complete chunk at the start of `buf`.
+fn chunk_len(buf: &[u8]) -> usize {
+    let nl = buf.iter().position(|&b| b == b'\n').unwrap();
+    let hdr = std::str::from_utf8(&buf[..nl]).unwrap();
+    let (m, b) = hdr["chunked 1.0,".len()..].split_once(',').unwrap();
+    nl + 1 + m.parse::<usize>().unwrap() + b.parse::<usize>().unwrap()
+}
+
 /// getinfo with `args`, one execute per chunk (bodies built the splunkd way, then
 /// [`to_wire`]), the chosen finish style, EOF. Asserts lock step, no error reply, no bytes
 /// after the last reply.
 pub fn run_session(args: &[&str], chunks: &[Vec<Event>], finish: Finish, chunked_idx: bool) -> Run {
     let exe = crate::command_support::exe();
-    let mut p = Proc::spawn_exe(&exe, &[]);
+    let mut p = Driver::spawn(&exe);
     let gi = p.exchange(&getinfo(args));
     assert!(gi.error().is_none(), "getinfo failed: {:?}", gi.meta);
     let mut replies = Vec::new();
