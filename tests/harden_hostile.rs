@@ -46,7 +46,12 @@ const N: usize = 3000;
 /// own seed.
 fn hostile() -> &'static [Hostile] {
     static H: std::sync::OnceLock<Vec<Hostile>> = std::sync::OnceLock::new();
-    H.get_or_init(|| generate(0x7165_1651, N))
+    // T1651_HOSTILE_SEED explores other mutations; the default keeps CI deterministic.
+    let seed = std::env::var("T1651_HOSTILE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x7165_1651);
+    H.get_or_init(|| generate(seed, N))
 }
 
 /// Where an event of the mixed input came from.
