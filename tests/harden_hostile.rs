@@ -585,3 +585,46 @@ fn negative_fractional_epoch_is_printed_as_read() {
     let rows = summary_rows(&run);
     assert_eq!(one(&rows[0], "first_seen"), "-0.5");
 }
+
+/// Defect (panic → whole search fails): an identity-provider claim with a multi-byte
+/// character across byte 24 panics in `sts_tenant` (src/detect/normalize.rs:367,
+/// `rest[..STS_PREFIX.len()]` slices a `str` at a non-char boundary). The runtime turns the
+/// panic into a fatal error reply ("internal error in the command: byte index 24 is not a
+/// char boundary…"), so one attacker-written claim value aborts every search over those
+/// logs. Input: `{"operationName":"Microsoft.Compute/virtualMachines/runCommand/action",
+/// "time":"2026-05-01T10:00:00Z","caller":"m@x","claims":{"http://schemas.microsoft.com/
+/// identity/claims/identityprovider":"aaaaaaaaaaaaaaaaaaaaaaaé/x"}}` (23 × `a`). Expected:
+/// the event is used (or skipped), the good rows unchanged, exit 0.
+#[test]
+#[ignore = "defect: panic on a multi-byte character at byte 24 of the idp claim"]
+fn multibyte_idp_claim_does_not_abort_the_search() {
+    let _serial = serial();
+    let good = scenario();
+    let reference = summary_rows(&run_session(&[], &[good.clone()], Finish::LastChunk, false));
+    let mut events = good;
+    for pad in 0..30 {
+        let idp = format!("{}é/{pad}", "a".repeat(pad));
+        let raw = format!(
+            r#"{{"operationName":"{}","time":"2026-05-01T10:00:00Z","caller":"m{pad}@evil.example","subscriptionId":"{}","claims":{{"http://schemas.microsoft.com/identity/claims/identityprovider":"{idp}"}}}}"#,
+            hostile_support::RUN_COMMAND,
+            hostile_support::HSUB
+        );
+        let mut e = Event::new();
+        e.insert("_raw".into(), vec![raw]);
+        events.push(e);
+    }
+    let mut p = hostile_support::Driver::spawn(&command_support::exe());
+    p.exchange(&scp_emulator::getinfo(&[]));
+    let b = to_wire(&command_support::body(&events, &["_raw", "_time"], false));
+    let r = p.exchange(&scp_emulator::chunk(
+        br#"{"action":"execute","finished":true}"#,
+        &b,
+    ));
+    assert_eq!(r.error(), None, "the search is aborted");
+    let rows: Vec<Record> = records(&r).into_iter().map(non_empty).collect();
+    let kept: Vec<Record> = rows
+        .into_iter()
+        .filter(|r| one(r, "subscription_id") != hostile_support::HSUB)
+        .collect();
+    assert_eq!(kept, reference);
+}
