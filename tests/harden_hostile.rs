@@ -628,3 +628,19 @@ fn multibyte_idp_claim_does_not_abort_the_search() {
         .collect();
     assert_eq!(kept, reference);
 }
+
+/// The same defect offline: `t1651detect scan` over that one line dies with exit 101 and a
+/// panic backtrace instead of reporting the line.
+#[test]
+#[ignore = "defect: panic on a multi-byte character at byte 24 of the idp claim (scan)"]
+fn multibyte_idp_claim_does_not_crash_the_scan() {
+    let line = format!(
+        r#"{{"operationName":"{}","time":"2026-05-01T10:00:00Z","caller":"m@x","claims":{{"http://schemas.microsoft.com/identity/claims/identityprovider":"{}é/x"}}}}"#,
+        hostile_support::RUN_COMMAND,
+        "a".repeat(23)
+    );
+    let f = write_lines("idp", &[line.as_str()]);
+    let run = scan(&f.0);
+    no_panic(&run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
