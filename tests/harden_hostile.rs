@@ -600,7 +600,12 @@ fn negative_fractional_epoch_is_printed_as_read() {
 fn multibyte_idp_claim_does_not_abort_the_search() {
     let _serial = serial();
     let good = scenario();
-    let reference = summary_rows(&run_session(&[], &[good.clone()], Finish::LastChunk, false));
+    let reference = summary_rows(&run_session(
+        &[],
+        std::slice::from_ref(&good),
+        Finish::LastChunk,
+        false,
+    ));
     let mut events = good;
     for pad in 0..30 {
         let idp = format!("{}é/{pad}", "a".repeat(pad));
