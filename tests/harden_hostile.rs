@@ -270,6 +270,7 @@ fn events_mode_passes_good_events_and_drops_and_counts_bad_ones() {
         no_panic(&run.stderr);
         let mut seen_good = BTreeMap::new();
         let mut cut = 0u64;
+        let mut flat_checked = 0;
         for (ci, part) in parts.iter().enumerate() {
             let recs = records(&run.replies[ci]);
             let mut last = None;
@@ -308,6 +309,22 @@ fn events_mode_passes_good_events_and_drops_and_counts_bad_ones() {
                             h.events
                         );
                         assert!(!one(&r, "operation_lower").is_empty());
+                        // Metacharacters, NUL and the replaced byte survive the `__mv_`
+                        // decoding of the request and the encoding of the reply.
+                        if h.kind.starts_with("flat_specials") {
+                            flat_checked += 1;
+                        }
+                        if h.kind == "flat_specials_aws" {
+                            let want: Vec<String> = input["requestParameters.instanceIds{}"]
+                                .iter()
+                                .map(|v| decoded(v).trim().to_lowercase())
+                                .collect();
+                            assert_eq!(get(&r, "targeted_vms"), want, "{}", h.kind);
+                        }
+                        if h.kind == "flat_specials_azure" {
+                            let want = decoded(&input["caller"][0]).trim().to_lowercase();
+                            assert_eq!(one(&r, "caller_identity"), want);
+                        }
                     }
                 }
             }
@@ -325,6 +342,10 @@ fn events_mode_passes_good_events_and_drops_and_counts_bad_ones() {
             );
         }
         assert_eq!(seen_good.len(), good_rows.len());
+        assert!(
+            flat_checked > 20,
+            "flattened metacharacter events checked: {flat_checked}"
+        );
         let warn = parse_warn(&the_warn(&run).expect("a WARN"));
         assert_eq!(warn.skipped, expected_skips, "{finish:?}");
         assert_eq!(

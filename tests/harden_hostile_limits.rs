@@ -1,7 +1,7 @@
 //! Limits through the real binary, seen from the user's side (issue 6, items 2 and 3):
 //! `max_values` cuts every multivalue column and flags it, `max_groups` and
 //! `max_invocations` warn naming the limit, a CSV field over the protocol's field limit
-//! gets one error reply naming it. `#[ignore]`d tests document defects found (see each).
+//! gets one error reply naming it and the flag that raises it. `#[ignore]`d tests document defects found (see each).
 
 mod command_fixtures;
 mod command_support;
@@ -164,43 +164,48 @@ fn field_request(len: usize) -> Vec<u8> {
     chunk(br#"{"action":"execute","finished":true}"#, &body)
 }
 
-#[test]
-fn a_field_over_the_field_limit_gets_one_error_reply_naming_the_limit() {
-    let limit = t1651::scp::csv::DEFAULT_MAX_FIELD_BYTES;
-    let mut p = Driver::spawn(&command_support::exe());
+/// Sends one field of `len` bytes to a command started with `argv`: the reply's error (if
+/// any), the exit code and stderr.
+fn one_field(argv: &[&str], len: usize) -> (Option<String>, Vec<(String, String)>, i32, String) {
+    let mut p = Driver::spawn_args(&command_support::exe(), argv);
     let gi = p.exchange(&getinfo(&[]));
     assert!(gi.error().is_none());
-    let r = p.exchange(&field_request(limit + 1));
-    let err = r.error().expect("an error reply").to_owned();
-    assert!(err.contains(&limit.to_string()), "names the limit: {err}");
-    assert!(err.contains("max_field_bytes"), "names the setting: {err}");
+    let r = p.exchange(&field_request(len));
     let (code, trailing, stderr) = p.finish();
-    assert_ne!(code, 0);
-    assert!(trailing.is_empty(), "nothing after the error reply");
+    assert!(trailing.is_empty(), "nothing after the reply");
     assert!(!stderr.contains("panicked"), "{stderr}");
-
-    // Exactly at the limit: accepted (a broken `_raw`, counted).
-    let mut p = Driver::spawn(&command_support::exe());
-    p.exchange(&getinfo(&[]));
-    let r = p.exchange(&field_request(limit));
-    assert!(r.error().is_none(), "{:?}", r.meta);
-    assert_eq!(r.messages().len(), 1, "{:?}", r.messages());
-    assert!(r.messages()[0].1.contains("1 not_audit_record"));
-    assert_eq!(p.finish().0, 0);
+    (r.error().map(str::to_owned), r.messages(), code, stderr)
 }
 
-/// Defect: the field-limit error tells the user to "set max_field_bytes=<bytes> to raise
-/// it", but `t1651detect` has no such option (getinfo rejects it as unknown) and the binary
-/// builds its runtime with fixed defaults (src/bin/t1651detect.rs calls `scp::run`), so
-/// the advice cannot be followed. Either accept the setting (e.g. commands.conf
-/// `command.arg.1=max_field_bytes=…`, with `Runtime::limit_setting` naming it) or word the
-/// hint differently.
 #[test]
-#[ignore = "defect: field-limit hint names a setting t1651detect does not accept"]
-fn field_limit_hint_names_a_setting_the_command_accepts() {
-    let mut p = Driver::spawn(&command_support::exe());
-    let gi = p.exchange(&getinfo(&["max_field_bytes=100000000"]));
-    assert!(gi.error().is_none(), "rejected: {:?}", gi.error());
+fn a_field_over_the_field_limit_gets_one_error_reply_naming_the_limit() {
+    // The shipped default.
+    let limit = t1651::scp::csv::DEFAULT_MAX_FIELD_BYTES;
+    let (err, _, code, _) = one_field(&[], limit + 1);
+    let err = err.expect("an error reply");
+    assert!(err.contains(&limit.to_string()), "names the limit: {err}");
+    assert!(
+        err.contains("--max-field-bytes="),
+        "names the setting: {err}"
+    );
+    assert_ne!(code, 0);
+
+    // A configured limit (commands.conf command.arg): over it, exactly at it, raised.
+    let (err, _, code, stderr) = one_field(&["--max-field-bytes=1000"], 1001);
+    let err = err.expect("an error reply");
+    assert!(err.contains("1000 bytes"), "{err}");
+    assert!(
+        err.contains("--max-field-bytes=<bytes> to raise it"),
+        "{err}"
+    );
+    assert!(stderr.contains(&err), "the error is logged too: {stderr}");
+    assert_ne!(code, 0);
+    let (err, msgs, code, _) = one_field(&["--max-field-bytes=1000"], 1000);
+    assert_eq!((err, code), (None, 0));
+    assert!(msgs[0].1.contains("1 not_audit_record"), "{msgs:?}");
+    // Following the hint works.
+    let (err, _, code, _) = one_field(&["--max-field-bytes=2000"], 1001);
+    assert_eq!((err, code), (None, 0));
 }
 
 /// Defect (algorithmic denial of service): de-duplicating an event's targets is quadratic

@@ -923,9 +923,15 @@ pub const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60
 
 impl Driver {
     pub fn spawn(exe: &std::path::Path) -> Driver {
+        Self::spawn_args(exe, &[])
+    }
+
+    /// [`Driver::spawn`] with `argv` (e.g. commands.conf `command.arg.<N>` flags).
+    pub fn spawn_args(exe: &std::path::Path, argv: &[&str]) -> Driver {
         use std::io::{Read, Write};
         use std::process::{Command, Stdio};
         let mut child = Command::new(exe)
+            .args(argv)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
