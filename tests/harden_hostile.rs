@@ -39,7 +39,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// Random hostile events per run (plus the large specials).
-const N: usize = 3000;
+const N: usize = 2500;
 
 /// The hostile events, generated once per test process (building the 10 MB and deep
 /// specials costs seconds in a debug build); each test shuffles and chunks them with its
@@ -247,12 +247,14 @@ fn events_mode_passes_good_events_and_drops_and_counts_bad_ones() {
     let mut rng = Rng::new(seed);
     for finish in [Finish::HeaderOnly, Finish::LastChunk] {
         // The 10 MB strings go through one of the two runs only (echoing them costs
-        // seconds in a debug build); the second run skips them and their counts.
+        // seconds in a debug build); the second run takes every other hostile event
+        // without them, and expects their counts.
         let all: Vec<(Origin, Event)> = all
             .iter()
             .filter(|(o, _)| {
                 finish == Finish::HeaderOnly
-                    || !matches!(o, Origin::Hostile(h) if bad[*h].kind.starts_with("huge_"))
+                    || !matches!(o, Origin::Hostile(h)
+                        if bad[*h].kind.starts_with("huge_") || h % 2 == 1)
             })
             .cloned()
             .collect();
