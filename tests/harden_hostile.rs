@@ -587,14 +587,13 @@ fn map_reduce_with_hostile_input_equals_the_direct_run() {
     assert_eq!(the_warn(&reduce).as_deref(), Some(want_warn.as_str()));
 }
 
-/// Defect: negative epoch times with a fraction are printed wrongly. `_time=-0.5` (a record
+/// Regression (fixed): negative epoch times with a fraction are printed wrongly. `_time=-0.5` (a record
 /// whose own time is unreadable, so Splunk's `_time` is used) gives `first_seen=-1.5`:
 /// `format_epoch` (src/detect/time.rs) prints `div_euclid` seconds (-1) and `rem_euclid`
 /// micros (0.5) side by side. Likewise `-999999999999.999999` → `-1000000000000.000001`.
 /// Expected `-0.5` (the value parsed). Pre-1970 times come only from hostile or broken
 /// input, but the output must not misreport what it read.
 #[test]
-#[ignore = "defect: format_epoch misprints negative fractional times"]
 fn negative_fractional_epoch_is_printed_as_read() {
     let _serial = serial();
     let raw = format!(
@@ -609,7 +608,7 @@ fn negative_fractional_epoch_is_printed_as_read() {
     assert_eq!(one(&rows[0], "first_seen"), "-0.5");
 }
 
-/// Defect (panic → whole search fails): an identity-provider claim with a multi-byte
+/// Regression (fixed; panic → whole search fails): an identity-provider claim with a multi-byte
 /// character across byte 24 panics in `sts_tenant` (src/detect/normalize.rs:367,
 /// `rest[..STS_PREFIX.len()]` slices a `str` at a non-char boundary). The runtime turns the
 /// panic into a fatal error reply ("internal error in the command: byte index 24 is not a
@@ -619,7 +618,6 @@ fn negative_fractional_epoch_is_printed_as_read() {
 /// identity/claims/identityprovider":"aaaaaaaaaaaaaaaaaaaaaaaé/x"}}` (23 × `a`). Expected:
 /// the event is used (or skipped), the good rows unchanged, exit 0.
 #[test]
-#[ignore = "defect: panic on a multi-byte character at byte 24 of the idp claim"]
 fn multibyte_idp_claim_does_not_abort_the_search() {
     let _serial = serial();
     let good = scenario();
@@ -657,10 +655,9 @@ fn multibyte_idp_claim_does_not_abort_the_search() {
     assert_eq!(kept, reference);
 }
 
-/// The same defect offline: `t1651detect scan` over that one line dies with exit 101 and a
+/// The same (fixed) defect offline: `t1651detect scan` over that one line dies with exit 101 and a
 /// panic backtrace instead of reporting the line.
 #[test]
-#[ignore = "defect: panic on a multi-byte character at byte 24 of the idp claim (scan)"]
 fn multibyte_idp_claim_does_not_crash_the_scan() {
     let line = format!(
         r#"{{"operationName":"{}","time":"2026-05-01T10:00:00Z","caller":"m@x","claims":{{"http://schemas.microsoft.com/identity/claims/identityprovider":"{}é/x"}}}}"#,

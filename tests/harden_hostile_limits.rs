@@ -1,7 +1,7 @@
 //! Limits through the real binary, seen from the user's side (issue 6, items 2 and 3):
 //! `max_values` cuts every multivalue column and flags it, `max_groups` and
 //! `max_invocations` warn naming the limit, a CSV field over the protocol's field limit
-//! gets one error reply naming it and the flag that raises it. `#[ignore]`d tests document defects found (see each).
+//! gets one error reply naming it and the flag that raises it. Regression tests pin the defects this suite found (see each).
 
 mod command_fixtures;
 mod command_support;
@@ -136,12 +136,11 @@ fn max_groups_keeps_whole_groups_and_warns_naming_the_limit() {
     assert!(rows.iter().any(|r| r["cloud"] == ["aws"]));
 }
 
-/// Defect: the `max_groups` / `max_invocations` warnings name the limit but not how to
+/// Regression (fixed): the `max_groups` / `max_invocations` warnings name the limit but not how to
 /// raise it, unlike the protocol limits ("…; set max_field_bytes=<bytes> to raise it").
 /// Issue 6 item 3 asks for both. Expected e.g. "max_groups=3 reached: … dropped; raise
 /// max_groups to keep them". Location: `warning_text` in src/detect/engine.rs.
 #[test]
-#[ignore = "defect: engine limit warnings do not say how to raise the limit"]
 fn engine_limit_warnings_say_how_to_raise_the_limit() {
     for opt in ["max_groups=3", "max_invocations=2"] {
         let (_, warn) = summary(&[opt]);
@@ -208,14 +207,13 @@ fn a_field_over_the_field_limit_gets_one_error_reply_naming_the_limit() {
     assert_eq!((err, code), (None, 0));
 }
 
-/// Defect (algorithmic denial of service): de-duplicating an event's targets is quadratic
+/// Regression (fixed; algorithmic denial of service): de-duplicating an event's targets is quadratic
 /// (`push` in `aws()`, src/detect/normalize.rs, scans `targets` for every id). In a debug
 /// build 40 000 instance ids take ~10 s in `Engine::ingest_json`, 20 000 ~2.6 s, 10 000
 /// ~0.7 s; 200 000 (a 4 MB record, e.g. a scanned file, or flattened fields) would take
 /// ~4 min debug / many seconds release. Expected: linear (a hash set), well inside the
 /// emulator's 20 s reply timeout. Actual: "timed out waiting for a reply (command hung)".
 #[test]
-#[ignore = "defect: quadratic instance-id de-duplication"]
 fn instance_id_dedup_is_not_quadratic() {
     let ids: Vec<String> = (0..200_000).map(|k| format!("i-{k:017x}")).collect();
     let raw = serde_json::json!({

@@ -985,19 +985,19 @@ pub fn warning_text(stats: &Stats, opts: &Options) -> Option<String> {
     }
     if stats.dropped_by_max_groups > 0 {
         parts.push(format!(
-            "max_groups={} reached: {} invocations of further groups dropped",
+            "max_groups={} reached: {} invocations of further groups dropped (raise it with max_groups=<n>)",
             opts.max_groups, stats.dropped_by_max_groups
         ));
     }
     if stats.dropped_by_max_invocations > 0 {
         parts.push(format!(
-            "max_invocations={} reached: {} events of further invocations dropped",
+            "max_invocations={} reached: {} events of further invocations dropped (raise it with max_invocations=<n>)",
             opts.max_invocations, stats.dropped_by_max_invocations
         ));
     }
     if stats.truncated_rows > 0 {
         parts.push(format!(
-            "multivalue columns cut to max_values={} in {} rows (see the *_truncated columns)",
+            "multivalue columns cut to max_values={} in {} rows (see the *_truncated columns, raise it with max_values=<n>)",
             opts.max_values, stats.truncated_rows
         ));
     }

@@ -315,10 +315,20 @@ impl Proc {
                 Ok(r) => return r,
                 Err(RecvTimeoutError::Timeout) => {
                     self.drain_now();
-                    assert!(
-                        self.buf.is_empty(),
-                        "command replied before reading the whole request"
-                    );
+                    if !self.buf.is_empty() {
+                        // Output before the writer thread reported the request written is
+                        // either a scheduling race (the last bytes are in the pipe and the
+                        // command read them: the report follows at once) or a command that
+                        // replied and stopped reading (the writer stays blocked on a full
+                        // pipe). Only the second is a protocol fault.
+                        return match self.write_done.recv_timeout(Duration::from_secs(2)) {
+                            Ok(r) => r,
+                            Err(_) => panic!(
+                                "command replied before reading the whole request \
+                                 (the rest of the request is still unread)"
+                            ),
+                        };
+                    }
                     assert!(
                         Instant::now() < deadline,
                         "timed out writing a request: command not reading stdin"
