@@ -133,11 +133,35 @@ pub struct RawEvent<'a> {
     pub records_wrapper: bool,
 }
 
+/// Whether `s` has no surrounding whitespace, as `s.trim().len() == s.len()`, deciding
+/// from the end bytes alone when they are ASCII (the usual case; `str::trim` decodes
+/// characters from both ends).
+#[inline]
+pub(crate) fn is_trimmed(s: &str) -> bool {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if f.is_ascii() && l.is_ascii() => {
+            !(f as char).is_whitespace() && !(l as char).is_whitespace()
+        }
+        _ => s.trim().len() == s.len(),
+    }
+}
+
+/// Whether `s` is empty or only whitespace (`s.trim().is_empty()`), deciding from the first
+/// byte when it is ASCII and not blank.
+#[inline]
+fn is_blank(s: &str) -> bool {
+    match s.as_bytes().first() {
+        Some(&f) if f.is_ascii() && !(f as char).is_whitespace() => false,
+        _ => s.trim().is_empty(),
+    }
+}
+
 /// Store `v` into `slot` unless `slot` already holds a value (first non-empty wins).
 fn put<'a>(slot: &mut S<'a>, v: S<'a>) {
     if slot.is_none() {
         if let Some(v) = v {
-            if !v.trim().is_empty() {
+            if !is_blank(&v) {
                 *slot = Some(v);
             }
         }
@@ -1080,6 +1104,29 @@ mod tests {
             ev.fill_from_json_str(r#"{"x":"\q"}"#),
             Err(JsonProblem::Broken)
         );
+    }
+
+    #[test]
+    fn trim_fast_paths_agree_with_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{b}a",
+            "a\u{c}",
+            "\u{a0}a",
+            "a\u{3000}",
+            "é",
+            " é ",
+            "\ta\n",
+            "\u{85}",
+            "x y",
+        ] {
+            assert_eq!(is_trimmed(s), s.trim().len() == s.len(), "{s:?}");
+            assert_eq!(is_blank(s), s.trim().is_empty(), "{s:?}");
+        }
     }
 
     #[test]
