@@ -321,7 +321,7 @@ fn contains_ignore_case(hay: &str, needle: &str) -> bool {
 
 /// Lower-case, allocating only when needed; trims surrounding blanks.
 pub(crate) fn lower(s: Cow<'_, str>) -> Cow<'_, str> {
-    let needs_trim = s.trim().len() != s.len();
+    let needs_trim = !crate::detect::raw::is_trimmed(&s);
     let needs_lower = s.bytes().any(|b| b.is_ascii_uppercase()) || !s.is_ascii();
     match (s, needs_trim || needs_lower) {
         (s, false) => s,
@@ -331,7 +331,7 @@ pub(crate) fn lower(s: Cow<'_, str>) -> Cow<'_, str> {
 }
 
 fn trimmed(s: Cow<'_, str>) -> Cow<'_, str> {
-    if s.trim().len() == s.len() {
+    if crate::detect::raw::is_trimmed(&s) {
         return s;
     }
     match s {
