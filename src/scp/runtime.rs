@@ -553,11 +553,16 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     send_records = true;
                 }
                 Kind::Cmd(c) => {
-                    if let Err(e) = csv::decode_into_with(
-                        &mut batch,
-                        std::mem::take(&mut self.body),
-                        &self.rt.decode_limits,
-                    ) {
+                    let body = std::mem::take(&mut self.body);
+                    let decoded = if self.reader.body_is_utf8() {
+                        // SAFETY: the frame reader validated every byte of this body
+                        // ([`FrameReader::body_is_utf8`]) and nothing changed it since.
+                        let text = unsafe { String::from_utf8_unchecked(body) };
+                        csv::decode_str_into_with(&mut batch, text, &self.rt.decode_limits)
+                    } else {
+                        csv::decode_into_with(&mut batch, body, &self.rt.decode_limits)
+                    };
+                    if let Err(e) = decoded {
                         let e = self.rt.settings.rename_csv(e);
                         return self.fail(
                             &format!("execute request {executes}: {e}"),
