@@ -67,7 +67,7 @@ pub fn decode_into_with(
         return Err(CsvError::BodyTooLarge(body.len()));
     }
     // Validate first: replacing invalid UTF-8 changes lengths, so it must precede the spans.
-    let mut bytes = match String::from_utf8(body) {
+    let bytes = match String::from_utf8(body) {
         Ok(s) => s.into_bytes(),
         Err(e) => String::from_utf8_lossy(e.as_bytes())
             .into_owned()
