@@ -8,10 +8,12 @@
 //!   AWS CloudTrail shape, invocation collapse, aggregation and mergeable partial state.
 //!   It knows nothing of the protocol.
 //! * [`scan`]: the offline front end: reads exported log files and runs [`detect`].
+//! * [`command`]: the `t1651detect` search command, a thin adapter from [`scp`] to [`detect`].
 //! * [`modinput`]: the modular input that collects control-plane audit events.
 //!
 //! The binaries in `src/bin/` are thin front ends over these modules.
 
+pub mod command;
 pub mod detect;
 pub mod modinput;
 pub mod scan;

@@ -255,7 +255,7 @@ pub fn normalize_fields<'a, F: EventFields + ?Sized>(f: &'a F, opts: &Options) -
     let raw = f.value(names::RAW).unwrap_or("");
     let mut ev = RawEvent::default();
     let problem = if crate::detect::raw::looks_like_json_object(raw.as_bytes()) {
-        ev.fill_from_json(raw.as_bytes()).err()
+        ev.fill_from_json_str(raw).err()
     } else {
         Some(JsonProblem::NotObject)
     };

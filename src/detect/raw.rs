@@ -158,6 +158,15 @@ pub fn looks_like_json_object(raw: &[u8]) -> bool {
     raw.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
 }
 
+/// Classifies a JSON parse result: cut short (Splunk TRUNCATE) or broken.
+fn json_result(res: Result<(), serde_json::Error>) -> Result<(), JsonProblem> {
+    match res {
+        Ok(()) => Ok(()),
+        Err(e) if e.classify() == serde_json::error::Category::Eof => Err(JsonProblem::Truncated),
+        Err(_) => Err(JsonProblem::Broken),
+    }
+}
+
 impl<'a> RawEvent<'a> {
     /// Extract from a JSON object. On error the fields read so far stay in `self`.
     pub fn fill_from_json(&mut self, raw: &'a [u8]) -> Result<(), JsonProblem> {
@@ -167,22 +176,23 @@ impl<'a> RawEvent<'a> {
         // Validating UTF-8 once over the whole record (vectorised) and parsing as `str` is
         // faster than serde_json's per-string validation of a byte slice.
         let res = match std::str::from_utf8(raw) {
-            Ok(text) => {
-                let mut de = serde_json::Deserializer::from_str(text);
-                Top(self).deserialize(&mut de).and_then(|_| de.end())
-            }
+            Ok(text) => return self.fill_from_json_str(text),
             Err(_) => {
                 let mut de = serde_json::Deserializer::from_slice(raw);
                 Top(self).deserialize(&mut de).and_then(|_| de.end())
             }
         };
-        match res {
-            Ok(()) => Ok(()),
-            Err(e) if e.classify() == serde_json::error::Category::Eof => {
-                Err(JsonProblem::Truncated)
-            }
-            Err(_) => Err(JsonProblem::Broken),
+        json_result(res)
+    }
+
+    /// [`RawEvent::fill_from_json`] for text already known to be UTF-8 (a Splunk field),
+    /// skipping the validation pass.
+    pub fn fill_from_json_str(&mut self, raw: &'a str) -> Result<(), JsonProblem> {
+        if !looks_like_json_object(raw.as_bytes()) {
+            return Err(JsonProblem::NotObject);
         }
+        let mut de = serde_json::Deserializer::from_str(raw);
+        json_result(Top(self).deserialize(&mut de).and_then(|_| de.end()))
     }
 
     /// Extract from flattened Splunk fields.

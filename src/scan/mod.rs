@@ -6,7 +6,9 @@
 //! * [`cli`] parses the command line into the detection's `(name, value)` option pairs and
 //!   drives a scan through an [`cli::EngineFactory`], the seam where the detection engine
 //!   plugs in.
+//! * [`engine`] is that seam's implementation over [`crate::detect`].
 
 pub mod cli;
+pub mod engine;
 pub mod input;
 pub mod render;

@@ -571,6 +571,9 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     }
                     self.body = batch.recycle();
                     if req.finished {
+                        // No more data follows: release the request buffer (as large as the
+                        // largest chunk) before the final reply, often the largest, is built.
+                        self.body = Vec::new();
                         if let Err(e) = guarded(|| c.finish(&mut output)) {
                             return self.fail(e.message(), output.take_messages());
                         }

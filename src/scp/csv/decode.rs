@@ -45,14 +45,16 @@ pub fn decode_with(body: Vec<u8>, limits: &DecodeLimits) -> Result<RecordBatch, 
     Ok(batch)
 }
 
-/// Decodes a body into `batch`, reusing its allocations, with the default [`DecodeLimits`].
-/// On error the batch is left empty.
+/// Decodes a body into `batch`, reusing its allocations. On error the batch is left empty.
+///
+/// Quoted fields are unescaped **in place** (`""` → `"`, shifting the rest of the field
+/// left inside its own bytes), so the batch holds one copy of the body: a 50k-row chunk of
+/// JSON `_raw` (every `"` doubled) no longer needs a second, unescaped copy of itself.
 pub fn decode_into(batch: &mut RecordBatch, body: Vec<u8>) -> Result<(), CsvError> {
     decode_into_with(batch, body, &DecodeLimits::default())
 }
 
-/// Decodes a body into `batch` under `limits`, reusing its allocations. On error the batch is
-/// left empty.
+/// [`decode_into`] under `limits`. On error the batch is left empty.
 pub fn decode_into_with(
     batch: &mut RecordBatch,
     body: Vec<u8>,
@@ -62,36 +64,44 @@ pub fn decode_into_with(
     if body.len() >= EXTRA_BIT as usize {
         return Err(CsvError::BodyTooLarge(body.len()));
     }
-    batch.text = match String::from_utf8(body) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    // Validate first: replacing invalid UTF-8 changes lengths, so it must precede the spans.
+    let mut bytes = match String::from_utf8(body) {
+        Ok(s) => s.into_bytes(),
+        Err(e) => String::from_utf8_lossy(e.as_bytes())
+            .into_owned()
+            .into_bytes(),
     };
     // U+FFFD replacement can grow the text (1 invalid byte -> 3 bytes).
-    if batch.text.len() >= EXTRA_BIT as usize {
-        let n = batch.text.len();
+    if bytes.len() >= EXTRA_BIT as usize {
+        let n = bytes.len();
         batch.recycle();
         return Err(CsvError::BodyTooLarge(n));
     }
-    let r = parse(batch, limits);
-    if r.is_err() {
+    if let Err(e) = parse_bytes(&mut bytes, batch, limits) {
+        // An unterminated quote can stop a field mid-move: drop the bytes, never a `String`.
         batch.recycle();
+        return Err(e);
     }
-    r
+    debug_assert!(std::str::from_utf8(&bytes).is_ok());
+    // SAFETY: `bytes` was valid UTF-8 before parsing, and a successful parse keeps it so
+    // ([`Parser::quoted`]): an unescaped field is its old bytes minus dropped ASCII quotes
+    // (plus literal trailing text, which starts and ends at ASCII bytes), i.e. whole
+    // characters, and every byte it vacates is overwritten with an ASCII space. Skipping a second validation pass
+    // over the whole body saves ~5 % of the command's time.
+    batch.text = unsafe { String::from_utf8_unchecked(bytes) };
+    Ok(())
 }
 
-fn parse(batch: &mut RecordBatch, limits: &DecodeLimits) -> Result<(), CsvError> {
-    let text = std::mem::take(&mut batch.text);
-    let result = parse_text(&text, batch, limits);
-    batch.text = text;
-    result
-}
-
-fn parse_text(text: &str, batch: &mut RecordBatch, limits: &DecodeLimits) -> Result<(), CsvError> {
-    let b = text.as_bytes();
+fn parse_bytes(
+    b: &mut [u8],
+    batch: &mut RecordBatch,
+    limits: &DecodeLimits,
+) -> Result<(), CsvError> {
     // Start of the run of line breaks that ends the body: rows starting there are not rows
     // (sloppy writers add blank lines). Computed once: rescanning the rest of the body at
     // every row that starts with a line break would be quadratic (a one-column body of blank
-    // lines is valid).
+    // lines is valid). Unescaping in place never moves bytes past a field's own end, so this
+    // position stays right while parsing.
     let tail = b
         .iter()
         .rposition(|&c| c != b'\n' && c != b'\r')
@@ -101,44 +111,35 @@ fn parse_text(text: &str, batch: &mut RecordBatch, limits: &DecodeLimits) -> Res
         return Ok(());
     }
     let mut p = Parser {
-        text,
         b,
         pos: 0,
-        extra: std::mem::take(&mut batch.extra),
         max_field: limits.max_field_bytes,
     };
     // Header row.
     let mut header: Vec<Span> = Vec::new();
     let mut row = 0usize;
-    let end = p.row_into(&mut header, row).inspect_err(|_| {
-        batch.extra = std::mem::take(&mut p.extra);
-    })?;
+    let end = p.row_into(&mut header, row)?;
     let ncols = header.len();
-    batch.csv_names = header.iter().map(|&s| p.get(s).to_owned()).collect();
+    batch.csv_names = header.iter().map(|&s| p.get(s).into_owned()).collect();
     let mut done = end;
     let mut fields = std::mem::take(&mut batch.fields);
     while !done {
+        // Trailing line breaks after the last row (sloppy writers) are not rows.
         if p.pos >= tail {
             break;
         }
         row += 1;
         let before = fields.len();
-        done = match p.row_into(&mut fields, row) {
-            Ok(d) => d,
-            Err(mut e) => {
-                if let CsvError::FieldTooLarge { column, name, .. } = &mut e {
-                    if let Some(n) = batch.csv_names.get(*column) {
-                        name.clone_from(n);
-                    }
+        done = p.row_into(&mut fields, row).map_err(|mut e| {
+            if let CsvError::FieldTooLarge { column, name, .. } = &mut e {
+                if let Some(n) = batch.csv_names.get(*column) {
+                    name.clone_from(n);
                 }
-                batch.extra = p.extra;
-                batch.fields = fields;
-                return Err(e);
             }
-        };
+            e
+        })?;
         let got = fields.len() - before;
         if got != ncols {
-            batch.extra = p.extra;
             return Err(CsvError::RaggedRow {
                 row,
                 got,
@@ -148,7 +149,6 @@ fn parse_text(text: &str, batch: &mut RecordBatch, limits: &DecodeLimits) -> Res
     }
     batch.rows = row;
     batch.fields = fields;
-    batch.extra = p.extra;
     build_columns(batch);
     Ok(())
 }
@@ -185,38 +185,35 @@ fn build_columns(batch: &mut RecordBatch) {
 }
 
 struct Parser<'a> {
-    text: &'a str,
-    b: &'a [u8],
+    /// The body, unescaped in place as quoted fields are parsed.
+    b: &'a mut [u8],
     pos: usize,
-    extra: String,
+    /// [`DecodeLimits::max_field_bytes`].
     max_field: usize,
 }
 
 impl Parser<'_> {
-    fn get(&self, s: Span) -> &str {
-        if s.start & EXTRA_BIT != 0 {
-            let st = (s.start & !EXTRA_BIT) as usize;
-            &self.extra[st..st + s.len as usize]
-        } else {
-            &self.text[s.start as usize..s.start as usize + s.len as usize]
-        }
+    /// A (header) field's text; lossy only if a span were to split a character, which the
+    /// in-place unescaping never does.
+    fn get(&self, s: Span) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.b[s.start as usize..s.start as usize + s.len as usize])
     }
 
     /// Parses one record starting at `self.pos`, appending its fields. Returns true when the
     /// body is exhausted after this record.
     #[inline]
     fn row_into(&mut self, out: &mut Vec<Span>, row: usize) -> Result<bool, CsvError> {
-        let b = self.b;
-        let n = b.len();
+        let n = self.b.len();
         let mut column = 0usize;
         loop {
             let span;
             let mut after;
-            if self.pos < n && b[self.pos] == b'"' {
+            if self.pos < n && self.b[self.pos] == b'"' {
                 let (s, a) = self.quoted(row, column)?;
                 span = s;
                 after = a;
             } else {
+                let b = &*self.b;
                 let start = self.pos;
                 match memchr::memchr2(b',', b'\n', &b[start..]) {
                     Some(k) => {
@@ -260,7 +257,7 @@ impl Parser<'_> {
                 self.pos = n;
                 return Ok(true);
             }
-            match b[after] {
+            match self.b[after] {
                 b',' => {
                     self.pos = after + 1;
                 }
@@ -270,7 +267,7 @@ impl Parser<'_> {
                 }
                 _ => {
                     // `\r` right after a closing quote: CRLF or a stray CR.
-                    if b[after] == b'\r' && after + 1 < n && b[after + 1] == b'\n' {
+                    if self.b[after] == b'\r' && after + 1 < n && self.b[after + 1] == b'\n' {
                         self.pos = after + 2;
                         return Ok(self.pos >= n);
                     }
@@ -284,33 +281,70 @@ impl Parser<'_> {
         }
     }
 
-    /// Parses a quoted field at `self.pos` (which is `"`). Returns its span and the index of
-    /// the delimiter (or end) that follows.
+    /// Parses a quoted field at `self.pos` (which is `"`), unescaping it in place. Returns
+    /// its span and the index of the delimiter (or end) that follows.
+    ///
+    /// Invariant kept: the body stays valid UTF-8. The field's new text is its old text minus
+    /// the dropped (ASCII) quotes, i.e. whole characters, and every byte it vacates becomes
+    /// an ASCII space (no span covers them).
     #[inline]
     fn quoted(&mut self, row: usize, column: usize) -> Result<(Span, usize), CsvError> {
-        let b = self.b;
-        let n = b.len();
+        let n = self.b.len();
         let start = self.pos + 1;
-        let mut seg = start;
-        let mut escaped_from: Option<usize> = None;
-        let mut i = start;
-        let close = loop {
-            let q = match memchr::memchr(b'"', &b[i..]) {
-                Some(k) => i + k,
-                None => return Err(CsvError::UnterminatedQuote { row, column }),
+        let unterminated = || CsvError::UnterminatedQuote { row, column };
+        let first = memchr::memchr(b'"', &self.b[start..])
+            .map(|k| start + k)
+            .ok_or_else(unterminated)?;
+        // `w`: end of the unescaped text so far (`w < i` once a quote has been dropped).
+        let (mut w, close) = if first + 1 < n && self.b[first + 1] == b'"' {
+            // Escapes (JSON `_raw`: every few bytes): copy left while scanning, eight bytes
+            // at a time, instead of one search and one move per escaped quote.
+            let mut w = first + 1;
+            let mut i = first + 2;
+            let close = loop {
+                while i + 8 <= n {
+                    let word = u64::from_le_bytes(self.b[i..i + 8].try_into().expect("8 bytes"));
+                    let x = word ^ 0x2222_2222_2222_2222;
+                    // Exact for the lowest zero byte of `x`, i.e. the first quote.
+                    let quotes = x.wrapping_sub(0x0101_0101_0101_0101) & !x & 0x8080_8080_8080_8080;
+                    if quotes != 0 {
+                        let k = (quotes.trailing_zeros() / 8) as usize;
+                        for j in 0..k {
+                            self.b[w + j] = self.b[i + j];
+                        }
+                        w += k;
+                        i += k;
+                        break;
+                    }
+                    // The whole word is in a register: overwriting its own bytes is safe.
+                    self.b[w..w + 8].copy_from_slice(&word.to_le_bytes());
+                    w += 8;
+                    i += 8;
+                }
+                while i < n && self.b[i] != b'"' {
+                    self.b[w] = self.b[i];
+                    w += 1;
+                    i += 1;
+                }
+                if i >= n {
+                    return Err(unterminated());
+                }
+                if i + 1 < n && self.b[i + 1] == b'"' {
+                    self.b[w] = b'"';
+                    w += 1;
+                    i += 2;
+                } else {
+                    break i;
+                }
             };
-            if q + 1 < n && b[q + 1] == b'"' {
-                escaped_from.get_or_insert(self.extra.len());
-                self.extra.push_str(&self.text[seg..=q]);
-                i = q + 2;
-                seg = i;
-            } else {
-                break q;
-            }
+            (w, close)
+        } else {
+            (first, first)
         };
         let mut after = close + 1;
+        let b = &*self.b;
         // Text between the closing quote and the next delimiter is kept literally.
-        let trailing_end = if after < n
+        let vacated_end = if after < n
             && b[after] != b','
             && b[after] != b'\n'
             && !(b[after] == b'\r' && (after + 1 == n || b[after + 1] == b'\n'))
@@ -321,29 +355,21 @@ impl Parser<'_> {
             } else {
                 e
             };
-            Some((e2, e))
+            self.b.copy_within(after..e2, w);
+            w += e2 - after;
+            after = e;
+            e2
         } else {
-            None
+            close
         };
-        let span = match (escaped_from, trailing_end) {
-            (None, None) => Span {
+        self.b[w..vacated_end].fill(b' ');
+        Ok((
+            Span {
                 start: start as u32,
-                len: (close - start) as u32,
+                len: (w - start) as u32,
             },
-            (esc, trailing) => {
-                let from = esc.unwrap_or(self.extra.len());
-                self.extra.push_str(&self.text[seg..close]);
-                if let Some((e2, e)) = trailing {
-                    self.extra.push_str(&self.text[after..e2]);
-                    after = e;
-                }
-                Span {
-                    start: from as u32 | EXTRA_BIT,
-                    len: (self.extra.len() - from) as u32,
-                }
-            }
-        };
-        Ok((span, after))
+            after,
+        ))
     }
 }
 
@@ -453,6 +479,60 @@ mod tests {
             ["q", "r"]
         );
         assert_eq!(b.row(0).str("z"), Some(""));
+    }
+
+    #[test]
+    fn in_place_unescape_keeps_neighbours_and_characters() {
+        let body = "a,b,c\n\"é\"\"ü\"\"\"\"x\"tail€,\"\"\"\",\"z\"\n".to_owned()
+            + r#""""""",,"""q""""""#
+            + "\r\n";
+        let b = decode(body.as_bytes().to_vec()).unwrap();
+        let got: Vec<Vec<String>> = b
+            .rows()
+            .map(|r| r.fields().map(|(_, v)| v.as_str().to_owned()).collect())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                vec!["é\"ü\"\"xtail€".to_owned(), "\"".into(), "z".into()],
+                vec!["\"\"".into(), "".into(), "\"q\"\"".into()],
+            ]
+        );
+        assert!(b.extra.is_empty(), "no second copy of escaped fields");
+        // A quote left open after in-place moves is an error, and the batch is reusable.
+        let mut batch = RecordBatch::new();
+        let e = decode_into(&mut batch, "a\n\"é\"\"ü\"\"€x".as_bytes().to_vec()).unwrap_err();
+        assert_eq!(e, CsvError::UnterminatedQuote { row: 1, column: 0 });
+        assert!(batch.is_empty());
+        decode_into(&mut batch, "a\n\"ü\"\"\"\n".as_bytes().to_vec()).unwrap();
+        assert_eq!(batch.row(0).str("a"), Some("ü\""));
+    }
+
+    #[test]
+    fn escaped_fields_at_every_offset_round_trip() {
+        // Quotes at every position relative to the 8-byte scan, multibyte neighbours, and
+        // fields ending right at, before and after a word boundary.
+        let alphabet = ["\"", "x", "é", "€", ",", "\n", "\"\""];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 0..40 {
+            for _ in 0..20 {
+                let mut v = String::new();
+                for _ in 0..len {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    v.push_str(alphabet[(seed % alphabet.len() as u64) as usize]);
+                }
+                let body = format!(
+                    "a,b\n\"{}\",\"{}\"\n",
+                    v.replace('"', "\"\""),
+                    v.replace('"', "\"\"")
+                );
+                let b = decode(body.into_bytes()).unwrap();
+                assert_eq!(b.row(0).str("a"), Some(v.as_str()));
+                assert_eq!(b.row(0).str("b"), Some(v.as_str()));
+            }
+        }
     }
 
     #[test]

@@ -1,0 +1,239 @@
+//! [`T1651Command`]: `| t1651detect [mode=…] [threshold=…] …` as an SCP v2 command.
+//!
+//! The command only adapts: options are parsed by [`Options::parse`], every row goes to the
+//! [`Engine`] through [`BatchFields`], and the engine's [`OutputRow`]s are written to the
+//! protocol [`Output`]. All detection semantics live in [`crate::detect`].
+
+use crate::command::fields::BatchFields;
+use crate::detect::engine::Engine;
+use crate::detect::fields::required_fields;
+use crate::detect::options::{Mode, Options, Phase, OPTION_NAMES};
+use crate::detect::row::{OutValue, OutputRow};
+use crate::scp::{
+    Args, Command, CommandError, CommandInfo, CommandType, GetInfo, Output, RecordBatch,
+    RecordBuilder,
+};
+
+/// How the command runs in this process, decided at getinfo.
+enum Role {
+    /// Before getinfo (or after a rejected one).
+    Unconfigured,
+    /// `mode=summary`, reduce side (or no map phase): ingest everything, rows at the end.
+    Summary(Engine),
+    /// `phase=map`: ingest a chunk, answer it with the partial state of that chunk.
+    Map { engine: Engine, opts: Options },
+    /// `mode=events`: answer each chunk with its recognised events.
+    Events(Engine),
+}
+
+/// The `t1651detect` command. Create with [`T1651Command::new`] and hand to
+/// [`crate::scp::run`].
+///
+/// Protocol roles (chosen from the options at getinfo):
+///
+/// * **`mode=summary`** (default): `reporting`, with `required_fields` from
+///   [`required_fields`] so splunkd extracts and sends only what the normaliser can read
+///   (`_raw`, `_time`, the flattened names of every shape, and `t1651_state`). Rows are
+///   ingested as they arrive (memory grows with groups and invocations, not events) and the
+///   sorted summary is written on the reply to splunkd's last request. With
+///   `distributed=true` the reply also carries `streaming_preop` =
+///   [`Options::map_phase_command`], and the rows that arrive are then the map phase's
+///   `t1651_state` partial rows; the engine merges both kinds, so the result is the same
+///   whether or not splunkd runs the map phase.
+///
+/// * **`phase=map`**: `streaming`, **without** `required_fields`. With `required_fields`,
+///   splunkd switches a streaming command to "selected fields" mode: it merges each output
+///   row back into the input event with the same `_chunked_idx` (protocol.md §4, §6). The
+///   map phase's output rows are partial aggregates that correspond to no input row, so
+///   that merge is undefined for them (what splunkd does with rows lacking `_chunked_idx` is
+///   unverified, protocol.md §15). Without `required_fields` splunkd sends all fields and
+///   takes the output rows as they are, which is how splunklib's own map phases (the SDK's
+///   `sum`) run. The price is that indexers send every field of the events to the map
+///   process; the map phase reads only what it needs from them.
+///   Each chunk is answered with the partial state of that chunk (then the engine starts
+///   afresh): splunkd may run distributed streaming commands on many small batches and
+///   restart the process between them (protocol.md §14), so nothing is held back waiting for
+///   a `finished` that a restarted process would never see. Partial merges are commutative
+///   and associative, so per-chunk flushing does not change the result.
+///
+/// * **`mode=events`**: `stateful`, so splunkd keeps it on the search head (the binary ships
+///   for the search head's platform only) and records stay in order, with `required_fields`.
+///   Each recognised event is answered with every field splunkd sent plus the normalised
+///   columns, keeping `_chunked_idx` so splunkd merges the fields it did not send. (Echoing
+///   the sent fields is what splunklib's streaming commands do; whether splunkd would keep
+///   sent-but-not-returned fields is unverified.) Events that are not T1651 records get no
+///   output row, so splunkd drops them; they are counted in the final WARN.
+///
+/// Every mode ends with at most one WARN message (the engine's skip/limit summary) on the
+/// final reply; the map phase sends its counters to the reduce side instead.
+pub struct T1651Command {
+    role: Role,
+}
+
+impl Default for T1651Command {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl T1651Command {
+    /// A command waiting for its getinfo.
+    pub fn new() -> Self {
+        T1651Command {
+            role: Role::Unconfigured,
+        }
+    }
+
+    /// Validates the arguments and chooses the protocol role. Pure: no I/O, no side effects
+    /// (splunkd runs getinfo-only probe processes).
+    pub fn configure(&mut self, args: &Args) -> Result<CommandInfo, CommandError> {
+        if let Some(p) = args.positional().first() {
+            return Err(CommandError::new(format!(
+                "t1651detect takes only name=value options, got '{p}'; valid options are: {}",
+                OPTION_NAMES.join(", ")
+            )));
+        }
+        let opts = Options::parse(args.options().iter().map(|(n, v)| (n, v)))
+            .map_err(|e| CommandError::new(format!("t1651detect: {e}")))?;
+        let info = match (opts.mode, opts.phase) {
+            (Mode::Summary, Some(Phase::Map)) => {
+                self.role = Role::Map {
+                    engine: Engine::new(opts.clone()),
+                    opts,
+                };
+                return Ok(CommandInfo::new(CommandType::Streaming));
+            }
+            (Mode::Events, _) => {
+                CommandInfo::new(CommandType::Stateful).required_fields(required_fields(&opts))
+            }
+            (Mode::Summary, None) => {
+                let info = CommandInfo::new(CommandType::Reporting)
+                    .required_fields(required_fields(&opts));
+                if opts.wants_map_phase() {
+                    info.streaming_preop(opts.map_phase_command())
+                } else {
+                    info
+                }
+            }
+        };
+        let engine = Engine::new(opts);
+        self.role = match engine.options().mode {
+            Mode::Events => Role::Events(engine),
+            Mode::Summary => Role::Summary(engine),
+        };
+        Ok(info)
+    }
+}
+
+/// Writes the columns of an engine row into an output record.
+fn put_row(rec: &mut RecordBuilder<'_>, row: &OutputRow) {
+    for (name, v) in &row.columns {
+        match v {
+            OutValue::Single(s) => rec.set(name, s.as_str()),
+            OutValue::Multi(vs) => rec.set_multi(name, vs),
+        };
+    }
+}
+
+/// Ends a run: writes its rows and its one WARN message (if any).
+fn drain(engine: Engine, out: &mut Output) {
+    let info = engine.finish_with(|row| put_row(&mut out.record(), &row));
+    if let Some(w) = info.warning {
+        out.warn(w);
+    }
+}
+
+impl Command for T1651Command {
+    fn getinfo(&mut self, _info: &GetInfo, args: &Args) -> Result<CommandInfo, CommandError> {
+        self.configure(args)
+    }
+
+    fn process(&mut self, batch: &RecordBatch, out: &mut Output) -> Result<(), CommandError> {
+        let mut fields = BatchFields::new(batch);
+        match &mut self.role {
+            Role::Unconfigured => {
+                return Err(CommandError::new(
+                    "t1651detect: execute request before a successful getinfo",
+                ))
+            }
+            Role::Summary(engine) => {
+                for i in 0..batch.len() {
+                    engine.ingest_fields(&fields.row(i));
+                }
+            }
+            Role::Map { engine, opts } => {
+                for i in 0..batch.len() {
+                    engine.ingest_fields(&fields.row(i));
+                }
+                let done = std::mem::replace(engine, Engine::new(opts.clone()));
+                drain(done, out);
+            }
+            Role::Events(engine) => {
+                for i in 0..batch.len() {
+                    let f = fields.row(i);
+                    if let Some(row) = engine.event_row(&f) {
+                        put_row(&mut out.passthrough(f.row()), &row);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Output) -> Result<(), CommandError> {
+        match std::mem::replace(&mut self.role, Role::Unconfigured) {
+            // The map phase answered every chunk already; nothing is held back.
+            Role::Unconfigured | Role::Map { .. } => {}
+            Role::Summary(engine) | Role::Events(engine) => drain(engine, out),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(args: &[&str]) -> Result<CommandInfo, CommandError> {
+        T1651Command::new().configure(&Args::parse(args))
+    }
+
+    #[test]
+    fn roles_by_options() {
+        let i = info(&[]).unwrap();
+        assert_eq!(i.command_type, CommandType::Reporting);
+        assert!(i.streaming_preop.is_none());
+        assert!(i
+            .required_fields
+            .as_ref()
+            .unwrap()
+            .iter()
+            .any(|f| f == "_raw"));
+        let i = info(&["distributed=true", "threshold=5"]).unwrap();
+        assert_eq!(i.command_type, CommandType::Reporting);
+        let preop = i.streaming_preop.unwrap();
+        assert!(preop.starts_with("t1651detect phase=map"), "{preop}");
+        assert!(preop.contains("threshold=\"5\""), "{preop}");
+        let i = info(&["phase=map"]).unwrap();
+        assert_eq!(i.command_type, CommandType::Streaming);
+        assert_eq!(i.required_fields, None);
+        let i = info(&["mode=events"]).unwrap();
+        assert_eq!(i.command_type, CommandType::Stateful);
+        assert!(i.required_fields.is_some());
+        assert!(i.streaming_preop.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let e = info(&["threshold=many"]).unwrap_err();
+        assert!(e.message().contains("threshold"), "{e}");
+        assert!(e.message().contains("integer"), "{e}");
+        let e = info(&["nosuch=1"]).unwrap_err();
+        assert!(e.message().contains("nosuch"), "{e}");
+        assert!(e.message().contains("include_failed"), "{e}");
+        let e = info(&["caller_identity"]).unwrap_err();
+        assert!(e.message().contains("'caller_identity'"), "{e}");
+        let e = info(&["phase=map", "mode=events"]).unwrap_err();
+        assert!(e.message().contains("phase"), "{e}");
+    }
+}
