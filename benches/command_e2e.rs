@@ -113,7 +113,7 @@ impl Gen {
                 let (op, rid) = if noise {
                     ("Microsoft.Compute/virtualMachines/start/action",
                      format!("/subscriptions/{SUB}/resourceGroups/RG-{rg}/providers/Microsoft.Compute/virtualMachines/vm-{vm}"))
-                } else if g % 2 == 0 {
+                } else if g.is_multiple_of(2) {
                     ("Microsoft.Compute/virtualMachines/runCommand/action",
                      format!("/subscriptions/{SUB}/resourceGroups/RG-{rg}/providers/Microsoft.Compute/virtualMachines/vm-{vm}"))
                 } else {

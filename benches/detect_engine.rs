@@ -108,7 +108,7 @@ impl Gen {
         match g % 4 {
             0 | 2 => {
                 // REST shape, run command (0) or extension write (2): Started, Accepted, Succeeded.
-                let (op, rid) = if g % 4 == 0 {
+                let (op, rid) = if g.is_multiple_of(4) {
                     ("Microsoft.Compute/virtualMachines/runCommand/action",
                      format!("/subscriptions/{SUB}/resourceGroups/RG-{rg}/providers/Microsoft.Compute/virtualMachines/vm-{vm}"))
                 } else {

@@ -602,7 +602,7 @@ fn saved_searches_are_disabled_scheduled_and_windowed() {
                 Some(_) => {}
             }
         }
-        if !s.get("description").is_some_and(|d| !d.is_empty()) {
+        if s.get("description").is_none_or(|d| d.is_empty()) {
             problems.push(format!("[{n}] has no description"));
         }
     }

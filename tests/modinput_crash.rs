@@ -1,11 +1,17 @@
 //! Crash safety: the input is SIGKILLed at random points while draining a backlog and
 //! restarted until done.
 //!
-//! What is guaranteed (see `src/modinput/checkpoint.rs`) and measured here exactly:
-//! * nothing is lost: the union of all complete events written equals the backlog;
-//! * an event is written twice only if the kill struck between the event's write to stdout and
-//!   its journal line — so at most one duplicate per kill, and the duplicated event is the last
-//!   complete event the killed process wrote. Any other duplicate fails the test.
+//! What is guaranteed (see `src/modinput/checkpoint.rs`) and checked here exactly:
+//! * zero loss: the union of all complete events written equals the backlog;
+//! * an event is written twice only if the kill struck between the event's `write(2)` to stdout
+//!   and the adjacent `write(2)` of its journal line — so at most one duplicate per kill, and the
+//!   duplicated event is the last complete event the killed process wrote, written again by a
+//!   later run. Any other duplicate fails the test.
+//!
+//! The number of duplicates is printed, never asserted to be zero: whether a kill lands in that
+//! window — which spans the whole pipe `write(2)` of the event, since a kill arriving mid-syscall
+//! lets it finish — is timing (about one mid-stream kill in ten on a 2-vCPU VM). Run with
+//! `--nocapture` to see the figures; `T1651_CRASH_KILLS` and `T1651_CRASH_SEED` vary the run.
 
 mod modinput_support;
 
@@ -105,29 +111,45 @@ fn drain_with_kills(
     );
     assert_eq!(&union, expected);
 
-    // Every duplicate is explained: the last event of a killed run, written again later, once.
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for id in &all {
-        *counts.entry(id.as_str()).or_default() += 1;
+    // Every duplicate is explained: the last event of a killed run, written once more by a
+    // later run. `first_seen` maps an id to the run that wrote it first.
+    let mut first_seen: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut dups: Vec<(&str, usize, usize)> = Vec::new(); // (id, first run, repeating run)
+    for (i, (_, ids)) in runs.iter().enumerate() {
+        let mut in_run: HashSet<&str> = HashSet::new();
+        for id in ids {
+            assert!(in_run.insert(id), "{id} written twice by run {i}");
+            if let Some(&first) = first_seen.get(id.as_str()) {
+                dups.push((id, first, i));
+            } else {
+                first_seen.insert(id, i);
+            }
+        }
     }
-    let in_flight: HashSet<&str> = runs
-        .iter()
-        .filter(|(killed, _)| *killed)
-        .filter_map(|(_, ids)| ids.last().map(String::as_str))
-        .collect();
-    let dups: Vec<(&str, usize)> = counts
-        .iter()
-        .filter(|(_, n)| **n > 1)
-        .map(|(k, n)| (*k, *n))
-        .collect();
-    for (id, n) in &dups {
-        assert_eq!(*n, 2, "{id} written {n} times");
+    let mut explained_runs: HashSet<usize> = HashSet::new();
+    for &(id, first, again) in &dups {
+        let (killed, ids) = &runs[first];
         assert!(
-            in_flight.contains(id),
-            "{id} duplicated but was not in flight at a kill"
+            *killed && ids.last().map(String::as_str) == Some(id),
+            "{id} (run {first}, again in run {again}) duplicated but was not the last event of a killed run"
+        );
+        assert!(
+            explained_runs.insert(first),
+            "kill of run {first} duplicated more than one event"
         );
     }
-    assert!(dups.len() <= kills);
+    let mut times: BTreeMap<&str, usize> = BTreeMap::new();
+    for (id, _, _) in &dups {
+        *times.entry(id).or_default() += 1;
+    }
+    for (id, n) in times {
+        assert_eq!(n, 1, "{id} written {} times", n + 1);
+    }
+    assert!(
+        dups.len() <= kills,
+        "{} duplicates > {kills} kills",
+        dups.len()
+    );
 
     // Bounded state: only ids inside the overlap window (+ margin) survive in the checkpoint.
     let cp_file = std::fs::read_dir(cp)
@@ -208,7 +230,7 @@ fn azure_10k_backlog_survives_20_sigkills() {
         env_or("T1651_CRASH_KILLS", 20),
         |j| j["eventDataId"].as_str().unwrap().to_string(),
     );
-    eprintln!(
+    println!(
         "azure crash test: {} T1651 events, {} SIGKILLs, {} runs, {} events written in all, {} duplicates (each the event in flight at a kill), {:.1} s",
         expected.len(),
         d.kills,
@@ -253,8 +275,8 @@ fn aws_backlog_survives_sigkills() {
     let d = drain_with_kills("aws crash test", &xml, &cp, &expected, 6, |j| {
         j["eventID"].as_str().unwrap().to_string()
     });
-    eprintln!(
-        "aws crash test: {} events, {} SIGKILLs, {} runs, {} duplicates",
+    println!(
+        "aws crash test: {} events, {} SIGKILLs, {} runs, {} duplicates (each the event in flight at a kill)",
         expected.len(),
         d.kills,
         d.runs,

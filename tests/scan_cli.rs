@@ -122,7 +122,7 @@ fn tempdir(name: &str) -> PathBuf {
 
 #[test]
 fn samples_table_and_summary() {
-    let o = scan(&["--width", "120", &samples()]);
+    let o = scan(&["--width", "120", "--layout", "table", &samples()]);
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(o.options.is_empty());
     let header = o.stdout.lines().next().unwrap();
@@ -144,6 +144,37 @@ fn samples_table_and_summary() {
         "scan: 5 files (2 ignored), 65 events, 1 event not used (test_reason 1), 5 rows, \
          5 findings (5 multi-VM, 0 cross-tenant)"
     );
+}
+
+#[test]
+fn auto_layout_shows_cards_when_the_table_would_wrap() {
+    // The test engine's VM lists are long file paths: the table cannot fit 100 columns.
+    let o = scan(&["--width", "100", &samples()]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    assert!(
+        o.stdout
+            .starts_with("── 5 findings (multi-VM or cross-tenant) ──"),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.lines().all(|l| l.chars().count() <= 100));
+    assert!(
+        o.stdout
+            .contains("[MULTI-VM]  az-monitor-activity-log-2026-03-14.json  test\n"),
+        "{}",
+        o.stdout
+    );
+    // The layout is presentation only: csv and json are the same whatever it is.
+    for format in ["csv", "json"] {
+        let plain = scan(&["--format", format, "-q", &samples()]).stdout;
+        for layout in ["cards", "table", "auto"] {
+            let o = scan(&["--format", format, "--layout", layout, "-q", &samples()]);
+            assert_eq!(o.stdout, plain, "{format} {layout}");
+        }
+    }
+    let o = scan(&["--layout", "grid", &samples()]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("grid"), "{}", o.stderr);
 }
 
 #[test]
@@ -279,6 +310,7 @@ fn usage_errors_and_help() {
         "--format",
         "--columns",
         "--width",
+        "--layout",
         "--fail-on-findings",
         "--quiet",
     ] {

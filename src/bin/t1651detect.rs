@@ -4,15 +4,20 @@
 //!   `chunked = true`; the command's options arrive in the getinfo request, not in argv);
 //! * `scan …`: the offline scan of exported log files (`t1651detect scan --help`);
 //! * `--version`, `--help`: short text;
-//! * anything else: an SCP session too, because commands.conf `command.arg.<N>` may add
-//!   arguments. The runtime rejects v1 argv (`__GETINFO__`/`__EXECUTE__`) with
-//!   "chunked = true is missing".
+//! * anything else: an SCP session too, because commands.conf `command.arg.<N>` adds
+//!   arguments: the protocol limits `--max-chunk-bytes=N`, `--max-metadata-bytes=N`,
+//!   `--max-field-bytes=N` and `--max-reply-bytes=N` (set the last one to commands.conf
+//!   `maxchunksize`). Any other argument is reported as an error on the getinfo reply; the
+//!   runtime rejects v1 argv (`__GETINFO__`/`__EXECUTE__`) with "chunked = true is missing".
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use t1651::command::T1651Command;
 use t1651::scan;
+use t1651::scp::{
+    Args, Command, CommandError, CommandInfo, GetInfo, Limit, Output, RecordBatch, Runtime,
+};
 
 const HELP: &str = "\
 t1651detect: detect MITRE ATT&CK T1651 (Cloud Administration Command) in Azure Activity Log
@@ -24,6 +29,12 @@ Usage:
   t1651detect scan [OPTIONS] <PATHS>...
                               scan exported log files (see t1651detect scan --help)
   t1651detect --version | --help
+
+Protocol limits (commands.conf [t1651detect] command.arg.<N>, e.g. command.arg.1 = --max-chunk-bytes=2147483648):
+  --max-chunk-bytes=N      largest request chunk body (default 1 GiB)
+  --max-metadata-bytes=N   largest request chunk metadata (default 64 MiB)
+  --max-field-bytes=N      largest single field value (default 64 MiB)
+  --max-reply-bytes=N      largest reply chunk; set it to commands.conf maxchunksize (default: none)
 ";
 
 fn main() -> ExitCode {
@@ -51,8 +62,72 @@ fn main() -> ExitCode {
         }
         _ => {
             widen_pipes();
-            t1651::scp::run(T1651Command::new())
+            let argv: Vec<String> = std::env::args().skip(1).collect();
+            match runtime_from_args(&argv) {
+                Ok(rt) => rt.run(T1651Command::new()),
+                // Reported on the getinfo reply, where splunkd shows it to the user.
+                Err(e) => Runtime::new().run(RejectAtGetinfo(e)),
+            }
         }
+    }
+}
+
+/// The protocol limits flags, the [`Limit`] each sets, and how the error hints name them.
+const LIMIT_FLAGS: [(&str, Limit); 4] = [
+    ("--max-chunk-bytes", Limit::ChunkBytes),
+    ("--max-metadata-bytes", Limit::MetadataBytes),
+    ("--max-field-bytes", Limit::FieldBytes),
+    ("--max-reply-bytes", Limit::ReplyBytes),
+];
+
+/// The runtime for an SCP session, with the limits given in argv (commands.conf
+/// `command.arg.<N>`). Error hints name the commands.conf setting that raises each limit.
+/// v1 markers (`__GETINFO__`) are left to the runtime, which explains them.
+fn runtime_from_args(argv: &[String]) -> Result<Runtime, String> {
+    let mut rt = Runtime::new();
+    for (flag, limit) in LIMIT_FLAGS {
+        rt = rt.limit_setting(
+            limit,
+            format!("commands.conf [t1651detect] command.arg.<N> = {flag}"),
+        );
+    }
+    for arg in argv {
+        if arg == "__GETINFO__" || arg == "__EXECUTE__" {
+            continue;
+        }
+        let (flag, value) = arg.split_once('=').unwrap_or((arg.as_str(), ""));
+        let Some(&(_, limit)) = LIMIT_FLAGS.iter().find(|(f, _)| *f == flag) else {
+            return Err(format!(
+                "t1651detect: unknown argument '{arg}' (from commands.conf command.arg.<N>); \
+                 valid: {}=<bytes>",
+                LIMIT_FLAGS.map(|(f, _)| f).join("=<bytes>, ")
+            ));
+        };
+        let bytes: u64 = value.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+            format!("t1651detect: {flag} needs a positive number of bytes, got '{value}'")
+        })?;
+        rt = match limit {
+            Limit::ChunkBytes => rt.max_chunk_bytes(bytes),
+            Limit::MetadataBytes => rt.max_metadata_bytes(bytes),
+            Limit::FieldBytes => rt.max_field_bytes(usize::try_from(bytes).unwrap_or(usize::MAX)),
+            Limit::ReplyBytes => {
+                rt.max_reply_bytes(Some(usize::try_from(bytes).unwrap_or(usize::MAX)))
+            }
+        };
+    }
+    Ok(rt)
+}
+
+/// A session that fails its getinfo with a configuration error found before it started.
+struct RejectAtGetinfo(String);
+
+impl Command for RejectAtGetinfo {
+    fn getinfo(&mut self, _: &GetInfo, _: &Args) -> Result<CommandInfo, CommandError> {
+        Err(CommandError::new(self.0.clone()))
+    }
+
+    fn process(&mut self, _: &RecordBatch, _: &mut Output) -> Result<(), CommandError> {
+        Err(CommandError::new(self.0.clone()))
     }
 }
 

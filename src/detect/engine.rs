@@ -131,21 +131,33 @@ pub(crate) enum Corr {
 /// Parse a hyphenated GUID (any case) into its 16 bytes. Byte order equals the order of
 /// the lower-case text, so comparing bytes compares strings.
 fn parse_guid(s: &str) -> Option<[u8; 16]> {
-    if !crate::detect::options::is_guid(s) {
+    // One pass over the fixed layout (8-4-4-4-12; groups have even lengths, so no byte
+    // pair straddles a dash): the same strings as `options::is_guid`, parsed as checked.
+    fn hex(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let b = s.as_bytes();
+    if b.len() != 36 {
         return None;
     }
     let mut out = [0u8; 16];
-    let mut n = 0;
-    let mut hi: Option<u8> = None;
-    for b in s.bytes().filter(|b| *b != b'-') {
-        let v = (b as char).to_digit(16)? as u8;
-        match hi.take() {
-            None => hi = Some(v),
-            Some(h) => {
-                out[n] = h << 4 | v;
-                n += 1;
+    let (mut n, mut i) = (0, 0);
+    while i < 36 {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if b[i] != b'-' {
+                return None;
             }
+            i += 1;
+            continue;
         }
+        out[n] = hex(b[i])? << 4 | hex(b[i + 1])?;
+        n += 1;
+        i += 2;
     }
     Some(out)
 }
@@ -156,7 +168,10 @@ fn format_guid(g: &[u8; 16]) -> String {
         if matches!(i, 4 | 6 | 8 | 10) {
             s.push('-');
         }
-        s.push_str(&format!("{b:02x}"));
+        // Two hex digits by table: `format!` per byte cost ~450 instructions.
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 15)] as char);
     }
     s
 }
@@ -985,19 +1000,19 @@ pub fn warning_text(stats: &Stats, opts: &Options) -> Option<String> {
     }
     if stats.dropped_by_max_groups > 0 {
         parts.push(format!(
-            "max_groups={} reached: {} invocations of further groups dropped",
+            "max_groups={} reached: {} invocations of further groups dropped (raise it with max_groups=<n>)",
             opts.max_groups, stats.dropped_by_max_groups
         ));
     }
     if stats.dropped_by_max_invocations > 0 {
         parts.push(format!(
-            "max_invocations={} reached: {} events of further invocations dropped",
+            "max_invocations={} reached: {} events of further invocations dropped (raise it with max_invocations=<n>)",
             opts.max_invocations, stats.dropped_by_max_invocations
         ));
     }
     if stats.truncated_rows > 0 {
         parts.push(format!(
-            "multivalue columns cut to max_values={} in {} rows (see the *_truncated columns)",
+            "multivalue columns cut to max_values={} in {} rows (see the *_truncated columns, raise it with max_values=<n>)",
             opts.max_values, stats.truncated_rows
         ));
     }
@@ -1020,6 +1035,15 @@ mod tests {
         let b = parse_guid("0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8fa").unwrap();
         assert!(g < b);
         assert!(parse_guid("not-a-guid").is_none());
+        for bad in [
+            "0a1b2c3d04e5f-6071-8293-a4b5c6d7e8fa",
+            "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8fg",
+            "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8fa0",
+            "0a1b2c3d-4e5f-6071-8293_a4b5c6d7e8fa",
+        ] {
+            assert_eq!(parse_guid(bad), None, "{bad}");
+            assert!(!crate::detect::options::is_guid(bad), "{bad}");
+        }
     }
 
     #[test]

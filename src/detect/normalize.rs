@@ -321,7 +321,7 @@ fn contains_ignore_case(hay: &str, needle: &str) -> bool {
 
 /// Lower-case, allocating only when needed; trims surrounding blanks.
 pub(crate) fn lower(s: Cow<'_, str>) -> Cow<'_, str> {
-    let needs_trim = s.trim().len() != s.len();
+    let needs_trim = !crate::detect::raw::is_trimmed(&s);
     let needs_lower = s.bytes().any(|b| b.is_ascii_uppercase()) || !s.is_ascii();
     match (s, needs_trim || needs_lower) {
         (s, false) => s,
@@ -331,7 +331,7 @@ pub(crate) fn lower(s: Cow<'_, str>) -> Cow<'_, str> {
 }
 
 fn trimmed(s: Cow<'_, str>) -> Cow<'_, str> {
-    if s.trim().len() == s.len() {
+    if crate::detect::raw::is_trimmed(&s) {
         return s;
     }
     match s {
@@ -363,12 +363,12 @@ const STS_PREFIX: &str = "https://sts.windows.net/";
 /// The tenant GUID of an `sts.windows.net/<guid>/` issuer or identity provider.
 fn sts_tenant(idp: &str) -> Option<&str> {
     let rest = idp.trim();
-    let rest = if rest.len() >= STS_PREFIX.len()
-        && rest[..STS_PREFIX.len()].eq_ignore_ascii_case(STS_PREFIX)
-    {
-        &rest[STS_PREFIX.len()..]
-    } else {
-        return None;
+    // Compare bytes: the claim is attacker-controlled and may put a multi-byte character
+    // across the prefix length, where slicing the `str` would panic. The prefix is ASCII, so
+    // a match ends on a character boundary.
+    let rest = match rest.as_bytes().get(..STS_PREFIX.len()) {
+        Some(head) if head.eq_ignore_ascii_case(STS_PREFIX.as_bytes()) => &rest[STS_PREFIX.len()..],
+        _ => return None,
     };
     let g = rest.trim_end_matches('/');
     crate::detect::options::is_guid(g).then_some(g)
@@ -690,13 +690,32 @@ fn aws<'a>(mut ev: RawEvent<'a>, op: u16, time: i64) -> NormalizedEvent<'a> {
     let subscription = recipient.or(caller_tenant.clone());
 
     let mut targets: Vec<(TargetKind, Cow<'a, str>)> = Vec::new();
+    // Duplicate check: a scan of the few targets of a normal call, a set once the list is
+    // long (one event may name thousands of instances; scanning would be quadratic).
+    let mut seen: Option<std::collections::HashSet<String>> = None;
     let mut push = |t: Cow<'a, str>| {
         let t = if t.starts_with("i-") || t.starts_with("mi-") || t.starts_with("I-") {
             lower(t)
         } else {
             trimmed(t)
         };
-        if !t.is_empty() && !targets.iter().any(|(_, x)| *x == t) {
+        if t.is_empty() {
+            return;
+        }
+        let duplicate = match &mut seen {
+            Some(set) => !set.insert(t.to_string()),
+            None => {
+                let dup = targets.iter().any(|(_, x)| *x == t);
+                if !dup && targets.len() >= 32 {
+                    let mut set: std::collections::HashSet<String> =
+                        targets.iter().map(|(_, x)| x.to_string()).collect();
+                    set.insert(t.to_string());
+                    seen = Some(set);
+                }
+                dup
+            }
+        };
+        if !duplicate {
             targets.push((TargetKind::Vm, t));
         }
     };

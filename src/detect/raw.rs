@@ -14,6 +14,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::OnceLock;
 
+mod scan;
+
 /// An optional string, borrowed from the input when possible.
 pub type S<'a> = Option<Cow<'a, str>>;
 
@@ -131,11 +133,35 @@ pub struct RawEvent<'a> {
     pub records_wrapper: bool,
 }
 
+/// Whether `s` has no surrounding whitespace, as `s.trim().len() == s.len()`, deciding
+/// from the end bytes alone when they are ASCII (the usual case; `str::trim` decodes
+/// characters from both ends).
+#[inline]
+pub(crate) fn is_trimmed(s: &str) -> bool {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(&f), Some(&l)) if f.is_ascii() && l.is_ascii() => {
+            !(f as char).is_whitespace() && !(l as char).is_whitespace()
+        }
+        _ => s.trim().len() == s.len(),
+    }
+}
+
+/// Whether `s` is empty or only whitespace (`s.trim().is_empty()`), deciding from the first
+/// byte when it is ASCII and not blank.
+#[inline]
+fn is_blank(s: &str) -> bool {
+    match s.as_bytes().first() {
+        Some(&f) if f.is_ascii() && !(f as char).is_whitespace() => false,
+        _ => s.trim().is_empty(),
+    }
+}
+
 /// Store `v` into `slot` unless `slot` already holds a value (first non-empty wins).
 fn put<'a>(slot: &mut S<'a>, v: S<'a>) {
     if slot.is_none() {
         if let Some(v) = v {
-            if !v.trim().is_empty() {
+            if !is_blank(&v) {
                 *slot = Some(v);
             }
         }
@@ -188,6 +214,21 @@ impl<'a> RawEvent<'a> {
     /// [`RawEvent::fill_from_json`] for text already known to be UTF-8 (a Splunk field),
     /// skipping the validation pass.
     pub fn fill_from_json_str(&mut self, raw: &'a str) -> Result<(), JsonProblem> {
+        if !looks_like_json_object(raw.as_bytes()) {
+            return Err(JsonProblem::NotObject);
+        }
+        // The hand-written scanner: same fields and verdicts as the serde visitors below
+        // (see `scan`'s docs and the differential property test), at a fraction of the cost.
+        scan::fill(self, raw).map_err(|stop| match stop {
+            scan::Stop::Eof => JsonProblem::Truncated,
+            scan::Stop::Syntax => JsonProblem::Broken,
+        })
+    }
+
+    /// [`RawEvent::fill_from_json_str`] through the serde visitors: the reference the
+    /// scanner is tested against.
+    #[cfg(test)]
+    fn fill_from_json_serde(&mut self, raw: &'a str) -> Result<(), JsonProblem> {
         if !looks_like_json_object(raw.as_bytes()) {
             return Err(JsonProblem::NotObject);
         }
@@ -925,6 +966,167 @@ mod tests {
             ev.user_identity.issuer_arn.as_deref(),
             Some("arn:aws:iam::1:role/R")
         );
+    }
+
+    /// Documents in every shape the extractor reads, plus the awkward corners of JSON.
+    const DIFF_DOCS: &[&str] = &[
+        r#"{"authorization":{"action":"Microsoft.Compute/virtualMachines/runCommand/action","scope":"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"},"caller":"User1@Contoso.com","channels":"Operation","claims":{"aud":"https://management.core.windows.net/","iss":"https://sts.windows.net/t/","http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn":"User1@Contoso.com","http://schemas.microsoft.com/identity/claims/tenantid":"t","appid":"c44b","ipaddr":"203.0.113.1","name":"Test User"},"correlationId":"c-1","eventName":{"value":"EndRequest","localizedValue":"End request"},"eventTimestamp":"2026-03-01T00:00:01.1234567Z","operationName":{"value":"Microsoft.Compute/virtualMachines/runCommand/action","localizedValue":"Run"},"resourceGroupName":"RG-1","resourceId":"/subscriptions/s/resourceGroups/RG-1/providers/Microsoft.Compute/virtualMachines/vm-1","status":{"value":"Succeeded","localizedValue":"Succeeded"},"subStatus":{"value":"","localizedValue":""},"subscriptionId":"s","tenantId":"t","httpRequest":{"clientRequestId":"x","clientIpAddress":"203.0.113.1","method":"POST"},"properties":{"statusCode":"OK","principalOid":"oid","entity":"e"},"relatedEvents":[]}"#,
+        r#"{"time":"2026-03-01T00:00:01.1234567Z","resourceId":"/SUBSCRIPTIONS/S/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/VM-1","operationName":"MICROSOFT.COMPUTE/VIRTUALMACHINES/RUNCOMMAND/ACTION","resultType":"Start","resultSignature":"Started.","durationMs":0,"callerIpAddress":"203.0.113.9","correlationId":"c2","identity":{"authorization":{"scope":"/subscriptions/s","action":"a","evidence":{"role":"VM Contributor","principalId":"abc","principalType":"User"}},"claims":{"upn":"u@x","http://schemas.microsoft.com/identity/claims/objectidentifier":"oid"}},"level":"Information","properties":{"statusCode":"OK"},"tenantId":"t"}"#,
+        r#"{"awsRegion":"eu-west-1","eventID":"e1","eventName":"SendCommand","eventSource":"ssm.amazonaws.com","eventTime":"2026-03-01T00:00:01Z","managementEvent":true,"readOnly":false,"recipientAccountId":"100000000001","requestID":"r1","requestParameters":{"documentName":"AWS-RunShellScript","instanceIds":["i-1","i-2"],"targets":[{"key":"tag:Env","values":["prod","dev"]},{"Key":"InstanceIds","Values":"i-9"}],"interactive":false},"responseElements":{"command":{"instanceIds":["i-1"],"targetCount":2,"targets":[],"timeoutSeconds":3600}},"sourceIPAddress":"198.51.100.1","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/R/s","sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/R","userName":"R","accountId":"1"},"attributes":{}}}}"#,
+        r#" {"caller":"a\"b\\c\/d\u0041\ud83d\ude00","n":-0.5e+10,"x":[[1,[2,{"y":[]}]],{"z":{"w":null}}],"status":[1,2],"identity":"who","resultType":12.50,"errorCode":true,"claims":"str","eventSource":{"value":7},"c\u0061ller":"second","k":"\u00e9t\u00e9"} "#,
+        r#"{"operationName":{"value":null,"other":{"a":[{"b":"c"}]}},"requestParameters":{"instanceIds":"i-solo","targets":{"key":"k"},"target":"t-1"},"userIdentity":[1,2],"records":[{"operationName":"x"}],"Records":{}}"#,
+        r#"{"resultType":1e999}"#,
+        r#"{"skipped":1e999,"deep":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#,
+        r#"{"caller":"\ud800","x":1}"#,
+        r#"{"skipped":{"k":"\ud800"},"props":{"\ud800":1}}"#,
+        r#"{"caller":-, "x":1}"#,
+        "{\"caller\":\"tab\there\"}",
+        "{\r\n\t\"caller\" : \"spaced\" ,\n \"resultType\" : \"Success\"\n}\n",
+        "\u{c}{\"caller\":\"x\"}",
+        r#"{"caller":"ünïcödé ✓","claims":{"name":"名前"}}"#,
+    ];
+
+    /// Every prefix of every document (what Splunk's TRUNCATE produces): the scanner
+    /// agrees with the serde visitors on the verdict and on every field.
+    #[test]
+    fn scanner_matches_serde_on_every_prefix() {
+        for doc in DIFF_DOCS {
+            for cut in (0..=doc.len()).filter(|&c| doc.is_char_boundary(c)) {
+                assert_same(&doc[..cut]);
+            }
+        }
+    }
+
+    fn assert_same(text: &str) {
+        let mut a = RawEvent::default();
+        let ra = a.fill_from_json_str(text);
+        let mut b = RawEvent::default();
+        let rb = b.fill_from_json_serde(text);
+        assert_eq!(ra, rb, "verdict on {text:?}");
+        assert_eq!(format!("{a:?}"), format!("{b:?}"), "fields of {text:?}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        /// Random edits (JSON punctuation, escapes, digits, letters) of the documents.
+        #[test]
+        fn scanner_matches_serde_on_mutations(
+            doc in 0..DIFF_DOCS.len(),
+            edits in proptest::collection::vec((0.0f64..1.0, 0..3u8, proptest::sample::select(vec![
+                "{", "}", "[", "]", ",", ":", "\"", "\\", "\\u", "\\ud800", "\\u00", "u0041", "0", "-", ".",
+                "e", "1e999", " ", "\t", "\u{1}", "t", "n", "null", "true", "x", "é", "\"value\":", "{\"a\":1}",
+            ])), 1..4),
+            cut in 0.0f64..1.0,
+        ) {
+            let mut s = DIFF_DOCS[doc].to_string();
+            for (at, op, text) in edits {
+                let mut i = ((s.len() as f64) * at) as usize;
+                while !s.is_char_boundary(i) {
+                    i -= 1;
+                }
+                match op {
+                    0 => s.insert_str(i, text),
+                    1 => {
+                        let mut j = (i + text.len()).min(s.len());
+                        while !s.is_char_boundary(j) {
+                            j -= 1;
+                        }
+                        s.replace_range(i..j, text);
+                    }
+                    _ => {
+                        let mut j = (i + 1 + text.len()).min(s.len());
+                        while !s.is_char_boundary(j) {
+                            j -= 1;
+                        }
+                        s.replace_range(i..j, "");
+                    }
+                }
+            }
+            let mut c = ((s.len() as f64) * (0.5 + cut / 2.0)) as usize;
+            while !s.is_char_boundary(c) {
+                c -= 1;
+            }
+            assert_same(&s);
+            assert_same(&s[..c]);
+        }
+    }
+
+    #[test]
+    fn scanner_edge_cases() {
+        // escaped quotes and \u escapes in read values and keys; surrogate pairs
+        let mut ev = RawEvent::default();
+        ev.fill_from_json_str(r#"{"c\u0061ller":"a\"b\u0040c\ud83d\ude00","resultType":"x"}"#)
+            .unwrap();
+        assert_eq!(ev.caller.as_deref(), Some("a\"b@c\u{1f600}"));
+        // nested arrays and objects inside skipped values; escapes inside them
+        let mut ev = RawEvent::default();
+        ev.fill_from_json_str(
+            r#"{"skip":[[1,{"a":["\"}]",{"b":[[]]}]}],-2.5E-3,"\\"],"caller":"after"}"#,
+        )
+        .unwrap();
+        assert_eq!(ev.caller.as_deref(), Some("after"));
+        // truncated _raw keeps what came before the cut, in any position
+        for raw in [
+            r#"{"caller":"c","skip":[1,{"a":"tr"#,
+            r#"{"caller":"c","skip":"\u00"#,
+            r#"{"caller":"c","resultType":-"#,
+            r#"{"caller":"c","x":tru"#,
+        ] {
+            let mut ev = RawEvent::default();
+            assert_eq!(
+                ev.fill_from_json_str(raw),
+                Err(JsonProblem::Truncated),
+                "{raw}"
+            );
+            assert_eq!(ev.caller.as_deref(), Some("c"));
+        }
+        // a cut number is only "truncated" where serde_json reads it as a value
+        let mut ev = RawEvent::default();
+        assert_eq!(
+            ev.fill_from_json_str(r#"{"skipped":-"#),
+            Err(JsonProblem::Broken)
+        );
+        // lone surrogates: an error where decoded (keys, read values), not where skipped
+        let mut ev = RawEvent::default();
+        assert_eq!(
+            ev.fill_from_json_str(r#"{"caller":"\ud800"}"#),
+            Err(JsonProblem::Broken)
+        );
+        let mut ev = RawEvent::default();
+        assert_eq!(ev.fill_from_json_str(r#"{"skipped":["\ud800"]}"#), Ok(()));
+        // raw control characters and bad escapes are broken JSON
+        let mut ev = RawEvent::default();
+        assert_eq!(
+            ev.fill_from_json_str("{\"x\":\"a\u{1}\"}"),
+            Err(JsonProblem::Broken)
+        );
+        assert_eq!(
+            ev.fill_from_json_str(r#"{"x":"\q"}"#),
+            Err(JsonProblem::Broken)
+        );
+    }
+
+    #[test]
+    fn trim_fast_paths_agree_with_str_trim() {
+        for s in [
+            "",
+            " ",
+            "a",
+            " a",
+            "a ",
+            "\u{b}a",
+            "a\u{c}",
+            "\u{a0}a",
+            "a\u{3000}",
+            "é",
+            " é ",
+            "\ta\n",
+            "\u{85}",
+            "x y",
+        ] {
+            assert_eq!(is_trimmed(s), s.trim().len() == s.len(), "{s:?}");
+            assert_eq!(is_blank(s), s.trim().is_empty(), "{s:?}");
+        }
     }
 
     #[test]

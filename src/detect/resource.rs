@@ -141,7 +141,7 @@ pub fn parse(id: &str) -> ResourceRef<'_> {
     let rest = &segs[start.min(segs.len())..];
     let find = |name: &str| rest.iter().position(|s| eq(s, name));
     let name_after = |pos: usize| rest.get(pos + 1).copied();
-    let provider_is = |ns: &str| r.provider.map_or(true, |p| eq(p, ns));
+    let provider_is = |ns: &str| r.provider.is_none_or(|p| eq(p, ns));
 
     // Child names: extensions/<x>, runCommands/<x> (first occurrence).
     for (pos, seg) in rest.iter().enumerate() {

@@ -144,13 +144,17 @@ pub fn format_iso(micros: i64) -> String {
 /// Decimal epoch seconds with the fraction trimmed (`1700000000`, `1700000000.25`),
 /// the form Splunk uses for `_time`.
 pub fn format_epoch(micros: i64) -> String {
-    let secs = micros.div_euclid(MICROS);
-    let frac = micros.rem_euclid(MICROS);
+    // Sign and magnitude separately: `-0.5` is `-0.5`, not floor seconds plus a positive
+    // fraction (`-1` and `.5`).
+    let sign = if micros < 0 { "-" } else { "" };
+    let abs = micros.unsigned_abs();
+    let secs = abs / MICROS as u64;
+    let frac = abs % MICROS as u64;
     if frac == 0 {
-        secs.to_string()
+        format!("{sign}{secs}")
     } else {
         let f = format!("{frac:06}");
-        format!("{secs}.{}", f.trim_end_matches('0'))
+        format!("{sign}{secs}.{}", f.trim_end_matches('0'))
     }
 }
 

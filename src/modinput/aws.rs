@@ -211,7 +211,7 @@ impl<'h> AwsCollector<'h> {
         if let Some(k) = &self.current {
             let fresh = k
                 .expires
-                .map_or(true, |e| Utc::now() + chrono::Duration::minutes(5) < e);
+                .is_none_or(|e| Utc::now() + chrono::Duration::minutes(5) < e);
             if fresh {
                 return Ok(k.clone());
             }

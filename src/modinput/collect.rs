@@ -147,8 +147,9 @@ pub fn collect_all<C: Collector, W: Write>(
                     return Ok(());
                 }
                 let entry = checkpoint.entry(&key, &id, ev.time);
+                // One write(2) of the event, then one write(2) of its journal line, with nothing
+                // but returning in between: the only instant at which a kill duplicates.
                 out.write_event(stanza, ev.time, ev.data, sourcetype)?;
-                // Nothing between these two lines: the only window in which a kill duplicates.
                 checkpoint.record_sent(entry)?;
                 stats.written += 1;
                 Ok(())

@@ -9,8 +9,10 @@
 //! * [`fixtures`]: realistic T1651 events in the APIs' shapes, for emulators and tests.
 //!
 //! Delivery: at least once, with every event already sent remembered (by `eventDataId` /
-//! `eventID`) for the overlap window; after a crash nothing is lost and at most the one event in
-//! flight at the crash is written twice ([`checkpoint`] states the guarantee exactly).
+//! `eventID`) for the overlap window. After a kill at any instant nothing is lost, and an event
+//! is written twice only if the kill lands between the event's `write(2)` to stdout and the
+//! adjacent `write(2)` of its journal line — at most one duplicate per crash, the last event
+//! the dying process wrote ([`checkpoint`] states the guarantee exactly).
 //!
 //! Internal knobs (environment, for tests and diagnosis; not part of the stanza):
 //! `T1651_MODINPUT_BACKOFF_MS` (retry backoff base, default 500), `T1651_MODINPUT_TIMEOUT_MS`

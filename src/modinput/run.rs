@@ -51,7 +51,7 @@ pub fn main_with_args(args: &[String]) -> i32 {
                 log::error(&format!("cannot read stdin: {e}"));
                 return EXIT_FAILED;
             }
-            run(&stdin, std::io::stdout().lock())
+            run(&stdin, event_sink())
         }
         Some(other) => {
             log::error(&format!(
@@ -60,6 +60,29 @@ pub fn main_with_args(args: &[String]) -> i32 {
             EXIT_USAGE
         }
     }
+}
+
+/// Where the event stream goes: stdout, without any user-space buffer in between, so that each
+/// event [`EventWriter::write_event`] writes is exactly one `write(2)` — the delivery guarantee
+/// of [`super::checkpoint`] counts syscalls. (std's `Stdout` is line-buffered; it happens to
+/// pass a buffer ending in a newline straight through, but that is an implementation detail.)
+#[cfg(unix)]
+fn event_sink() -> Box<dyn Write> {
+    use std::os::fd::AsFd;
+    match std::io::stdout().as_fd().try_clone_to_owned() {
+        Ok(fd) => Box::new(std::fs::File::from(fd)),
+        Err(e) => {
+            log::warn(&format!(
+                "cannot duplicate stdout ({e}); writing events through the buffered handle"
+            ));
+            Box::new(std::io::stdout().lock())
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn event_sink() -> Box<dyn Write> {
+    Box::new(std::io::stdout().lock())
 }
 
 /// `--validate-arguments`: exit 0 to accept; otherwise `<error><message>…</message></error>`.

@@ -91,7 +91,7 @@ pub struct ValidationDoc {
 /// last resort Latin-1 when the declaration says so.
 pub fn decode_document(bytes: &[u8]) -> Result<String, String> {
     fn utf16(body: &[u8], big_endian: bool) -> Result<String, String> {
-        if body.len() % 2 != 0 {
+        if !body.len().is_multiple_of(2) {
             return Err("UTF-16 input has an odd number of bytes".into());
         }
         let units = body.chunks_exact(2).map(|c| {

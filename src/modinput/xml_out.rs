@@ -1,9 +1,13 @@
 //! The XML event stream on stdout: `<stream>`, one `<event … unbroken="1">…<done/></event>` per
 //! event, flushed one by one, `</stream>` at the end.
 //!
-//! Invariant: when [`EventWriter::write_event`] returns `Ok`, the whole event element has been
-//! handed to the kernel (one `write` of the complete element, then a flush). A process killed
-//! before that leaves at most a truncated element, which is not an event.
+//! Invariant: [`EventWriter::write_event`] formats the complete event element into one buffer
+//! first and hands it to the sink in one `write_all`, then flushes; on the unbuffered stdout
+//! the normal run uses, that is exactly one `write(2)` (a blocking pipe write completes
+//! whole). So when it returns `Ok` the whole element is in the kernel, and a process killed at
+//! any instant leaves either the whole element or — only for an element larger than
+//! `PIPE_BUF` (4096 bytes), which the kernel may copy in pieces — a truncated fragment, which
+//! is not an event.
 
 use std::io::Write;
 
@@ -38,7 +42,7 @@ impl<W: Write> EventWriter<W> {
         Ok(())
     }
 
-    /// Write one whole event and flush it.
+    /// Write one whole event with a single `write_all` and flush it.
     pub fn write_event(
         &mut self,
         stanza: &str,
@@ -107,6 +111,37 @@ mod tests {
             s,
             "<stream>\n<event stanza=\"t1651_cloud_audit://a&quot;b\" unbroken=\"1\"><time>1714550400.123</time><data>{\"x\":\"&lt;&amp;&gt;\"}</data><sourcetype>aws:cloudtrail</sourcetype><done/></event>\n</stream>\n"
         );
+    }
+
+    /// A sink that records every `write` call it receives.
+    #[derive(Default)]
+    struct Calls(Vec<Vec<u8>>);
+
+    impl Write for Calls {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn each_event_is_one_write_call_holding_the_whole_element() {
+        let mut w = EventWriter::new(Calls::default());
+        let big = format!("{{\"k\":\"{}\"}}", "x".repeat(100_000));
+        for data in [r#"{"a":1}"#, big.as_str(), "{\"multi\":\n\"line\"}"] {
+            w.write_event("t1651_cloud_audit://s", None, data, "aws:cloudtrail")
+                .unwrap();
+        }
+        let calls = &w.out.0;
+        assert_eq!(calls.len(), 4, "<stream> plus one call per event");
+        assert_eq!(calls[0], b"<stream>\n");
+        for c in &calls[1..] {
+            let text = std::str::from_utf8(c).unwrap();
+            assert!(text.starts_with("<event ") && text.ends_with("<done/></event>\n"));
+        }
     }
 
     #[test]

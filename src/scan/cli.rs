@@ -3,7 +3,7 @@
 //! The detection options map 1:1 onto the Splunk command's options and are handed to the
 //! detection engine as the same `(name, value)` string pairs Splunk would send
 //! ([`ScanArgs::option_pairs`]), so the engine's option parser stays the one place that
-//! validates them. Only presentation options (`--format`, `--columns`, `--width`,
+//! validates them. Only presentation options (`--format`, `--layout`, `--columns`, `--width`,
 //! `--fail-on-findings`, `--quiet`) are the scanner's own.
 //!
 //! Exit codes:
@@ -22,7 +22,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::detect::row::OutputRow;
 use crate::scan::input::{self, Event, Problem, ReadStats, Sink};
-use crate::scan::render::{self, Format, TableOptions};
+use crate::scan::render::{self, Format, Layout, TableOptions};
 
 /// Exit code: the scan ran.
 pub const EXIT_OK: i32 = 0;
@@ -113,12 +113,17 @@ pub struct ScanArgs {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
-    /// Comma-separated columns for the table [default: event_time, caller_identity, cloud,
+    /// Comma-separated columns for the table or the cards' fields [default: event_time, caller_identity, cloud,
     /// operation_lower, invocation_count, vm_count, multi_vm_targeting, cross_tenant,
     /// targeted_vms, source_ips; with --mode events: result_status and source_ip instead of
     /// the counts and source_ips].
     #[arg(long, value_name = "C1,C2", value_delimiter = ',')]
     pub columns: Option<Vec<String>>,
+
+    /// Terminal layout: auto (the table when every cell fits on one line, else cards),
+    /// table, or cards (one record per row, findings first).
+    #[arg(long, value_enum, default_value_t = Layout::Auto)]
+    pub layout: Layout,
 
     /// Table width in characters [default: $COLUMNS, else 120].
     #[arg(long, value_name = "N")]
@@ -295,6 +300,9 @@ pub fn run_args(
     let table = TableOptions {
         width: args.width.unwrap_or_else(render::terminal_width),
         columns: args.columns.clone(),
+        layout: args.layout,
+        // `stdout` may be any writer (tests); colour follows the process's real stdout.
+        color: render::use_color(io::IsTerminal::is_terminal(&io::stdout())),
     };
     let mut w = BufWriter::new(stdout);
     let written =

@@ -1,6 +1,10 @@
-//! Rendering output rows: a terminal table (default), CSV, or JSON lines; and the summary
+//! Rendering output rows: terminal output (default), CSV, or JSON lines; and the summary
 //! line printed on stderr.
 //!
+//! * **terminal** (`--format table`), laid out per [`Layout`]: in `auto` (the default) the
+//!   table below when every cell fits on one line at the width, else one card per row
+//!   (module `cards`: findings first, labelled fields, values wrapped but never shortened).
+//!   Colour, if the caller enables it ([`use_color`]), only marks the renderer's own text.
 //! * **table**: a readable subset of the columns ([`TABLE_COLUMNS`], or `--columns`), fitted
 //!   to the terminal width. Multivalues are joined with `", "` and wrapped at value
 //!   boundaries over at most [`MAX_CELL_LINES`] lines; a single value that does not fit is
@@ -20,6 +24,8 @@ use serde::Serialize;
 
 use crate::detect::row::{OutValue, OutputRow};
 use crate::scan::input::ReadStats;
+
+mod cards;
 
 /// The columns shown in the table by default, in this order (those present in the rows:
 /// `result_status` and `source_ip` are the `mode=events` counterparts of the summary's
@@ -55,7 +61,7 @@ const GAP: &str = "  ";
 /// Output format of the scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
-    /// Readable terminal table of the main columns.
+    /// Readable terminal output of the main columns: a table or cards (see [`Layout`]).
     #[default]
     Table,
     /// CSV with every column; multivalues joined with newlines.
@@ -73,14 +79,31 @@ pub fn terminal_width() -> usize {
         .unwrap_or(DEFAULT_WIDTH)
 }
 
-/// Table settings.
+/// How `--format table` lays rows out on the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Layout {
+    /// The table when every cell fits on one line, else cards.
+    #[default]
+    Auto,
+    /// Always the table (cells wrap to fit the width).
+    Table,
+    /// One card per row (`psql \x` style), findings first.
+    Cards,
+}
+
+/// Terminal output settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableOptions {
-    /// Total width in characters the table should fit in (it may exceed it only when even
+    /// Total width in characters the output should fit in (it may exceed it only when even
     /// the narrowest layout does not fit).
     pub width: usize,
     /// Columns to show, in order; `None` for the default subset.
     pub columns: Option<Vec<String>>,
+    /// Table, cards, or whichever reads better at this width.
+    pub layout: Layout,
+    /// Colour the verdict tags and headings (ANSI). Only ever around the renderer's own
+    /// text, never around log content; the caller decides (terminal, `NO_COLOR`).
+    pub color: bool,
 }
 
 impl Default for TableOptions {
@@ -88,8 +111,16 @@ impl Default for TableOptions {
         TableOptions {
             width: DEFAULT_WIDTH,
             columns: None,
+            layout: Layout::Auto,
+            color: false,
         }
     }
+}
+
+/// Whether colour should be used on a stream: it is a terminal and `NO_COLOR` is unset or
+/// empty (<https://no-color.org>).
+pub fn use_color(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Writes rows in the given format.
@@ -212,13 +243,23 @@ pub fn table_columns(rows: &[OutputRow], requested: Option<&[String]>) -> Vec<St
     }
 }
 
-/// A readable table fitted to `opts.width`. No rows: a single line saying so.
+/// The terminal output: a table fitted to `opts.width`, or cards (see [`Layout`]: in
+/// `auto`, the table only when every cell fits on one line). No rows: a single line saying
+/// so.
 pub fn write_table(w: &mut dyn Write, rows: &[OutputRow], opts: &TableOptions) -> io::Result<()> {
     if rows.is_empty() {
         return writeln!(w, "(no rows)");
     }
     let names = table_columns(rows, opts.columns.as_deref());
     let cols: Vec<Column> = names.iter().map(|n| Column::new(n, rows)).collect();
+    let cards = match opts.layout {
+        Layout::Table => false,
+        Layout::Cards => true,
+        Layout::Auto => !fits_on_one_line(&cols, opts.width),
+    };
+    if cards {
+        return cards::write_cards(w, rows, opts);
+    }
     let widths = fit_widths(&cols, opts.width);
 
     let header: Vec<Vec<String>> = cols
@@ -338,6 +379,12 @@ impl Column {
     }
 }
 
+/// Whether every header and cell fits on one line at this total width.
+fn fits_on_one_line(cols: &[Column], total: usize) -> bool {
+    let gaps = GAP.len() * cols.len().saturating_sub(1);
+    cols.iter().map(Column::full).sum::<usize>() + gaps <= total
+}
+
 /// Column widths. Full widths (one-line headers) if they fit; else natural widths
 /// (wrapped headers) if they fit; else every column gets `clamp(level, min, natural)` for
 /// the largest `level` that fits — the widest columns shrink first and equally — and the
@@ -400,11 +447,11 @@ fn write_line_group(
             let text = cell.get(l).map(String::as_str).unwrap_or("");
             let pad = widths[i].saturating_sub(width(text));
             if right[i] {
-                line.extend(std::iter::repeat(' ').take(pad));
+                line.extend(std::iter::repeat_n(' ', pad));
                 line.push_str(text);
             } else {
                 line.push_str(text);
-                line.extend(std::iter::repeat(' ').take(pad));
+                line.extend(std::iter::repeat_n(' ', pad));
             }
         }
         writeln!(w, "{}", line.trim_end())?;
@@ -707,7 +754,8 @@ mod tests {
         let mut out = Vec::new();
         let opts = TableOptions {
             width,
-            columns: None,
+            layout: Layout::Table,
+            ..TableOptions::default()
         };
         write_rows(&mut out, rows, f, &opts).unwrap();
         String::from_utf8(out).unwrap()
@@ -779,6 +827,31 @@ mod tests {
         assert_eq!(wide.lines().count(), 4, "{wide}");
         assert!(wide.contains("vm-app-01, vm-app-02, vm-app-03, vm-app-04, vm-app-05, vm-app-06"));
         assert!(wide.contains("microsoft.compute/virtualmachines/runcommand/action"));
+    }
+
+    #[test]
+    fn auto_layout_keeps_the_table_only_when_every_cell_fits_on_one_line() {
+        let auto = |width: usize, columns: Option<Vec<String>>| {
+            let mut out = Vec::new();
+            let opts = TableOptions {
+                width,
+                columns,
+                ..TableOptions::default()
+            };
+            write_rows(&mut out, &sample_rows(), Format::Table, &opts).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let wide = auto(400, None);
+        assert_eq!(wide, render(&sample_rows(), Format::Table, 400));
+        assert!(wide.starts_with("event_time"), "{wide}");
+        for width in [80, 120, 200] {
+            let text = auto(width, None);
+            assert!(text.starts_with("── 2 findings"), "{width}: {text}");
+        }
+        // A narrow column choice fits at 80: the table stays.
+        let cols = Some(vec!["cloud".to_string(), "vm_count".to_string()]);
+        let text = auto(80, cols);
+        assert_eq!(text.lines().next(), Some("cloud  vm_count"), "{text}");
     }
 
     #[test]

@@ -1134,10 +1134,10 @@ impl Watched {
 
 /// A fresh, empty checkpoint directory under the target dir (removed at the start of each test).
 ///
-/// On Linux the directory is on tmpfs (`/dev/shm`) when available: the code path is the same,
-/// but the per-event `fdatasync` of the journal costs nothing there, where on a busy shared disk
-/// it costs milliseconds and would make the 10k-event crash test slow. (Durability against a
-/// SIGKILL never depends on fsync: written data is in the page cache.)
+/// On Linux the directory is on tmpfs (`/dev/shm`) when available, which keeps the per-slice
+/// checkpoint fsyncs cheap on a busy shared disk; `T1651_TEST_DISK_CHECKPOINTS=1` puts it under
+/// the target dir instead. The code path is the same: durability against a SIGKILL never
+/// depends on fsync (written data is in the page cache).
 pub fn checkpoint_dir(name: &str) -> String {
     let shm = std::path::Path::new("/dev/shm");
     let root = if shm.is_dir() && std::env::var_os("T1651_TEST_DISK_CHECKPOINTS").is_none() {
