@@ -35,6 +35,8 @@ struct Spawned {
     read_tx: Sender<ReadCmd>,
     read_rx: Receiver<Vec<u8>>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// Signalled when the command's stderr reaches EOF (all of it is in `stderr`).
+    stderr_eof: Receiver<()>,
 }
 
 impl Spawned {
@@ -72,14 +74,16 @@ impl Spawned {
         let stderr = Arc::new(Mutex::new(Vec::new()));
         let mut se = child.stderr.take().unwrap();
         let sink = stderr.clone();
+        let (eof_tx, stderr_eof) = channel();
         thread::spawn(move || {
             let mut b = [0u8; 4096];
             while let Ok(n) = se.read(&mut b) {
                 if n == 0 {
-                    return;
+                    break;
                 }
                 sink.lock().unwrap().extend_from_slice(&b[..n]);
             }
+            let _ = eof_tx.send(());
         });
         Spawned {
             stdin: child.stdin.take(),
@@ -87,6 +91,7 @@ impl Spawned {
             read_tx,
             read_rx,
             stderr,
+            stderr_eof,
         }
     }
 
@@ -177,8 +182,11 @@ impl Spawned {
             );
             thread::sleep(Duration::from_millis(5));
         };
-        // The stderr thread sees EOF right after the exit; give it a moment.
-        thread::sleep(Duration::from_millis(30));
+        // Everything the command wrote to stderr, however slowly the reader thread runs.
+        let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(1);
+        self.stderr_eof
+            .recv_timeout(left)
+            .expect("stderr still open after the command exited");
         (status, self.stderr_text())
     }
 

@@ -181,6 +181,28 @@ pub fn example(name: &str) -> PathBuf {
         if let Some(target_dir) = profile_dir.parent() {
             cmd.env("CARGO_TARGET_DIR", target_dir);
         }
+        // Drop what `cargo test` set for this test process (LD_LIBRARY_PATH, CARGO_MANIFEST_DIR,
+        // CARGO_PKG_*, ...): build scripts (ring's) rerun when they change, so inheriting them
+        // rebuilt ring and everything above it here, and again in the next `cargo test`.
+        cmd.env_remove("LD_LIBRARY_PATH");
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy();
+            let set_by_cargo = [
+                "MANIFEST_DIR",
+                "MANIFEST_PATH",
+                "PKG_",
+                "CRATE_NAME",
+                "BIN_",
+            ]
+            .iter()
+            .any(|p| k.strip_prefix("CARGO_").is_some_and(|r| r.starts_with(p)))
+                || k == "CARGO_PRIMARY_PACKAGE"
+                || k == "CARGO_TARGET_TMPDIR"
+                || k == "CARGO_RUSTC_CURRENT_DIR";
+            if set_by_cargo {
+                cmd.env_remove(k.as_ref());
+            }
+        }
         let st = cmd.status().expect("run cargo build --example");
         assert!(st.success(), "building the examples failed");
         profile_dir.join("examples")
