@@ -897,7 +897,7 @@ fn modular_input_spec_and_defaults_agree() {
     let params = spec_params();
     assert_eq!(
         params,
-        app_support::INPUT_PARAMS,
+        app_support::input_params(),
         "README/inputs.conf.spec parameters"
     );
     let c = app_conf("default/inputs.conf");

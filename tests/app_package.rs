@@ -13,7 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use app_support::{app_dir, read, repo_root, APP_ID, INPUT_PARAMS};
+use app_support::{app_dir, input_params, read, repo_root, APP_ID};
 
 const BINS: [&str; 2] = ["t1651detect", "t1651_cloud_audit"];
 
@@ -644,15 +644,12 @@ fn fake_modinput(dir: &Path, params: &[&str], streaming_mode: &str) -> PathBuf {
 fn scheme_probe_matches_the_scheme_against_inputs_conf_spec() {
     let dir = tempdir("scheme");
     let spec = app_dir().join("README/inputs.conf.spec");
-    let good = fake_modinput(&dir.join("good"), INPUT_PARAMS, "xml");
+    let params = input_params();
+    let good = fake_modinput(&dir.join("good"), &params, "xml");
     let o = probe(&[Path::new("scheme"), &good, &spec]);
     assert!(o.status.success(), "{}", text(&o));
 
-    let missing: Vec<&str> = INPUT_PARAMS
-        .iter()
-        .copied()
-        .filter(|p| *p != "proxy")
-        .collect();
+    let missing: Vec<&str> = params.iter().copied().filter(|p| *p != "proxy").collect();
     let bad = fake_modinput(&dir.join("missing"), &missing, "xml");
     let o = probe(&[Path::new("scheme"), &bad, &spec]);
     assert!(!o.status.success());
@@ -662,7 +659,7 @@ fn scheme_probe_matches_the_scheme_against_inputs_conf_spec() {
         text(&o)
     );
 
-    let mut extra: Vec<&str> = INPUT_PARAMS.to_vec();
+    let mut extra: Vec<&str> = params.clone();
     extra.push("secret");
     let bad = fake_modinput(&dir.join("extra"), &extra, "xml");
     let o = probe(&[Path::new("scheme"), &bad, &spec]);
@@ -672,7 +669,7 @@ fn scheme_probe_matches_the_scheme_against_inputs_conf_spec() {
         text(&o)
     );
 
-    let bad = fake_modinput(&dir.join("simple"), INPUT_PARAMS, "simple");
+    let bad = fake_modinput(&dir.join("simple"), &params, "simple");
     let o = probe(&[Path::new("scheme"), &bad, &spec]);
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("streaming_mode is 'simple'"),
