@@ -493,6 +493,28 @@ impl<'de> de::Deserialize<'de> for StrOrValue<'de> {
 
 /// Generates a `DeserializeSeed` + `Visitor` for a nested object that writes selected keys
 /// into a `&mut` target. Anything that is not an object is skipped.
+/// The visitor methods that accept and ignore a scalar (bool, number, null) where an object,
+/// array or string was expected: a wrong-typed value is skipped, never an error.
+macro_rules! ignore_scalars {
+    () => {
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+            Ok(())
+        }
+    };
+}
+
 macro_rules! object_seed {
     ($name:ident, $target:ty, |$t:ident, $key:ident, $map:ident| $body:block) => {
         struct $name<'r, 'a>(&'r mut $target);
@@ -522,21 +544,7 @@ macro_rules! object_seed {
             fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
                 Ok(())
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-                Ok(())
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-                Ok(())
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-                Ok(())
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-                Ok(())
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-                Ok(())
-            }
+            ignore_scalars!();
         }
     };
 }
@@ -640,21 +648,7 @@ impl<'de, 'r> Visitor<'de> for IdentitySeed<'r, 'de> {
         while s.next_element::<IgnoredAny>()?.is_some() {}
         Ok(())
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
+    ignore_scalars!();
 }
 
 object_seed!(IdentityAuthorizationSeed, RawEvent<'a>, |ev, key, m| {
@@ -779,21 +773,7 @@ impl<'de, 'r> Visitor<'de> for StringListSeed<'r, 'de> {
         while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(())
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
+    ignore_scalars!();
 }
 
 /// The `targets` array of SendCommand.
@@ -828,21 +808,7 @@ impl<'de, 'r> Visitor<'de> for TargetsSeed<'r, 'de> {
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
         Ok(())
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
+    ignore_scalars!();
 }
 
 // ---------------------------------------------------------------------------------------
