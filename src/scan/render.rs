@@ -687,7 +687,8 @@ mod tests {
     use super::*;
     use crate::scan::input::ProblemKind;
 
-    fn row(cols: &[(&'static str, &[&str])]) -> OutputRow {
+    /// A row from `(column, values)` pairs: one value is single, several are a multivalue.
+    pub(super) fn row(cols: &[(&'static str, &[&str])]) -> OutputRow {
         OutputRow {
             columns: cols
                 .iter()

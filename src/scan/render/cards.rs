@@ -543,25 +543,9 @@ pub(super) fn fill(
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::sample_rows;
+    use super::super::tests::{row, sample_rows};
     use super::*;
     use crate::scan::render::{write_rows, Format, Layout};
-
-    fn row(cols: &[(&'static str, &[&str])]) -> OutputRow {
-        OutputRow {
-            columns: cols
-                .iter()
-                .map(|(n, v)| {
-                    let val = if v.len() == 1 {
-                        OutValue::Single(v[0].to_string())
-                    } else {
-                        OutValue::Multi(v.iter().map(|s| s.to_string()).collect())
-                    };
-                    (*n, val)
-                })
-                .collect(),
-        }
-    }
 
     fn cards(rows: &[OutputRow], width: usize, color: bool) -> String {
         let mut out = Vec::new();
