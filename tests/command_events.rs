@@ -57,7 +57,8 @@ fn events_mode_answers_each_chunk_with_its_recognised_events() {
             .iter()
             .find(|r| one(r, "caller_identity").ends_with("role/PatchAutomation"))
             .unwrap();
-        assert_eq!(get(tag, "targeted_vms"), ["tag:Environment=prod"]);
+        assert!(get(tag, "targeted_vms").is_empty());
+        assert_eq!(get(tag, "target_selectors"), ["tag:Environment=prod"]);
         assert_eq!(one(tag, "caller_session"), "i-0fedcba9876543210");
         let failed = all
             .iter()

@@ -167,7 +167,12 @@ fn check_scenario(rows: &[Record]) {
         "arn:aws:iam::111122223333:role/PatchAutomation",
         "ssm.amazonaws.com/sendcommand",
     );
-    assert_eq!(get(r, "targeted_vms"), sv(&["tag:Environment=prod"]));
+    assert!(get(r, "targeted_vms").is_empty());
+    assert_eq!(get(r, "target_selectors"), sv(&["tag:Environment=prod"]));
+    assert_eq!(
+        (one(r, "vm_count"), one(r, "multi_vm_targeting")),
+        ("0", "TRUE")
+    );
     assert!(
         !rows
             .iter()
@@ -291,7 +296,7 @@ fn broken_input_is_counted_in_one_warn() {
     assert_eq!(level, "WARN");
     assert!(text.contains("skipped 4 events"), "{text}");
     assert!(text.contains("2 broken_json"), "{text}");
-    assert!(text.contains("1 truncated_json"), "{text}");
+    assert!(text.contains("1 truncated"), "{text}");
     assert!(text.contains("1 not_audit_record"), "{text}");
     assert!(
         s.last().messages().len() == 1,

@@ -298,7 +298,11 @@ fn aws_rows() {
     assert_eq!(col(r, "caller_type"), "assumed_role");
     assert_eq!(multi(r, "caller_session"), ["alice", "bob"]);
     assert_eq!(col(r, "invocation_count"), "2");
-    assert_eq!(multi(r, "targeted_vms"), ["i-1", "i-2", "tag:Env=prod"]);
+    assert_eq!(multi(r, "targeted_vms"), ["i-1", "i-2"]);
+    // A tag target selects instances: listed apart, not counted, and a finding.
+    assert_eq!(multi(r, "target_selectors"), ["tag:Env=prod"]);
+    assert_eq!(col(r, "vm_count"), "2");
+    assert_eq!(col(r, "multi_vm_targeting"), "TRUE");
     assert_eq!(col(r, "subscription_id"), "111122223333");
     assert_eq!(col(r, "resource_group"), "");
     assert_eq!(col(r, "cloud"), "aws");

@@ -173,7 +173,7 @@ proptest! {
 fn extreme_partial_times_are_rejected_not_overflowed() {
     let state = |f: &str, l: &str| {
         format!(
-            r#"{{"t":"g","v":1,"op":"ssm.amazonaws.com/sendcommand","ca":"a","rg":"","sb":"1","b":null,"n":1,"fa":0,"f":{f},"l":{l},"vm":[],"rs":[],"ip":[],"dc":[],"ss":[],"co":[],"cc":false,"ct":"user","tn":"","x":false}}"#
+            r#"{{"t":"g","v":2,"op":"ssm.amazonaws.com/sendcommand","ca":"a","rg":"","sb":"1","b":null,"n":1,"fa":0,"f":{f},"l":{l},"vm":[],"rs":[],"ip":[],"dc":[],"ss":[],"co":[],"cc":false,"ct":"user","tn":"","x":false}}"#
         )
     };
     // A well-formed partial is accepted...

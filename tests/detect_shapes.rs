@@ -210,7 +210,7 @@ fn resource_id_variants() {
         ("Microsoft.Compute/virtualMachines/runCommands/write", vm_id("rg", "VM-A") + "/runCommands/MyRun", "vm-a", true),
         ("Microsoft.Compute/virtualMachineScaleSets/extensions/write",
          format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachineScaleSets/Web-SS/extensions/CSE"),
-         "web-ss", true),
+         "scaleset=web-ss", false),
         ("Microsoft.HybridCompute/machines/runCommands/write",
          format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.HybridCompute/machines/OnPrem-1/runCommands/r"),
          "onprem-1", true),
@@ -453,7 +453,9 @@ fn aws_callers() {
     ));
     assert_eq!(e.caller_type, CallerType::AwsService);
     assert_eq!(e.caller.as_deref(), Some("ssm.amazonaws.com"));
-    assert_eq!(e.src.as_deref(), Some("ssm.amazonaws.com"));
+    assert_eq!(e.invoked_by.as_deref(), Some("ssm.amazonaws.com"));
+    // `source_ips` holds addresses only: a service's DNS name is not one.
+    assert_eq!(e.src, None);
 
     // Cross-account: caller's account differs from the recipient account.
     let mut foreign = iam_user("x");
@@ -531,7 +533,7 @@ fn bad_input_reasons() {
     let cases: Vec<(&str, Normalized)> = vec![
         (
             r#"{"caller": "a@b", "operationN"#,
-            Normalized::Skip(SkipReason::TruncatedJson),
+            Normalized::Skip(SkipReason::Truncated),
         ),
         // Truncated after an operation that is not selected: ignored, not an error.
         (r#"{"operationName": "x", "#, Normalized::Ignored),
@@ -553,11 +555,18 @@ fn bad_input_reasons() {
     for (raw, want) in cases {
         assert_eq!(normalize_json(raw.as_bytes(), None, &o), want, "{raw}");
     }
-    // A truncated record whose operation was read is salvaged.
+    // A truncated record is salvaged when everything the detection needs was read whole.
     let a = Activity::run_command("vm1", "Succeeded", "c1", "2024-05-01T10:00:00Z");
     let full = a.eventhub();
-    // (Keys are sorted: operationName and resourceId precede the cut, time follows it.)
+    // (Keys are sorted: operationName, resourceId and the status precede the cut, time
+    // follows it.) Cut before the status: the row's outcome is unknown, so it is skipped.
     let cut = &full[..full.find("\"resultSignature\"").unwrap() + 5];
+    assert_eq!(
+        normalize_json(cut.as_bytes(), Some("1714557600"), &o),
+        Normalized::Skip(SkipReason::Truncated),
+        "{cut}"
+    );
+    let cut = &full[..full.find("\"time\"").unwrap() + 3];
     let Normalized::Event(e) = normalize_json(cut.as_bytes(), Some("1714557600"), &o) else {
         panic!("{cut}")
     };

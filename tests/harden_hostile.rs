@@ -197,7 +197,7 @@ fn generator_covers_every_reason_and_kind() {
     }
     for reason in [
         "broken_json",
-        "truncated_json",
+        "truncated",
         "records_wrapper",
         "not_audit_record",
         "no_operation",

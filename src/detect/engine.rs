@@ -21,6 +21,14 @@
 //!   Groups with `invocation_count` 0 are not emitted.
 //! * Groups: (caller_identity, resource_group, subscription_id, operation_lower
 //!   [, span bucket of the invocation's first row]).
+//! * **Duplicates**: a record seen twice (same [`EventId`]) counts once; the copies are
+//!   counted in [`Stats::duplicates`]. Ids are remembered up to `max_event_ids`; events
+//!   beyond it are not checked (counted in [`Stats::unchecked_for_duplicates`]). A map
+//!   phase cannot know what another map saw, so it ships event ids with its partial state
+//!   (per open invocation, and one row per uncorrelated event) and the reducer finishes
+//!   the de-duplication: copies spread over indexers give the answer of one copy.
+//! * **Selectors** (targets that select machines instead of naming them) never count in
+//!   `vm_count` and make their group a finding (`multi_vm_targeting=TRUE`).
 //! * Every merge is commutative and associative, which is what makes
 //!   `reduce(map(p1), …, map(pn)) == direct run` hold for any split.
 
@@ -30,11 +38,11 @@ mod partial;
 use crate::detect::fields::{EventFields, STATE_FIELD};
 use crate::detect::intern::{Interner, MAX_ID};
 use crate::detect::normalize::{
-    normalize_fields, normalize_json, CallerType, Normalized, NormalizedEvent, SkipReason, Status,
-    TargetKind,
+    normalize_fields, normalize_json, CallerType, EventId, Normalized, NormalizedEvent, SkipReason,
+    Status, TargetKind,
 };
 use crate::detect::operations::Cloud;
-use crate::detect::options::{Mode, Options, Phase};
+use crate::detect::options::{parse_guid, Mode, Options, Phase};
 use crate::detect::row::{OutValue, OutputRow};
 use crate::detect::time;
 use hashbrown::{HashMap, HashSet};
@@ -45,7 +53,18 @@ const F_SUCCESS: u8 = 2;
 const F_FAILED: u8 = 4;
 const F_CROSS: u8 = 8;
 /// Bit 31 of a target id: the target is a resource, not a VM.
-const RESOURCE_BIT: u32 = MAX_ID;
+const RESOURCE_BIT: u32 = MAX_ID << 1;
+/// Bit 30 of a target id: the target is a selector ([`TargetKind::Selector`]).
+const SELECTOR_BIT: u32 = MAX_ID;
+const KIND_BITS: u32 = RESOURCE_BIT | SELECTOR_BIT;
+
+fn kind_bit(kind: TargetKind) -> u32 {
+    match kind {
+        TargetKind::Vm => 0,
+        TargetKind::Resource => RESOURCE_BIT,
+        TargetKind::Selector => SELECTOR_BIT,
+    }
+}
 /// `bucket` of a group when `span` is not set.
 const NO_BUCKET: i64 = i64::MIN;
 
@@ -59,6 +78,8 @@ pub enum Disposition {
     /// A valid record of an operation not selected.
     Ignored,
     Skipped(SkipReason),
+    /// A copy of a record already seen (same [`EventId`]): not counted again.
+    Duplicate,
     /// Dropped because `max_groups` or `max_invocations` was reached.
     Dropped,
 }
@@ -81,6 +102,10 @@ pub struct Stats {
     pub dropped_by_max_invocations: u64,
     /// Output rows in which a multivalue column was cut to `max_values`.
     pub truncated_rows: u64,
+    /// Copies of records already seen, ignored.
+    pub duplicates: u64,
+    /// Events not checked for duplicates because `max_event_ids` ids were remembered.
+    pub unchecked_for_duplicates: u64,
 }
 
 impl Stats {
@@ -128,40 +153,6 @@ pub(crate) enum Corr {
     Str(u32),
 }
 
-/// Parse a hyphenated GUID (any case) into its 16 bytes. Byte order equals the order of
-/// the lower-case text, so comparing bytes compares strings.
-fn parse_guid(s: &str) -> Option<[u8; 16]> {
-    // One pass over the fixed layout (8-4-4-4-12; groups have even lengths, so no byte
-    // pair straddles a dash): the same strings as `options::is_guid`, parsed as checked.
-    fn hex(c: u8) -> Option<u8> {
-        match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            b'A'..=b'F' => Some(c - b'A' + 10),
-            _ => None,
-        }
-    }
-    let b = s.as_bytes();
-    if b.len() != 36 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    let (mut n, mut i) = (0, 0);
-    while i < 36 {
-        if matches!(i, 8 | 13 | 18 | 23) {
-            if b[i] != b'-' {
-                return None;
-            }
-            i += 1;
-            continue;
-        }
-        out[n] = hex(b[i])? << 4 | hex(b[i + 1])?;
-        n += 1;
-        i += 2;
-    }
-    Some(out)
-}
-
 fn format_guid(g: &[u8; 16]) -> String {
     let mut s = String::with_capacity(36);
     for (i, b) in g.iter().enumerate() {
@@ -183,6 +174,8 @@ struct Principal {
     ctype: CallerType,
     tenant: u32,
     session: u32,
+    /// The AWS service that acted (`invoked_by`).
+    via: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -245,9 +238,11 @@ struct GroupState {
     last: i64,
     vms: HashSet<u32>,
     resources: HashSet<u32>,
+    selectors: HashSet<u32>,
     srcs: HashSet<u32>,
     docs: HashSet<u32>,
     sessions: HashSet<u32>,
+    vias: HashSet<u32>,
     /// The `max_values` smallest correlation ids, sorted; `corrs_cut` if any was dropped.
     corrs: Vec<Corr>,
     corrs_cut: bool,
@@ -265,9 +260,11 @@ impl GroupState {
             last: i64::MIN,
             vms: HashSet::new(),
             resources: HashSet::new(),
+            selectors: HashSet::new(),
             srcs: HashSet::new(),
             docs: HashSet::new(),
             sessions: HashSet::new(),
+            vias: HashSet::new(),
             corrs: Vec::new(),
             corrs_cut: false,
             ctype: None,
@@ -311,6 +308,30 @@ pub struct Engine {
     stats: Stats,
     /// Scratch buffer for target ids of one event.
     scratch: Vec<u32>,
+    /// Event ids seen (at most `max_event_ids`).
+    seen: HashSet<EventId>,
+    /// `phase=map` only: the ids of the events merged into each open invocation, shipped
+    /// with it so the reducer can count copies seen by other maps.
+    inv_ids: HashMap<InvKey, Vec<EventId>>,
+    /// `phase=map` only: uncorrelated events (AWS, Azure rows without correlationId), kept
+    /// whole with their id instead of folded, so the reducer can drop copies.
+    pending: Vec<PendingEvent>,
+}
+
+/// An uncorrelated event held by the map phase ([`Engine::pending`]).
+#[derive(Debug, Clone)]
+struct PendingEvent {
+    id: EventId,
+    op: u16,
+    principal: u32,
+    rg: u32,
+    sub: u32,
+    src: u32,
+    doc: u32,
+    time: i64,
+    flags: u8,
+    targets: Vec<u32>,
+    corr: Option<Corr>,
 }
 
 impl Engine {
@@ -326,7 +347,25 @@ impl Engine {
             groups: HashMap::new(),
             stats: Stats::default(),
             scratch: Vec::new(),
+            seen: HashSet::new(),
+            inv_ids: HashMap::new(),
+            pending: Vec::new(),
         }
+    }
+
+    /// Remember an event id: `Some(true)` when new, `Some(false)` for a copy (counted),
+    /// `None` when `max_event_ids` ids are held already (not checked; counted).
+    fn remember(&mut self, id: EventId) -> Option<bool> {
+        if self.seen.contains(&id) {
+            self.stats.duplicates += 1;
+            return Some(false);
+        }
+        if self.seen.len() >= self.opts.max_event_ids {
+            self.stats.unchecked_for_duplicates += 1;
+            return None;
+        }
+        self.seen.insert(id);
+        Some(true)
     }
 
     pub fn options(&self) -> &Options {
@@ -375,11 +414,7 @@ impl Engine {
         match n {
             Normalized::Event(ev) => {
                 self.stats.selected += 1;
-                if self.add_event(&ev) {
-                    Disposition::Accepted
-                } else {
-                    Disposition::Dropped
-                }
+                self.add_event(&ev)
             }
             Normalized::Ignored => {
                 self.stats.ignored += 1;
@@ -477,14 +512,24 @@ impl Engine {
         f | if cross { F_CROSS } else { 0 }
     }
 
-    /// Merge one event. Returns false if it was dropped by a limit.
-    fn add_event(&mut self, ev: &NormalizedEvent<'_>) -> bool {
+    /// Merge one event (unless it is a copy of one already merged).
+    fn add_event(&mut self, ev: &NormalizedEvent<'_>) -> Disposition {
+        let fresh = match ev.id.map(|id| self.remember(id)) {
+            Some(Some(false)) => return Disposition::Duplicate,
+            Some(Some(true)) => true,
+            // No identifier, or `max_event_ids` reached.
+            Some(None) | None => false,
+        };
+        // Only a map phase that remembered the id ships it: past `max_event_ids` it folds
+        // as before (and the reducer cannot de-duplicate those, as the warning says).
+        let ship_id = fresh && self.opts.phase == Some(Phase::Map);
         let s = &mut self.strings;
         let principal = Principal {
             caller: s.intern(ev.caller.as_deref().unwrap_or("")),
             ctype: ev.caller_type,
             tenant: s.intern(ev.caller_tenant.as_deref().unwrap_or("")),
             session: s.intern(ev.caller_session.as_deref().unwrap_or("")),
+            via: s.intern(ev.invoked_by.as_deref().unwrap_or("")),
         };
         let rg = s.intern(ev.resource_group.as_deref().unwrap_or(""));
         let sub = s.intern(ev.subscription.as_deref().unwrap_or(""));
@@ -495,13 +540,7 @@ impl Engine {
         for (kind, t) in &ev.targets {
             let id = self.strings.intern(t);
             if id != 0 {
-                targets.push(
-                    id | if *kind == TargetKind::Resource {
-                        RESOURCE_BIT
-                    } else {
-                        0
-                    },
-                );
+                targets.push(id | kind_bit(*kind));
             }
         }
         let principal = self.intern_principal(principal);
@@ -522,7 +561,28 @@ impl Engine {
                     src,
                     flags,
                 };
-                self.merge_invocation(key, st)
+                let kept = self.merge_invocation(key, st);
+                if let (true, true, Some(id)) = (kept, ship_id, ev.id) {
+                    self.inv_ids.entry(key).or_default().push(id);
+                }
+                kept
+            }
+            _ if ship_id => {
+                let corr = ev.request_id.as_deref().map(|r| self.corr_of(r));
+                self.pending.push(PendingEvent {
+                    id: ev.id.expect("ship_id implies an id"),
+                    op: ev.op,
+                    principal,
+                    rg,
+                    sub,
+                    src,
+                    doc,
+                    time: ev.time,
+                    flags,
+                    targets: targets.clone(),
+                    corr,
+                });
+                true
             }
             _ => {
                 let corr = ev.request_id.as_deref().map(|r| self.corr_of(r));
@@ -542,7 +602,11 @@ impl Engine {
             }
         };
         self.scratch = targets;
-        kept
+        if kept {
+            Disposition::Accepted
+        } else {
+            Disposition::Dropped
+        }
     }
 
     fn merge_invocation(&mut self, key: InvKey, st: InvState) -> bool {
@@ -602,11 +666,11 @@ impl Engine {
         g.first = g.first.min(inv.first);
         g.last = g.last.max(inv.last);
         for &t in inv.targets {
-            if t & RESOURCE_BIT != 0 {
-                g.resources.insert(t & !RESOURCE_BIT);
-            } else {
-                g.vms.insert(t);
-            }
+            match t & KIND_BITS {
+                RESOURCE_BIT => g.resources.insert(t & !KIND_BITS),
+                SELECTOR_BIT => g.selectors.insert(t & !KIND_BITS),
+                _ => g.vms.insert(t),
+            };
         }
         if inv.src != 0 {
             g.srcs.insert(inv.src);
@@ -616,6 +680,9 @@ impl Engine {
         }
         if p.session != 0 {
             g.sessions.insert(p.session);
+        }
+        if p.via != 0 {
+            g.vias.insert(p.via);
         }
         g.ctype = merge_ctype(g.ctype, p.ctype);
         g.tenant = self.strings.min_nonempty(g.tenant, p.tenant);
@@ -787,10 +854,12 @@ impl Engine {
             c => c,
         };
         let vms = self.sorted_strings(&g.vms);
+        let selectors = self.sorted_strings(&g.selectors);
         let resources = self.sorted_strings(&g.resources);
         let srcs = self.sorted_strings(&g.srcs);
         let docs = self.sorted_strings(&g.docs);
         let sessions = self.sorted_strings(&g.sessions);
+        let vias = self.sorted_strings(&g.vias);
         let corrs: Vec<String> = g.corrs.iter().map(|c| self.corr_string(*c)).collect();
         let mut dest: Vec<&str> = vms.iter().chain(resources.iter()).copied().collect();
         dest.sort_unstable();
@@ -807,16 +876,24 @@ impl Engine {
         b.single("caller_identity", caller);
         b.multi("source_ips", "source_ips_truncated", &srcs, false);
         b.multi("targeted_vms", "targeted_vms_truncated", &vms, false);
+        b.multi(
+            "target_selectors",
+            "target_selectors_truncated",
+            &selectors,
+            false,
+        );
         b.single("resource_group", self.strings.get(k.rg));
         b.single("subscription_id", sub);
         b.single("operation_lower", spec.lower.as_str());
         b.single("invocation_count", g.counted.to_string());
         b.single(
             "multi_vm_targeting",
-            bool_col(g.vms.len() as u64 > self.opts.threshold),
+            bool_col(g.vms.len() as u64 > self.opts.threshold || !g.selectors.is_empty()),
         );
         b.single("first_seen", time::format_epoch(g.first));
         b.single("last_seen", time::format_epoch(g.last));
+        b.single("first_seen_utc", time::format_iso(g.first));
+        b.single("last_seen_utc", time::format_iso(g.last));
         b.single("duration_seconds", time::format_epoch(g.last - g.first));
         b.single("vm_count", g.vms.len().to_string());
         b.single("failed_count", g.failed.to_string());
@@ -833,6 +910,7 @@ impl Engine {
             &sessions,
             false,
         );
+        b.multi("invoked_by", "invoked_by_truncated", &vias, false);
         b.multi(
             "targeted_resources",
             "targeted_resources_truncated",
@@ -945,6 +1023,12 @@ fn events_row_cut(ev: &NormalizedEvent<'_>, opts: &Options) -> (OutputRow, bool)
         .filter(|(k, _)| *k == TargetKind::Resource)
         .map(|(_, t)| t.as_ref())
         .collect();
+    let selectors: Vec<&str> = ev
+        .targets
+        .iter()
+        .filter(|(k, _)| *k == TargetKind::Selector)
+        .map(|(_, t)| t.as_ref())
+        .collect();
     let caller = ev.caller.as_deref().unwrap_or("unknown");
     let mut b = RowBuilder::new(opts.max_values);
     b.single("event_time", time::format_iso(ev.time));
@@ -956,8 +1040,15 @@ fn events_row_cut(ev: &NormalizedEvent<'_>, opts: &Options) -> (OutputRow, bool)
     b.single("caller_tenant", s(&ev.caller_tenant));
     b.single("cross_tenant", bool_col(ev.cross_tenant));
     b.single("caller_session", s(&ev.caller_session));
+    b.single("invoked_by", s(&ev.invoked_by));
     b.single("source_ip", s(&ev.src));
     b.multi("targeted_vms", "targeted_vms_truncated", &vms, false);
+    b.multi(
+        "target_selectors",
+        "target_selectors_truncated",
+        &selectors,
+        false,
+    );
     b.multi(
         "targeted_resources",
         "targeted_resources_truncated",
@@ -997,6 +1088,23 @@ pub fn warning_text(stats: &Stats, opts: &Options) -> Option<String> {
         let list: Vec<String> = by.iter().map(|(n, r)| format!("{n} {r}")).collect();
         let noun = if total == 1 { "event" } else { "events" };
         parts.push(format!("skipped {total} {noun}: {}", list.join(", ")));
+    }
+    if stats.duplicates > 0 {
+        let noun = if stats.duplicates == 1 {
+            "duplicate event"
+        } else {
+            "duplicate events"
+        };
+        parts.push(format!(
+            "{} {noun} ignored (same eventID, or same Activity Log record)",
+            stats.duplicates
+        ));
+    }
+    if stats.unchecked_for_duplicates > 0 {
+        parts.push(format!(
+            "max_event_ids={} reached: {} further events not checked for duplicates (raise it with max_event_ids=<n>)",
+            opts.max_event_ids, stats.unchecked_for_duplicates
+        ));
     }
     if stats.dropped_by_max_groups > 0 {
         parts.push(format!(

@@ -2,14 +2,14 @@
 //! `u32` id, so per-invocation and per-group state stays a handful of integers.
 //!
 //! Invariants: id 0 is the empty string (meaning "absent"); ids are dense and below
-//! [`MAX_ID`] so that callers may use bit 31 as a flag.
+//! [`MAX_ID`] so that callers may use bits 30 and 31 as flags.
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
-/// Ids are below 2^31 (bit 31 is free for callers).
-pub const MAX_ID: u32 = 1 << 31;
+/// Ids are below 2^30 (bits 30 and 31 are free for callers).
+pub const MAX_ID: u32 = 1 << 30;
 
 /// Strings longer than this are cut (at a char boundary) before interning: real values
 /// (names, ARNs, IPs, ids) are far shorter, and a bound keeps junk input from inflating

@@ -15,6 +15,7 @@ use crate::detect::raw::{JsonProblem, RawEvent};
 use crate::detect::resource;
 use crate::detect::time;
 use std::borrow::Cow;
+use std::hash::{Hash, Hasher};
 
 /// The status family of one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -123,8 +124,11 @@ impl CallerType {
 pub enum SkipReason {
     /// `_raw` starts like JSON but has a syntax error, and no usable fields either.
     BrokenJson,
-    /// `_raw` JSON ends early (Splunk TRUNCATE) before the operation could be read.
-    TruncatedJson,
+    /// The record ends early (Splunk's `TRUNCATE` cut `_raw`) before every value the
+    /// detection needs was read to its end: the operation, a complete caller, the status,
+    /// the correlation id and resource (Azure), the whole `userIdentity` and the
+    /// `recipientAccountId` (AWS), with no extracted column to stand in for the missing one.
+    Truncated,
     /// A `{"records":[…]}` wrapper in one event: fix the event breaking.
     RecordsWrapper,
     /// Neither JSON nor fields of any known audit-record shape.
@@ -140,7 +144,7 @@ pub enum SkipReason {
 impl SkipReason {
     pub const ALL: [SkipReason; 7] = [
         SkipReason::BrokenJson,
-        SkipReason::TruncatedJson,
+        SkipReason::Truncated,
         SkipReason::RecordsWrapper,
         SkipReason::NotAuditRecord,
         SkipReason::NoOperation,
@@ -151,7 +155,7 @@ impl SkipReason {
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::BrokenJson => "broken_json",
-            SkipReason::TruncatedJson => "truncated_json",
+            SkipReason::Truncated => "truncated",
             SkipReason::RecordsWrapper => "records_wrapper",
             SkipReason::NotAuditRecord => "not_audit_record",
             SkipReason::NoOperation => "no_operation",
@@ -173,6 +177,11 @@ pub enum TargetKind {
     Vm,
     /// Reported in `targeted_resources` only (Automation account, other resources).
     Resource,
+    /// Selects machines instead of naming them (`InstanceIds=*`, `tag:Env=prod`,
+    /// `resource-groups:Name=x`, `scaleset=<name>` for a scale-set-level extension): reaches
+    /// any number of VMs, so it is listed in `target_selectors`, never counted in
+    /// `vm_count`, and makes its group a finding.
+    Selector,
 }
 
 /// One normalised audit record.
@@ -195,6 +204,10 @@ pub struct NormalizedEvent<'a> {
     pub cross_tenant: bool,
     /// AWS assumed-role session name.
     pub caller_session: Option<Cow<'a, str>>,
+    /// The AWS service that acted (`userIdentity.invokedBy`, or the service of a
+    /// service-linked role), when [`CallerType::AwsService`].
+    pub invoked_by: Option<Cow<'a, str>>,
+    /// The caller's IP address (IPv4 or IPv6, checked): never a host or service name.
     pub src: Option<Cow<'a, str>>,
     /// Azure subscription or AWS account.
     pub subscription: Option<Cow<'a, str>>,
@@ -206,6 +219,52 @@ pub struct NormalizedEvent<'a> {
     pub tenant_id: Option<Cow<'a, str>>,
     /// AWS region.
     pub region: Option<Cow<'a, str>>,
+    /// The record's identity, for de-duplication ([`EventId`]); `None` when the record
+    /// carries no identifier (then it is never taken for a copy of another).
+    pub id: Option<EventId>,
+}
+
+/// The identity of one audit record: two copies of a record (double ingestion, overlapping
+/// inputs, REST and Event Hub copies of one Activity Log entry) have the same id.
+///
+/// * AWS: `eventID` (a GUID, packed exactly; any other text hashed); without one, a hash
+///   of (eventName, `requestID`); without either, none.
+/// * Azure: a hash of (operation, correlationId, status family, record time to the
+///   microsecond, subscription, resource group, target, child resource); without a
+///   correlationId, none. `eventDataId` is not used: the Event Hub shape has none, and the
+///   key must match across shapes (a REST copy and an Event Hub copy of one entry).
+///
+/// Records without an identifier are never de-duplicated: two real calls by one caller on
+/// one instance within CloudTrail's one-second resolution would be indistinguishable.
+///
+/// Hashes are 128 bits of SipHash (two keys), deterministic across processes, so a map
+/// phase and its reducer agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId(pub u128);
+
+impl EventId {
+    /// 128 bits from two SipHash runs (`DefaultHasher::new()` has fixed keys) over what
+    /// `feed` writes, told apart by a leading seed byte.
+    fn hashed(feed: impl Fn(&mut std::hash::DefaultHasher)) -> EventId {
+        let half = |seed: u8| {
+            let mut h = std::hash::DefaultHasher::new();
+            h.write_u8(seed);
+            feed(&mut h);
+            h.finish()
+        };
+        EventId(u128::from(half(1)) << 64 | u128::from(half(2)))
+    }
+
+    /// 32 lower-case hex digits (partial-state rows).
+    pub fn to_hex(self) -> String {
+        format!("{:032x}", self.0)
+    }
+
+    pub fn from_hex(s: &str) -> Option<EventId> {
+        (s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| u128::from_str_radix(s, 16).ok().map(EventId))
+            .flatten()
+    }
 }
 
 /// The result of normalising one input.
@@ -222,6 +281,8 @@ pub enum Normalized<'a> {
 
 /// Normalise one JSON record (`_raw`, or a record of an exported file). `splunk_time` is
 /// `_time` (decimal epoch) when known: the fallback when the record has no timestamp.
+///
+/// Equals [`normalize_fields`] over a Splunk event holding only `_raw` and `_time`.
 pub fn normalize_json<'a>(
     raw: &'a [u8],
     splunk_time: Option<&'a str>,
@@ -234,48 +295,94 @@ pub fn normalize_json<'a>(
         Ok(()) => normalize_raw(ev, opts),
         Err(JsonProblem::NotObject) => Normalized::Skip(SkipReason::NotAuditRecord),
         Err(JsonProblem::Broken) => Normalized::Skip(SkipReason::BrokenJson),
-        Err(JsonProblem::Truncated) => truncated(ev, opts),
+        Err(JsonProblem::Truncated) => normalize_truncated(ev, opts),
     }
 }
 
-fn truncated<'a>(ev: RawEvent<'a>, opts: &Options) -> Normalized<'a> {
-    if ev.operation.is_none() && ev.event_name.is_none() {
-        return Normalized::Skip(SkipReason::TruncatedJson);
-    }
-    normalize_raw(ev, opts)
-}
-
-/// Normalise a Splunk event. `_raw` is used when it is a JSON object; a broken or
-/// truncated JSON `_raw` is complemented by the extracted fields when there are any.
+/// Normalise a Splunk event. `_raw` is used when it is a complete JSON object. Otherwise:
+/// * `_raw` ends early (Splunk `TRUNCATE`): the extracted columns win, and the values read
+///   completely from `_raw` fill the gaps; the truncation rules of [`Truncated`] apply;
+/// * `_raw` is broken JSON (a syntax error, or text after the object): nothing of it is
+///   trusted; the extracted columns alone decide, and without an operation among them the
+///   event is `broken_json`;
+/// * `_raw` is not a JSON object: the extracted columns.
+///
+/// [`Truncated`]: SkipReason::Truncated
 pub fn normalize_fields<'a, F: EventFields + ?Sized>(f: &'a F, opts: &Options) -> Normalized<'a> {
     let splunk_time = f
         .value(names::TIME)
         .filter(|s| !s.is_empty())
         .map(Cow::Borrowed);
     let raw = f.value(names::RAW).unwrap_or("");
-    let mut ev = RawEvent::default();
     let problem = if crate::detect::raw::looks_like_json_object(raw.as_bytes()) {
-        ev.fill_from_json_str(raw).err()
+        let mut ev = RawEvent::default();
+        match ev.fill_from_json_str(raw) {
+            Ok(()) => {
+                ev.splunk_time = splunk_time;
+                return normalize_raw(ev, opts);
+            }
+            Err(p) => p,
+        }
     } else {
-        Some(JsonProblem::NotObject)
+        JsonProblem::NotObject
     };
-    if problem.is_some() {
-        // Fields complement what JSON gave (first non-empty value wins per slot).
-        ev.fill_from_fields(f);
-    }
+    let mut ev = RawEvent::default();
+    ev.fill_from_fields(f);
     ev.splunk_time = splunk_time;
     match problem {
-        None => normalize_raw(ev, opts),
-        Some(JsonProblem::Broken) if ev.operation.is_none() && ev.event_name.is_none() => {
+        JsonProblem::Truncated => {
+            // First non-empty value wins per slot: the columns, then what `_raw` gave.
+            let _ = ev.fill_from_json_str(raw);
+            normalize_truncated(ev, opts)
+        }
+        JsonProblem::Broken if ev.operation.is_none() && ev.event_name.is_none() => {
             Normalized::Skip(SkipReason::BrokenJson)
         }
-        Some(JsonProblem::Truncated) => truncated(ev, opts),
-        Some(_) => normalize_raw(ev, opts),
+        JsonProblem::Broken | JsonProblem::NotObject => normalize_raw(ev, opts),
     }
 }
 
-/// The shared rules, on extracted fields.
+/// A record that ends early: used only if what the detection needs was read completely.
+fn normalize_truncated<'a>(ev: RawEvent<'a>, opts: &Options) -> Normalized<'a> {
+    if ev.operation.is_none() && ev.event_name.is_none() {
+        return Normalized::Skip(SkipReason::Truncated);
+    }
+    normalize_with(ev, opts, true)
+}
+
+/// The shared rules, on extracted fields of a complete record.
 pub fn normalize_raw<'a>(ev: RawEvent<'a>, opts: &Options) -> Normalized<'a> {
+    normalize_with(ev, opts, false)
+}
+
+/// Whether a truncated Azure record holds everything the detection needs, read to its end.
+/// The caller must be the record's own `caller` (or the extracted column): never a
+/// lower-priority identity standing in for one the cut may have removed. The Event Hub
+/// shape has no `caller` key, so there a complete `identity.claims` object with a UPN or
+/// name claim is the caller.
+fn azure_complete(ev: &RawEvent<'_>) -> bool {
+    let caller = ev.caller.is_some()
+        || (ev.identity_claims_complete
+            && (ev.claims.upn_uri.is_some()
+                || ev.claims.upn.is_some()
+                || ev.claims.name_uri.is_some()
+                || ev.claims.unique_name.is_some()));
+    let resource = ev.resource_id.is_some()
+        || ev.resource_uri.is_some()
+        || ev.scope.is_some()
+        || ev.identity_scope.is_some();
+    caller && resource && ev.correlation_id.is_some() && status_of(ev) != Status::Unknown
+}
+
+/// Whether a truncated CloudTrail record holds everything the detection needs: the whole
+/// `userIdentity` (the caller), and `recipientAccountId` (the account; CloudTrail writes it
+/// after `errorCode`, `requestParameters` and `eventID`, so a record cut after it lost
+/// nothing the detection reads, and the absence of `errorCode` really means success).
+fn aws_complete(ev: &RawEvent<'_>) -> bool {
+    ev.user_identity_complete && ev.recipient_account_id.is_some()
+}
+
+fn normalize_with<'a>(ev: RawEvent<'a>, opts: &Options, truncated: bool) -> Normalized<'a> {
     let aws_source = ev
         .event_source
         .as_deref()
@@ -294,6 +401,8 @@ pub fn normalize_raw<'a>(ev: RawEvent<'a>, opts: &Options) -> Normalized<'a> {
             None => return Normalized::Ignored,
         },
         _ if ev.records_wrapper => return Normalized::Skip(SkipReason::RecordsWrapper),
+        // The operation may have been after the cut.
+        _ if truncated => return Normalized::Skip(SkipReason::Truncated),
         _ if ev.has_audit_markers() => return Normalized::Skip(SkipReason::NoOperation),
         _ => return Normalized::Skip(SkipReason::NotAuditRecord),
     };
@@ -302,6 +411,14 @@ pub fn normalize_raw<'a>(ev: RawEvent<'a>, opts: &Options) -> Normalized<'a> {
         .filter_map(|s| s.as_deref())
         .find_map(time::parse_iso)
         .or_else(|| ev.splunk_time.as_deref().and_then(time::parse_epoch));
+    if truncated
+        && !match cloud {
+            Cloud::Azure => azure_complete(&ev),
+            Cloud::Aws => aws_complete(&ev),
+        }
+    {
+        return Normalized::Skip(SkipReason::Truncated);
+    }
     let Some(time) = time else {
         return Normalized::Skip(SkipReason::NoTime);
     };
@@ -342,6 +459,38 @@ fn trimmed(s: Cow<'_, str>) -> Cow<'_, str> {
 
 fn nonempty(s: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
     s.map(trimmed).filter(|s| !s.is_empty())
+}
+
+/// The IP address in `s` (IPv4 or IPv6; an `a.b.c.d:port` or `[v6]:port` form gives its
+/// address), or `None` for anything else: a service or host name (`ssm.amazonaws.com`),
+/// `<Redacted>`, junk.
+fn ip_only(s: Cow<'_, str>) -> Option<Cow<'_, str>> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    let t = s.trim();
+    let addr: &str = if t.parse::<IpAddr>().is_ok() {
+        t
+    } else if let Some(v6) = t
+        .strip_prefix('[')
+        .and_then(|r| r.split_once(']'))
+        .map(|(a, _)| a)
+        .filter(|a| a.parse::<Ipv6Addr>().is_ok())
+    {
+        v6
+    } else if let Some((v4, port)) = t.rsplit_once(':') {
+        (v4.parse::<Ipv4Addr>().is_ok() && port.parse::<u16>().is_ok()).then_some(v4)?
+    } else {
+        return None;
+    };
+    if addr.len() == s.len() {
+        return Some(s);
+    }
+    // `addr` is a slice of `s`: keep borrowing from the input when `s` does.
+    let start = addr.as_ptr() as usize - s.as_ptr() as usize;
+    let end = start + addr.len();
+    Some(match s {
+        Cow::Borrowed(b) => Cow::Borrowed(&b[start..end]),
+        Cow::Owned(o) => Cow::Owned(o[start..end].to_owned()),
+    })
 }
 
 fn status_of(ev: &RawEvent<'_>) -> Status {
@@ -497,7 +646,7 @@ fn azure<'a>(mut ev: RawEvent<'a>, op: u16, time: i64, opts: &Options) -> Normal
         claims.ipaddr.clone(),
     ]
     .into_iter()
-    .find_map(nonempty);
+    .find_map(|s| s.and_then(ip_only));
 
     // Resource: the ID (in any of its fields) wins over the separate name fields, which
     // the Event Hub shape lacks and sanitised samples contradict.
@@ -521,21 +670,39 @@ fn azure<'a>(mut ev: RawEvent<'a>, op: u16, time: i64, opts: &Options) -> Normal
     let resource_group = parts
         .resource_group
         .or_else(|| nonempty(ev.resource_group.take()).map(lower));
-    let targets = parts.target.into_iter().collect();
+    let targets: Vec<(TargetKind, Cow<'a, str>)> = parts.target.into_iter().collect();
     let document = parts.child;
+    let correlation_id = nonempty(ev.correlation_id.take()).map(lower);
+    let id = correlation_id.as_deref().map(|corr| {
+        EventId::hashed(|h| {
+            (
+                "azure",
+                op,
+                corr,
+                status,
+                time,
+                subscription.as_deref(),
+                resource_group.as_deref(),
+                targets.first().map(|(_, t)| t.as_ref()),
+                document.as_deref(),
+            )
+                .hash(h)
+        })
+    });
 
     NormalizedEvent {
         cloud: Cloud::Azure,
         op,
         time,
         status,
-        correlation_id: nonempty(ev.correlation_id.take()).map(lower),
+        correlation_id,
         request_id: None,
         caller,
         caller_type,
         caller_tenant,
         cross_tenant,
         caller_session: None,
+        invoked_by: None,
         src,
         subscription,
         resource_group,
@@ -543,6 +710,7 @@ fn azure<'a>(mut ev: RawEvent<'a>, op: u16, time: i64, opts: &Options) -> Normal
         document,
         tenant_id: event_tenant,
         region: None,
+        id,
     }
 }
 
@@ -572,21 +740,19 @@ fn resource_parts(rid: &str) -> ResourceParts<'_> {
         lower(Cow::Borrowed(s))
     }
     let p = resource::parse(rid);
-    let target = p.target.map(|t| {
-        let kind = if t.is_vm() {
-            TargetKind::Vm
-        } else {
-            TargetKind::Resource
-        };
-        let name = match t {
-            resource::Target::Vm {
-                scale_set: None,
-                name,
-            } => low(name),
-            resource::Target::AutomationAccount(n) | resource::Target::Other(n) => low(n),
-            vmss => Cow::Owned(vmss.to_lower()),
-        };
-        (kind, name)
+    let target = p.target.map(|t| match t {
+        resource::Target::Vm {
+            scale_set: None,
+            name,
+        } => (TargetKind::Vm, low(name)),
+        resource::Target::ScaleSet(n) => (
+            TargetKind::Selector,
+            Cow::Owned(format!("scaleset={}", low(n))),
+        ),
+        resource::Target::AutomationAccount(n) | resource::Target::Other(n) => {
+            (TargetKind::Resource, low(n))
+        }
+        vmss => (TargetKind::Vm, Cow::Owned(vmss.to_lower())),
     });
     ResourceParts {
         subscription: p.subscription.map(low),
@@ -608,6 +774,18 @@ fn split_assumed_role_arn(arn: &str) -> Option<(String, &str)> {
     ))
 }
 
+/// The AWS service behind a service-linked role ARN
+/// (`arn:aws:iam::<acct>:role/aws-service-role/<service>/<role>` → `<service>`).
+fn service_linked_role_service(arn: &str) -> Option<&str> {
+    let (_, rest) = arn.split_once(":role/aws-service-role/")?;
+    rest.split('/').next().filter(|s| !s.is_empty())
+}
+
+/// Whether `s` names an AWS service principal (`ssm.amazonaws.com`, `AWS Internal`).
+fn is_aws_service_name(s: &str) -> bool {
+    contains_ignore_case(s, ".amazonaws.com") || s.trim().eq_ignore_ascii_case("aws internal")
+}
+
 fn aws<'a>(mut ev: RawEvent<'a>, op: u16, time: i64) -> NormalizedEvent<'a> {
     let status = match ev.error_code.as_deref().map(str::trim) {
         None | Some("") => Status::Succeeded,
@@ -618,10 +796,14 @@ fn aws<'a>(mut ev: RawEvent<'a>, op: u16, time: i64) -> NormalizedEvent<'a> {
     let kind = ui.kind.as_deref().map(str::trim).unwrap_or("");
     let arn = nonempty(ui.arn);
     let account = nonempty(ui.account_id).or(nonempty(ui.issuer_account_id));
-    let src = nonempty(ev.source_ip.take());
+    // `sourceIPAddress` holds a service's DNS name when a service made the call.
+    let source = nonempty(ev.source_ip.take());
+    let src = source.clone().and_then(ip_only);
+    let invoked_by = nonempty(ui.invoked_by).filter(|s| is_aws_service_name(s));
+    let issuer_arn = nonempty(ui.issuer_arn);
     let mut session: Option<Cow<'a, str>> = None;
     let is = |k: &str| kind.eq_ignore_ascii_case(k);
-    let (caller, caller_type): (Option<Cow<'a, str>>, CallerType) = if is("IAMUser") {
+    let (caller, mut caller_type): (Option<Cow<'a, str>>, CallerType) = if is("IAMUser") {
         let c = arn.or_else(|| {
             nonempty(ui.user_name).map(|u| {
                 Cow::Owned(format!(
@@ -643,9 +825,10 @@ fn aws<'a>(mut ev: RawEvent<'a>, op: u16, time: i64) -> NormalizedEvent<'a> {
                 nonempty(ui.principal_id.clone())
                     .and_then(|p| p.split_once(':').map(|(_, s)| Cow::Owned(s.to_owned())))
             });
-        let c = nonempty(ui.issuer_arn)
+        let c = issuer_arn
+            .clone()
             .or(from_arn.map(|(r, _)| Cow::Owned(r)))
-            .or(arn);
+            .or(arn.clone());
         (c, CallerType::AssumedRole)
     } else if is("Root") {
         let c = arn.or_else(|| {
@@ -656,7 +839,7 @@ fn aws<'a>(mut ev: RawEvent<'a>, op: u16, time: i64) -> NormalizedEvent<'a> {
         (c, CallerType::Root)
     } else if is("AWSService") {
         (
-            nonempty(ui.invoked_by).or(src.clone()),
+            invoked_by.clone().or(source.clone()),
             CallerType::AwsService,
         )
     } else if is("FederatedUser") {
@@ -664,20 +847,29 @@ fn aws<'a>(mut ev: RawEvent<'a>, op: u16, time: i64) -> NormalizedEvent<'a> {
             .as_deref()
             .and_then(|a| a.rsplit_once("federated-user/"))
             .map(|(_, s)| Cow::Owned(s.to_owned()));
-        (nonempty(ui.issuer_arn).or(arn), CallerType::IamUser)
-    } else if kind.is_empty()
-        && src
-            .as_deref()
-            .is_some_and(|s| contains_ignore_case(s, ".amazonaws.com"))
-    {
-        (src.clone(), CallerType::AwsService)
+        (issuer_arn.clone().or(arn), CallerType::IamUser)
+    } else if kind.is_empty() && source.as_deref().is_some_and(is_aws_service_name) {
+        (source.clone(), CallerType::AwsService)
     } else {
         let c = arn
             .or(nonempty(ui.principal_id))
             .or(nonempty(ui.user_name))
-            .or(nonempty(ui.invoked_by));
+            .or(invoked_by.clone());
         (c, CallerType::Unknown)
     };
+    // A service acting on its own: `invokedBy` names it, or the role is service-linked
+    // (`role/aws-service-role/<service>/…`, e.g. State Manager's association runs). The
+    // identity stays the role; the service is reported in `invoked_by`.
+    let linked_service = issuer_arn
+        .as_deref()
+        .and_then(service_linked_role_service)
+        .map(|s| Cow::Owned(s.to_owned()));
+    let invoked_by = invoked_by
+        .or(linked_service)
+        .or_else(|| (caller_type == CallerType::AwsService).then(|| caller.clone()).flatten());
+    if invoked_by.is_some() {
+        caller_type = CallerType::AwsService;
+    }
     let recipient = nonempty(ev.recipient_account_id.take());
     let cross_tenant = matches!((&account, &recipient), (Some(a), Some(r)) if a != r);
     let caller_tenant = account.or_else(|| {
@@ -693,7 +885,7 @@ fn aws<'a>(mut ev: RawEvent<'a>, op: u16, time: i64) -> NormalizedEvent<'a> {
     // Duplicate check: a scan of the few targets of a normal call, a set once the list is
     // long (one event may name thousands of instances; scanning would be quadratic).
     let mut seen: Option<std::collections::HashSet<String>> = None;
-    let mut push = |t: Cow<'a, str>| {
+    let mut push = |kind: TargetKind, t: Cow<'a, str>| {
         let t = if t.starts_with("i-") || t.starts_with("mi-") || t.starts_with("I-") {
             lower(t)
         } else {
@@ -716,42 +908,68 @@ fn aws<'a>(mut ev: RawEvent<'a>, op: u16, time: i64) -> NormalizedEvent<'a> {
             }
         };
         if !duplicate {
-            targets.push((TargetKind::Vm, t));
+            targets.push((kind, t));
+        }
+    };
+    // An instance id with a wildcard (`*`: every managed instance) selects, it does not name.
+    let instance = |v: Cow<'a, str>| -> (TargetKind, Cow<'a, str>) {
+        if v.contains('*') {
+            (
+                TargetKind::Selector,
+                Cow::Owned(format!("InstanceIds={}", v.trim())),
+            )
+        } else {
+            (TargetKind::Vm, v)
         }
     };
     for id in ev.instance_ids.drain(..) {
-        push(id);
+        let (k, v) = instance(id);
+        push(k, v);
     }
     if let Some(t) = nonempty(ev.target.take()) {
-        push(t);
+        let (k, v) = instance(t);
+        push(k, v);
     }
     for t in ev.targets.drain(..) {
         let key = t.key.as_deref().map(str::trim).unwrap_or("");
         if key.eq_ignore_ascii_case("instanceids") {
             for v in t.values {
-                push(v);
+                let (k, v) = instance(v);
+                push(k, v);
             }
         } else {
-            // Tag / resource-group targeting: the selector itself is the target.
+            // Tag / resource-group targeting: the selector itself, never a VM.
             for v in t.values {
-                push(Cow::Owned(format!("{key}={}", v.trim())));
+                push(
+                    TargetKind::Selector,
+                    Cow::Owned(format!("{key}={}", v.trim())),
+                );
             }
         }
     }
+    let request_id = nonempty(ev.request_id.take());
+    let event_id = nonempty(ev.event_id.take());
+    let id = match (event_id.as_deref(), request_id.as_deref()) {
+        (Some(e), _) => Some(match crate::detect::options::parse_guid(e) {
+            Some(g) => EventId(u128::from_be_bytes(g)),
+            None => EventId::hashed(|h| ("aws-event", e).hash(h)),
+        }),
+        (None, Some(r)) => Some(EventId::hashed(|h| ("aws-request", op, r).hash(h))),
+        (None, None) => None,
+    };
     NormalizedEvent {
         cloud: Cloud::Aws,
         op,
         time,
         status,
         correlation_id: None,
-        request_id: nonempty(ev.request_id.take())
-            .or(nonempty(ev.event_id.take()))
-            .map(lower),
+        request_id: request_id.or(event_id).map(lower),
         caller,
         caller_type,
         caller_tenant,
         cross_tenant,
         caller_session: session,
+        invoked_by,
         src,
         subscription,
         resource_group: None,
@@ -759,6 +977,7 @@ fn aws<'a>(mut ev: RawEvent<'a>, op: u16, time: i64) -> NormalizedEvent<'a> {
         document: nonempty(ev.document_name.take()).or(nonempty(ev.name_param.take())),
         tenant_id: None,
         region: nonempty(ev.region.take()),
+        id,
     }
 }
 

@@ -22,6 +22,7 @@ pub const OPTION_NAMES: &[&str] = &[
     "max_values",
     "max_groups",
     "max_invocations",
+    "max_event_ids",
 ];
 
 /// Name of the command, used when building the `streaming_preop` string.
@@ -239,6 +240,9 @@ pub struct Options {
     pub max_groups: usize,
     /// Bound on the invocation collapse table; new invocations beyond it are dropped and counted.
     pub max_invocations: usize,
+    /// Bound on the event identities remembered for de-duplication (about 40 bytes each);
+    /// events beyond it are not checked for duplicates, and counted in the warning.
+    pub max_event_ids: usize,
     /// The options given explicitly, as `(name, value)` in the order given, for re-emitting.
     given: Vec<(&'static str, String)>,
 }
@@ -257,6 +261,7 @@ impl Default for Options {
             max_values: 100,
             max_groups: 100_000,
             max_invocations: 5_000_000,
+            max_event_ids: 5_000_000,
             given: Vec::new(),
         }
     }
@@ -360,6 +365,9 @@ impl Options {
                 self.max_invocations =
                     parse_positive(v).ok_or_else(|| invalid("an integer >= 1"))?
             }
+            "max_event_ids" => {
+                self.max_event_ids = parse_positive(v).ok_or_else(|| invalid("an integer >= 1"))?
+            }
             _ => unreachable!("name comes from OPTION_NAMES"),
         }
         Ok(())
@@ -444,6 +452,40 @@ pub fn parse_span(v: &str) -> Option<i64> {
     // Bound: bucket arithmetic is done in microseconds in an i64.
     n.checked_mul(unit_secs)
         .filter(|s| *s <= 100 * 365 * 86_400)
+}
+
+/// Parse a hyphenated GUID (any case) into its 16 bytes. Byte order equals the order of
+/// the lower-case text, so comparing bytes compares strings.
+pub(crate) fn parse_guid(s: &str) -> Option<[u8; 16]> {
+    // One pass over the fixed layout (8-4-4-4-12; groups have even lengths, so no byte
+    // pair straddles a dash): the same strings as `options::is_guid`, parsed as checked.
+    fn hex(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let b = s.as_bytes();
+    if b.len() != 36 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    let (mut n, mut i) = (0, 0);
+    while i < 36 {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            if b[i] != b'-' {
+                return None;
+            }
+            i += 1;
+            continue;
+        }
+        out[n] = hex(b[i])? << 4 | hex(b[i + 1])?;
+        n += 1;
+        i += 2;
+    }
+    Some(out)
 }
 
 /// A GUID in 8-4-4-4-12 hex form (any case).

@@ -131,6 +131,13 @@ pub struct RawEvent<'a> {
     pub splunk_time: S<'a>,
     /// The JSON object was a `{"records":[…]}` / `{"Records":[…]}` wrapper.
     pub records_wrapper: bool,
+    // Completeness, for records that end early (Splunk TRUNCATE): a container whose end
+    // was read holds every value it will ever hold, so its absent keys are really absent.
+    /// `identity.claims` (the Event Hub shape's claims) was read to its end, or the claims
+    /// came from extracted fields.
+    pub identity_claims_complete: bool,
+    /// `userIdentity` was read to its end, or came from extracted fields.
+    pub user_identity_complete: bool,
 }
 
 /// Whether `s` has no surrounding whitespace, as `s.trim().len() == s.len()`, deciding
@@ -260,6 +267,7 @@ impl<'a> RawEvent<'a> {
                 let full = &claim_field_names()[p * cl::ALL.len() + i];
                 if let Some(v) = f.value(full) {
                     self.claims.set(key, Some(Cow::Borrowed(v)));
+                    self.identity_claims_complete = true;
                 }
             }
         }
@@ -295,6 +303,8 @@ impl<'a> RawEvent<'a> {
         put(&mut ui.issuer_arn, one(SI_ARN));
         put(&mut ui.issuer_user_name, one(SI_USER_NAME));
         put(&mut ui.issuer_account_id, one(SI_ACCOUNT_ID));
+        // Extracted columns are whole values: what they hold is complete.
+        self.user_identity_complete |= ui.kind.is_some() || ui.arn.is_some();
         self.instance_ids.extend(
             f.values(INSTANCE_IDS)
                 .into_iter()
@@ -590,7 +600,10 @@ object_seed!(Top, RawEvent<'a>, |ev, key, m| {
         "eventTime" => put(&mut ev.event_time, lenient(&mut m)?),
         "eventSource" => put(&mut ev.event_source, m.next_value::<StrOrValue>()?.0),
         "eventName" => put(&mut ev.event_name, m.next_value::<StrOrValue>()?.0),
-        "userIdentity" => m.next_value_seed(UserIdentitySeed(&mut ev.user_identity))?,
+        "userIdentity" => {
+            m.next_value_seed(UserIdentitySeed(&mut ev.user_identity))?;
+            ev.user_identity_complete = true;
+        }
         "requestParameters" => m.next_value_seed(RequestParametersSeed(ev))?,
         "sourceIPAddress" => put(&mut ev.source_ip, lenient(&mut m)?),
         "errorCode" => put(&mut ev.error_code, lenient(&mut m)?),
@@ -629,7 +642,10 @@ impl<'de, 'r> Visitor<'de> for IdentitySeed<'r, 'de> {
         let ev = self.0;
         while let Some(k) = m.next_key::<Key>()? {
             match &*k.0 {
-                "claims" => m.next_value_seed(ClaimsSeed(&mut ev.claims))?,
+                "claims" => {
+                    m.next_value_seed(ClaimsSeed(&mut ev.claims))?;
+                    ev.identity_claims_complete = true;
+                }
                 "authorization" => m.next_value_seed(IdentityAuthorizationSeed(ev))?,
                 _ => skip(&mut m)?,
             }

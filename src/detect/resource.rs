@@ -9,12 +9,13 @@
 /// What a resource ID targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target<'a> {
-    /// A virtual machine: a VM, a scale-set instance (`scale_set` set), a whole scale set
-    /// (scale-set extensions; `name` is the scale set) or an Arc machine.
+    /// A virtual machine: a VM, a scale-set instance (`scale_set` set) or an Arc machine.
     Vm {
         scale_set: Option<&'a str>,
         name: &'a str,
     },
+    /// A whole scale set (a scale-set-level extension): every instance, present and future.
+    ScaleSet(&'a str),
     /// An Automation account (the target of `automationAccounts/jobs/write`): not a VM.
     AutomationAccount(&'a str),
     /// Any other resource: the last resource name in the ID.
@@ -42,7 +43,9 @@ impl Target<'_> {
                 scale_set: None,
                 name,
             } => push_lower(out, name),
-            Target::AutomationAccount(a) | Target::Other(a) => push_lower(out, a),
+            Target::ScaleSet(a) | Target::AutomationAccount(a) | Target::Other(a) => {
+                push_lower(out, a)
+            }
         }
     }
 
@@ -165,10 +168,7 @@ pub fn parse(id: &str) -> ResourceRef<'_> {
                     scale_set: Some(ss),
                     name: id,
                 },
-                None => Target::Vm {
-                    scale_set: None,
-                    name: ss,
-                },
+                None => Target::ScaleSet(ss),
             });
             return r;
         }

@@ -224,12 +224,15 @@ impl Activity {
     }
 }
 
-/// A CloudTrail SSM record.
+/// A CloudTrail SSM record. Every call gets its own `eventID` (as CloudTrail gives each
+/// record), unless `extra` sets one: a copy of a record is made by reusing its string.
 pub fn cloudtrail(event_name: &str, identity: Value, params: Value, extra: Value) -> String {
+    static NEXT_EVENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT_EVENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut v = json!({
         "awsRegion": "eu-west-1",
         "eventCategory": "Management",
-        "eventID": "5288bfb8-e3fa-4c41-be02-000000000001",
+        "eventID": format!("5288bfb8-e3fa-4c41-be02-{n:012x}"),
         "eventName": event_name,
         "eventSource": "ssm.amazonaws.com",
         "eventTime": "2024-08-02T09:08:56Z",

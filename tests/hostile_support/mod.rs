@@ -104,7 +104,7 @@ fn js(s: &str) -> String {
 }
 
 /// A record as ordered members: the operation key always comes **last**, so a cut or a
-/// syntax error anywhere before it leaves the operation unread (`truncated_json` /
+/// syntax error anywhere before it leaves the operation unread (`truncated` /
 /// `broken_json` rather than a complemented event).
 #[derive(Clone)]
 struct Members(Vec<(String, String)>);
@@ -235,7 +235,7 @@ fn raw_h(
     }
 }
 
-const TRUNC: Class = Class::Skip("truncated_json");
+const TRUNC: Class = Class::Skip("truncated");
 const BROKEN: Class = Class::Skip("broken_json");
 const NOT_AUDIT: Class = Class::Skip("not_audit_record");
 const NO_OP: Class = Class::Skip("no_operation");
@@ -535,15 +535,15 @@ pub fn mutate(rng: &mut Rng, i: usize) -> Hostile {
             raw_h(kind, m.text(), t, A, ScanClass::Engine(A))
         }
         "trailing_garbage" => {
-            // Complete record + junk: a syntax error *after* the operation was read, so the
-            // fields read are used (by design: `_raw` is complemented, not discarded).
-            // Offline, the object is delivered and the junk reported as a problem.
+            // Complete record + junk: a syntax error *after* the operation was read. Broken
+            // JSON is never trusted, whatever was read before the error (both doors agree).
+            // Offline, the reader delivers the object and reports the junk as a problem.
             let raw = format!("{} trailing junk", m.text());
             raw_h(
                 kind,
                 raw,
                 t,
-                A,
+                BROKEN,
                 ScanClass::EngineAndProblem(NO_TIME_OR_A, "bad_json"),
             )
         }

@@ -7,8 +7,11 @@
 //! * `"t":"g"`: a group partial built from already-final invocations (uncorrelated rows,
 //!   AWS events): counts, times, full target/IP/document/session sets, and the
 //!   `max_values` smallest correlation ids (enough to reproduce the capped column exactly).
-//! * `"t":"s"`: counters (skips, ignored, limit drops) so the reduce side's WARN covers
-//!   the whole search.
+//! * `"t":"e"`: one uncorrelated event (AWS, Azure without correlationId) with its event id,
+//!   so that copies of one record held by different indexers count once on the reduce side.
+//!   Open invocations carry the ids of their rows (`ids`) for the same reason.
+//! * `"t":"s"`: counters (skips, ignored, duplicates, limit drops) so the reduce side's WARN
+//!   covers the whole search.
 //!
 //! Strings travel as strings (interner ids are process-local). `"v"` is the format
 //! version; a row of another version is counted as `bad_partial_state`.
@@ -17,7 +20,7 @@ use super::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "t")]
@@ -26,6 +29,8 @@ enum State {
     Inv(InvP),
     #[serde(rename = "g")]
     Group(GroupP),
+    #[serde(rename = "e")]
+    Event(EventP),
     #[serde(rename = "s")]
     Stats(StatsP),
 }
@@ -36,6 +41,9 @@ struct PrincipalP {
     ct: String,
     tn: String,
     ss: String,
+    /// invoked_by
+    #[serde(default)]
+    vb: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -47,6 +55,12 @@ struct InvP {
     /// target, and whether it is a resource (not a VM)
     tg: String,
     tr: bool,
+    /// the target is a selector
+    #[serde(default)]
+    ts: bool,
+    /// ids of the events merged into this invocation (hex)
+    #[serde(default)]
+    ids: Vec<String>,
     /// document
     d: String,
     p: PrincipalP,
@@ -76,11 +90,36 @@ struct GroupP {
     ip: Vec<String>,
     dc: Vec<String>,
     ss: Vec<String>,
+    /// selectors
+    #[serde(default)]
+    sl: Vec<String>,
+    /// invoked_by
+    #[serde(default)]
+    vb: Vec<String>,
     co: Vec<String>,
     cc: bool,
     ct: Option<String>,
     tn: String,
     x: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EventP {
+    v: u32,
+    id: String,
+    op: String,
+    p: PrincipalP,
+    rg: String,
+    sb: String,
+    ip: String,
+    d: String,
+    /// time (µs); not `t`, the tag
+    tm: i64,
+    fl: u8,
+    /// targets, and their kinds (`v` VM, `r` resource, `s` selector), one char each
+    tg: Vec<String>,
+    tk: String,
+    c: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -92,6 +131,11 @@ struct StatsP {
     sk: BTreeMap<String, u64>,
     dg: u64,
     di: u64,
+    /// duplicates, events not checked for duplicates
+    #[serde(default)]
+    du: u64,
+    #[serde(default)]
+    uc: u64,
 }
 
 /// Times a partial row may carry: years 0..=9999, so that durations and formatting cannot
@@ -121,6 +165,15 @@ impl Engine {
             ct: p.ctype.as_str().to_owned(),
             tn: self.strings.get(p.tenant).to_owned(),
             ss: self.strings.get(p.session).to_owned(),
+            vb: self.strings.get(p.via).to_owned(),
+        }
+    }
+
+    /// A target id with its kind bit, from its text and kind.
+    fn target_id(&mut self, name: &str, kind: u32) -> u32 {
+        match self.strings.intern(name) {
+            0 => 0,
+            id => id | kind,
         }
     }
 
@@ -136,14 +189,21 @@ impl Engine {
     /// All state as partial rows (phase=map).
     pub(super) fn partial_rows(&mut self, sink: &mut dyn FnMut(OutputRow)) {
         for (k, st) in self.invocations.iter() {
-            let target = k.target & !RESOURCE_BIT;
+            let target = k.target & !KIND_BITS;
             let c = self.contexts[st.ctx as usize];
+            let ids = self
+                .inv_ids
+                .get(&k)
+                .map(|v| v.iter().map(|id| id.to_hex()).collect())
+                .unwrap_or_default();
             sink(state_row(&State::Inv(InvP {
                 v: VERSION,
                 op: self.opts.operations.spec(k.op).lower.clone(),
                 c: self.corr_string(k.corr),
                 tg: self.strings.get(target).to_owned(),
                 tr: k.target & RESOURCE_BIT != 0,
+                ts: k.target & SELECTOR_BIT != 0,
+                ids,
                 d: self.strings.get(k.doc).to_owned(),
                 p: self.principal_p(c.principal),
                 rg: self.strings.get(c.rg).to_owned(),
@@ -152,6 +212,35 @@ impl Engine {
                 f: st.first,
                 l: st.last,
                 fl: st.flags,
+            })));
+        }
+        for e in &self.pending {
+            let (tg, tk) = e
+                .targets
+                .iter()
+                .map(|&t| {
+                    let kind = match t & KIND_BITS {
+                        RESOURCE_BIT => 'r',
+                        SELECTOR_BIT => 's',
+                        _ => 'v',
+                    };
+                    (self.strings.get(t & !KIND_BITS).to_owned(), kind)
+                })
+                .unzip();
+            sink(state_row(&State::Event(EventP {
+                v: VERSION,
+                id: e.id.to_hex(),
+                op: self.opts.operations.spec(e.op).lower.clone(),
+                p: self.principal_p(e.principal),
+                rg: self.strings.get(e.rg).to_owned(),
+                sb: self.strings.get(e.sub).to_owned(),
+                ip: self.strings.get(e.src).to_owned(),
+                d: self.strings.get(e.doc).to_owned(),
+                tm: e.time,
+                fl: e.flags,
+                tg,
+                tk,
+                c: e.corr.map(|c| self.corr_string(c)),
             })));
         }
         for (k, g) in &self.groups {
@@ -171,6 +260,8 @@ impl Engine {
                 ip: self.strings_of(&g.srcs),
                 dc: self.strings_of(&g.docs),
                 ss: self.strings_of(&g.sessions),
+                sl: self.strings_of(&g.selectors),
+                vb: self.strings_of(&g.vias),
                 co: g.corrs.iter().map(|c| self.corr_string(*c)).collect(),
                 cc: g.corrs_cut,
                 ct: g.ctype.map(|c| c.as_str().to_owned()),
@@ -191,6 +282,8 @@ impl Engine {
                 .collect(),
             dg: s.dropped_by_max_groups,
             di: s.dropped_by_max_invocations,
+            du: s.duplicates,
+            uc: s.unchecked_for_duplicates,
         })));
     }
 
@@ -201,6 +294,7 @@ impl Engine {
             ctype,
             tenant: self.strings.intern(&p.tn),
             session: self.strings.intern(&p.ss),
+            via: self.strings.intern(&p.vb),
         };
         Ok(self.intern_principal(principal))
     }
@@ -216,11 +310,23 @@ impl Engine {
                 }
                 let op = self.opts.operations.find_lower(&p.op).ok_or(())?;
                 let principal = self.intern_principal_p(&p.p)?;
-                let target = match self.strings.intern(&p.tg) {
-                    0 => 0,
-                    id if p.tr => id | RESOURCE_BIT,
-                    id => id,
+                let ids = p
+                    .ids
+                    .iter()
+                    .map(|h| EventId::from_hex(h).ok_or(()))
+                    .collect::<Result<Vec<_>, ()>>()?;
+                let kind = match (p.tr, p.ts) {
+                    (false, false) => 0,
+                    (true, false) => RESOURCE_BIT,
+                    (false, true) => SELECTOR_BIT,
+                    (true, true) => return Err(()),
                 };
+                let target = self.target_id(&p.tg, kind);
+                // Copies seen by other maps are counted here; the invocation merge itself
+                // is idempotent.
+                for id in ids {
+                    self.remember(id);
+                }
                 let key = InvKey {
                     corr: self.corr_of(&p.c),
                     target,
@@ -243,6 +349,7 @@ impl Engine {
                 Ok(())
             }
             State::Group(p) => self.merge_group_partial(p),
+            State::Event(p) => self.ingest_event_partial(p),
             State::Stats(p) => {
                 if p.v != VERSION {
                     return Err(());
@@ -253,6 +360,8 @@ impl Engine {
                 s.ignored += p.ig;
                 s.dropped_by_max_groups += p.dg;
                 s.dropped_by_max_invocations += p.di;
+                s.duplicates += p.du;
+                s.unchecked_for_duplicates += p.uc;
                 for (name, n) in p.sk {
                     let r = SkipReason::ALL
                         .iter()
@@ -263,6 +372,48 @@ impl Engine {
                 Ok(())
             }
         }
+    }
+
+    /// One uncorrelated event of a map phase: folded unless a copy was seen already.
+    fn ingest_event_partial(&mut self, p: EventP) -> Result<(), ()> {
+        if p.v != VERSION || !in_range(p.tm) || p.tg.len() != p.tk.chars().count() {
+            return Err(());
+        }
+        let id = EventId::from_hex(&p.id).ok_or(())?;
+        let op = self.opts.operations.find_lower(&p.op).ok_or(())?;
+        let principal = self.intern_principal_p(&p.p)?;
+        let mut targets = Vec::with_capacity(p.tg.len());
+        for (name, kind) in p.tg.iter().zip(p.tk.chars()) {
+            let kind = match kind {
+                'v' => 0,
+                'r' => RESOURCE_BIT,
+                's' => SELECTOR_BIT,
+                _ => return Err(()),
+            };
+            match self.target_id(name, kind) {
+                0 => {}
+                t => targets.push(t),
+            }
+        }
+        if self.remember(id) == Some(false) {
+            return Ok(());
+        }
+        let corr = p.c.as_deref().map(|c| self.corr_of(c));
+        let inv = Inv {
+            op,
+            principal,
+            rg: self.strings.intern(&p.rg),
+            sub: self.strings.intern(&p.sb),
+            src: self.strings.intern(&p.ip),
+            doc: self.strings.intern(&p.d),
+            first: p.tm,
+            last: p.tm,
+            flags: p.fl & (F_PROGRESS | F_SUCCESS | F_FAILED | F_CROSS),
+            targets: &targets,
+            corr,
+        };
+        self.fold(&inv);
+        Ok(())
     }
 
     fn merge_group_partial(&mut self, p: GroupP) -> Result<(), ()> {
@@ -305,6 +456,8 @@ impl Engine {
         let srcs = ids(s, &p.ip);
         let docs = ids(s, &p.dc);
         let sessions = ids(s, &p.ss);
+        let selectors = ids(s, &p.sl);
+        let vias = ids(s, &p.vb);
         let tenant = s.intern(&p.tn);
         let corrs: Vec<Corr> = p.co.iter().map(|c| self.corr_of(c)).collect();
         if !self.groups.contains_key(&key) && self.groups.len() >= self.opts.max_groups {
@@ -322,6 +475,8 @@ impl Engine {
             g.srcs.extend(srcs);
             g.docs.extend(docs);
             g.sessions.extend(sessions);
+            g.selectors.extend(selectors);
+            g.vias.extend(vias);
             if let Some(c) = ctype {
                 g.ctype = merge_ctype(g.ctype, c);
             }

@@ -598,7 +598,10 @@ impl<'a> P<'a> {
         match self.any()? {
             Tok::Obj => self.object(|p, k| {
                 match &*k {
-                    "claims" => p.claims(&mut ev.claims)?,
+                    "claims" => {
+                        p.claims(&mut ev.claims)?;
+                        ev.identity_claims_complete = true;
+                    }
                     "authorization" => p.seed(|p, k| {
                         match &*k {
                             "scope" => put(&mut ev.identity_scope, p.lenient()?),
@@ -724,7 +727,10 @@ fn top_key<'a>(p: &mut P<'a>, ev: &mut RawEvent<'a>, key: &str) -> R<()> {
         "eventTime" => put(&mut ev.event_time, p.lenient()?),
         "eventSource" => put(&mut ev.event_source, p.str_or_value()?),
         "eventName" => put(&mut ev.event_name, p.str_or_value()?),
-        "userIdentity" => p.user_identity(&mut ev.user_identity)?,
+        "userIdentity" => {
+            p.user_identity(&mut ev.user_identity)?;
+            ev.user_identity_complete = true;
+        }
         "requestParameters" => p.request_parameters(ev)?,
         "sourceIPAddress" => put(&mut ev.source_ip, p.lenient()?),
         "errorCode" => put(&mut ev.error_code, p.lenient()?),
