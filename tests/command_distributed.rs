@@ -8,7 +8,7 @@ mod command_support;
 mod detect_support;
 mod scp_emulator;
 
-use command_fixtures::{bad_events, scenario};
+use command_fixtures::{bad_events, mess_events, scenario};
 use command_support::{preop_args, probe, session, Event, Finish, Record, Session};
 
 /// xorshift64*: deterministic, dependency-free randomness for the splits.
@@ -56,6 +56,8 @@ fn final_rows(s: &Session) -> Vec<Record> {
 fn any_split_across_map_processes_equals_the_direct_run() {
     let mut input = scenario();
     input.extend(bad_events());
+    // Copies of records land on different map processes: counted once, like the direct run.
+    input.extend(mess_events(&input));
     for options in [
         vec!["threshold=3"],
         vec!["include_failed=true", "span=1h", "threshold=2"],

@@ -245,8 +245,8 @@ fn default_rows() -> Vec<Expect> {
             SEND,
             "",
             1,
-            1,
-            false,
+            0,
+            true,
             false,
             &["198.51.100.200"],
             "2026-03-14T03:20:00Z",
@@ -293,7 +293,9 @@ fn default_scan_prints_the_readme_findings() {
         "",
     );
     assert_eq!(list(r, "caller_session"), ["i-0fedcba9876543210"]);
-    assert_eq!(list(r, "targeted_vms"), ["tag:Environment=prod"]);
+    assert!(list(r, "targeted_vms").is_empty());
+    // A tag target selects every matching instance: not a VM, and a finding.
+    assert_eq!(list(r, "target_selectors"), ["tag:Environment=prod"]);
     let r = find(
         &rows,
         "arn:aws:iam::111122223333:user/build-agent",
@@ -304,7 +306,7 @@ fn default_scan_prints_the_readme_findings() {
     assert!(
         stderr.contains("65 events")
             && stderr.contains("not_selected 15")
-            && stderr.contains("10 rows, 3 findings (2 multi-VM, 1 cross-tenant)"),
+            && stderr.contains("10 rows, 4 findings (3 multi-VM, 1 cross-tenant)"),
         "{stderr}"
     );
     assert!(
@@ -355,7 +357,7 @@ fn include_failed_adds_the_failed_invocations() {
         },
     );
     assert!(
-        stderr.contains("11 rows, 4 findings (3 multi-VM, 1 cross-tenant)"),
+        stderr.contains("11 rows, 5 findings (4 multi-VM, 1 cross-tenant)"),
         "{stderr}"
     );
 }
@@ -369,9 +371,16 @@ fn threshold_six_keeps_only_the_ten_instance_sweep() {
         .filter(|r| s(r, "multi_vm_targeting") == "TRUE")
         .map(|r| s(r, "caller_identity"))
         .collect();
-    assert_eq!(multi, ["arn:aws:iam::111122223333:user/build-agent"]);
+    // The tag-targeted SendCommand stays a finding whatever the threshold.
+    assert_eq!(
+        multi,
+        [
+            "arn:aws:iam::111122223333:user/build-agent",
+            "arn:aws:iam::111122223333:role/PatchAutomation"
+        ]
+    );
     assert!(
-        stderr.contains("10 rows, 2 findings (1 multi-VM, 1 cross-tenant)"),
+        stderr.contains("10 rows, 3 findings (2 multi-VM, 1 cross-tenant)"),
         "{stderr}"
     );
 }

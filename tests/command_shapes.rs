@@ -9,7 +9,7 @@ mod command_support;
 mod detect_support;
 mod scp_emulator;
 
-use command_fixtures::{azure, bad_events, scenario, three, Shape};
+use command_fixtures::{azure, bad_events, mess_events, scenario, three, Shape};
 use command_support::{chunks, get, one, session, Event, Finish, Record};
 use detect_support::{Activity, PARTNER, SUB, TENANT};
 
@@ -303,6 +303,25 @@ fn broken_input_is_counted_in_one_warn() {
         "the WARN is on the final reply"
     );
     assert_eq!(s.code, 0);
+}
+
+/// Copies (double ingestion) and cut records beside the scenario, at several chunkings:
+/// the rows stay the scenario's, and the WARN counts what was ignored and why.
+#[test]
+fn duplicates_and_truncated_records_do_not_change_the_rows() {
+    let mut events = scenario();
+    events.extend(mess_events(&events));
+    for size in [1, 4, 13, events.len()] {
+        let s = session(&[], &chunks(&events, size), Finish::LastChunk, false);
+        check_scenario(&s.last_records());
+        let msgs = s.messages();
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert_eq!(
+            msgs[0].1,
+            "t1651detect skipped 1 event: 1 truncated; 3 duplicate events ignored (same eventID, or same Activity Log record)",
+            "chunks of {size}"
+        );
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Property: for random event sets and ANY split across any number of map processes
 //! (some events may also bypass the map phase), reduce(map(p1), …, map(pn)) == direct run,
-//! row for row, including the warning.
+//! row for row, including the warning. Copies of records (double ingestion) are spread
+//! across the splits too: two indexers holding one record give the answer of one copy.
 
 mod detect_support;
 
@@ -29,6 +30,8 @@ enum Ev {
         failed: bool,
         secs: u16,
         start_session: bool,
+        /// Tag targeting instead of instance ids.
+        selector: bool,
     },
     Junk(u8),
 }
@@ -37,8 +40,8 @@ fn ev_strategy() -> impl Strategy<Value = Ev> {
     prop_oneof![
         6 => (0u8..6, proptest::option::of(0u8..6), 0u8..4, 0u8..3, any::<bool>(), proptest::option::of(0u8..3), 0u16..7200, 0u8..3)
             .prop_map(|(vm, corr, status, caller, eventhub, ip, secs, op)| Ev::Azure { vm, corr, status, caller, eventhub, ip, secs, op }),
-        3 => (0u8..3, proptest::collection::vec(0u8..8, 0..4), proptest::bool::weighted(0.2), 0u16..7200, any::<bool>())
-            .prop_map(|(user, instances, failed, secs, start_session)| Ev::Aws { user, instances, failed, secs, start_session }),
+        3 => (0u8..3, proptest::collection::vec(0u8..8, 0..4), proptest::bool::weighted(0.2), 0u16..7200, any::<bool>(), proptest::bool::weighted(0.2))
+            .prop_map(|(user, instances, failed, secs, start_session, selector)| Ev::Aws { user, instances, failed, secs, start_session, selector }),
         1 => (0u8..4).prop_map(Ev::Junk),
     ]
 }
@@ -80,10 +83,12 @@ fn render(e: &Ev) -> String {
                 a.rest()
             }
         }
-        Ev::Aws { user, instances, failed, secs, start_session } => {
+        Ev::Aws { user, instances, failed, secs, start_session, selector } => {
             let ids: Vec<String> = instances.iter().map(|i| format!("i-{i:03}")).collect();
             let (name, params) = if *start_session {
                 ("StartSession", json!({"target": ids.first().cloned().unwrap_or_else(|| "i-999".into())}))
+            } else if *selector {
+                ("SendCommand", json!({"documentName": "AWS-RunShellScript", "targets": [{"key": "tag:Env", "values": [format!("e{}", instances.len())]}]}))
             } else {
                 ("SendCommand", json!({"documentName": "AWS-RunShellScript", "instanceIds": ids}))
             };
@@ -172,8 +177,9 @@ proptest! {
     #[test]
     fn reduce_of_maps_equals_direct_run(
         events in proptest::collection::vec(ev_strategy(), 0..40),
+        copies in proptest::collection::vec(0usize..40, 0..12),
         parts in 1usize..5,
-        seed in proptest::collection::vec(0usize..100, 40),
+        seed in proptest::collection::vec(0usize..100, 52),
         span in any::<bool>(),
         include_failed in any::<bool>(),
         small_values in any::<bool>(),
@@ -183,7 +189,13 @@ proptest! {
         if span { pairs.push(("span", "30m")); }
         if include_failed { pairs.push(("include_failed", "true")); }
         if small_values { pairs.push(("max_values", "2")); }
-        let raws: Vec<String> = events.iter().map(render).collect();
+        let mut raws: Vec<String> = events.iter().map(render).collect();
+        let originals = raws.len();
+        for c in copies {
+            if c < originals {
+                raws.push(raws[c].clone());
+            }
+        }
         let assign: Vec<usize> = seed.iter().take(raws.len()).map(|s| s % (parts + 1)).collect();
         let opts = Options::parse(pairs.iter().copied()).unwrap();
         let want = direct(&opts, &raws);
@@ -191,6 +203,7 @@ proptest! {
         prop_assert_eq!(&got.rows, &want.rows);
         prop_assert_eq!(&got.warning, &want.warning);
         prop_assert_eq!(got.stats.skipped, want.stats.skipped);
+        prop_assert_eq!(got.stats.duplicates, want.stats.duplicates);
     }
 }
 

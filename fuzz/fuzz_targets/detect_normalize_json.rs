@@ -4,11 +4,9 @@
 //! Properties checked beyond "no panic, no hang":
 //! * the offline scan's door ([`normalize_json`]) and the search command's door
 //!   ([`normalize_fields`] over `_raw`/`_time`) agree on every input that is valid UTF-8: the
-//!   same record must give the same finding whichever front end reads it. Known exception,
-//!   reported to the detect owner and excluded here so fuzzing can go on: broken (not
-//!   truncated) JSON. `normalize_json` skips it as `BrokenJson`, `normalize_fields` keeps what
-//!   the partial parse found (`{"operationName":7"` → `Ignored`; a broken record with a T1651
-//!   operation → an `Event`). Reproducer: `corpus/detect_normalize_json/known_divergence_broken_json`;
+//!   same record must give the same finding whichever front end reads it, broken JSON
+//!   included (regression seed: `corpus/detect_normalize_json/regress_broken_json_doors`,
+//!   which the doors once disagreed on);
 //! * the engine ingests the result and finishes (summary and events modes) without panicking,
 //!   with the same rows and warning through both doors.
 #![no_main]
@@ -16,7 +14,7 @@
 use libfuzzer_sys::fuzz_target;
 use t1651::detect::engine::Engine;
 use t1651::detect::fields::FieldMap;
-use t1651::detect::normalize::{normalize_fields, normalize_json, Normalized, SkipReason};
+use t1651::detect::normalize::{normalize_fields, normalize_json};
 use t1651::detect::options::Options;
 
 fuzz_target!(|data: &[u8]| {
@@ -49,9 +47,6 @@ fuzz_target!(|data: &[u8]| {
         fields.set("_time", t);
     }
     let from_fields = normalize_fields(&fields, &opts);
-    if from_json == Normalized::Skip(SkipReason::BrokenJson) {
-        return; // the known divergence above
-    }
     assert_eq!(
         from_json, from_fields,
         "scan (JSON) and command (fields) disagree on the same record"

@@ -30,6 +30,7 @@ fn parts(r: &ResourceRef<'_>) -> Parts {
         Target::Vm { scale_set, name } => (0, lower(scale_set), name.to_ascii_lowercase()),
         Target::AutomationAccount(a) => (1, None, a.to_ascii_lowercase()),
         Target::Other(o) => (2, None, o.to_ascii_lowercase()),
+        Target::ScaleSet(s) => (3, None, s.to_ascii_lowercase()),
     });
     (
         lower(r.subscription),
@@ -66,7 +67,9 @@ fuzz_target!(|data: &[u8]| {
                 check_borrowed(id, scale_set);
                 check_borrowed(id, Some(name));
             }
-            Target::AutomationAccount(a) | Target::Other(a) => check_borrowed(id, Some(a)),
+            Target::AutomationAccount(a) | Target::Other(a) | Target::ScaleSet(a) => {
+                check_borrowed(id, Some(a))
+            }
         }
         let mut s = String::new();
         t.write_lower(&mut s);

@@ -864,9 +864,11 @@ fn aws<'a>(mut ev: RawEvent<'a>, op: u16, time: i64) -> NormalizedEvent<'a> {
         .as_deref()
         .and_then(service_linked_role_service)
         .map(|s| Cow::Owned(s.to_owned()));
-    let invoked_by = invoked_by
-        .or(linked_service)
-        .or_else(|| (caller_type == CallerType::AwsService).then(|| caller.clone()).flatten());
+    let invoked_by = invoked_by.or(linked_service).or_else(|| {
+        (caller_type == CallerType::AwsService)
+            .then(|| caller.clone())
+            .flatten()
+    });
     if invoked_by.is_some() {
         caller_type = CallerType::AwsService;
     }

@@ -109,6 +109,10 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N")]
     pub max_invocations: Option<String>,
 
+    /// Cap on the event ids remembered to ignore duplicate copies of a record.
+    #[arg(long, value_name = "N")]
+    pub max_event_ids: Option<String>,
+
     /// Output format: table (main columns), csv or json (JSON lines; both with every column).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -151,6 +155,7 @@ pub const SCAN_OPTION_NAMES: &[&str] = &[
     "max_values",
     "max_groups",
     "max_invocations",
+    "max_event_ids",
 ];
 
 impl ScanArgs {
@@ -169,6 +174,7 @@ impl ScanArgs {
             &self.max_values,
             &self.max_groups,
             &self.max_invocations,
+            &self.max_event_ids,
         ];
         SCAN_OPTION_NAMES
             .iter()

@@ -293,3 +293,49 @@ pub fn bad_events() -> Vec<Event> {
         raw_only("{\"hello\": \"world\"}", "2026-03-14T02:00:02Z"),
     ]
 }
+
+/// Real-world mess around [`scenario`]: copies of two of its records (double ingestion: a
+/// CloudTrail JSON event and an Azure Event Hub row), a record cut by TRUNCATE with no
+/// extracted columns (skipped as `truncated`), and a cut record of the build agent's
+/// SendCommand whose extracted columns are whole (used: they win over the cut `_raw`, and
+/// it is a copy of an existing record, so it counts as a duplicate). With them the rows
+/// are exactly those of `all` (one [`scenario`]: each call makes new eventIDs).
+pub fn mess_events(all: &[Event]) -> Vec<Event> {
+    let is_json = |e: &&Event| e.get("_raw").is_some_and(|r| r[0].starts_with('{'));
+    let ct = all
+        .iter()
+        .filter(is_json)
+        .find(|e| {
+            e.get("sourcetype")
+                .is_some_and(|s| s[0] == "aws:cloudtrail")
+        })
+        .expect("a CloudTrail JSON event")
+        .clone();
+    let az = all
+        .iter()
+        .filter(is_json)
+        .find(|e| {
+            e.get("sourcetype")
+                .is_some_and(|s| s[0] != "aws:cloudtrail")
+        })
+        .expect("an Azure JSON event")
+        .clone();
+    let mut cut_with_columns = ct.clone();
+    let raw = ct["_raw"][0].clone();
+    cut_with_columns.insert("_raw".into(), vec![raw[..raw.len() / 3].to_owned()]);
+    let mut other = Activity::run_command(
+        "vm-cut",
+        "Succeeded",
+        "cccccccc-0000-4000-8000-00000000cccc",
+        "2026-03-14T05:00:00Z",
+    );
+    other.upn = Some("cut.user@contoso.example".into());
+    let rest = other.rest();
+    let cut = rest.find("\"caller\"").unwrap() + 14;
+    vec![
+        ct,
+        az,
+        cut_with_columns,
+        raw_only(&rest[..cut], "2026-03-14T05:00:00Z"),
+    ]
+}
