@@ -3,6 +3,7 @@
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod check;
 pub mod conf;
 pub mod cron;
 pub mod spl;
