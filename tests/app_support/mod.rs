@@ -73,6 +73,7 @@ pub const BUILTIN_COMMANDS: &[&str] = &[
     "tstats",
     "collect",
     "spath",
+    "makeresults",
 ];
 
 pub fn repo_root() -> PathBuf {
