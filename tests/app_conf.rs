@@ -310,6 +310,101 @@ fn searchbnf_documents_exactly_the_options() {
     assert_no_problems(problems);
 }
 
+/// Identifier-like words of `text` (letters, digits, `_`).
+fn words_of(text: &str) -> BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The backticked names in the first cell of each row of the markdown table that follows
+/// `heading` in `text` (cells may list several names).
+fn table_names(text: &str, heading: &str) -> BTreeSet<String> {
+    let start = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("README lacks {heading:?}"));
+    let mut names = BTreeSet::new();
+    let mut in_table = false;
+    for line in text[start..].lines().skip(1) {
+        if line.starts_with('|') {
+            in_table = true;
+            let cell = line.split('|').nth(1).unwrap_or("");
+            for (i, part) in cell.split('`').enumerate() {
+                if i % 2 == 1 && part != "column" {
+                    names.insert(part.to_string());
+                }
+            }
+        } else if in_table {
+            break;
+        }
+    }
+    names
+}
+
+#[test]
+fn searchbnf_and_readme_document_every_output_column() {
+    use t1651::detect::columns::{EVENT_COLUMNS, SUMMARY_COLUMNS};
+    let set = |l: &[&str]| -> BTreeSet<String> { l.iter().map(|s| s.to_string()).collect() };
+    let (summary, events) = (set(SUMMARY_COLUMNS), set(EVENT_COLUMNS));
+
+    // searchbnf: the "Summary columns" and "Events columns" sentences name every column.
+    let c = app_conf("default/searchbnf.conf");
+    let d = c
+        .get(&format!("{OUR_COMMAND}-command"), "description")
+        .unwrap();
+    let s_at = d
+        .find("Summary columns")
+        .expect("Summary columns in searchbnf");
+    let e_at = d
+        .find("Events columns")
+        .expect("Events columns in searchbnf");
+    let o_at = d.find("Options:").expect("Options: in searchbnf");
+    assert!(s_at < e_at && e_at < o_at);
+    let in_summary = words_of(&d[s_at..e_at]);
+    let in_events = words_of(&d[e_at..o_at]);
+    let missing: Vec<_> = summary.difference(&in_summary).collect();
+    assert!(
+        missing.is_empty(),
+        "searchbnf summary columns lack {missing:?}"
+    );
+    let missing: Vec<_> = events.difference(&in_events).collect();
+    assert!(
+        missing.is_empty(),
+        "searchbnf events columns lack {missing:?}"
+    );
+    // And names no column the command does not emit (words with `_` are column-like).
+    for (words, list, mode) in [
+        (&in_summary, &summary, "summary"),
+        (&in_events, &events, "events"),
+    ] {
+        let extra: Vec<_> = words
+            .iter()
+            .filter(|w| w.contains('_') && !list.contains(*w) && *w != "max_values")
+            .collect();
+        assert!(
+            extra.is_empty(),
+            "searchbnf {mode} columns name unknown {extra:?}"
+        );
+    }
+
+    // README: exactly the command's columns in each table.
+    let readme = read(&app_dir().join("README.md"));
+    let out = &readme[readme
+        .find("### Output columns")
+        .expect("### Output columns")..];
+    assert_eq!(
+        table_names(out, "Summary mode"),
+        summary,
+        "README summary table"
+    );
+    assert_eq!(
+        table_names(out, "Events mode"),
+        events,
+        "README events table"
+    );
+}
+
 // ------------------------------------------------------------------ macros
 
 fn quoted_terms(definition: &str) -> Vec<String> {
