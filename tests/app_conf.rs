@@ -1,6 +1,8 @@
 //! Consistency of the Splunk app's configuration (app/): every file parses, every search
 //! refers only to macros, lookups and commands that exist, the command's documentation matches
-//! its options, versions match Cargo.toml, schedules are valid and cheap, metadata is sane.
+//! its options and columns, versions match Cargo.toml, schedules are valid and cheap, metadata
+//! is sane, alerting searches return only findings and are ready for Enterprise Security, and
+//! the baseline and allowlist are KV store collections. The UI is checked in tests/app_ui.rs.
 
 mod app_support;
 
@@ -8,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use app_support::check::{assert_no_problems, load_app, search_problems};
+use app_support::check::{assert_no_problems, load_app, search_problems, OUR_COMMAND};
 use app_support::conf::{self, Conf, Stanza};
 use app_support::spl;
 use app_support::{app_conf, app_dir, read, repo_root, APP_ID};
@@ -16,7 +18,6 @@ use t1651::detect::operations::{
     AWS_DEFAULT_EVENT_NAMES, AWS_SSM_EVENT_SOURCE, AZURE_DEFAULT_OPERATIONS,
 };
 
-use app_support::check::OUR_COMMAND;
 const MODINPUT: &str = "t1651_cloud_audit";
 
 fn all_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

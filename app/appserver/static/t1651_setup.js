@@ -102,7 +102,13 @@ require([
             // On create, leave unset what is empty (the input's defaults apply).
             if (v || !isNew) { p[k] = v; }
         });
-        if (isNew) { p.name = name; }
+        if (isNew) {
+            p.name = name;
+        } else {
+            // Switching an input's cloud: clear the other cloud's settings, which the input
+            // rejects ("does not apply to cloud = ...").
+            $.each(BY_CLOUD[cloud === 'azure' ? 'aws' : 'azure'], function (_, k) { p[k] = ''; });
+        }
         return p;
     }
 
