@@ -1,21 +1,23 @@
 //! Consistency of the Splunk app's configuration (app/): every file parses, every search
 //! refers only to macros, lookups and commands that exist, the command's documentation matches
-//! its options, versions match Cargo.toml, schedules are valid and cheap, metadata is sane.
+//! its options and columns, versions match Cargo.toml, schedules are valid and cheap, metadata
+//! is sane, alerting searches return only findings and are ready for Enterprise Security, and
+//! the baseline and allowlist are KV store collections. The UI is checked in tests/app_ui.rs.
 
 mod app_support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+use app_support::check::{assert_no_problems, load_app, search_problems, OUR_COMMAND};
 use app_support::conf::{self, Conf, Stanza};
-use app_support::spl::{self, Macro, Stage};
+use app_support::spl;
 use app_support::{app_conf, app_dir, read, repo_root, APP_ID};
 use t1651::detect::operations::{
     AWS_DEFAULT_EVENT_NAMES, AWS_SSM_EVENT_SOURCE, AZURE_DEFAULT_OPERATIONS,
 };
 
-const OUR_COMMAND: &str = "t1651detect";
 const MODINPUT: &str = "t1651_cloud_audit";
 
 fn all_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -27,138 +29,6 @@ fn all_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
             out.push(path);
         }
     }
-}
-
-// ------------------------------------------------------------------ the app's facts
-
-struct App {
-    macros: BTreeMap<String, Macro>,
-    /// Lookup name -> its CSV header columns.
-    lookups: BTreeMap<String, Vec<String>>,
-}
-
-fn load_app() -> App {
-    let macros = spl::macros(&app_conf("default/macros.conf"));
-    let transforms = app_conf("default/transforms.conf");
-    let mut lookups = BTreeMap::new();
-    for s in &transforms.stanzas {
-        let file = s
-            .get("filename")
-            .unwrap_or_else(|| panic!("transforms.conf [{}]: no filename", s.name));
-        let path = app_dir().join("lookups").join(file);
-        let text = read(&path);
-        let header = text.lines().next().unwrap_or("");
-        lookups.insert(
-            s.name.clone(),
-            header.split(',').map(|c| c.trim().to_string()).collect(),
-        );
-    }
-    App { macros, lookups }
-}
-
-/// Field names of a `lookup` stage: (input fields, output fields), as named in the lookup.
-fn lookup_fields(stage: &Stage) -> (Vec<String>, Vec<String>) {
-    let words = spl::words(&stage.args);
-    let mut inputs = Vec::new();
-    let mut outputs = Vec::new();
-    let mut in_output = false;
-    let mut i = 1; // words[0] is the lookup name
-    while i < words.len() {
-        let w = words[i].trim_end_matches(',');
-        if w.eq_ignore_ascii_case("OUTPUT") || w.eq_ignore_ascii_case("OUTPUTNEW") {
-            in_output = true;
-        } else if !w.is_empty() {
-            if in_output {
-                outputs.push(w.to_string());
-            } else {
-                inputs.push(w.to_string());
-            }
-            if words
-                .get(i + 1)
-                .is_some_and(|n| n.eq_ignore_ascii_case("AS"))
-            {
-                i += 2; // skip `AS <event field>`
-            }
-        }
-        i += 1;
-    }
-    (inputs, outputs)
-}
-
-/// Every problem with one search: unknown macros, commands, lookups, lookup fields, options.
-fn search_problems(ctx: &str, search: &str, app: &App) -> Vec<String> {
-    let mut problems = Vec::new();
-    let search = spl::neutralise_tokens(search);
-    let expanded = match spl::expand(&search, &app.macros) {
-        Ok(s) => s,
-        Err(e) => return vec![format!("{ctx}: {e}")],
-    };
-    let stages = match spl::stages(&expanded) {
-        Ok(s) => s,
-        Err(e) => return vec![format!("{ctx}: {e}")],
-    };
-    for stage in &stages {
-        let cmd = stage.command.as_str();
-        if cmd != OUR_COMMAND && !app_support::BUILTIN_COMMANDS.contains(&cmd) {
-            problems.push(format!("{ctx}: unknown command {cmd:?}"));
-        }
-        if matches!(cmd, "lookup" | "inputlookup" | "outputlookup") {
-            match spl::lookup_name(stage) {
-                Some(name) => match app.lookups.get(&name) {
-                    None => problems.push(format!("{ctx}: {cmd} of undefined lookup {name:?}")),
-                    Some(header) if cmd == "lookup" => {
-                        let (inputs, outputs) = lookup_fields(stage);
-                        for f in inputs.iter().chain(&outputs) {
-                            if !header.contains(f) {
-                                problems.push(format!(
-                                    "{ctx}: lookup {name} has no column {f:?} (header {header:?})"
-                                ));
-                            }
-                        }
-                    }
-                    Some(_) => {}
-                },
-                None => problems.push(format!("{ctx}: {cmd} without a lookup name")),
-            }
-        }
-        if cmd == OUR_COMMAND {
-            for w in spl::words(&stage.args) {
-                let Some((k, v)) = w.split_once('=') else {
-                    problems.push(format!(
-                        "{ctx}: t1651detect argument {w:?} is not name=value"
-                    ));
-                    continue;
-                };
-                if !app_support::OPTION_NAMES.contains(&k) {
-                    problems.push(format!("{ctx}: t1651detect has no option {k:?}"));
-                }
-                if v == "TOKEN" {
-                    continue; // a dashboard token, checked where it is defined
-                }
-                let ok = match k {
-                    "mode" => matches!(v, "summary" | "events"),
-                    "threshold" | "max_values" | "max_groups" | "max_invocations" => {
-                        v.parse::<u64>().is_ok()
-                    }
-                    "include_failed" | "distributed" => matches!(v, "true" | "false"),
-                    _ => true,
-                };
-                if !ok {
-                    problems.push(format!("{ctx}: t1651detect {k}={v} is not a valid value"));
-                }
-            }
-        }
-    }
-    problems
-}
-
-fn assert_no_problems(problems: Vec<String>) {
-    assert!(
-        problems.is_empty(),
-        "{} problem(s):\n  {}",
-        problems.len(),
-        problems.join("\n  ")
-    );
 }
 
 // ------------------------------------------------------------------ files
@@ -243,6 +113,18 @@ fn app_identity_and_version_match_cargo() {
     assert_eq!(manifest["info"]["id"]["name"], APP_ID);
     assert_eq!(manifest["info"]["id"]["version"], v);
     assert_eq!(manifest["info"]["title"], c.get("ui", "label").unwrap());
+    let deployments: Vec<&str> = manifest["supportedDeployments"]
+        .as_array()
+        .expect("supportedDeployments")
+        .iter()
+        .map(|d| d.as_str().unwrap())
+        .collect();
+    for d in ["_standalone", "_distributed", "_search_head_clustering"] {
+        assert!(
+            deployments.contains(&d),
+            "app.manifest supportedDeployments lacks {d}"
+        );
+    }
 }
 
 fn version_script(args: &[&str]) -> std::process::Output {
@@ -429,6 +311,101 @@ fn searchbnf_documents_exactly_the_options() {
     assert_no_problems(problems);
 }
 
+/// Identifier-like words of `text` (letters, digits, `_`).
+fn words_of(text: &str) -> BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The backticked names in the first cell of each row of the markdown table that follows
+/// `heading` in `text` (cells may list several names).
+fn table_names(text: &str, heading: &str) -> BTreeSet<String> {
+    let start = text
+        .find(heading)
+        .unwrap_or_else(|| panic!("README lacks {heading:?}"));
+    let mut names = BTreeSet::new();
+    let mut in_table = false;
+    for line in text[start..].lines().skip(1) {
+        if line.starts_with('|') {
+            in_table = true;
+            let cell = line.split('|').nth(1).unwrap_or("");
+            for (i, part) in cell.split('`').enumerate() {
+                if i % 2 == 1 && part != "column" {
+                    names.insert(part.to_string());
+                }
+            }
+        } else if in_table {
+            break;
+        }
+    }
+    names
+}
+
+#[test]
+fn searchbnf_and_readme_document_every_output_column() {
+    use t1651::detect::columns::{EVENT_COLUMNS, SUMMARY_COLUMNS};
+    let set = |l: &[&str]| -> BTreeSet<String> { l.iter().map(|s| s.to_string()).collect() };
+    let (summary, events) = (set(SUMMARY_COLUMNS), set(EVENT_COLUMNS));
+
+    // searchbnf: the "Summary columns" and "Events columns" sentences name every column.
+    let c = app_conf("default/searchbnf.conf");
+    let d = c
+        .get(&format!("{OUR_COMMAND}-command"), "description")
+        .unwrap();
+    let s_at = d
+        .find("Summary columns")
+        .expect("Summary columns in searchbnf");
+    let e_at = d
+        .find("Events columns")
+        .expect("Events columns in searchbnf");
+    let o_at = d.find("Options:").expect("Options: in searchbnf");
+    assert!(s_at < e_at && e_at < o_at);
+    let in_summary = words_of(&d[s_at..e_at]);
+    let in_events = words_of(&d[e_at..o_at]);
+    let missing: Vec<_> = summary.difference(&in_summary).collect();
+    assert!(
+        missing.is_empty(),
+        "searchbnf summary columns lack {missing:?}"
+    );
+    let missing: Vec<_> = events.difference(&in_events).collect();
+    assert!(
+        missing.is_empty(),
+        "searchbnf events columns lack {missing:?}"
+    );
+    // And names no column the command does not emit (words with `_` are column-like).
+    for (words, list, mode) in [
+        (&in_summary, &summary, "summary"),
+        (&in_events, &events, "events"),
+    ] {
+        let extra: Vec<_> = words
+            .iter()
+            .filter(|w| w.contains('_') && !list.contains(*w) && *w != "max_values")
+            .collect();
+        assert!(
+            extra.is_empty(),
+            "searchbnf {mode} columns name unknown {extra:?}"
+        );
+    }
+
+    // README: exactly the command's columns in each table.
+    let readme = read(&app_dir().join("README.md"));
+    let out = &readme[readme
+        .find("### Output columns")
+        .expect("### Output columns")..];
+    assert_eq!(
+        table_names(out, "Summary mode"),
+        summary,
+        "README summary table"
+    );
+    assert_eq!(
+        table_names(out, "Events mode"),
+        events,
+        "README events table"
+    );
+}
+
 // ------------------------------------------------------------------ macros
 
 fn quoted_terms(definition: &str) -> Vec<String> {
@@ -548,6 +525,200 @@ fn is_alert(s: &Stanza) -> bool {
     s.get("alert.track") == Some("1")
 }
 
+/// The fields t1651detect's summary rows are grouped by (without span=).
+const COMMAND_GROUP_KEY: &[&str] = &[
+    "caller_identity",
+    "resource_group",
+    "subscription_id",
+    "operation_lower",
+];
+
+/// The fields one result row of `search` stands for: the `by` fields of the last `stats`,
+/// or the command's own grouping key when t1651detect is the last aggregation.
+fn grouping_key(search: &str) -> BTreeSet<String> {
+    let mut key = BTreeSet::new();
+    for st in spl::stages(search).unwrap() {
+        if st.command == OUR_COMMAND && !st.args.contains("mode=events") {
+            key = COMMAND_GROUP_KEY.iter().map(|s| s.to_string()).collect();
+        } else if matches!(st.command.as_str(), "stats" | "chart" | "timechart") {
+            let words = spl::words(&st.args);
+            key = match words.iter().position(|w| w.eq_ignore_ascii_case("by")) {
+                Some(i) => words[i + 1..]
+                    .iter()
+                    .map(|w| w.trim_end_matches(',').to_string())
+                    .collect(),
+                None => BTreeSet::new(),
+            };
+        }
+    }
+    key
+}
+
+/// Stages that only filter, reshape or reorder rows: allowed after an alert's finding filter.
+const ROW_PRESERVING: &[&str] = &["sort", "fields", "table", "rename", "eval", "fillnull"];
+
+/// Issue 14, defect 1: alert actions receive every result row, so an alerting search must end
+/// in its finding filter (a `search`/`where` after the last aggregation, followed only by
+/// row-preserving stages and the tuning macro) and fire on "number of events > 0".
+fn finding_filter_problems(n: &str, s: &Stanza) -> Vec<String> {
+    let mut problems = Vec::new();
+    let stages = spl::stages(s.get("search").unwrap_or("")).unwrap();
+    let last_agg = stages
+        .iter()
+        .rposition(|st| {
+            matches!(
+                st.command.as_str(),
+                "stats" | "chart" | "timechart" | "inputlookup" | "append"
+            ) || st.command == OUR_COMMAND
+        })
+        .unwrap_or(0);
+    let tail = &stages[last_agg + 1..];
+    let filter = tail
+        .iter()
+        .position(|st| matches!(st.command.as_str(), "search" | "where"));
+    match filter {
+        None => problems.push(format!(
+            "[{n}] returns every row: no search/where finding filter after the last aggregation"
+        )),
+        Some(i) => {
+            let f = &tail[i];
+            if f.command == "search" && !f.args.contains("=TRUE") {
+                problems.push(format!(
+                    "[{n}] finding filter `search {}` tests no flag",
+                    f.args.trim()
+                ));
+            }
+            for st in &tail[i + 1..] {
+                let macro_stage = st.command.starts_with('`');
+                if !(macro_stage || ROW_PRESERVING.contains(&st.command.as_str())) {
+                    problems.push(format!(
+                        "[{n}] `{}` after the finding filter may add rows",
+                        st.command
+                    ));
+                }
+            }
+        }
+    }
+    if s.get("alert_condition").is_some() || s.get("counttype") != Some("number of events") {
+        problems.push(format!(
+            "[{n}] must trigger on the number of (finding) events, not a custom condition"
+        ));
+    }
+    if s.get("relation") != Some("greater than") || s.get("quantity") != Some("0") {
+        problems.push(format!(
+            "[{n}] must trigger when there is more than 0 findings"
+        ));
+    }
+    problems
+}
+
+/// Issue 14, defect 4: notable drilldowns run over the finding's own time range, in both the
+/// single-drilldown settings (ES 7) and the drilldown_searches list (ES 7.3+ and 8).
+fn notable_drilldown_problems(n: &str, s: &Stanza) -> Vec<String> {
+    let mut problems = Vec::new();
+    let get = |k: &str| s.get(k).unwrap_or("");
+    if get("action.notable.param.drilldown_search").is_empty()
+        || get("action.notable.param.drilldown_name").is_empty()
+    {
+        problems.push(format!("[{n}] has no notable drilldown search"));
+    }
+    if get("action.notable.param.drilldown_earliest_offset") != "$info_min_time$"
+        || get("action.notable.param.drilldown_latest_offset") != "$info_max_time$"
+    {
+        problems.push(format!(
+            "[{n}] drilldown offsets must be $info_min_time$/$info_max_time$"
+        ));
+    }
+    match serde_json::from_str::<Vec<serde_json::Value>>(get(
+        "action.notable.param.drilldown_searches",
+    )) {
+        Ok(list) if !list.is_empty() => {
+            for d in &list {
+                if d["name"].as_str().is_none_or(str::is_empty)
+                    || d["search"].as_str() != Some(get("action.notable.param.drilldown_search"))
+                    || d["earliest_offset"] != "$info_min_time$"
+                    || d["latest_offset"] != "$info_max_time$"
+                {
+                    problems.push(format!("[{n}] drilldown_searches entry {d}"));
+                }
+            }
+        }
+        other => problems.push(format!(
+            "[{n}] drilldown_searches is not a JSON list: {other:?}"
+        )),
+    }
+    problems
+}
+
+/// Every search text of a saved search: the search, its alert condition and its notable
+/// drilldowns (single and JSON list).
+fn searches_of(s: &Stanza) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for key in [
+        "search",
+        "alert_condition",
+        "action.notable.param.drilldown_search",
+    ] {
+        if let Some(v) = s.get(key) {
+            out.push((format!("[{}] {key}", s.name), v.to_string()));
+        }
+    }
+    if let Some(v) = s.get("action.notable.param.drilldown_searches") {
+        let list: Vec<serde_json::Value> = serde_json::from_str(v)
+            .unwrap_or_else(|e| panic!("[{}] drilldown_searches: {e}", s.name));
+        for (i, d) in list.iter().enumerate() {
+            out.push((
+                format!("[{}] drilldown_searches[{i}]", s.name),
+                d["search"].as_str().unwrap_or("").to_string(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_t1651detect_stage_in_saved_searches_carries_the_options_macro() {
+    let mut problems = Vec::new();
+    let mut n = 0;
+    for s in &saved_searches().stanzas {
+        for (ctx, q) in searches_of(s) {
+            n += q.matches(OUR_COMMAND).count();
+            problems.extend(app_support::check::stages_without_options_macro(&ctx, &q));
+        }
+    }
+    assert!(
+        n >= 8,
+        "t1651detect stages in saved searches and drilldowns: {n}"
+    );
+    assert_no_problems(problems);
+}
+
+#[test]
+fn timestamps_are_not_rendered_in_the_search_users_zone_under_a_utc_name() {
+    // Defect 6: strftime renders in the user's zone; the command emits *_utc itself.
+    let macros = app_conf("default/macros.conf");
+    assert!(
+        macros.names().iter().all(|n| !n.starts_with("t1651_ctime")),
+        "the t1651_ctime macro is gone: {:?}",
+        macros.names()
+    );
+    for s in &saved_searches().stanzas {
+        let q = s.get("search").unwrap();
+        assert!(!q.contains("t1651_ctime"), "[{}]", s.name);
+        for st in spl::stages(q).unwrap() {
+            assert!(
+                !(st.args.contains("_utc=strftime") || st.args.contains("_utc = strftime")),
+                "[{}] computes a *_utc field with strftime: {}",
+                s.name,
+                st.args
+            );
+        }
+    }
+    for col in ["first_seen_utc", "last_seen_utc"] {
+        assert!(t1651::detect::columns::SUMMARY_COLUMNS.contains(&col));
+    }
+}
+
 #[test]
 fn saved_searches_reference_only_what_the_app_defines() {
     let app = load_app();
@@ -560,14 +731,8 @@ fn saved_searches_reference_only_what_the_app_defines() {
         c.names()
     );
     for s in &c.stanzas {
-        for key in [
-            "search",
-            "alert_condition",
-            "action.notable.param.drilldown_search",
-        ] {
-            if let Some(v) = s.get(key) {
-                problems.extend(search_problems(&format!("[{}] {key}", s.name), v, &app));
-            }
+        for (ctx, q) in searches_of(s) {
+            problems.extend(search_problems(&ctx, &q, &app));
         }
     }
     assert_no_problems(problems);
@@ -622,8 +787,41 @@ fn alerts_are_ready_for_email_suppression_and_enterprise_security() {
         if get("alert.suppress") != "1" || get("alert.suppress.period").is_empty() {
             problems.push(format!("[{n}] no suppression"));
         }
-        if !get("alert.suppress.fields").contains("caller_identity") {
-            problems.push(format!("[{n}] does not suppress per caller"));
+        // Throttle on the rule's grouping key: a second finding for the same caller in
+        // another subscription (or resource group, or operation) is a new finding.
+        let key = grouping_key(get("search"));
+        for setting in ["alert.suppress.fields", "action.notable.param.nes_fields"] {
+            let fields: BTreeSet<String> = get(setting)
+                .split(',')
+                .map(|f| f.trim().to_string())
+                .filter(|f| !f.is_empty())
+                .collect();
+            if fields != key {
+                problems.push(format!(
+                    "[{n}] {setting} {fields:?} is not the grouping key {key:?}"
+                ));
+            }
+        }
+        problems.extend(finding_filter_problems(n, s));
+        problems.extend(notable_drilldown_problems(n, s));
+        match serde_json::from_str::<serde_json::Value>(get("action.correlationsearch.metadata")) {
+            Ok(m)
+                if m["detection_id"].as_str().is_some_and(|i| i.len() == 36)
+                    && m["detection_version"].is_string() => {}
+            other => problems.push(format!(
+                "[{n}] action.correlationsearch.metadata needs detection_id and detection_version: {other:?}"
+            )),
+        }
+        if get("action.correlationsearch.enabled") != "1" {
+            problems.push(format!("[{n}] action.correlationsearch.enabled is not 1"));
+        }
+        match serde_json::from_str::<serde_json::Value>(get(
+            "action.notable.param.extract_artifacts",
+        )) {
+            Ok(a) if a["identity"].is_array() && a["asset"].is_array() => {}
+            other => problems.push(format!(
+                "[{n}] action.notable.param.extract_artifacts: {other:?}"
+            )),
         }
         if !matches!(get("alert.severity"), "1" | "2" | "3" | "4" | "5" | "6") {
             problems.push(format!("[{n}] alert.severity {:?}", get("alert.severity")));
@@ -675,12 +873,13 @@ fn alerts_are_ready_for_email_suppression_and_enterprise_security() {
             }
         }
     }
-    // Every detection and report ends with its own `search *` filter macro.
+    // Every detection and report ends with its own `search *` filter macro; the baseline,
+    // which writes a lookup, runs its filter macro just before the outputlookup.
     for s in &c.stanzas {
-        if s.get("search").is_some_and(|q| q.contains("outputlookup")) {
-            continue; // the baseline writes a lookup; it has nothing to filter
+        let mut stages = spl::stages(s.get("search").unwrap()).unwrap();
+        if stages.last().is_some_and(|l| l.command == "outputlookup") {
+            stages.pop();
         }
-        let stages = spl::stages(s.get("search").unwrap()).unwrap();
         let last = &stages.last().unwrap().command;
         let name = last.trim_matches('`');
         if !(last.starts_with('`') && name.ends_with("_filter")) {
@@ -723,108 +922,6 @@ fn baseline_and_new_caller_searches_use_the_lookups() {
     assert!(q.contains("reason") && q.contains("expires"));
 }
 
-// ------------------------------------------------------------------ dashboard
-
-/// The text of every `<tag>…</tag>` element, XML entities decoded.
-fn elements(xml: &str, tag: &str) -> Vec<String> {
-    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
-    let mut out = Vec::new();
-    let mut rest = xml;
-    while let Some(s) = rest.find(&open) {
-        let after = &rest[s + open.len()..];
-        let e = after
-            .find(&close)
-            .unwrap_or_else(|| panic!("unclosed <{tag}>"));
-        out.push(
-            after[..e]
-                .replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&quot;", "\"")
-                .replace("&apos;", "'")
-                .replace("&amp;", "&"),
-        );
-        rest = &after[e + close.len()..];
-    }
-    out
-}
-
-/// Tags open and close in order (enough to catch a hand-edit gone wrong).
-fn check_balanced(xml: &str) -> Result<(), String> {
-    let mut stack: Vec<String> = Vec::new();
-    let mut rest = xml;
-    while let Some(s) = rest.find('<') {
-        let after = &rest[s + 1..];
-        let e = after.find('>').ok_or("unterminated tag")?;
-        let tag = &after[..e];
-        rest = &after[e + 1..];
-        if tag.starts_with('!') || tag.starts_with('?') || tag.ends_with('/') {
-            continue;
-        }
-        let name = tag
-            .trim_start_matches('/')
-            .split_whitespace()
-            .next()
-            .unwrap_or("");
-        if tag.starts_with('/') {
-            match stack.pop() {
-                Some(open) if open == name => {}
-                other => return Err(format!("</{name}> closes {other:?}")),
-            }
-        } else {
-            stack.push(name.to_string());
-        }
-    }
-    if stack.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("unclosed {stack:?}"))
-    }
-}
-
-#[test]
-fn dashboard_searches_reference_only_what_the_app_defines() {
-    let app = load_app();
-    let views = app_dir().join("default/data/ui/views");
-    let mut n = 0;
-    let mut problems = Vec::new();
-    let mut all_queries = String::new();
-    for entry in std::fs::read_dir(&views).unwrap() {
-        let path = entry.unwrap().path();
-        let xml = read(&path);
-        check_balanced(&xml).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let searches = elements(&xml, "search");
-        for (i, q) in elements(&xml, "query").iter().enumerate() {
-            n += 1;
-            problems.extend(search_problems(
-                &format!("{} query {i}", path.display()),
-                q,
-                &app,
-            ));
-            all_queries.push_str(q);
-            all_queries.push('\n');
-        }
-        for s in &searches {
-            if !(s.contains("<earliest>") && s.contains("<latest>")) {
-                problems.push(format!(
-                    "{}: a <search> without <earliest>/<latest>",
-                    path.display()
-                ));
-            }
-        }
-    }
-    assert!(n >= 3, "dashboard queries: {n}");
-    assert_no_problems(problems);
-    // The panels issue 4 asks for.
-    assert!(
-        all_queries.contains("timechart")
-            && all_queries.contains("operation_lower")
-            && all_queries.contains("cloud")
-    );
-    assert!(all_queries.contains("multi_vm_targeting") && all_queries.contains("cross_tenant"));
-    assert!(all_queries.contains("t1651detect mode=events"));
-    check_balanced(&read(&app_dir().join("default/data/ui/nav/default.xml"))).unwrap();
-}
-
 // ------------------------------------------------------------------ metadata, lookups, inputs
 
 #[test]
@@ -834,7 +931,8 @@ fn default_meta_exports_command_help_and_macros_and_limits_writes() {
     let access = root.get("access").expect("[] access");
     assert!(access.contains("read : [ * ]"), "{access}");
     assert!(access.contains("write : [ admin, sc_admin ]"), "{access}");
-    for s in ["commands", "searchbnf", "macros"] {
+    // savedsearches: ES Content Management lists only exported correlation searches.
+    for s in ["commands", "searchbnf", "macros", "savedsearches"] {
         assert_eq!(c.get(s, "export"), Some("system"), "[{s}] export");
     }
     for s in &c.stanzas {
@@ -849,32 +947,100 @@ fn default_meta_exports_command_help_and_macros_and_limits_writes() {
 }
 
 #[test]
-fn lookups_ship_header_rows_only() {
+fn baseline_and_allowlist_are_kv_store_collections_with_no_shipped_files() {
+    // Defect 5: files under lookups/ are replaced on upgrade, SHC deployer push and Splunk
+    // Cloud app update; KV store collections are not.
     let t = app_conf("default/transforms.conf");
+    let c = app_conf("default/collections.conf");
     assert_eq!(t.names(), vec!["t1651_known_callers", "t1651_allowlist"]);
-    let mut shipped = BTreeSet::new();
+    assert_eq!(c.names(), vec!["t1651_known_callers", "t1651_allowlist"]);
     for s in &t.stanzas {
-        let file = s.get("filename").unwrap();
-        shipped.insert(file.to_string());
-        let text = read(&app_dir().join("lookups").join(file));
-        assert_eq!(
-            text.lines().count(),
-            1,
-            "{file} must hold only its header row"
+        assert_eq!(s.get("external_type"), Some("kvstore"), "[{}]", s.name);
+        assert_eq!(s.get("collection"), Some(s.name.as_str()), "[{}]", s.name);
+        assert!(s.get("filename").is_none(), "[{}] names a file", s.name);
+        let fields = s.get("fields_list").expect("fields_list");
+        assert!(
+            fields.starts_with("_key,"),
+            "[{}] fields_list starts with _key",
+            s.name
         );
-        assert!(text.ends_with('\n'));
     }
-    let on_disk: BTreeSet<String> = std::fs::read_dir(app_dir().join("lookups"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(
-        on_disk, shipped,
-        "every lookup file has a transforms stanza"
+    // load_app checks every fields_list entry against the collection's declared fields.
+    let app = load_app();
+    for col in ["caller_key", "first_seen", "last_seen", "invocation_count"] {
+        assert!(
+            app.lookups["t1651_known_callers"].iter().any(|f| f == col),
+            "{col}"
+        );
+    }
+    for col in ["caller_identity", "reason", "expires", "added_by"] {
+        assert!(
+            app.lookups["t1651_allowlist"].iter().any(|f| f == col),
+            "{col}"
+        );
+    }
+    // Numbers stay numbers (min/max and the retention macro compare them).
+    for f in ["first_seen", "last_seen", "invocation_count"] {
+        assert_eq!(
+            c.get("t1651_known_callers", &format!("field.{f}")),
+            Some("number")
+        );
+    }
+    assert!(c
+        .get("t1651_known_callers", "accelerated_fields.by_key")
+        .is_some_and(|a| a.contains("caller_key")));
+    // No data file ships for them (a lookups/ folder may hold none of their files).
+    let lookups = app_dir().join("lookups");
+    if lookups.exists() {
+        for e in std::fs::read_dir(&lookups).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(
+                !name.starts_with("t1651_known_callers") && !name.starts_with("t1651_allowlist"),
+                "lookups/{name} ships data for a KV store lookup"
+            );
+        }
+    }
+    let meta = app_conf("metadata/default.meta");
+    assert!(
+        meta.stanza("collections").is_some(),
+        "[collections] in default.meta"
     );
-    let allow = read(&app_dir().join("lookups/t1651_allowlist.csv"));
-    for col in ["caller_identity", "reason", "expires"] {
-        assert!(allow.contains(col));
+}
+
+#[test]
+fn readme_documents_the_csv_to_kv_store_migration_search() {
+    let readme = read(&app_dir().join("README.md"));
+    let start = readme
+        .find("### Upgrading from CSV lookups")
+        .expect("README section 'Upgrading from CSV lookups'");
+    let section = &readme[start..];
+    let block = section
+        .split("```")
+        .nth(1)
+        .expect("a code block with the migration search");
+    let search = block.trim_start_matches("spl").trim();
+    assert!(
+        !search.contains('\n'),
+        "the migration is one search on one line: {search}"
+    );
+    for needed in [
+        "inputlookup t1651_known_callers.csv",
+        "outputlookup append=true t1651_known_callers",
+        "inputlookup t1651_allowlist.csv",
+        "outputlookup append=true t1651_allowlist",
+    ] {
+        assert!(
+            search.contains(needed),
+            "migration search lacks `{needed}`: {search}"
+        );
+    }
+    let stages = spl::stages(search).unwrap();
+    for st in &stages {
+        assert!(
+            app_support::BUILTIN_COMMANDS.contains(&st.command.as_str()),
+            "migration uses {}",
+            st.command
+        );
     }
 }
 

@@ -26,6 +26,7 @@
 //! A map-phase partial row is an [`row::OutputRow`] with one column, [`fields::STATE_FIELD`];
 //! the reduce side feeds it back through `ingest_fields` like any event.
 
+pub mod columns;
 pub mod engine;
 pub mod fields;
 mod intern;

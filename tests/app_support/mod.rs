@@ -3,6 +3,7 @@
 // Each test crate uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod check;
 pub mod conf;
 pub mod cron;
 pub mod spl;
@@ -72,6 +73,7 @@ pub const BUILTIN_COMMANDS: &[&str] = &[
     "tstats",
     "collect",
     "spath",
+    "makeresults",
 ];
 
 pub fn repo_root() -> PathBuf {
