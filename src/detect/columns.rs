@@ -13,6 +13,7 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "caller_identity",
     "source_ips",
     "targeted_vms",
+    "target_selectors",
     "resource_group",
     "subscription_id",
     "operation_lower",
@@ -20,8 +21,8 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "multi_vm_targeting",
     "first_seen",
     "last_seen",
-    // ISO-8601 UTC renderings of first_seen/last_seen: the lead is adding them to the
-    // summary row (issue 14, replacing the app's t1651_ctime macro).
+    // ISO-8601 UTC renderings of first_seen/last_seen (replace the app's old t1651_ctime
+    // macro, which rendered in the search user's zone).
     "first_seen_utc",
     "last_seen_utc",
     "duration_seconds",
@@ -32,6 +33,7 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "caller_tenant",
     "cross_tenant",
     "caller_session",
+    "invoked_by",
     "targeted_resources",
     "documents",
     "correlation_ids",
@@ -45,7 +47,9 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     // Only when a multivalue column was cut to max_values: `<column>_truncated=TRUE`.
     "source_ips_truncated",
     "targeted_vms_truncated",
+    "target_selectors_truncated",
     "caller_session_truncated",
+    "invoked_by_truncated",
     "targeted_resources_truncated",
     "documents_truncated",
     "correlation_ids_truncated",
@@ -64,8 +68,10 @@ pub const EVENT_COLUMNS: &[&str] = &[
     "caller_tenant",
     "cross_tenant",
     "caller_session",
+    "invoked_by",
     "source_ip",
     "targeted_vms",
+    "target_selectors",
     "targeted_resources",
     "resource_group",
     "subscription_id",
@@ -79,6 +85,7 @@ pub const EVENT_COLUMNS: &[&str] = &[
     "vendor_region",
     // Only when a multivalue column was cut to max_values.
     "targeted_vms_truncated",
+    "target_selectors_truncated",
     "targeted_resources_truncated",
     "dest_truncated",
 ];
