@@ -166,7 +166,13 @@ fn check(rows: &[Row], ctx: &str) {
             .iter()
             .filter(|r| r.caller == e.caller && r.op == e.op)
             .collect();
-        assert_eq!(hits.len(), 1, "{ctx}: ({}, {}) in {rows:#?}", e.caller, e.op);
+        assert_eq!(
+            hits.len(),
+            1,
+            "{ctx}: ({}, {}) in {rows:#?}",
+            e.caller,
+            e.op
+        );
         let r = hits[0];
         let want = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(r.caller_type, e.caller_type, "{ctx} {}", e.caller);
@@ -224,10 +230,7 @@ fn scan_rows() -> Vec<Row> {
             && stderr.contains("4 rows, 0 findings"),
         "{stderr}"
     );
-    let mut out: Vec<Row> = rows
-        .iter()
-        .map(|r| row_of(|k| json_values(r, k)))
-        .collect();
+    let mut out: Vec<Row> = rows.iter().map(|r| row_of(|k| json_values(r, k))).collect();
     out.sort();
     out
 }
@@ -270,7 +273,9 @@ fn splunk_events(path: &Path) -> Vec<Event> {
     let text = std::fs::read_to_string(path).unwrap();
     let name = path.file_name().unwrap().to_string_lossy().into_owned();
     let values: Vec<Value> = if name.ends_with(".jsonl") {
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     } else {
         match serde_json::from_str::<Value>(&text).unwrap() {
             Value::Array(a) => a,
@@ -285,7 +290,10 @@ fn splunk_events(path: &Path) -> Vec<Event> {
         .into_iter()
         .map(|v| {
             let (sourcetype, time) = if v.get("eventTime").is_some() {
-                ("aws:cloudtrail", v["eventTime"].as_str().unwrap().to_owned())
+                (
+                    "aws:cloudtrail",
+                    v["eventTime"].as_str().unwrap().to_owned(),
+                )
             } else if v.get("eventTimestamp").is_some() {
                 (
                     "mscs:azure:audit",
@@ -303,7 +311,10 @@ fn splunk_events(path: &Path) -> Vec<Event> {
 }
 
 fn all_events() -> Vec<Event> {
-    atomic_files().iter().flat_map(|p| splunk_events(p)).collect()
+    atomic_files()
+        .iter()
+        .flat_map(|p| splunk_events(p))
+        .collect()
 }
 
 fn command_rows(args: &[&str]) -> Vec<Record> {
