@@ -317,17 +317,34 @@ fn all_events() -> Vec<Event> {
         .collect()
 }
 
+/// The words of the app's `t1651_detect_options` macro, which every shipped search passes.
+fn detect_options() -> Vec<String> {
+    let macros = app_support::spl::macros(&app_support::app_conf("default/macros.conf"));
+    let def = &macros
+        .get("t1651_detect_options")
+        .expect("macro t1651_detect_options")
+        .definition;
+    app_support::spl::words(def)
+        .into_iter()
+        .map(|w| w.replace('"', ""))
+        .collect()
+}
+
+/// The command's rows for the app's options plus `args`, over all atomic events.
 fn command_rows(args: &[&str]) -> Vec<Record> {
     let events = all_events();
     assert_eq!(events.len(), 12);
-    let s = session(args, &[events], Finish::LastChunk, false);
+    let mut all = detect_options();
+    all.extend(args.iter().map(|a| a.to_string()));
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    let s = session(&all, &[events], Finish::LastChunk, false);
     assert_eq!(s.code, 0, "{}", s.stderr);
     s.records()
 }
 
 #[test]
 fn command_reports_each_atomic_test_like_the_scan() {
-    let mut rows: Vec<Row> = command_rows(&["threshold=3"])
+    let mut rows: Vec<Row> = command_rows(&[])
         .iter()
         .map(|r| row_of(|k| get(r, k).to_vec()))
         .collect();
