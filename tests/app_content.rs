@@ -350,9 +350,12 @@ fn view_path(view: &str) -> PathBuf {
         .join(format!("{view}.xml"))
 }
 
-/// Parses an XML file completely (end tags must match), returning its elements as
-/// (name, attributes) and all its text with entities resolved.
-fn parse_xml(path: &Path) -> (Vec<(String, BTreeMap<String, String>)>, String) {
+/// An element of a parsed XML file: its name and attributes.
+type Element = (String, BTreeMap<String, String>);
+
+/// Parses an XML file completely (end tags must match), returning its elements in document
+/// order and all its text with entities resolved.
+fn parse_xml(path: &Path) -> (Vec<Element>, String) {
     let text = read(path);
     let mut reader = Reader::from_str(&text);
     let mut elements = Vec::new();
