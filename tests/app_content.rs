@@ -423,6 +423,17 @@ fn parse_xml(path: &Path) -> (Vec<Element>, String) {
     (elements, all_text)
 }
 
+/// Whether AppInspect would call the address public (not private, loopback, link-local,
+/// unspecified or documentation).
+fn is_public(ip: std::net::Ipv4Addr) -> bool {
+    !(ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_documentation()
+        || ip.is_broadcast())
+}
+
 #[test]
 fn every_spl_block_of_the_docs_is_sane() {
     let app = load_app();
@@ -465,6 +476,13 @@ fn views_carry_the_docs_text_and_every_search() {
                 assert!(!attrs.contains_key(k), "{view}: <{name} {k}=…>");
             }
         }
+        // AppInspect warns about public IP addresses in app files (check_hostnames_and_ips).
+        let ips: Vec<&str> = text
+            .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .map(|w| w.trim_matches('.'))
+            .filter(|w| w.parse::<std::net::Ipv4Addr>().is_ok_and(is_public))
+            .collect();
+        assert!(ips.is_empty(), "{view}: IP addresses {ips:?}");
         // Simple XML shows `$$` as `$`.
         let shown = text.replace("$$", "$");
         let md = docs_page(page);
