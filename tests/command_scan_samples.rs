@@ -252,13 +252,66 @@ fn default_rows() -> Vec<Expect> {
             "2026-03-14T03:20:00Z",
             "aws",
         ),
+        // The Atomic Red Team validation files (samples/validation/atomic-*): rows 11-14.
+        e(
+            "arn:aws:iam::111122223333:user/atomic-tester",
+            "iam_user",
+            SEND,
+            "",
+            2,
+            1, // one named instance; the tag target is a selector
+            true,
+            false,
+            &["198.51.100.60"],
+            "2026-03-15T10:20:44Z",
+            "aws",
+        ),
+        e(
+            "atomic.tester@contoso.example",
+            "user",
+            RC,
+            "rg-atomic-lab",
+            1,
+            1,
+            false,
+            false,
+            &["198.51.100.60"],
+            "2026-03-15T10:02:07Z",
+            "azure",
+        ),
+        e(
+            "f0000000-0000-4000-8000-0000000000f7",
+            "service_principal",
+            RC,
+            "rg-atomic-lab",
+            1,
+            1,
+            false,
+            false,
+            &[],
+            "2026-03-15T10:09:31Z",
+            "azure",
+        ),
+        e(
+            "atomic.tester@contoso.example",
+            "user",
+            JOBS,
+            "rg-atomic-lab",
+            1,
+            0,
+            false,
+            false,
+            &["198.51.100.60"],
+            "2026-03-15T10:41:00Z",
+            "azure",
+        ),
     ]
 }
 
 #[test]
 fn default_scan_prints_the_readme_findings() {
     let (rows, stderr) = scan(&[]);
-    assert_eq!(rows.len(), 10, "{rows:#?}");
+    assert_eq!(rows.len(), 14, "{rows:#?}");
     for e in default_rows() {
         check(&rows, &e);
     }
@@ -304,9 +357,9 @@ fn default_scan_prints_the_readme_findings() {
     );
     assert_eq!(s(r, "subscription_id"), "111122223333");
     assert!(
-        stderr.contains("65 events")
-            && stderr.contains("not_selected 15")
-            && stderr.contains("10 rows, 4 findings (3 multi-VM, 1 cross-tenant)"),
+        stderr.contains("77 events")
+            && stderr.contains("not_selected 18")
+            && stderr.contains("14 rows, 5 findings (4 multi-VM, 1 cross-tenant)"),
         "{stderr}"
     );
     assert!(
@@ -318,7 +371,7 @@ fn default_scan_prints_the_readme_findings() {
 #[test]
 fn include_failed_adds_the_failed_invocations() {
     let (rows, stderr) = scan(&["--include-failed"]);
-    assert_eq!(rows.len(), 11);
+    assert_eq!(rows.len(), 15);
     let admin = "it.admin@contoso.example";
     let r = find(&rows, admin, RC, "rg-prod-app");
     assert_eq!(
@@ -357,7 +410,7 @@ fn include_failed_adds_the_failed_invocations() {
         },
     );
     assert!(
-        stderr.contains("11 rows, 5 findings (4 multi-VM, 1 cross-tenant)"),
+        stderr.contains("15 rows, 6 findings (5 multi-VM, 1 cross-tenant)"),
         "{stderr}"
     );
 }
@@ -365,22 +418,23 @@ fn include_failed_adds_the_failed_invocations() {
 #[test]
 fn threshold_six_keeps_only_the_ten_instance_sweep() {
     let (rows, stderr) = scan(&["--threshold", "6"]);
-    assert_eq!(rows.len(), 10);
+    assert_eq!(rows.len(), 14);
     let multi: Vec<&str> = rows
         .iter()
         .filter(|r| s(r, "multi_vm_targeting") == "TRUE")
         .map(|r| s(r, "caller_identity"))
         .collect();
-    // The tag-targeted SendCommand stays a finding whatever the threshold.
+    // The tag-targeted SendCommands stay findings whatever the threshold.
     assert_eq!(
         multi,
         [
+            "arn:aws:iam::111122223333:user/atomic-tester",
             "arn:aws:iam::111122223333:user/build-agent",
             "arn:aws:iam::111122223333:role/PatchAutomation"
         ]
     );
     assert!(
-        stderr.contains("10 rows, 3 findings (2 multi-VM, 1 cross-tenant)"),
+        stderr.contains("14 rows, 4 findings (3 multi-VM, 1 cross-tenant)"),
         "{stderr}"
     );
 }

@@ -138,10 +138,11 @@ fn samples_table_and_summary() {
     }
     assert!(o.stdout.contains("az-monitor-activity-log-2026-03-14.json"));
     assert!(o.stdout.lines().all(|l| l.chars().count() <= 120));
-    // Five files, 65 events, 5 rows, the files with > 3 events are findings.
+    // Nine files (the night's five and the four Atomic validation files, 3 events each),
+    // 77 events, 9 rows; the files with > 3 events are findings.
     assert_eq!(
         o.stderr.trim_end(),
-        "scan: 5 files (2 ignored), 65 events, 1 event not used (test_reason 1), 5 rows, \
+        "scan: 9 files (2 ignored), 77 events, 1 event not used (test_reason 1), 9 rows, \
          5 findings (5 multi-VM, 0 cross-tenant)"
     );
 }
@@ -239,7 +240,7 @@ fn csv_and_json_have_every_column() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(rows.len(), 5);
+    assert_eq!(rows.len(), 9);
     assert_eq!(rows[0]["invocation_count"], "32");
     assert!(rows[0]["targeted_vms"].is_array());
     // Event locations name file, line and array index: the portal export is pretty-printed.

@@ -187,7 +187,10 @@ fn shipped_samples_read_without_problems() {
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
     let (c, s) = scan(&[samples]);
     assert!(c.problems.is_empty(), "{:?}", c.problems);
-    assert_eq!(s.files, 5, "five log files");
+    assert_eq!(
+        s.files, 9,
+        "five log files and four Atomic validation files"
+    );
     assert_eq!(s.files_ignored, 2, "README.md and make_samples.py");
     let per_file = |name: &str| c.events.iter().filter(|e| e.starts_with(name)).count();
     assert_eq!(per_file("az-monitor-activity-log-2026-03-14.json:"), 32);
@@ -198,5 +201,13 @@ fn shipped_samples_read_without_problems() {
     assert_eq!(per_file("insights-activity-logs-capture.json:"), 5);
     assert_eq!(per_file("mscs_azure_audit.jsonl:"), 11);
     assert_eq!(per_file("PT1H.json:"), 7);
-    assert_eq!(s.events, 65);
+    for atomic in [
+        "atomic-aws-ssm-send-command.json:",
+        "atomic-azure-automation-runbook.json:",
+        "atomic-azure-run-command-az-cli.json:",
+        "atomic-azure-run-command-service-principal.jsonl:",
+    ] {
+        assert_eq!(per_file(atomic), 3, "{atomic}");
+    }
+    assert_eq!(s.events, 77);
 }
