@@ -61,7 +61,7 @@ const GAP: &str = "  ";
 /// Output format of the scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
-    /// Readable terminal output of the main columns: a table or cards (see [`Layout`]).
+    /// Readable terminal output of the main columns: a table or cards (see --layout).
     #[default]
     Table,
     /// CSV with every column; multivalues joined with newlines.
@@ -163,26 +163,36 @@ fn flag(row: &OutputRow, name: &str) -> bool {
 // ---------------------------------------------------------------------------------------
 // CSV and JSON
 
-/// CSV, every column. Rows lacking a column get an empty field. No rows, no output.
+/// CSV, every column, header first (the header alone when there are no rows). Rows
+/// lacking a column get an empty field.
 pub fn write_csv(w: &mut dyn Write, rows: &[OutputRow]) -> io::Result<()> {
     let cols = all_columns(rows);
+    write_csv_header(w, &cols)?;
+    for row in rows {
+        write_csv_row(w, &cols, row)?;
+    }
+    Ok(())
+}
+
+/// The CSV header line (nothing when `cols` is empty).
+pub fn write_csv_header(w: &mut dyn Write, cols: &[&str]) -> io::Result<()> {
     if cols.is_empty() {
         return Ok(());
     }
     let mut out = csv::Writer::from_writer(w);
-    out.write_record(&cols).map_err(csv_err)?;
-    let mut record: Vec<String> = Vec::with_capacity(cols.len());
-    for row in rows {
-        record.clear();
-        for c in &cols {
-            record.push(match row.get(c) {
-                None => String::new(),
-                Some(OutValue::Single(s)) => s.clone(),
-                Some(OutValue::Multi(v)) => v.join("\n"),
-            });
-        }
-        out.write_record(&record).map_err(csv_err)?;
-    }
+    out.write_record(cols).map_err(csv_err)?;
+    out.flush()
+}
+
+/// One CSV row with the fields of `cols`; a multivalue is joined with `\n`.
+pub fn write_csv_row(w: &mut dyn Write, cols: &[&str], row: &OutputRow) -> io::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    let record = cols.iter().map(|c| match row.get(c) {
+        None => String::new(),
+        Some(OutValue::Single(s)) => s.clone(),
+        Some(OutValue::Multi(v)) => v.join("\n"),
+    });
+    out.write_record(record).map_err(csv_err)?;
     out.flush()
 }
 
@@ -619,14 +629,16 @@ fn wrap_value(v: &str, w: usize) -> Vec<String> {
 /// (other_operation 12), 9 rows, 3 findings (2 multi-VM, 1 cross-tenant)`.
 ///
 /// `skipped` are the detection's own counts of events it did not use, by reason.
-pub fn summary_line(stats: &ReadStats, skipped: &[(String, u64)], rows: &[OutputRow]) -> String {
+pub fn summary_line(stats: &ReadStats, skipped: &[(String, u64)], counts: &RowCounts) -> String {
     let mut s = format!(
         "scan: {} file{}",
         stats.files,
         if stats.files == 1 { "" } else { "s" }
     );
-    if stats.files_ignored > 0 {
-        s.push_str(&format!(" ({} ignored)", stats.files_ignored));
+    let skipped_files = stats.skipped_count();
+    if skipped_files > 0 {
+        let by: Vec<String> = stats.skipped.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        s.push_str(&format!(" ({skipped_files} skipped: {})", by.join(", ")));
     }
     s.push_str(&format!(", {} event{}", stats.events, plural(stats.events)));
     let problems = stats.problem_count();
@@ -655,23 +667,49 @@ pub fn summary_line(stats: &ReadStats, skipped: &[(String, u64)], rows: &[Output
             by.join(", ")
         ));
     }
-    let findings = rows.iter().filter(|r| is_finding(r)).count();
-    let multi = rows
-        .iter()
-        .filter(|r| flag(r, "multi_vm_targeting"))
-        .count();
-    let cross = rows.iter().filter(|r| flag(r, "cross_tenant")).count();
+    let RowCounts {
+        rows,
+        findings,
+        multi_vm: multi,
+        cross_tenant: cross,
+    } = *counts;
     s.push_str(&format!(
         ", {} row{}, {} finding{}",
-        rows.len(),
-        plural(rows.len() as u64),
+        rows,
+        plural(rows),
         findings,
-        plural(findings as u64)
+        plural(findings)
     ));
     if findings > 0 {
         s.push_str(&format!(" ({multi} multi-VM, {cross} cross-tenant)"));
     }
     s
+}
+
+/// Rows written and how many are findings, counted as rows stream out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    pub rows: u64,
+    pub findings: u64,
+    pub multi_vm: u64,
+    pub cross_tenant: u64,
+}
+
+impl RowCounts {
+    pub fn add(&mut self, row: &OutputRow) {
+        self.rows += 1;
+        self.findings += u64::from(is_finding(row));
+        self.multi_vm += u64::from(flag(row, "multi_vm_targeting"));
+        self.cross_tenant += u64::from(flag(row, "cross_tenant"));
+    }
+
+    pub fn of(rows: &[OutputRow]) -> RowCounts {
+        let mut c = RowCounts::default();
+        for r in rows {
+            c.add(r);
+        }
+        c
+    }
 }
 
 fn plural(n: u64) -> &'static str {
