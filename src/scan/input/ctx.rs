@@ -97,6 +97,8 @@ impl<'a, S: Sink> Ctx<'a, S> {
     /// Skips the whole input (plain text in a directory).
     pub(super) fn skip(&mut self, s: &Skipped) {
         self.skipped = true;
+        // Not read after all: counted as skipped, not as a file.
+        self.stats.files = self.stats.files.saturating_sub(1);
         *self.stats.skipped.entry(s.reason).or_default() += 1;
         self.sink.skipped(s);
     }

@@ -543,7 +543,7 @@ impl<R: Read> Reader<R> {
             }
             match self.buf.more(start) {
                 Some(shift) => start -= shift,
-                None => break Scan::Cut(self.buf.end),
+                None => break Scan::Cut(self.buf.end - start),
             }
         };
         let mut at = self.buf.at(start);
