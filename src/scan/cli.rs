@@ -323,6 +323,10 @@ pub fn run_args(
         layout: args.layout,
         // `stdout` may be any writer (tests); colour follows the process's real stdout.
         color: render::use_color(io::stdout().is_terminal()),
+        failed_in_count: crate::detect::options::Options::parse(
+            args.option_pairs().iter().map(|(n, v)| (*n, v.as_str())),
+        )
+        .is_ok_and(|o| o.include_failed),
     };
     let header = engine.columns();
     let mut sink = EngineSink {

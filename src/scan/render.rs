@@ -104,6 +104,9 @@ pub struct TableOptions {
     /// Colour the verdict tags and headings (ANSI). Only ever around the renderer's own
     /// text, never around log content; the caller decides (terminal, `NO_COLOR`).
     pub color: bool,
+    /// `invocation_count` includes failed invocations (`include_failed`): the cards then
+    /// say how many of the count succeeded; otherwise the failed ones come on top.
+    pub failed_in_count: bool,
 }
 
 impl Default for TableOptions {
@@ -113,6 +116,7 @@ impl Default for TableOptions {
             columns: None,
             layout: Layout::Auto,
             color: false,
+            failed_in_count: false,
         }
     }
 }
@@ -1011,13 +1015,17 @@ mod tests {
         };
         stats.problems.insert(ProblemKind::BadJson, 2);
         let skipped = vec![("other_operation".to_string(), 30u64), ("x".to_string(), 0)];
-        let line = summary_line(&stats, &skipped, &sample_rows());
+        stats
+            .skipped
+            .insert(crate::scan::input::SkipReason::Hidden, 1);
+        let line = summary_line(&stats, &skipped, &RowCounts::of(&sample_rows()));
         assert_eq!(
             line,
-            "scan: 3 files, 40 events, 2 input problems (bad_json 2), 30 events not used \
-             (other_operation 30), 2 rows, 2 findings (1 multi-VM, 1 cross-tenant)"
+            "scan: 3 files (1 skipped: hidden 1), 40 events, 2 input problems (bad_json 2), \
+             30 events not used (other_operation 30), 2 rows, 2 findings (1 multi-VM, 1 \
+             cross-tenant)"
         );
-        let line = summary_line(&ReadStats::default(), &[], &[]);
+        let line = summary_line(&ReadStats::default(), &[], &RowCounts::default());
         assert_eq!(line, "scan: 0 files, 0 events, 0 rows, 0 findings");
     }
 }
