@@ -359,7 +359,9 @@ fn input_problems_are_warned_with_position_and_capped() {
         o.stderr
     );
     assert!(
-        warnings[0].contains("x.jsonl:2:8 (byte 16): truncated_record: record starting at line 2 is cut short"),
+        warnings[0].contains(
+            "x.jsonl:2:8 (byte 16): truncated_record: record starting at line 2 is cut short"
+        ),
         "{}",
         warnings[0]
     );
@@ -373,7 +375,10 @@ fn input_problems_are_warned_with_position_and_capped() {
     );
     // --verbose shows every problem.
     let o = scan(&["--verbose", d.to_str().unwrap()]);
-    assert_eq!(o.stderr.lines().filter(|l| l.contains("warning:")).count(), 30);
+    assert_eq!(
+        o.stderr.lines().filter(|l| l.contains("warning:")).count(),
+        30
+    );
     // --strict makes malformed records an error.
     let o = scan(&["--strict", d.to_str().unwrap()]);
     assert_eq!(o.code, 2);
@@ -391,7 +396,11 @@ fn no_events_renders_no_rows() {
 #[test]
 fn unreadable_input_is_exit_2_even_with_findings_and_rows_are_printed() {
     let d = tempdir("binary");
-    std::fs::write(d.join("ok.json"), "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n").unwrap();
+    std::fs::write(
+        d.join("ok.json"),
+        "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n",
+    )
+    .unwrap();
     let mut bin = b"\x7fELF\x02\x01\x01\x00".to_vec();
     bin.extend((0..300u32).map(|i| (i % 256) as u8));
     std::fs::write(d.join("tool.bin"), bin).unwrap();
@@ -417,8 +426,7 @@ fn skipped_entries_are_counted_and_listed_with_verbose() {
     let o = scan(&["--verbose", &samples()]);
     for name in ["README.md", "make_samples.py"] {
         assert!(
-            o.stderr
-                .contains(&format!("{name}: text that is not JSON")),
+            o.stderr.contains(&format!("{name}: text that is not JSON")),
             "{}",
             o.stderr
         );
@@ -440,7 +448,15 @@ fn help_documents_exit_status_without_rustdoc_markup() {
         "Event Hubs Capture",
         "- for standard",
     ] {
-        assert!(o.stdout.contains(needle), "help lacks {needle:?}:\n{}", o.stdout);
+        assert!(
+            o.stdout.contains(needle),
+            "help lacks {needle:?}:\n{}",
+            o.stdout
+        );
     }
-    assert!(!o.stdout.contains("[`"), "rustdoc markup in help:\n{}", o.stdout);
+    assert!(
+        !o.stdout.contains("[`"),
+        "rustdoc markup in help:\n{}",
+        o.stdout
+    );
 }

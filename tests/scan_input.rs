@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use t1651::scan::input::{
-    read_paths, read_paths_with, Event, Problem, ProblemKind, ReadOptions, ReadStats, SkipReason,
-    Sink, Skipped, WalkOptions,
+    read_paths, read_paths_with, Event, Problem, ProblemKind, ReadOptions, ReadStats, Sink,
+    SkipReason, Skipped, WalkOptions,
 };
 
 mod scan_support;
@@ -30,7 +30,10 @@ impl Sink for Collect {
         }
         let file = e.location.file.file_name().unwrap().to_string_lossy();
         let mut loc = e.location.to_string();
-        loc = format!("{file}{}", &loc[e.location.file.display().to_string().len()..]);
+        loc = format!(
+            "{file}{}",
+            &loc[e.location.file.display().to_string().len()..]
+        );
         if !e.complete {
             loc.push('~');
         }
@@ -68,9 +71,15 @@ fn mixed_directory_is_read_recursively_in_sorted_order_by_content() {
         &d.join("b/ct.json.gz"),
         &gzip(b"{\"Records\":[{\"eventName\":\"SendCommand\"},{\"eventName\":\"StartSession\"}]}"),
     );
-    write(&d.join("a/PT1H.json"), b"{\"time\":\"1\"}\n{\"time\":\"2\"}\n");
+    write(
+        &d.join("a/PT1H.json"),
+        b"{\"time\":\"1\"}\n{\"time\":\"2\"}\n",
+    );
     write(&d.join("a/portal.json"), b"[\n  {\"caller\": \"x\"}\n]\n");
-    write(&d.join("c/hub.jsonl"), b"{\"records\":[{\"time\":\"3\"}]}\n");
+    write(
+        &d.join("c/hub.jsonl"),
+        b"{\"records\":[{\"time\":\"3\"}]}\n",
+    );
     write(&d.join("c/notes.txt"), b"not a log\n");
     // A *.log of JSON lines is read: the content decides.
     write(&d.join("c/export.log"), b"{\"time\":\"5\"}\n");
@@ -137,7 +146,10 @@ fn json_lines_resynchronise_at_the_next_line() {
         "{}",
         c.problems[1].position()
     );
-    assert_eq!(s.inputs_failed, 0, "malformed records do not fail the input");
+    assert_eq!(
+        s.inputs_failed, 0,
+        "malformed records do not fail the input"
+    );
 }
 
 #[test]
@@ -156,7 +168,11 @@ fn broken_record_in_a_pretty_document_loses_no_other() {
     assert_eq!(kinds(&c), [ProblemKind::BadJson, ProblemKind::Truncated]);
     let p = &c.problems[0];
     assert_eq!((p.line, p.column, p.offset), (Some(3), Some(11), Some(24)));
-    assert!(p.to_string().contains("portal.json:3:11[1] (byte 24): bad_json"), "{p}");
+    assert!(
+        p.to_string()
+            .contains("portal.json:3:11[1] (byte 24): bad_json"),
+        "{p}"
+    );
     assert_eq!(s.inputs_failed, 0);
 }
 
@@ -166,7 +182,11 @@ fn one_line_cloudtrail_file_keeps_records_after_a_broken_one() {
     let (c, _) = scan_file("ct1", "ct.json", text);
     assert_eq!(c.events, ["ct.json:1[0]", "ct.json:1[2]"]);
     assert_eq!(kinds(&c), [ProblemKind::BadJson]);
-    assert_eq!(c.problems[0].offset, Some(34), "the closing brace after `tru`");
+    assert_eq!(
+        c.problems[0].offset,
+        Some(34),
+        "the closing brace after `tru`"
+    );
 }
 
 #[test]
@@ -185,7 +205,12 @@ fn document_cut_at_the_end_keeps_every_complete_record() {
 fn large_documents_stream_across_buffer_boundaries_like_json_lines() {
     // Records crossing the 1 MiB read buffer many times, in every shape.
     let records: Vec<String> = (0..30_000)
-        .map(|i| format!("{{\"n\":{i},\"pad\":\"{}\",\"q\":\"a\\\"b\\\\\"}}", "x".repeat(i % 90)))
+        .map(|i| {
+            format!(
+                "{{\"n\":{i},\"pad\":\"{}\",\"q\":\"a\\\"b\\\\\"}}",
+                "x".repeat(i % 90)
+            )
+        })
         .collect();
     let lines = records.join("\n");
     let array = format!("[{}]", records.join(","));
@@ -215,9 +240,18 @@ fn truncated_gzip_fails_the_input_but_keeps_what_was_read() {
     let gz = gzip(&text);
     let (c, s) = scan_file("gz", "x.json.gz", &gz[..gz.len() / 2]);
     assert!(s.events > 100 && s.events < 3000, "{s:?}");
-    assert_eq!(s.problems.get(&ProblemKind::BadGzip), Some(&1), "{:?}", c.problems);
+    assert_eq!(
+        s.problems.get(&ProblemKind::BadGzip),
+        Some(&1),
+        "{:?}",
+        c.problems
+    );
     assert_eq!(s.inputs_failed, 1);
-    let p = c.problems.iter().find(|p| p.kind == ProblemKind::BadGzip).unwrap();
+    let p = c
+        .problems
+        .iter()
+        .find(|p| p.kind == ProblemKind::BadGzip)
+        .unwrap();
     assert!(p.input_failed && p.offset.is_some(), "{p:?}");
 }
 
@@ -260,7 +294,13 @@ fn missing_paths_are_reported_and_the_others_read() {
     let (c, s) = scan(&[d.join("nope"), d.join("ok.json")]);
     assert_eq!(c.events, ["ok.json:1"]);
     assert_eq!(s.inputs_failed, 1);
-    assert!(c.problems[0].to_string().contains("nope: unreadable: no such file"), "{}", c.problems[0]);
+    assert!(
+        c.problems[0]
+            .to_string()
+            .contains("nope: unreadable: no such file"),
+        "{}",
+        c.problems[0]
+    );
 }
 
 #[cfg(unix)]
@@ -319,7 +359,11 @@ fn event_hubs_capture_avro_files_are_read_with_every_codec() {
         );
         assert!(c.texts[0].contains("RUNCOMMAND"));
         assert_eq!(kinds(&c), [ProblemKind::BadJson], "{name}");
-        assert!(c.problems[0].position().contains(":message 3:1"), "{}", c.problems[0]);
+        assert!(
+            c.problems[0].position().contains(":message 3:1"),
+            "{}",
+            c.problems[0]
+        );
         assert_eq!(s.inputs_failed, 0);
     }
     // A truncated container keeps the messages before the break and fails the input.

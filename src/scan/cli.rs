@@ -24,9 +24,9 @@
 use std::ffi::OsString;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -336,7 +336,10 @@ pub fn run_args(
         verbose: args.verbose,
         shown: 0,
         out: RowWriter::new(BufWriter::new(stdout), args.format, table, header),
-        progress: progress.as_ref().map(|p| p.bar.clone()),
+        progress: progress
+            .as_ref()
+            .map(|p| (p.bar.clone(), Arc::clone(&p.bytes))),
+        last_tick: Instant::now(),
     };
     let opts = ReadOptions {
         walk: walk_opts,
@@ -538,11 +541,12 @@ impl<'w> RowWriter<'w> {
 }
 
 /// A progress line on stderr (a terminal): bytes read of the total, and the rate.
+///
+/// Updated from the reading thread (see [`EngineSink::tick`]): the binary holds the stderr
+/// lock for the whole scan, so a drawing thread of its own would wait for it forever.
 struct Progress {
     bar: ProgressBar,
     bytes: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    ticker: std::thread::JoinHandle<()>,
 }
 
 impl Progress {
@@ -568,28 +572,13 @@ impl Progress {
         if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style);
         }
-        let bytes = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let ticker = {
-            let (bar, bytes, stop) = (bar.clone(), Arc::clone(&bytes), Arc::clone(&stop));
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    bar.set_position(bytes.load(Ordering::Relaxed));
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            })
-        };
         Progress {
             bar,
-            bytes,
-            stop,
-            ticker,
+            bytes: Arc::new(AtomicU64::new(0)),
         }
     }
 
     fn stop(self) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.ticker.join();
         self.bar.finish_and_clear();
     }
 }
@@ -604,14 +593,25 @@ struct EngineSink<'e, 'w> {
     verbose: bool,
     shown: u64,
     out: RowWriter<'w>,
-    progress: Option<ProgressBar>,
+    progress: Option<(ProgressBar, Arc<AtomicU64>)>,
+    last_tick: Instant,
 }
 
 impl EngineSink<'_, '_> {
+    /// Moves the progress bar, at most ten times a second.
+    fn tick(&mut self) {
+        if let Some((bar, bytes)) = &self.progress {
+            if self.last_tick.elapsed() >= Duration::from_millis(100) {
+                self.last_tick = Instant::now();
+                bar.set_position(bytes.load(Ordering::Relaxed));
+            }
+        }
+    }
+
     fn say(&mut self, line: String) {
         let stderr = &mut *self.stderr;
         match &self.progress {
-            Some(bar) => bar.suspend(|| writeln!(stderr, "{line}")),
+            Some((bar, _)) => bar.suspend(|| writeln!(stderr, "{line}")),
             None => writeln!(stderr, "{line}"),
         }
         .ok();
@@ -623,13 +623,19 @@ impl Sink for EngineSink<'_, '_> {
         if let Some(row) = self.engine.push(event) {
             self.out.row(row);
         }
+        self.tick();
     }
 
     fn problem(&mut self, problem: &Problem) {
+        self.tick();
         let show = problem.input_failed || self.verbose || self.shown < MAX_PROBLEMS_SHOWN as u64;
         if !self.quiet && show {
             self.shown += 1;
-            let level = if problem.input_failed { "error" } else { "warning" };
+            let level = if problem.input_failed {
+                "error"
+            } else {
+                "warning"
+            };
             self.say(format!("t1651detect scan: {level}: {problem}"));
         }
     }

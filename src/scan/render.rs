@@ -641,7 +641,11 @@ pub fn summary_line(stats: &ReadStats, skipped: &[(String, u64)], counts: &RowCo
     );
     let skipped_files = stats.skipped_count();
     if skipped_files > 0 {
-        let by: Vec<String> = stats.skipped.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let by: Vec<String> = stats
+            .skipped
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
         s.push_str(&format!(" ({skipped_files} skipped: {})", by.join(", ")));
     }
     s.push_str(&format!(", {} event{}", stats.events, plural(stats.events)));

@@ -47,7 +47,10 @@ pub fn capture_avro(bodies: &[Vec<u8>], codec: apache_avro::Codec) -> Vec<u8> {
         let mut r = Record::new(&schema).unwrap();
         r.put("SequenceNumber", Value::Long(i as i64));
         r.put("Offset", Value::String(format!("{}", i * 4096)));
-        r.put("EnqueuedTimeUtc", Value::String("3/14/2026 2:11:05 AM".into()));
+        r.put(
+            "EnqueuedTimeUtc",
+            Value::String("3/14/2026 2:11:05 AM".into()),
+        );
         r.put(
             "SystemProperties",
             Value::Map(
@@ -59,7 +62,10 @@ pub fn capture_avro(bodies: &[Vec<u8>], codec: apache_avro::Codec) -> Vec<u8> {
             ),
         );
         r.put("Properties", Value::Map(Default::default()));
-        r.put("Body", Value::Union(1, Box::new(Value::Bytes(body.clone()))));
+        r.put(
+            "Body",
+            Value::Union(1, Box::new(Value::Bytes(body.clone()))),
+        );
         w.append(r).unwrap();
         // One block per message, so a cut file loses only the last ones.
         w.flush().unwrap();

@@ -30,7 +30,9 @@ enum Kind {
     Avro,
     Utf16,
     /// JSON text; `bom` bytes of UTF-8 byte order mark to skip.
-    Json { bom: usize },
+    Json {
+        bom: usize,
+    },
     Text,
     Binary,
 }
@@ -45,7 +47,11 @@ fn kind_of(head: &[u8]) -> Kind {
     if head.starts_with(&[0xff, 0xfe]) || head.starts_with(&[0xfe, 0xff]) {
         return Kind::Utf16;
     }
-    let bom = if head.starts_with(&[0xef, 0xbb, 0xbf]) { 3 } else { 0 };
+    let bom = if head.starts_with(&[0xef, 0xbb, 0xbf]) {
+        3
+    } else {
+        0
+    };
     let text = &head[bom..];
     let Some(first) = text.iter().position(|b| !b.is_ascii_whitespace()) else {
         return Kind::Empty;
@@ -131,8 +137,7 @@ pub(super) fn decode<S: Sink>(
         Kind::Utf16 => ctx.input_problem(
             At::default(),
             ProblemKind::BadEncoding,
-            "UTF-16 text (as written by PowerShell redirection); convert it to UTF-8 first"
-                .into(),
+            "UTF-16 text (as written by PowerShell redirection); convert it to UTF-8 first".into(),
         ),
         Kind::Json { bom } => {
             let mut stream = stream;

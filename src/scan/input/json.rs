@@ -58,7 +58,10 @@ enum Mode {
 enum State {
     Top,
     /// Inside an array of records (a top-level array or a wrapper's `records`).
-    Array { wrapper: bool, index: u64 },
+    Array {
+        wrapper: bool,
+        index: u64,
+    },
     /// After a wrapper's `records` array, before the wrapper's closing `}`.
     WrapperTail,
 }
@@ -525,7 +528,12 @@ impl<R: Read> Reader<R> {
         let mut start = self.buf.pos;
         let lines = self.lines();
         let scan = loop {
-            let s = scan_value(&self.buf.data[start..self.buf.end], lines, &[], &mut self.stack);
+            let s = scan_value(
+                &self.buf.data[start..self.buf.end],
+                lines,
+                &[],
+                &mut self.stack,
+            );
             if s != Scan::NeedMore {
                 break s;
             }

@@ -344,7 +344,8 @@ pub fn read_input<S: Sink>(input: &Input, opts: &ReadOptions, sink: &mut S, stat
             let file = match std::fs::File::open(path) {
                 Ok(f) => f,
                 Err(e) => {
-                    let p = Problem::input(path, ProblemKind::Unreadable, format!("cannot open: {e}"));
+                    let p =
+                        Problem::input(path, ProblemKind::Unreadable, format!("cannot open: {e}"));
                     report(stats, sink, &p);
                     return;
                 }

@@ -38,7 +38,13 @@ impl Input {
     /// Found while walking a directory (rather than named): content that is plain text but
     /// not JSON is then skipped rather than reported.
     pub fn in_directory(&self) -> bool {
-        matches!(self, Input::File { in_directory: true, .. })
+        matches!(
+            self,
+            Input::File {
+                in_directory: true,
+                ..
+            }
+        )
     }
 
     /// The name the input is reported under.
@@ -83,7 +89,9 @@ impl SkipReason {
             SkipReason::SymlinkedDirectory => {
                 "symbolic link to a directory (use --follow-symlinks to read it)"
             }
-            SkipReason::AlreadyVisited => "directory already read (symbolic link loop or duplicate)",
+            SkipReason::AlreadyVisited => {
+                "directory already read (symbolic link loop or duplicate)"
+            }
             SkipReason::NotAFile => "not a regular file or directory",
             SkipReason::NotJson => "text that is not JSON",
         }
