@@ -473,9 +473,40 @@ fn write_line_group(
     Ok(())
 }
 
-/// Display width, counted in characters (wide East Asian characters count as one).
+/// Display width in terminal columns (`unicode-width`: wide East Asian characters and
+/// emoji take two, combining marks none). Only meaningful for [`sanitize`]d text.
 fn width(s: &str) -> usize {
-    s.chars().count()
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// Splits `s` after its longest prefix at most `w` columns wide, taking at least one
+/// character when `w > 0` (so hard-breaking always progresses, even with a character wider
+/// than the line).
+pub(crate) fn split_at_width(s: &str, w: usize) -> (&str, &str) {
+    let mut used = 0;
+    for (i, c) in s.char_indices() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + cw > w && (i > 0 || w == 0) {
+            return s.split_at(i);
+        }
+        used += cw;
+    }
+    (s, "")
+}
+
+/// The longest suffix of `s` at most `w` columns wide.
+fn tail_of_width(s: &str, w: usize) -> &str {
+    let mut used = 0;
+    let mut start = s.len();
+    for (i, c) in s.char_indices().rev() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + cw > w {
+            break;
+        }
+        used += cw;
+        start = i;
+    }
+    &s[start..]
 }
 
 /// Replaces characters that would disturb the terminal: C0/C1 controls (escape sequences,
@@ -507,8 +538,8 @@ fn wrap_header(name: &str, w: usize) -> Vec<String> {
         cur.push_str(piece);
         // A piece longer than the column is hard-broken.
         while width(&cur) > w && w > 0 {
-            let head: String = cur.chars().take(w).collect();
-            let tail: String = cur.chars().skip(w).collect();
+            let (head, tail) = split_at_width(&cur, w);
+            let (head, tail) = (head.to_string(), tail.to_string());
             lines.push(head);
             cur = tail;
         }
@@ -519,7 +550,7 @@ fn wrap_header(name: &str, w: usize) -> Vec<String> {
     lines
 }
 
-/// Shortens `s` to `w` characters by replacing its middle with `…`.
+/// Shortens `s` to `w` columns by replacing its middle with `…`.
 pub fn truncate_middle(s: &str, w: usize) -> String {
     let n = width(s);
     if n <= w {
@@ -531,10 +562,11 @@ pub fn truncate_middle(s: &str, w: usize) -> String {
     let keep = w - 1;
     let tail = keep / 2;
     let head = keep - tail;
-    let mut out: String = s.chars().take(head).collect();
-    out.push('…');
-    out.extend(s.chars().skip(n - tail));
-    out
+    let (first, rest) = split_at_width(s, head);
+    // A wide character may not fit the head exactly: the tail gets what is left.
+    let first = if width(first) > head { "" } else { first };
+    let last = tail_of_width(rest, keep - width(first));
+    format!("{first}…{last}")
 }
 
 /// Lays out the values of one cell in a column of width `w`, in at most
@@ -604,8 +636,10 @@ fn wrap_value(v: &str, w: usize) -> Vec<String> {
         }
         cur.push_str(piece);
         while width(&cur) > w {
-            lines.push(cur.chars().take(w).collect());
-            cur = cur.chars().skip(w).collect();
+            let (head, tail) = split_at_width(&cur, w);
+            let (head, tail) = (head.to_string(), tail.to_string());
+            lines.push(head);
+            cur = tail;
         }
     }
     if !cur.is_empty() {
@@ -614,8 +648,7 @@ fn wrap_value(v: &str, w: usize) -> Vec<String> {
     if lines.len() > MAX_CELL_LINES {
         let rest: String = lines[MAX_CELL_LINES - 1..].concat();
         lines.truncate(MAX_CELL_LINES - 1);
-        let n = width(&rest);
-        let tail: String = rest.chars().skip(n.saturating_sub(w - 1)).collect();
+        let tail = tail_of_width(&rest, w.saturating_sub(1));
         lines.push(if w > 1 {
             format!("…{tail}")
         } else {
@@ -860,9 +893,9 @@ mod tests {
             let text = render(&sample_rows(), Format::Table, width);
             for line in text.lines() {
                 assert!(
-                    line.chars().count() <= width,
-                    "width {width}: {line:?} is {} chars",
-                    line.chars().count()
+                    super::width(line) <= width,
+                    "width {width}: {line:?} is {} columns",
+                    super::width(line)
                 );
             }
             assert!(!text.contains("first_seen"), "not a default column");
@@ -990,6 +1023,67 @@ mod tests {
         assert_eq!(truncate_middle("abc", 5), "abc");
         assert_eq!(truncate_middle("abcdef", 1), "…");
         assert_eq!(sanitize("a\u{1b}[31mb\nc\u{202e}d"), "a?[31mb c?d");
+    }
+
+    #[test]
+    fn wide_characters_count_two_columns() {
+        assert_eq!(width("vm-東京"), 7);
+        assert_eq!(width("ok 👍"), 5);
+        // Head and tail of the shortened value are measured in columns.
+        assert_eq!(truncate_middle("東京大阪名古屋", 7), "東…古屋");
+        assert!(width(&truncate_middle("東京大阪名古屋", 6)) <= 6);
+        assert_eq!(split_at_width("東京", 1), ("東", "京"), "always progresses");
+        let rows = vec![row(&[
+            ("caller_identity", &["管理者@contoso.example"]),
+            ("cloud", &["azure"]),
+            (
+                "targeted_vms",
+                &["東京-vm-01", "大阪-vm-02", "名古屋-vm-03"],
+            ),
+            ("multi_vm_targeting", &["TRUE"]),
+        ])];
+        for (w, layout) in [
+            (24, Layout::Cards),
+            (40, Layout::Cards),
+            (50, Layout::Table),
+            (80, Layout::Table),
+            (80, Layout::Auto),
+        ] {
+            {
+                let mut out = Vec::new();
+                let opts = TableOptions {
+                    width: w,
+                    layout,
+                    ..TableOptions::default()
+                };
+                write_rows(&mut out, &rows, Format::Table, &opts).unwrap();
+                let text = String::from_utf8(out).unwrap();
+                for line in text.lines() {
+                    assert!(width(line) <= w, "{layout:?} {w}: {line:?}");
+                }
+            }
+        }
+        // Columns line up: the table's rows are padded to the same display width.
+        let mut out = Vec::new();
+        let opts = TableOptions {
+            width: 200,
+            layout: Layout::Table,
+            columns: Some(vec!["targeted_vms".into(), "cloud".into()]),
+            ..TableOptions::default()
+        };
+        let two = vec![
+            rows[0].clone(),
+            row(&[("targeted_vms", &["vm"]), ("cloud", &["aws"])]),
+        ];
+        write_rows(&mut out, &two, Format::Table, &opts).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let at: Vec<usize> = text
+            .lines()
+            .filter(|l| l.contains("azure") || l.contains("aws"))
+            .map(|l| width(&l[..l.find("az").or(l.find("aws")).unwrap()]))
+            .collect();
+        assert_eq!(at.len(), 2, "{text}");
+        assert_eq!(at[0], at[1], "{text}");
     }
 
     #[test]

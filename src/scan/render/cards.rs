@@ -28,7 +28,9 @@
 
 use std::io::{self, Write};
 
-use super::{break_pieces, flag, is_finding, sanitize, truncate_middle, width, TableOptions};
+use super::{
+    break_pieces, flag, is_finding, sanitize, split_at_width, truncate_middle, width, TableOptions,
+};
 use crate::detect::row::{OutValue, OutputRow};
 
 /// Indent of the body lines.
@@ -168,8 +170,7 @@ fn write_heading(w: &mut dyn Write, title: &str, total: usize, color: bool) -> i
         "── {title} {}",
         "─".repeat(total.saturating_sub(used).max(2))
     );
-    let line: String = line.chars().take(total.max(1)).collect();
-    let line = line.trim_end();
+    let line = split_at_width(&line, total.max(1)).0.trim_end();
     if color {
         writeln!(w, "{BOLD}{line}{RESET}")
     } else {
@@ -534,8 +535,8 @@ pub(super) fn fill(
             }
             cur.push_str(piece);
             while width(&cur) > avail {
-                let head: String = cur.chars().take(avail).collect();
-                let tail: String = cur.chars().skip(avail).collect();
+                let (head, tail) = split_at_width(&cur, avail);
+                let (head, tail) = (head.to_string(), tail.to_string());
                 cur = head;
                 newline(&mut cur, &mut avail);
                 cur = tail;
