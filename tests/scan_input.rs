@@ -190,6 +190,21 @@ fn one_line_cloudtrail_file_keeps_records_after_a_broken_one() {
 }
 
 #[test]
+fn one_line_document_broken_in_its_structure_says_what_was_skipped() {
+    let text = b"[{\"n\":1},{\"n\":2]},{\"n\":3},{\"n\":4},{\"n\":5}]";
+    let (c, s) = scan_file("ct2", "portal.json", text);
+    assert_eq!(c.events, ["portal.json:1[0]"]);
+    assert_eq!(kinds(&c), [ProblemKind::BadJson, ProblemKind::BadJson]);
+    assert!(c.problems[0].detail.contains("unexpected `]`"), "{}", c.problems[0]);
+    assert!(
+        c.problems[1].detail.contains("rest of the document (26 bytes from byte 16)"),
+        "{}",
+        c.problems[1]
+    );
+    assert_eq!(s.inputs_failed, 0);
+}
+
+#[test]
 fn document_cut_at_the_end_keeps_every_complete_record() {
     let (c, s) = scan_file(
         "cut",

@@ -332,6 +332,7 @@ pub(super) fn read<R: Read, S: Sink>(ctx: &mut Ctx<'_, S>, r: R) {
         resync_col: None,
         top_col: None,
         lost_to_end: false,
+        lost_from: None,
         stack: Vec::new(),
     };
     rd.buf.ensure(4096);
@@ -349,6 +350,9 @@ struct Reader<R> {
     top_col: Option<u64>,
     /// A resynchronisation ran to the end of the input: the end is not reported again.
     lost_to_end: bool,
+    /// Document mode: the stream offset where a resynchronisation that ran to the end of
+    /// the input started (what follows it was not read).
+    lost_from: Option<u64>,
     stack: Vec<u8>,
 }
 
@@ -366,6 +370,25 @@ impl<R: Read> Reader<R> {
             };
             if !more {
                 break;
+            }
+        }
+        if let Some(from) = self.lost_from {
+            let end = self.buf.base + self.buf.end as u64;
+            // More than a closing `]}` and whitespace was given up.
+            if end.saturating_sub(from) > 16 {
+                let at = self.buf.at(self.buf.end);
+                ctx.record_problem(
+                    At {
+                        offset: Some(from),
+                        ..at
+                    },
+                    ProblemKind::BadJson,
+                    format!(
+                        "no record could be found again after the damage: the rest of the \
+                         document ({} bytes from byte {from}) was skipped",
+                        end - from
+                    ),
+                );
             }
         }
         if let Some(e) = self.buf.error.take() {
@@ -793,14 +816,17 @@ impl<R: Read> Reader<R> {
             _ => self.top_col,
         }
         .unwrap_or(1);
+        let from = self.buf.base + self.buf.pos as u64;
         loop {
             if !self.buf.skip_line() {
                 self.lost_to_end = true;
+                self.lost_from = Some(from);
                 return false;
             }
             // Look at the start of this line.
             let Some(b) = self.buf.skip_ws(true) else {
                 self.lost_to_end = true;
+                self.lost_from = Some(from);
                 return false;
             };
             if b == b'{' && self.buf.at(self.buf.pos).column == Some(col) {
