@@ -21,8 +21,10 @@
 //! * A record whose brackets balance but that is not well-formed JSON is reported
 //!   (`bad_json`, with line, column and byte offset) and the next record is read normally.
 //! * A record cut short: the line ends inside it (JSON lines), a raw newline appears inside
-//!   one of its strings (which JSON never allows, so the record was cut there), or the
-//!   input ends inside it. Its beginning is handed to the engine as incomplete (the
+//!   one of its strings (which JSON never allows, so the record was cut there), a line
+//!   starts a record at the container's record column while it is still open (document:
+//!   pretty-printers indent every element alike, so only its own closing bracket may stand
+//!   there), or the input ends inside it. Its beginning is handed to the engine as incomplete (the
 //!   engine's truncation rules decide) and reported as `truncated_record`.
 //! * After a cut or a bracket that closes the wrong thing, reading resumes: in JSON lines
 //!   at the next line; in a document at the next line that starts a record at the same
@@ -227,7 +229,12 @@ enum Scan {
 
 /// Scans the value starting at `b[0]` (`{` or `[`; or, with `open` non-empty, inside the
 /// containers already opened) to its end. `stack` is scratch space.
-fn scan_value(b: &[u8], lines: bool, open: &[u8], stack: &mut Vec<u8>) -> Scan {
+///
+/// `cut_col` (document mode, 0 for none): the 1-based column at which this container's
+/// records start. A line that starts a record at that column while this value is still
+/// open means the value was cut before it (in a pretty-printed document, only the value's
+/// own closing bracket can stand at that column).
+fn scan_value(b: &[u8], lines: bool, open: &[u8], stack: &mut Vec<u8>, cut_col: usize) -> Scan {
     stack.clear();
     stack.extend_from_slice(open);
     let mut i = 0;
@@ -269,6 +276,14 @@ fn scan_value(b: &[u8], lines: bool, open: &[u8], stack: &mut Vec<u8>) -> Scan {
                 }
             }
             b'\n' if lines => return Scan::Cut(i),
+            b'\n' if cut_col > 0 => {
+                let indent = b[i + 1..].iter().position(|&c| c != b' ' && c != b'\t');
+                match indent {
+                    None => return Scan::NeedMore,
+                    Some(k) if k + 1 == cut_col && b[i + 1 + k] == b'{' => return Scan::Cut(i),
+                    Some(_) => {}
+                }
+            }
             _ => {}
         }
         i += 1;
@@ -359,6 +374,18 @@ struct Reader<R> {
 impl<R: Read> Reader<R> {
     fn lines(&self) -> bool {
         self.mode == Mode::Lines
+    }
+
+    /// The record column of the current container (document mode), else 0.
+    fn cut_col(&self) -> usize {
+        if self.lines() {
+            return 0;
+        }
+        let col = match self.state {
+            State::Array { .. } => self.resync_col,
+            _ => self.top_col,
+        };
+        col.map_or(0, |c| c as usize)
     }
 
     fn run<S: Sink>(&mut self, ctx: &mut Ctx<'_, S>) {
@@ -509,6 +536,7 @@ impl<R: Read> Reader<R> {
                 self.lines(),
                 b"{",
                 &mut self.stack,
+                0,
             );
             match scan {
                 Scan::Done(n) => {
@@ -550,12 +578,14 @@ impl<R: Read> Reader<R> {
     fn record<S: Sink>(&mut self, ctx: &mut Ctx<'_, S>, index: Option<u64>) {
         let mut start = self.buf.pos;
         let lines = self.lines();
+        let cut_col = self.cut_col();
         let scan = loop {
             let s = scan_value(
                 &self.buf.data[start..self.buf.end],
                 lines,
                 &[],
                 &mut self.stack,
+                cut_col,
             );
             if s != Scan::NeedMore {
                 break s;
@@ -724,6 +754,7 @@ impl<R: Read> Reader<R> {
                     self.lines(),
                     &[],
                     &mut self.stack,
+                    0,
                 ) {
                     Scan::Done(n) => break Some((start, n)),
                     Scan::NeedMore => match self.buf.more(start) {
