@@ -621,6 +621,15 @@ impl<R: Read> Reader<R> {
             }
             Scan::Cut(n) => {
                 let end = start + n;
+                // A syntax error before the cut makes the record broken, not truncated.
+                let plen = self.buf.data[start..end].trim_ascii_end().len();
+                let head = &self.buf.data[start..start + plen];
+                if serde_json::from_slice::<IgnoredAny>(head).is_err_and(|e| !e.is_eof()) {
+                    self.check_and_emit(ctx, start, start + plen, at, index);
+                    self.buf.pos = end;
+                    self.resync();
+                    return;
+                }
                 let cut = self.buf.at(end);
                 let partial = self.buf.data[start..end].trim_ascii_end();
                 let text = match std::str::from_utf8(partial) {
