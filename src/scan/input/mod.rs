@@ -5,13 +5,13 @@
 //!
 //! The reading pipeline runs one way, each stage knowing only the next one's input:
 //!
-//! 1. [`walk`] expands the named paths (files, directories, `-` for standard input) into
+//! 1. [`mod@walk`] expands the named paths (files, directories, `-` for standard input) into
 //!    the inputs to read, and the entries it skipped with their reason;
-//! 2. [`format`] opens an input and decides its format **from its content** (gzip, Avro
+//! 2. `format` opens an input and decides its format **from its content** (gzip, Avro
 //!    object container, JSON text, UTF-16, other text, binary), whatever its name;
-//! 3. [`json`] and [`avro`] decode records from a stream of that format and hand them to a
-//!    [`Sink`] (Avro: Event Hubs Capture; each message `Body` goes back through [`format`]
-//!    and [`json`]);
+//! 3. `json` and `avro` decode records from a stream of that format and hand them to a
+//!    [`Sink`] (Avro: Event Hubs Capture; each message `Body` goes back through `format`
+//!    and `json`);
 //! 4. the sink (the scan driver) feeds the detection engine.
 //!
 //! # Shapes
@@ -33,7 +33,7 @@
 //!
 //! Nothing is dropped silently, nothing panics, and no malformed record loses another:
 //! every problem is reported to the sink as a [`Problem`] (file, line, column, byte offset,
-//! reason) and counted in [`ReadStats`]; reading resumes at the next record (see [`json`]
+//! reason) and counted in [`ReadStats`]; reading resumes at the next record (see the `json` module
 //! for how). A record cut short is handed to the engine as incomplete
 //! ([`Event::complete`]) so that the engine's truncation rules decide what is kept.
 //! Whether the scan could read every input to its end is [`ReadStats::inputs_failed`].

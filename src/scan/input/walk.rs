@@ -4,7 +4,7 @@
 //! Named paths are read in the order given; `-` is standard input. Inside a directory,
 //! entries are visited sorted by name (byte order), recursively. Every regular file is a
 //! candidate whatever its name: its content decides whether and how it is read (see
-//! [`super::format`]). Skipped: hidden entries (`.name`), entries that are neither files
+//! the `format` stage). Skipped: hidden entries (`.name`), entries that are neither files
 //! nor directories (sockets, FIFOs, devices), and symbolic links to directories unless
 //! [`WalkOptions::follow_symlinks`]; with it, a directory already visited (a link loop, or
 //! two links to one directory) is skipped, so the walk always ends.
