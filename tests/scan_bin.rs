@@ -281,3 +281,35 @@ fn progress_only_when_stderr_is_a_terminal() {
     assert!(tty.contains("scan: "), "{tty:?}");
     assert!(tty.contains("/s"), "a rate is shown: {tty:?}");
 }
+
+#[test]
+fn streamed_csv_keeps_the_cut_flag_columns() {
+    let out = Command::new(bin())
+        .args([
+            "scan",
+            "--mode",
+            "events",
+            "--format",
+            "csv",
+            "--max-values",
+            "1",
+        ])
+        .arg(samples())
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    let mut rd = csv::Reader::from_reader(stdout.as_bytes());
+    let header: Vec<String> = rd.headers().unwrap().iter().map(String::from).collect();
+    let at = header
+        .iter()
+        .position(|h| h == "targeted_vms_truncated")
+        .expect("flag column in the header");
+    let cut = rd
+        .records()
+        .filter(|r| r.as_ref().unwrap().get(at) == Some("TRUE"))
+        .count();
+    assert!(
+        cut > 0,
+        "a SendCommand to several instances is cut to one value:\n{stdout}"
+    );
+}

@@ -243,8 +243,9 @@ pub trait Engine {
     fn push(&mut self, event: &Event<'_>) -> Option<OutputRow>;
     /// Ends the run and returns the remaining rows.
     fn finish(self: Box<Self>) -> EngineOutput;
-    /// The output columns, for the CSV header when there is no row; empty if unknown.
-    fn columns(&self) -> Vec<&'static str> {
+    /// The output columns (every column a row may have, in order), for the CSV header of
+    /// streamed rows and of no rows; empty if unknown.
+    fn columns(&self) -> Vec<String> {
         Vec::new()
     }
 }
@@ -424,7 +425,7 @@ struct RowWriter<'w> {
     format: Format,
     table: TableOptions,
     /// CSV columns: the engine's, else the first row's.
-    header: Vec<&'static str>,
+    header: Vec<String>,
     header_written: bool,
     /// Table rows not yet written.
     pending: Vec<OutputRow>,
@@ -439,7 +440,7 @@ impl<'w> RowWriter<'w> {
         w: BufWriter<&'w mut dyn Write>,
         format: Format,
         table: TableOptions,
-        header: Vec<&'static str>,
+        header: Vec<String>,
     ) -> Self {
         RowWriter {
             w,
@@ -489,7 +490,7 @@ impl<'w> RowWriter<'w> {
     fn csv_row(&mut self, row: &OutputRow) -> io::Result<()> {
         if !self.header_written {
             if self.header.is_empty() {
-                self.header = row.columns.iter().map(|(n, _)| *n).collect();
+                self.header = row.columns.iter().map(|(n, _)| n.to_string()).collect();
             }
             render::write_csv_header(&mut self.w, &self.header)?;
             self.header_written = true;
@@ -520,8 +521,10 @@ impl<'w> RowWriter<'w> {
                 if !self.header_written {
                     // Every column of the rows, in order of first appearance.
                     let cols = render::all_columns(&rows);
-                    if self.header.is_empty() || cols.iter().any(|c| !self.header.contains(c)) {
-                        self.header = cols;
+                    if self.header.is_empty()
+                        || cols.iter().any(|c| !self.header.iter().any(|h| h == c))
+                    {
+                        self.header = cols.iter().map(|c| c.to_string()).collect();
                     }
                 }
                 for r in rows {

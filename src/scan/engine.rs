@@ -8,7 +8,7 @@
 
 use crate::detect::engine::{warning_text, Engine as Detect, Stats};
 use crate::detect::options::{Mode, Options};
-use crate::detect::row::OutputRow;
+use crate::detect::row::{OutValue, OutputRow};
 use crate::scan::cli::{Engine, EngineOutput, OptionError};
 use crate::scan::input::Event;
 
@@ -29,7 +29,7 @@ impl Engine for DetectEngine {
         }
     }
 
-    fn columns(&self) -> Vec<&'static str> {
+    fn columns(&self) -> Vec<String> {
         header_columns(self.engine.options())
     }
 
@@ -69,8 +69,10 @@ pub fn factory(options: &[(&'static str, String)]) -> Result<Box<dyn Engine>, Op
 
 /// The output columns for these options, found by running one well-formed Azure Run
 /// Command event through a fresh engine (so the list can never drift from the engine's
-/// rows). Empty when the options exclude that event (e.g. `--operations`).
-fn header_columns(opts: &Options) -> Vec<&'static str> {
+/// rows), followed by the `<name>_truncated` flag column of each multivalue column (the
+/// engine adds one to a row whose values were cut to `max_values`). Empty when the options
+/// exclude that event (e.g. `--operations`).
+fn header_columns(opts: &Options) -> Vec<String> {
     const PROBE: &[u8] = br#"{"time":"2026-01-01T00:00:00Z","resourceId":"/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/VM","operationName":"MICROSOFT.COMPUTE/VIRTUALMACHINES/RUNCOMMAND/ACTION","category":"Administrative","resultType":"Success","caller":"probe@example.com","correlationId":"00000000-0000-0000-0000-000000000001","tenantId":"00000000-0000-0000-0000-000000000002"}"#;
     let mut probe = Detect::new(opts.clone());
     let row = if opts.mode == Mode::Events {
@@ -79,6 +81,15 @@ fn header_columns(opts: &Options) -> Vec<&'static str> {
         probe.ingest_json(PROBE, None);
         probe.finish().rows.into_iter().next()
     };
-    row.map(|r| r.columns.iter().map(|(n, _)| *n).collect())
-        .unwrap_or_default()
+    let Some(row) = row else {
+        return Vec::new();
+    };
+    let mut cols: Vec<String> = row.columns.iter().map(|(n, _)| n.to_string()).collect();
+    for (name, value) in &row.columns {
+        let flag = format!("{name}_truncated");
+        if matches!(value, OutValue::Multi(_)) && !cols.contains(&flag) {
+            cols.push(flag);
+        }
+    }
+    cols
 }

@@ -179,19 +179,24 @@ pub fn write_csv(w: &mut dyn Write, rows: &[OutputRow]) -> io::Result<()> {
 }
 
 /// The CSV header line (nothing when `cols` is empty).
-pub fn write_csv_header(w: &mut dyn Write, cols: &[&str]) -> io::Result<()> {
+pub fn write_csv_header<C: AsRef<str>>(w: &mut dyn Write, cols: &[C]) -> io::Result<()> {
     if cols.is_empty() {
         return Ok(());
     }
     let mut out = csv::Writer::from_writer(w);
-    out.write_record(cols).map_err(csv_err)?;
+    out.write_record(cols.iter().map(|c| c.as_ref()))
+        .map_err(csv_err)?;
     out.flush()
 }
 
 /// One CSV row with the fields of `cols`; a multivalue is joined with `\n`.
-pub fn write_csv_row(w: &mut dyn Write, cols: &[&str], row: &OutputRow) -> io::Result<()> {
+pub fn write_csv_row<C: AsRef<str>>(
+    w: &mut dyn Write,
+    cols: &[C],
+    row: &OutputRow,
+) -> io::Result<()> {
     let mut out = csv::Writer::from_writer(w);
-    let record = cols.iter().map(|c| match row.get(c) {
+    let record = cols.iter().map(|c| match row.get(c.as_ref()) {
         None => String::new(),
         Some(OutValue::Single(s)) => s.clone(),
         Some(OutValue::Multi(v)) => v.join("\n"),
