@@ -3,9 +3,9 @@
 //! Capture writes Avro object containers (null, deflate or snappy blocks) whose records
 //! have the schema `SequenceNumber, Offset, EnqueuedTimeUtc, SystemProperties, Properties,
 //! Body`; `Body` holds the message as sent, for Azure diagnostic settings a
-//! `{"records":[...]}` JSON document (possibly gzip-compressed). Each body is decoded like
-//! a file of its own (see [`super::format::decode_bytes`]); its events and problems are
-//! located by message number (1-based) and line inside the body.
+//! `{"records":[...]}` JSON document (possibly gzip-compressed). Each body is decoded by
+//! the `json` stage like a file of its own; its events and problems are located by message
+//! number (1-based) and line inside the body.
 //!
 //! A corrupt or truncated container is an input problem (the messages before the break
 //! are kept); a message without a `bytes` `Body` is a malformed record.
@@ -13,9 +13,10 @@
 use std::io::Read;
 
 use apache_avro::types::Value;
+use flate2::read::MultiGzDecoder;
 
 use super::ctx::{At, Ctx};
-use super::{format, ProblemKind, Sink};
+use super::{json, ProblemKind, Sink};
 
 pub(super) fn read<R: Read, S: Sink>(ctx: &mut Ctx<'_, S>, r: R) {
     let reader = match apache_avro::Reader::new(r) {
@@ -51,7 +52,7 @@ pub(super) fn read<R: Read, S: Sink>(ctx: &mut Ctx<'_, S>, r: R) {
         ctx.message = Some(n);
         ctx.values += 1;
         match body(&value) {
-            Some(b) => format::decode_bytes(ctx, b),
+            Some(b) => decode_body(ctx, b),
             None => ctx.record_problem(
                 At::default(),
                 ProblemKind::BadAvro,
@@ -60,6 +61,26 @@ pub(super) fn read<R: Read, S: Sink>(ctx: &mut Ctx<'_, S>, r: R) {
         }
         ctx.message = None;
     }
+}
+
+/// Decodes one message body: JSON text (a UTF-8 byte order mark allowed), or gzip of it.
+fn decode_body<S: Sink>(ctx: &mut Ctx<'_, S>, body: &[u8]) {
+    let saved = std::mem::replace(&mut ctx.gzip, false);
+    let text = body.strip_prefix(b"\xef\xbb\xbf").unwrap_or(body);
+    let first = text.iter().find(|b| !b.is_ascii_whitespace());
+    if body.starts_with(&[0x1f, 0x8b]) {
+        ctx.gzip = true;
+        json::read(ctx, MultiGzDecoder::new(body));
+    } else if matches!(first, Some(b'{' | b'[')) {
+        json::read(ctx, text);
+    } else if first.is_some() {
+        ctx.record_problem(
+            At::default(),
+            ProblemKind::UnknownFormat,
+            "message body is not JSON (expected {\"records\":[...]})".into(),
+        );
+    }
+    ctx.gzip = saved;
 }
 
 /// The `Body` bytes of a Capture record (also inside a `["null","bytes"]` union).

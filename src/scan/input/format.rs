@@ -168,25 +168,6 @@ pub(super) fn decode<S: Sink>(
     }
 }
 
-/// Decodes a message body held in memory (an Avro Capture `Body`): gzip or JSON text.
-pub(super) fn decode_bytes<S: Sink>(ctx: &mut Ctx<'_, S>, body: &[u8]) {
-    let saved = std::mem::replace(&mut ctx.gzip, false);
-    match kind_of(&body[..body.len().min(HEAD_LEN)]) {
-        Kind::Gzip => {
-            ctx.gzip = true;
-            json::read(ctx, MultiGzDecoder::new(body));
-        }
-        Kind::Json { bom } => json::read(ctx, &body[bom..]),
-        Kind::Empty => {}
-        _ => ctx.record_problem(
-            At::default(),
-            ProblemKind::UnknownFormat,
-            "message body is not JSON (expected {\"records\":[...]})".into(),
-        ),
-    }
-    ctx.gzip = saved;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
