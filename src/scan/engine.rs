@@ -44,9 +44,10 @@ impl Engine for DetectEngine {
             .into_iter()
             .map(|(r, n)| (r.to_owned(), n))
             .collect();
-        // Skips are in the summary line already: warn only about the rest.
+        // Skips and duplicates are in the summary line already: warn only about the rest.
         let rest = Stats {
             skipped: Default::default(),
+            duplicates: 0,
             ..done.stats
         };
         EngineOutput {

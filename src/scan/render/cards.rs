@@ -281,6 +281,15 @@ pub(super) fn build_card(
         fields.push(Field::new(label, vms));
     }
     used.extend(["targeted_vms", "vm_count"]);
+    // Targets that select machines (`InstanceIds=*`, a tag, a whole scale set): why a row
+    // with few or no VMs is a finding.
+    push(
+        &mut fields,
+        &mut used,
+        row,
+        "target_selectors",
+        "selects (any number of VMs)",
+    );
     push(
         &mut fields,
         &mut used,
@@ -315,6 +324,7 @@ pub(super) fn build_card(
     fields.extend(caller.map(|c| Field::new("caller", vec![c])));
     used.extend(["caller_type", "caller_tenant"]);
     push(&mut fields, &mut used, row, "caller_session", "session");
+    push(&mut fields, &mut used, row, "invoked_by", "via service");
     // Correlation IDs are for pivoting into the raw logs, which `--format json` serves;
     // in a card they would double its length.
     used.extend(["correlation_ids", "correlation_id"]);
@@ -373,6 +383,8 @@ fn seen(row: &OutputRow) -> Option<(String, Vec<&'static str>)> {
     let consumed = vec![
         "first_seen",
         "last_seen",
+        "first_seen_utc",
+        "last_seen_utc",
         "event_time",
         "_time",
         "duration_seconds",
