@@ -17,11 +17,11 @@ use std::path::Path;
 use std::process::Command;
 
 use chrono::{DateTime, Duration, Utc};
-use modinput_support::*;
-use serde_json::{json, Map, Value};
-use t1651::modinput::fixtures::{
+use modinput_support::fixtures::{
     azure_event, cloudtrail_event, AzureEventSpec, CloudTrailSpec, Rng,
 };
+use modinput_support::*;
+use serde_json::{json, Map, Value};
 
 const ACCOUNT: &str = "123456789012";
 const RUN_COMMAND: &str = "Microsoft.Compute/virtualMachines/runCommand/action";

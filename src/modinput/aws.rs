@@ -17,7 +17,7 @@ use quick_xml::Reader;
 use serde::Deserialize;
 
 use super::checkpoint::sha256_hex;
-use super::collect::{Collector, Emit, RawEvent};
+use super::collect::{Budget, Collector, Emit, RawEvent};
 use super::config::AwsConfig;
 use super::error::{excerpt, ModinputError};
 use super::http::{HttpClient, HttpRequest, HttpResponse};
@@ -51,8 +51,9 @@ struct Keys {
 
 #[derive(Deserialize)]
 struct LookupPage {
+    /// Read element by element, so that one bad element is set aside, not the page.
     #[serde(rename = "Events", default)]
-    events: Vec<LookupEvent>,
+    events: Vec<serde_json::Value>,
     #[serde(rename = "NextToken", default)]
     next_token: Option<String>,
 }
@@ -171,6 +172,8 @@ pub struct AwsCollector<'h> {
     operations: Vec<String>,
     /// When LookupEvents was last called, per region (for [`lookup_interval`]).
     last_call: HashMap<String, Instant>,
+    budget: Budget,
+    set_aside: u64,
 }
 
 /// Spacing between LookupEvents calls in one region: the API allows 2 per second per account
@@ -190,6 +193,7 @@ impl<'h> AwsCollector<'h> {
         cfg: AwsConfig,
         secret_key: Secret,
         operations: &[String],
+        budget: Budget,
     ) -> Self {
         let base = Keys {
             access_key_id: cfg.access_key_id.clone(),
@@ -204,6 +208,8 @@ impl<'h> AwsCollector<'h> {
             current: None,
             operations: operations.to_vec(),
             last_call: HashMap::new(),
+            budget,
+            set_aside: 0,
         }
     }
 
@@ -388,9 +394,15 @@ impl Collector for AwsCollector<'_> {
         let start = from.timestamp();
         let end = to.timestamp() + i64::from(to.timestamp_subsec_nanos() > 0);
         let mut next: Option<String> = None;
-        let mut page_no = 0u32;
+        let mut pager = self.budget.pager();
         loop {
-            page_no += 1;
+            let page_no = pager.next_page(
+                &format!(
+                    "CloudTrail LookupEvents {} in {} ({start} .. {end})",
+                    s.event_name, s.region
+                ),
+                next.as_deref(),
+            )?;
             let mut body = serde_json::json!({
                 "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": s.event_name}],
                 "StartTime": start,
@@ -423,32 +435,53 @@ impl Collector for AwsCollector<'_> {
                     }
                 }
             };
-            for ev in &page.events {
-                let Some(text) = ev.cloudtrail_event.as_deref() else {
-                    return Err(ModinputError::Malformed {
-                        what,
-                        reason: "an event has no CloudTrailEvent".into(),
-                    });
+            for (pos, raw) in page.events.iter().enumerate() {
+                let ev_id = raw
+                    .get("EventId")
+                    .and_then(|v| v.as_str())
+                    .map(|i| format!("EventId {}", excerpt(i)))
+                    .unwrap_or_else(|| "no EventId".into());
+                let mut set_aside = |why: String| {
+                    self.set_aside += 1;
+                    log::warn(&format!(
+                        "{what}: element {pos} ({ev_id}) set aside: {why}; the rest of the page is delivered"
+                    ));
                 };
-                let inner: Inner =
-                    serde_json::from_str(text).map_err(|e| ModinputError::Malformed {
-                        what: what.clone(),
-                        reason: format!("CloudTrailEvent is not a JSON object: {e}"),
-                    })?;
+                let ev: LookupEvent = match serde_json::from_value(raw.clone()) {
+                    Ok(ev) => ev,
+                    Err(e) => {
+                        set_aside(format!("not a LookupEvents entry: {e}"));
+                        continue;
+                    }
+                };
+                let Some(text) = ev.cloudtrail_event.as_deref() else {
+                    set_aside("it has no CloudTrailEvent".into());
+                    continue;
+                };
+                let inner: Inner = match serde_json::from_str(text) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        set_aside(format!("CloudTrailEvent is not a JSON object: {e}"));
+                        continue;
+                    }
+                };
                 let id = ev
                     .event_id
                     .clone()
                     .or(inner.event_id)
                     .filter(|i| !i.is_empty())
                     .unwrap_or_else(|| format!("sha256:{}", sha256_hex(text.as_bytes())));
+                // EventTime is a remote float: NaN or huge values give no time, never a panic.
                 let time = inner
                     .event_time
                     .as_deref()
                     .and_then(parse_api_time)
                     .or_else(|| {
-                        ev.event_time.and_then(|t| {
-                            DateTime::from_timestamp_millis((t * 1000.0).round() as i64)
-                        })
+                        ev.event_time
+                            .filter(|t| t.is_finite() && t.abs() < 1e13)
+                            .and_then(|t| {
+                                DateTime::from_timestamp_millis((t * 1000.0).round() as i64)
+                            })
                     });
                 emit(RawEvent {
                     id,
@@ -461,6 +494,10 @@ impl Collector for AwsCollector<'_> {
                 None => return Ok(()),
             }
         }
+    }
+
+    fn set_aside(&self) -> u64 {
+        self.set_aside
     }
 }
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::checkpoint::sha256_hex;
-use super::collect::{Collector, Emit, RawEvent};
+use super::collect::{Budget, Collector, Emit, RawEvent};
 use super::config::AzureConfig;
 use super::error::{excerpt, ModinputError};
 use super::http::{HttpClient, HttpRequest};
@@ -26,6 +26,8 @@ use super::timespec::{iso, parse_api_time};
 pub const ACTIVITY_LOG_API_VERSION: &str = "2015-04-01";
 /// Subscriptions list API version.
 pub const SUBSCRIPTIONS_API_VERSION: &str = "2020-01-01";
+/// A token is used for at most this long, whatever `expires_in` says (Entra ID issues 60–90 min).
+const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
 /// A page that does not parse is fetched this many times before the slice is given up.
 const MALFORMED_ATTEMPTS: u32 = 3;
 
@@ -117,6 +119,8 @@ pub struct AzureCollector<'h> {
     token: Option<(Secret, Instant)>,
     operations: HashSet<String>,
     providers: Vec<String>,
+    budget: Budget,
+    set_aside: u64,
 }
 
 impl<'h> AzureCollector<'h> {
@@ -125,6 +129,7 @@ impl<'h> AzureCollector<'h> {
         cfg: AzureConfig,
         client_secret: Secret,
         operations: &[String],
+        budget: Budget,
     ) -> Self {
         AzureCollector {
             http,
@@ -133,13 +138,16 @@ impl<'h> AzureCollector<'h> {
             token: None,
             operations: operations.iter().map(|o| o.to_ascii_lowercase()).collect(),
             providers: providers_of(operations),
+            budget,
+            set_aside: 0,
         }
     }
 
     /// A valid access token, fetched when missing or about to expire.
     fn token(&mut self) -> Result<Secret, ModinputError> {
         if let Some((t, exp)) = &self.token {
-            if Instant::now() + StdDuration::from_secs(60) < *exp {
+            let soon = Instant::now().checked_add(StdDuration::from_secs(60));
+            if soon.is_some_and(|s| s < *exp) {
                 return Ok(t.clone());
             }
         }
@@ -185,14 +193,18 @@ impl<'h> AzureCollector<'h> {
                 what: what.clone(),
                 reason: e.to_string(),
             })?;
+        // A remote value: any u64 (or none) must neither panic nor keep a token forever.
         let secs = match tr.expires_in {
             Some(serde_json::Value::Number(n)) => n.as_u64().unwrap_or(3600),
-            Some(serde_json::Value::String(s)) => s.parse().unwrap_or(3600),
+            Some(serde_json::Value::String(s)) => s.trim().parse().unwrap_or(3600),
             _ => 3600,
-        };
+        }
+        .min(MAX_TOKEN_LIFETIME_SECS);
         log::register_secret(&tr.access_token);
         let token = Secret::new(tr.access_token);
-        self.token = Some((token.clone(), Instant::now() + StdDuration::from_secs(secs)));
+        let now = Instant::now();
+        let expires = now.checked_add(StdDuration::from_secs(secs)).unwrap_or(now);
+        self.token = Some((token.clone(), expires));
         log::debug(&format!("{what}: new token valid for {secs}s"));
         Ok(token)
     }
@@ -237,34 +249,58 @@ impl<'h> AzureCollector<'h> {
 
     /// `nextLink`s must point at the configured management host: the bearer token goes there.
     fn check_same_origin(&self, what: &str, url: &str) -> Result<(), ModinputError> {
-        let origin = |u: &str| -> Option<String> {
-            let uri: ureq::http::Uri = u.parse().ok()?;
-            Some(format!(
-                "{}://{}",
-                uri.scheme_str()?.to_ascii_lowercase(),
-                uri.authority()?.as_str().to_ascii_lowercase()
-            ))
-        };
-        match (origin(url), origin(&self.cfg.management_url)) {
-            (Some(a), Some(b)) if a == b => Ok(()),
-            _ => Err(ModinputError::Malformed {
-                what: what.to_string(),
-                reason: format!(
-                    "link `{}` does not point at {}; not following it",
-                    excerpt(url),
-                    self.cfg.management_url
-                ),
-            }),
-        }
+        same_origin(url, &self.cfg.management_url, what)
     }
+}
 
+/// `scheme://host:port` with the scheme's default port made explicit, so that
+/// `https://management.azure.com:443/…` and `https://management.azure.com/…` are one origin.
+/// User information (`user@host`) is never part of an accepted origin.
+pub fn origin(u: &str) -> Option<String> {
+    let uri: ureq::http::Uri = u.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let port = authority.port_u16().unwrap_or(match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    });
+    Some(format!(
+        "{scheme}://{}:{port}",
+        authority.host().to_ascii_lowercase()
+    ))
+}
+
+/// `Ok` when `url` has the origin of `management_url` (see [`origin`]).
+pub fn same_origin(url: &str, management_url: &str, what: &str) -> Result<(), ModinputError> {
+    match (origin(url), origin(management_url)) {
+        (Some(a), Some(b)) if a == b => Ok(()),
+        _ => Err(ModinputError::Malformed {
+            what: what.to_string(),
+            reason: format!(
+                "link `{}` does not point at {}; not following it",
+                excerpt(url),
+                management_url
+            ),
+        }),
+    }
+}
+
+impl AzureCollector<'_> {
     fn list_subscriptions(&mut self) -> Result<Vec<String>, ModinputError> {
         let mut url = Some(format!(
             "{}/subscriptions?api-version={SUBSCRIPTIONS_API_VERSION}",
             self.cfg.management_url
         ));
         let mut subs = Vec::new();
+        let mut pager = self.budget.pager();
+        let mut first = true;
         while let Some(u) = url.take() {
+            pager.next_page("Azure subscription list", (!first).then_some(u.as_str()))?;
+            first = false;
             let body = self.arm_get("Azure subscription list", &u)?;
             let list: SubscriptionList =
                 serde_json::from_str(&body).map_err(|e| ModinputError::Malformed {
@@ -337,9 +373,20 @@ impl Collector for AzureCollector<'_> {
             s.subscription_id,
             utf8_percent_encode(&filter, NON_ALPHANUMERIC)
         ));
-        let mut page_no = 0u32;
+        let mut pager = self.budget.pager();
+        let mut first = true;
         while let Some(u) = url.take() {
-            page_no += 1;
+            let page_no = pager.next_page(
+                &format!(
+                    "Activity Log of subscription {} provider {} ({} .. {})",
+                    s.subscription_id,
+                    s.provider,
+                    iso(from),
+                    iso(to)
+                ),
+                (!first).then_some(u.as_str()),
+            )?;
+            first = false;
             let what = format!(
                 "Activity Log of subscription {} provider {} ({} .. {}) page {page_no}",
                 s.subscription_id,
@@ -370,13 +417,19 @@ impl Collector for AzureCollector<'_> {
                     what: what.clone(),
                     reason: e.to_string(),
                 })?;
-            for raw in &page.value {
+            for (pos, raw) in page.value.iter().enumerate() {
                 let text = raw.get();
-                let meta: Meta =
-                    serde_json::from_str(text).map_err(|e| ModinputError::Malformed {
-                        what: what.clone(),
-                        reason: format!("an event is not an object: {e}"),
-                    })?;
+                let meta: Meta = match serde_json::from_str(text) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.set_aside += 1;
+                        log::warn(&format!(
+                            "{what}: element {pos} ({}) set aside, it is not an Activity Log event: {e}; the rest of the page is delivered",
+                            element_id(text, "eventDataId")
+                        ));
+                        continue;
+                    }
+                };
                 let op = match &meta.operation_name {
                     Some(Localizable::Object { value: Some(v) }) => v.as_str(),
                     Some(Localizable::Plain(v)) => v.as_str(),
@@ -399,4 +452,17 @@ impl Collector for AzureCollector<'_> {
         }
         Ok(())
     }
+
+    fn set_aside(&self) -> u64 {
+        self.set_aside
+    }
+}
+
+/// `eventDataId 1234…` of an element that failed to parse as an event, or `no eventDataId`.
+pub fn element_id(text: &str, field: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get(field)?.as_str().map(excerpt))
+        .map(|id| format!("{field} {id}"))
+        .unwrap_or_else(|| format!("no {field}"))
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use chrono::Duration;
 
 use super::error::ModinputError;
-use super::http::check_endpoint;
+use super::http::{check_endpoint, is_loopback_host};
 use super::timespec::{parse_span, parse_start_from, StartFrom};
 use super::xml_in::Stanza;
 use crate::detect::operations::{AWS_DEFAULT_EVENT_NAMES, AZURE_DEFAULT_OPERATIONS};
@@ -29,6 +29,22 @@ impl Environment {
             Environment::Public => "https://login.microsoftonline.com",
             Environment::UsGov => "https://login.microsoftonline.us",
             Environment::China => "https://login.chinacloudapi.cn",
+        }
+    }
+    /// Hosts `azure_authority_url` may name in this cloud.
+    pub fn authority_hosts(self) -> &'static [&'static str] {
+        match self {
+            Environment::Public => &["login.microsoftonline.com"],
+            Environment::UsGov => &["login.microsoftonline.us"],
+            Environment::China => &["login.chinacloudapi.cn", "login.partner.microsoftonline.cn"],
+        }
+    }
+    /// Hosts `azure_management_url` may name in this cloud.
+    pub fn management_hosts(self) -> &'static [&'static str] {
+        match self {
+            Environment::Public => &["management.azure.com"],
+            Environment::UsGov => &["management.usgovcloudapi.net"],
+            Environment::China => &["management.chinacloudapi.cn"],
         }
     }
     /// Azure Resource Manager base; also the token audience.
@@ -83,7 +99,17 @@ pub struct StanzaConfig {
     /// Operation names (Azure) or event names (AWS), as configured.
     pub operations: Vec<String>,
     pub start_from: StartFrom,
+    /// Each run re-reads this far before where the previous run stopped.
     pub overlap: Duration,
+    /// Each run's window ends this long before the run's start (events still being delivered).
+    pub settle_lag: Duration,
+    /// Once an hour each source re-reads this far back (beyond `overlap`) for very late events;
+    /// zero turns that off.
+    pub late_window: Duration,
+    /// Most pages one query may take (a slice of one source).
+    pub max_pages: u32,
+    /// A run stops starting new queries after this long; the next run continues.
+    pub max_run_time: std::time::Duration,
     pub proxy: Option<String>,
     pub ca_bundle: Option<PathBuf>,
     /// Sourcetype written with each event.
@@ -94,6 +120,18 @@ pub struct StanzaConfig {
 pub const AZURE_SOURCETYPE: &str = "mscs:azure:audit";
 /// Sourcetype of CloudTrail events unless the stanza sets one.
 pub const AWS_SOURCETYPE: &str = "aws:cloudtrail";
+
+/// Default `overlap`: Activity Log and CloudTrail events commonly arrive minutes late, sometimes
+/// much later; an hour of re-reading costs one extra query per source and catches nearly all.
+pub const DEFAULT_OVERLAP: Duration = Duration::minutes(60);
+/// Default `settle_lag`: the newest minutes are still being delivered.
+pub const DEFAULT_SETTLE_LAG: Duration = Duration::minutes(5);
+/// Default `late_window`: the hourly deep re-read for events later than the overlap.
+pub const DEFAULT_LATE_WINDOW: Duration = Duration::hours(6);
+/// Default `max_pages` per query (200 events per Activity Log page, 50 per LookupEvents page).
+pub const DEFAULT_MAX_PAGES: u32 = 2000;
+/// Default `max_run_time`.
+pub const DEFAULT_MAX_RUN_TIME: Duration = Duration::minutes(30);
 
 const AZURE_ONLY: &[&str] = &[
     "tenant_id",
@@ -149,15 +187,157 @@ fn is_role_arn(s: &str) -> bool {
         && parts[5].len() > 5
 }
 
-fn endpoint(stanza: &Stanza, name: &str, default: &str) -> Result<String, ModinputError> {
+/// Environment switch that lets endpoint overrides point at loopback (`127.0.0.0/8`, `::1`,
+/// `localhost`) for tests and local emulators. Off unless set to exactly `1` in the environment
+/// splunkd starts the input with: a user who may edit inputs cannot turn it on.
+pub const LOOPBACK_SWITCH: &str = "T1651_MODINPUT_TEST_ONLY_ALLOW_LOOPBACK";
+
+/// Whether [`LOOPBACK_SWITCH`] is on.
+pub fn loopback_allowed() -> bool {
+    std::env::var(LOOPBACK_SWITCH).is_ok_and(|v| v == "1")
+}
+
+/// Which hosts an endpoint setting may name.
+#[derive(Debug, Clone, Copy)]
+enum Allowed<'a> {
+    /// Exactly these hosts.
+    Hosts(&'a [&'a str]),
+    /// `<service>[-fips].<region>.<suffix>` for a region of the partition, or
+    /// `<service>.<suffix>` when `global` (the global STS endpoint).
+    Aws {
+        service: &'a str,
+        suffix: &'a str,
+        partition: &'a str,
+        global: bool,
+    },
+}
+
+impl Allowed<'_> {
+    fn permits(&self, host: &str) -> bool {
+        match *self {
+            Allowed::Hosts(hosts) => hosts.iter().any(|h| h.eq_ignore_ascii_case(host)),
+            Allowed::Aws {
+                service,
+                suffix,
+                partition,
+                global,
+            } => {
+                let host = host.to_ascii_lowercase();
+                let Some(rest) = host.strip_suffix(suffix).and_then(|r| r.strip_suffix('.')) else {
+                    return false;
+                };
+                if global && rest == service {
+                    return true;
+                }
+                let Some((svc, region)) = rest.split_once('.') else {
+                    return false;
+                };
+                (svc == service || svc.strip_suffix("-fips") == Some(service))
+                    && is_region(region)
+                    && partition_of(region) == partition
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match *self {
+            Allowed::Hosts(hosts) => hosts.join(" or "),
+            Allowed::Aws {
+                service,
+                suffix,
+                global,
+                ..
+            } => {
+                let mut s =
+                    format!("{service}.<region>.{suffix} (or {service}-fips.<region>.{suffix})");
+                if global {
+                    s.push_str(&format!(" or {service}.{suffix}"));
+                }
+                s
+            }
+        }
+    }
+}
+
+/// Check one endpoint URL (after `{region}` substitution) against the allow-list: https, a
+/// known host, no path beyond `/`, no query, no user info. Loopback only with [`LOOPBACK_SWITCH`].
+fn check_allowed(
+    name: &str,
+    url: &str,
+    allowed: Allowed<'_>,
+    what: &str,
+) -> Result<(), ModinputError> {
+    check_endpoint(url).map_err(|m| ModinputError::param(name, m))?;
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|_| ModinputError::param(name, format!("`{url}` is not a URL")))?;
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+    if authority.contains('@') {
+        return Err(ModinputError::param(
+            name,
+            "must not contain user information (user@host)",
+        ));
+    }
+    if uri.query().is_some() || !matches!(uri.path(), "" | "/") {
+        return Err(ModinputError::param(
+            name,
+            format!("`{url}` must be a base URL without path or query, such as https://host"),
+        ));
+    }
+    let host = uri.host().unwrap_or("");
+    if is_loopback_host(host) {
+        if loopback_allowed() {
+            return Ok(());
+        }
+        return Err(ModinputError::param(
+            name,
+            format!("`{url}` points at loopback, which is refused unless the test-only switch {LOOPBACK_SWITCH}=1 is set in splunkd's environment"),
+        ));
+    }
+    if allowed.permits(host) {
+        Ok(())
+    } else {
+        Err(ModinputError::param(
+            name,
+            format!(
+                "host `{host}` is not a known {what} host; expected {} (the credential is sent there, so only the cloud's own hosts are accepted)",
+                allowed.describe()
+            ),
+        ))
+    }
+}
+
+fn endpoint(
+    stanza: &Stanza,
+    name: &str,
+    default: &str,
+    allowed: Allowed<'_>,
+    what: &str,
+    regions: &[String],
+) -> Result<String, ModinputError> {
     let url = stanza
         .params
         .get(name)
         .unwrap_or_else(|| default.to_string());
     let url = url.trim_end_matches('/').to_string();
-    check_endpoint(&url.replace("{region}", "us-east-1"))
-        .map_err(|m| ModinputError::param(name, m))?;
+    if regions.is_empty() {
+        check_allowed(name, &url, allowed, what)?;
+    }
+    for r in regions {
+        check_allowed(name, &url.replace("{region}", r), allowed, what)?;
+    }
     Ok(url)
+}
+
+/// The AWS partition of a region name.
+fn partition_of(r: &str) -> &'static str {
+    if r.starts_with("cn-") {
+        "aws-cn"
+    } else if r.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
 }
 
 impl StanzaConfig {
@@ -237,16 +417,49 @@ impl StanzaConfig {
             None => StartFrom::Ago(Duration::hours(24)),
             Some(s) => parse_start_from(&s).map_err(|m| ModinputError::param("start_from", m))?,
         };
-        let overlap = match p.get("overlap") {
-            None => Duration::minutes(15),
-            Some(s) => parse_span(&s).map_err(|m| ModinputError::param("overlap", m))?,
+        let span = |name: &str, default: Duration| -> Result<Duration, ModinputError> {
+            let d = match p.get(name) {
+                None => default,
+                Some(s) => parse_span(&s).map_err(|m| ModinputError::param(name, m))?,
+            };
+            if d > Duration::days(7) {
+                return Err(ModinputError::param(
+                    name,
+                    "is longer than 7d; expected a span of minutes or hours such as 60m",
+                ));
+            }
+            Ok(d)
         };
-        if overlap > Duration::days(7) {
+        let overlap = span("overlap", DEFAULT_OVERLAP)?;
+        let settle_lag = span("settle_lag", DEFAULT_SETTLE_LAG)?;
+        if settle_lag > Duration::hours(1) {
             return Err(ModinputError::param(
-                "overlap",
-                "is longer than 7d; expected a span of minutes or hours such as 15m",
+                "settle_lag",
+                "is longer than 1h; expected a few minutes such as 5m",
             ));
         }
+        let late_window = span("late_window", DEFAULT_LATE_WINDOW)?;
+        let max_pages = match p.get("max_pages") {
+            None => DEFAULT_MAX_PAGES,
+            Some(s) => match s.trim().parse::<u32>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => n,
+                _ => {
+                    return Err(ModinputError::param(
+                        "max_pages",
+                        format!("`{s}` is not a whole number from 1 to 1000000"),
+                    ))
+                }
+            },
+        };
+        let max_run_time = span("max_run_time", DEFAULT_MAX_RUN_TIME)?;
+        if max_run_time < Duration::seconds(1) {
+            return Err(ModinputError::param(
+                "max_run_time",
+                "must be at least 1s; expected a span such as 30m",
+            ));
+        }
+        let max_run_time =
+            std::time::Duration::from_secs(max_run_time.num_seconds().unsigned_abs());
         let proxy = match p.get("proxy") {
             None => None,
             Some(u) => {
@@ -287,6 +500,10 @@ impl StanzaConfig {
             operations,
             start_from,
             overlap,
+            settle_lag,
+            late_window,
+            max_pages,
+            max_run_time,
             proxy,
             ca_bundle,
             sourcetype,
@@ -347,8 +564,22 @@ fn azure(stanza: &Stanza) -> Result<AzureConfig, ModinputError> {
         client_id,
         subscription_ids,
         environment,
-        authority_url: endpoint(stanza, "azure_authority_url", environment.authority_url())?,
-        management_url: endpoint(stanza, "azure_management_url", environment.management_url())?,
+        authority_url: endpoint(
+            stanza,
+            "azure_authority_url",
+            environment.authority_url(),
+            Allowed::Hosts(environment.authority_hosts()),
+            "Entra ID authority",
+            &[],
+        )?,
+        management_url: endpoint(
+            stanza,
+            "azure_management_url",
+            environment.management_url(),
+            Allowed::Hosts(environment.management_hosts()),
+            "Azure Resource Manager",
+            &[],
+        )?,
     })
 }
 
@@ -393,44 +624,62 @@ fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
         ));
     }
     // One stanza, one partition: endpoints, STS and the signing keys all differ between them.
-    let partition = |r: &str| {
-        if r.starts_with("cn-") {
-            "aws-cn"
-        } else if r.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        }
-    };
     if regions
         .iter()
-        .any(|r| partition(r) != partition(&regions[0]))
+        .any(|r| partition_of(r) != partition_of(&regions[0]))
     {
         return Err(ModinputError::param(
             "regions",
             "mixes AWS partitions (China cn-*, GovCloud us-gov-*, commercial); expected regions of one partition per stanza",
         ));
     }
-    let china = partition(&regions[0]) == "aws-cn";
-    let govcloud = partition(&regions[0]) == "aws-us-gov";
-    let default_ct = if china {
-        "https://cloudtrail.{region}.amazonaws.com.cn"
+    let partition = partition_of(&regions[0]);
+    let suffix = if partition == "aws-cn" {
+        "amazonaws.com.cn"
     } else {
-        "https://cloudtrail.{region}.amazonaws.com"
+        "amazonaws.com"
     };
-    let default_sts = if china {
-        "https://sts.cn-north-1.amazonaws.com.cn"
-    } else if govcloud {
-        "https://sts.us-gov-west-1.amazonaws.com"
-    } else {
-        "https://sts.amazonaws.com"
-    };
+    let default_ct = format!("https://cloudtrail.{{region}}.{suffix}");
+    // Regional STS by default (AWS's recommendation): the first configured region's endpoint.
+    let default_sts = format!("https://sts.{}.{suffix}", regions[0]);
+    let endpoint_template = endpoint(
+        stanza,
+        "aws_endpoint_url",
+        &default_ct,
+        Allowed::Aws {
+            service: "cloudtrail",
+            suffix,
+            partition,
+            global: false,
+        },
+        &format!("CloudTrail ({partition})"),
+        &regions,
+    )?;
+    let sts_url = endpoint(
+        stanza,
+        "aws_sts_url",
+        &default_sts,
+        Allowed::Aws {
+            service: "sts",
+            suffix,
+            partition,
+            global: partition == "aws",
+        },
+        &format!("STS ({partition})"),
+        &[],
+    )?;
+    if sts_url.contains("{region}") {
+        return Err(ModinputError::param(
+            "aws_sts_url",
+            "must name one STS endpoint, without {region}",
+        ));
+    }
     Ok(AwsConfig {
         access_key_id,
         role_arn,
         regions,
-        endpoint_template: endpoint(stanza, "aws_endpoint_url", default_ct)?,
-        sts_url: endpoint(stanza, "aws_sts_url", default_sts)?,
+        endpoint_template,
+        sts_url,
     })
 }
 
@@ -463,7 +712,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.operations.len(), AZURE_DEFAULT_OPERATIONS.len());
         assert_eq!(c.sourcetype, AZURE_SOURCETYPE);
-        assert_eq!(c.overlap, Duration::minutes(15));
+        assert_eq!(c.overlap, Duration::minutes(60));
+        assert_eq!(c.settle_lag, Duration::minutes(5));
         let CloudConfig::Azure(a) = c.cloud else {
             panic!("azure")
         };

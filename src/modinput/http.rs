@@ -13,9 +13,10 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use percent_encoding::percent_decode_str;
 use ureq::http::{Request, Uri};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
-use ureq::{Agent, Proxy};
+use ureq::{Agent, Proxy, ProxyProtocol};
 
 use super::error::{excerpt, ModinputError};
 use super::log;
@@ -189,6 +190,8 @@ const BODY_LIMIT: u64 = 64 * 1024 * 1024;
 pub struct HttpClient {
     remote: Agent,
     loopback: Agent,
+    /// The proxy of `remote`, if any (for [`HttpClient::goes_through_proxy`]).
+    proxy: Option<Proxy>,
     retry: RetryPolicy,
 }
 
@@ -201,39 +204,105 @@ enum Attempt {
     },
 }
 
-/// TLS settings: `ca_bundle` replaces the built-in Mozilla roots.
+/// The roots trusted for the cloud APIs: Mozilla's (the same list ureq uses by default), plus
+/// the certificates of `ca_bundle` when set. The bundle adds to the built-in roots; it never
+/// replaces them.
+pub fn root_certs(ca_bundle: Option<&Path>) -> Result<Vec<Certificate<'static>>, ModinputError> {
+    let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    if let Some(p) = ca_bundle {
+        certs.extend(load_ca_bundle(p).map_err(|m| ModinputError::param("ca_bundle", m))?);
+    }
+    Ok(certs)
+}
+
+/// TLS settings: the built-in roots, plus `ca_bundle` when set.
 fn tls_config(ca_bundle: Option<&Path>) -> Result<TlsConfig, ModinputError> {
     Ok(match ca_bundle {
         None => TlsConfig::builder().build(),
-        Some(p) => {
-            let certs = load_ca_bundle(p).map_err(|m| ModinputError::param("ca_bundle", m))?;
-            TlsConfig::builder()
-                .root_certs(RootCerts::new_with_certs(&certs))
-                .build()
-        }
+        Some(_) => TlsConfig::builder()
+            .root_certs(RootCerts::new_with_certs(&root_certs(ca_bundle)?))
+            .build(),
     })
+}
+
+/// The `proxy` setting as a ureq proxy that skips the hosts of `no_proxy` (the `NO_PROXY`
+/// syntax: comma-separated hosts, `.suffix` / `*.suffix`, `*`). The message never repeats the
+/// URL (it may carry a password).
+pub fn build_proxy(url: &str, no_proxy: Option<&str>) -> Result<Proxy, String> {
+    let bad = |why: &str| format!("not a usable proxy URL ({why}); expected http://host:port");
+    let uri: Uri = url.parse().map_err(|_| bad("does not parse"))?;
+    let protocol = ProxyProtocol::try_from(uri.scheme_str().unwrap_or("http"))
+        .map_err(|_| bad("unsupported scheme"))?;
+    let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+    let mut b = Proxy::builder(protocol).host(authority.host());
+    if let Some(port) = authority.port_u16() {
+        b = b.port(port);
+    }
+    if let Some((userinfo, _)) = authority.as_str().rsplit_once('@') {
+        let dec = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let (user, pass) = match userinfo.split_once(':') {
+            Some((u, p)) => (dec(u), Some(dec(p))),
+            None => (dec(userinfo), None),
+        };
+        b = b.username(&user);
+        if let Some(p) = pass {
+            log::register_secret(&p);
+            b = b.password(&p);
+        }
+    }
+    for entry in no_proxy.unwrap_or("").split(',') {
+        let entry = entry.trim();
+        if !entry.is_empty() {
+            b = b.no_proxy(entry);
+        }
+    }
+    b.build().map_err(|e| bad(&e.to_string()))
+}
+
+/// `NO_PROXY` (or `no_proxy`) from the environment.
+pub fn no_proxy_from_env() -> Option<String> {
+    std::env::var("NO_PROXY")
+        .or_else(|_| std::env::var("no_proxy"))
+        .ok()
 }
 
 impl HttpClient {
     /// A client for the cloud APIs: `proxy` (else the usual proxy environment variables) for
-    /// remote hosts, never for loopback; `ca_bundle` replaces the built-in Mozilla roots.
+    /// remote hosts except those of `no_proxy`, never for loopback; `ca_bundle` adds to the
+    /// built-in Mozilla roots.
     pub fn new(
         proxy: Option<&str>,
         ca_bundle: Option<&Path>,
         retry: RetryPolicy,
+        no_proxy: Option<&str>,
     ) -> Result<Self, ModinputError> {
         let tls = tls_config(ca_bundle)?;
         let proxy = match proxy {
-            Some(p) => Some(Proxy::new(p).map_err(|e| {
-                ModinputError::param("proxy", format!("not a usable proxy URL: {e}"))
-            })?),
+            Some(p) => {
+                Some(build_proxy(p, no_proxy).map_err(|m| ModinputError::param("proxy", m))?)
+            }
             None => Proxy::try_from_env(),
         };
         Ok(HttpClient {
-            remote: agent(tls.clone(), proxy, retry.timeout),
+            remote: agent(tls.clone(), proxy.clone(), retry.timeout),
             loopback: agent(tls, None, retry.timeout),
+            proxy,
             retry,
         })
+    }
+
+    /// Whether a request to `url` goes through the proxy (loopback never does; NO_PROXY hosts don't).
+    pub fn goes_through_proxy(&self, url: &str) -> bool {
+        let Ok(uri) = url.parse::<Uri>() else {
+            return false;
+        };
+        if uri.host().is_none_or(is_loopback_host) {
+            return false;
+        }
+        self.proxy.as_ref().is_some_and(|p| !p.is_no_proxy(&uri))
     }
 
     /// A client for splunkd's REST API, never through a proxy. splunkd on loopback serves a
@@ -248,6 +317,7 @@ impl HttpClient {
         Ok(HttpClient {
             remote: agent(tls_config(ca_bundle)?, None, retry.timeout),
             loopback: agent(loopback_tls, None, retry.timeout),
+            proxy: None,
             retry,
         })
     }
@@ -442,6 +512,49 @@ mod tests {
         assert!(check_endpoint("http://10.0.0.1").is_err());
         assert!(check_endpoint("ftp://127.0.0.1").is_err());
         assert!(check_endpoint("not a url").is_err());
+    }
+
+    /// `ca_bundle` adds to the built-in roots (it used to replace them, so every public
+    /// endpoint failed once a bundle for a TLS-inspecting proxy was configured).
+    #[test]
+    fn ca_bundle_adds_to_the_built_in_roots() {
+        let builtin = root_certs(None).unwrap();
+        assert!(builtin.len() > 100, "Mozilla roots: {}", builtin.len());
+        let bundle =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modinput_support/tls/ca.pem");
+        let with = root_certs(Some(&bundle)).unwrap();
+        assert_eq!(with.len(), builtin.len() + 1);
+        assert!(with[..builtin.len()]
+            .iter()
+            .zip(&builtin)
+            .all(|(a, b)| a.der() == b.der()));
+    }
+
+    /// `proxy` honours NO_PROXY (it used to send every host through the proxy).
+    #[test]
+    fn proxy_skips_no_proxy_hosts_and_loopback() {
+        let retry = RetryPolicy::default();
+        let c = HttpClient::new(
+            Some("http://user:pa%3Ass@proxy.example.com:3128"),
+            None,
+            retry,
+            Some("login.microsoftonline.com, .internal.example"),
+        )
+        .unwrap();
+        assert!(c.goes_through_proxy("https://management.azure.com/subscriptions"));
+        assert!(!c.goes_through_proxy("https://login.microsoftonline.com/t/oauth2/v2.0/token"));
+        assert!(!c.goes_through_proxy("https://api.internal.example/x"));
+        assert!(!c.goes_through_proxy("http://127.0.0.1:8089/services"));
+        let p = build_proxy("http://user:pa%3Ass@proxy.example.com:3128", None).unwrap();
+        assert_eq!((p.host(), p.port()), ("proxy.example.com", 3128));
+        assert_eq!((p.username(), p.password()), (Some("user"), Some("pa:ss")));
+        let e = build_proxy("http://user:hunter2secret@", None).unwrap_err();
+        assert!(!e.contains("hunter2secret"), "{e}");
+        let direct = HttpClient::new(None, None, retry, None).unwrap();
+        assert_eq!(
+            direct.goes_through_proxy("https://management.azure.com/"),
+            Proxy::try_from_env().is_some()
+        );
     }
 
     #[test]

@@ -2,15 +2,15 @@
 
 use std::io::{Read, Write};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::aws::AwsCollector;
 use super::azure::AzureCollector;
 use super::checkpoint::Checkpoint;
-use super::collect::{collect_all, RunStats, Window};
+use super::collect::{collect_all, Budget, RunStats, Window};
 use super::config::{CloudConfig, StanzaConfig};
 use super::error::ModinputError;
-use super::http::{HttpClient, RetryPolicy};
+use super::http::{no_proxy_from_env, HttpClient, RetryPolicy};
 use super::log;
 use super::passwords::fetch_credential;
 use super::scheme::scheme_xml;
@@ -119,12 +119,16 @@ pub fn run(input: &[u8], out: impl Write) -> i32 {
         match run_stanza(&doc, stanza, &mut writer) {
             Ok(stats) => {
                 log::info(&format!(
-                    "{}: wrote {} events, skipped {} already sent, {} of {} sources failed",
+                    "{}: wrote {} events ({} late within the overlap, {} later than the overlap), skipped {} already sent, set aside {} unreadable elements, {} of {} sources failed, {} unfinished (max_run_time)",
                     stanza.name,
                     stats.written,
+                    stats.late_in_overlap,
+                    stats.late_beyond_overlap,
                     stats.duplicates_skipped,
+                    stats.set_aside,
                     stats.sources_failed,
-                    stats.sources
+                    stats.sources,
+                    stats.sources_unfinished
                 ));
                 if stats.sources_failed > 0 {
                     code = EXIT_FAILED;
@@ -152,16 +156,32 @@ fn run_stanza(
     writer: &mut EventWriter<impl Write>,
 ) -> Result<RunStats, ModinputError> {
     let cfg = StanzaConfig::from_stanza(stanza)?;
+    let started = std::time::Instant::now();
+    let budget = Budget {
+        max_pages: cfg.max_pages,
+        deadline: started.checked_add(cfg.max_run_time).unwrap_or(started),
+    };
     let retry = RetryPolicy::from_env();
     let splunkd = HttpClient::for_splunkd(cfg.ca_bundle.as_deref(), retry)?;
     let secret = fetch_credential(&splunkd, &doc.server_uri, &doc.session_key, &cfg.credential)?;
-    let http = HttpClient::new(cfg.proxy.as_deref(), cfg.ca_bundle.as_deref(), retry)?;
-    let now = Utc::now();
-    let window = Window::new(cfg.start_from.resolve(now), cfg.overlap, now);
-    let mut checkpoint = Checkpoint::open(&doc.checkpoint_dir, &cfg.stanza, cfg.overlap)?;
+    let http = HttpClient::new(
+        cfg.proxy.as_deref(),
+        cfg.ca_bundle.as_deref(),
+        retry,
+        no_proxy_from_env().as_deref(),
+    )?;
+    let now = clock_now();
+    let window = Window::new(
+        cfg.start_from.resolve(now),
+        cfg.overlap,
+        cfg.settle_lag,
+        cfg.late_window,
+        now,
+    );
+    let mut checkpoint = Checkpoint::open(&doc.checkpoint_dir, &cfg.stanza, window.retention())?;
     match cfg.cloud.clone() {
         CloudConfig::Azure(a) => {
-            let mut c = AzureCollector::new(&http, a, secret, &cfg.operations);
+            let mut c = AzureCollector::new(&http, a, secret, &cfg.operations, budget);
             collect_all(
                 &mut c,
                 &mut checkpoint,
@@ -169,10 +189,11 @@ fn run_stanza(
                 &cfg.stanza,
                 &cfg.sourcetype,
                 window,
+                budget,
             )
         }
         CloudConfig::Aws(a) => {
-            let mut c = AwsCollector::new(&http, a, secret, &cfg.operations);
+            let mut c = AwsCollector::new(&http, a, secret, &cfg.operations, budget);
             collect_all(
                 &mut c,
                 &mut checkpoint,
@@ -180,7 +201,18 @@ fn run_stanza(
                 &cfg.stanza,
                 &cfg.sourcetype,
                 window,
+                budget,
             )
         }
     }
+}
+
+/// The run's "now": the system clock, or `T1651_MODINPUT_NOW` (an RFC 3339 instant; internal
+/// knob for tests that replay hours of late-arriving events in seconds, and for diagnosis).
+fn clock_now() -> DateTime<Utc> {
+    std::env::var("T1651_MODINPUT_NOW")
+        .ok()
+        .and_then(|v| DateTime::parse_from_rfc3339(v.trim()).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(Utc::now)
 }

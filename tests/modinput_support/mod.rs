@@ -20,7 +20,9 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use t1651::modinput::fixtures::azure_time;
+pub mod fixtures;
+
+use fixtures::azure_time;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_t1651_cloud_audit");
@@ -35,6 +37,11 @@ pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/t1651-reader";
 pub const SUB_A: &str = "11111111-2222-4333-8444-555555555555";
 pub const SUB_B: &str = "66666666-7777-4888-9999-aaaaaaaaaaaa";
 pub const CREDENTIAL: &str = "t1651:prod-reader:";
+/// The app the input belongs to (its storage/passwords namespace).
+pub const APP: &str = "t1651_cloud_admin_command";
+/// Another app on the same search head, with a secret of its own that must never be read.
+pub const OTHER_APP: &str = "other_app";
+pub const OTHER_APP_SECRET: &str = "other-app-SECRET-must-never-leave";
 
 /// One HTTP request as the emulator saw it.
 #[derive(Debug, Clone)]
@@ -189,8 +196,8 @@ pub struct Emu {
     pub base_url: String,
     // splunkd
     pub session_key: String,
-    /// (entry name, realm, username, clear_password)
-    pub passwords: Vec<(String, String, String, String)>,
+    /// (entry name, realm, username, clear_password, owning app)
+    pub passwords: Vec<(String, String, String, String, String)>,
     // Azure
     pub client_secret: String,
     pub subscriptions: Vec<String>,
@@ -220,12 +227,29 @@ pub struct Emu {
     pub truncate_offsets: HashSet<usize>,
     pub log: Vec<Req>,
     pub data_requests: u32,
+    /// The emulated "now" (None: the system clock). Events whose id is in `reveal_at` are
+    /// served only once this clock reaches their reveal time (late delivery).
+    pub clock: Option<DateTime<Utc>>,
+    /// Event id (eventDataId / eventID) → when the API starts returning it.
+    pub reveal_at: HashMap<String, DateTime<Utc>>,
+    /// Activity Log: every nextLink points at the page just served (a paging loop).
+    pub self_next_link_subs: HashSet<String>,
+    /// LookupEvents: every page returns this same NextToken (a paging loop) for these regions.
+    pub repeat_token_regions: HashSet<String>,
+    /// Raw JSON elements put first in every Activity Log page / LookupEvents page.
+    pub azure_bad_elements: Vec<String>,
+    pub aws_bad_elements: Vec<Value>,
+    /// `expires_in` of issued Azure tokens (JSON), default 3599.
+    pub token_expires_in: Value,
+    /// Added before every data response (emulated network latency; served without the lock).
+    pub latency: Duration,
 }
 
 pub type Shared = Arc<Mutex<Emu>>;
 
 /// One Activity Log event, serialised once (the emulator runs unoptimised in tests).
 struct AzIndexed {
+    id: String,
     sub: String,
     provider: String,
     time: String,
@@ -239,6 +263,7 @@ impl Emu {
                 .azure_events
                 .iter()
                 .map(|(sub, ev)| AzIndexed {
+                    id: ev["eventDataId"].as_str().unwrap_or("").to_string(),
                     sub: sub.to_ascii_lowercase(),
                     provider: ev["resourceProviderName"]["value"]
                         .as_str()
@@ -368,19 +393,22 @@ fn start_with(tls: bool) -> Shared {
                 "other:someone:".into(),
                 "other".into(),
                 "someone".into(),
-                "not-this-one".into(),
+                OTHER_APP_SECRET.into(),
+                OTHER_APP.into(),
             ),
             (
                 CREDENTIAL.into(),
                 "t1651".into(),
                 "prod-reader".into(),
                 CLIENT_SECRET.into(),
+                APP.into(),
             ),
             (
                 "t1651:aws-reader:".into(),
                 "t1651".into(),
                 "aws-reader".into(),
                 AWS_SECRET.into(),
+                APP.into(),
             ),
         ],
         client_secret: CLIENT_SECRET.into(),
@@ -402,6 +430,14 @@ fn start_with(tls: bool) -> Shared {
         truncate_offsets: HashSet::new(),
         log: Vec::new(),
         data_requests: 0,
+        clock: None,
+        reveal_at: HashMap::new(),
+        self_next_link_subs: HashSet::new(),
+        repeat_token_regions: HashSet::new(),
+        azure_bad_elements: Vec::new(),
+        aws_bad_elements: Vec::new(),
+        token_expires_in: json!(3599),
+        latency: Duration::ZERO,
     }));
     let e2 = emu.clone();
     std::thread::spawn(move || {
@@ -449,11 +485,20 @@ fn handle(emu: &Shared, req: &Req) -> Resp {
         std::thread::sleep(d);
         return Resp::json(200, &json!({"value": []}));
     }
+    let latency = emu.lock().unwrap().latency;
+    if !latency.is_zero() && is_data_request(req) {
+        std::thread::sleep(latency);
+    }
     let mut e = emu.lock().unwrap();
     e.log.push(req.clone());
     let path = req.path().to_string();
     if path == "/servicesNS/nobody/-/storage/passwords" {
         return splunkd_passwords(&e, req);
+    }
+    if let Some(rest) = path.strip_prefix("/servicesNS/nobody/") {
+        if let Some((app, name)) = rest.split_once("/storage/passwords/") {
+            return splunkd_password_entry(&e, req, app, name);
+        }
     }
     if path.ends_with("/oauth2/v2.0/token") {
         return azure_token(&mut e, req, &path);
@@ -498,15 +543,40 @@ fn splunkd_passwords(e: &Emu, req: &Req) -> Resp {
     let entries: Vec<Value> = e
         .passwords
         .iter()
-        .map(|(name, realm, user, pw)| {
-            json!({"name": name, "id": format!("https://127.0.0.1:8089/servicesNS/nobody/t1651_cloud_admin_command/storage/passwords/{name}"),
-                   "acl": {"app": "t1651_cloud_admin_command", "owner": "nobody"},
+        .map(|(name, realm, user, pw, app)| {
+            json!({"name": name, "id": format!("https://127.0.0.1:8089/servicesNS/nobody/{app}/storage/passwords/{name}"),
+                   "acl": {"app": app, "owner": "nobody"},
                    "content": {"clear_password": pw, "encr_password": "$7$abc", "password": "********", "realm": realm, "username": user}})
         })
         .collect();
     Resp::json(
         200,
         &json!({"links": {}, "origin": "https://127.0.0.1:8089/servicesNS/nobody/-/storage/passwords", "entry": entries, "paging": {"total": entries.len(), "perPage": 0, "offset": 0}}),
+    )
+}
+
+/// One entry by name, as splunkd serves it: visible in an app's namespace when it belongs to
+/// that app or is shared globally (the emulator shares every entry globally, the worst case).
+fn splunkd_password_entry(e: &Emu, req: &Req, _app: &str, name: &str) -> Resp {
+    if req.header("authorization") != Some(&format!("Splunk {}", e.session_key)) {
+        return Resp::json(
+            401,
+            &json!({"messages": [{"type": "WARN", "text": "call not properly authenticated"}]}),
+        );
+    }
+    let name = percent_encoding::percent_decode_str(name)
+        .decode_utf8_lossy()
+        .into_owned();
+    let Some((n, realm, user, pw, owner)) = e.passwords.iter().find(|p| p.0 == name) else {
+        return Resp::json(
+            404,
+            &json!({"messages": [{"type": "ERROR", "text": format!("Could not find object id={name}")}]}),
+        );
+    };
+    Resp::json(
+        200,
+        &json!({"entry": [{"name": n, "acl": {"app": owner, "owner": "nobody", "sharing": "global"},
+                 "content": {"clear_password": pw, "encr_password": "$7$abc", "password": "********", "realm": realm, "username": user}}]}),
     )
 }
 
@@ -537,7 +607,7 @@ fn azure_token(e: &mut Emu, req: &Req, path: &str) -> Resp {
     e.valid_tokens.insert(tok.clone());
     Resp::json(
         200,
-        &json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok}),
+        &json!({"token_type": "Bearer", "expires_in": e.token_expires_in, "ext_expires_in": 3599, "access_token": tok}),
     )
 }
 
@@ -654,20 +724,34 @@ fn activity_log(e: &mut Emu, req: &Req) -> Resp {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     // Fixture timestamps all have 7 fraction digits: text order is time order.
+    let now = e.clock.unwrap_or_else(Utc::now);
+    let reveal = std::mem::take(&mut e.reveal_at);
+    let bad = e.azure_bad_elements.clone();
+    let self_link = e.self_next_link_subs.contains(&sub_l);
     let matching: Vec<&AzIndexed> = e
         .azure_index()
         .iter()
         .filter(|x| x.sub == sub_l && x.provider == prov_l && x.time >= ge_s && x.time <= le_s)
+        .filter(|x| reveal.get(&x.id).is_none_or(|r| *r <= now))
         .collect();
-    let page: Vec<&str> = matching
-        .iter()
-        .skip(offset)
-        .take(page_size)
-        .map(|x| x.json.as_str())
-        .collect();
-    let next = offset + page.len();
+    let mut page: Vec<&str> = bad.iter().map(String::as_str).collect();
+    page.extend(
+        matching
+            .iter()
+            .skip(offset)
+            .take(page_size)
+            .map(|x| x.json.as_str()),
+    );
+    let next = offset + page.len() - bad.len();
     let mut body = format!("{{\"value\":[{}]", page.join(","));
-    if next < matching.len() {
+    let matching_len = matching.len();
+    e.reveal_at = reveal;
+    if self_link {
+        body.push_str(&format!(
+            ",\"nextLink\":{}",
+            json!(format!("{base_url}{}", req.target))
+        ));
+    } else if next < matching_len {
         let base: String = req.target.split("&$skiptoken=").next().unwrap().to_string();
         body.push_str(&format!(
             ",\"nextLink\":{}",
@@ -838,6 +922,7 @@ fn lookup_events(e: &mut Emu, req: &Req) -> Resp {
         .and_then(|t| t.strip_prefix("emu-token-"))
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
+    let now = e.clock.unwrap_or_else(Utc::now);
     let mut matching: Vec<Value> = e
         .aws_events
         .iter()
@@ -847,7 +932,13 @@ fn lookup_events(e: &mut Emu, req: &Req) -> Resp {
                 .timestamp() as f64;
             *r == region && rec["eventName"] == name.as_str() && t >= start && t <= end
         })
-        .map(|(_, rec)| t1651::modinput::fixtures::lookup_events_entry(rec))
+        .filter(|(_, rec)| {
+            rec["eventID"]
+                .as_str()
+                .and_then(|id| e.reveal_at.get(id))
+                .is_none_or(|r| *r <= now)
+        })
+        .map(|(_, rec)| fixtures::lookup_events_entry(rec))
         .collect();
     matching.sort_by(|a, b| {
         b["EventTime"]
@@ -858,8 +949,12 @@ fn lookup_events(e: &mut Emu, req: &Req) -> Resp {
     });
     let page: Vec<Value> = matching.iter().skip(offset).take(max).cloned().collect();
     let next = offset + page.len();
-    let mut out = json!({"Events": page});
-    if next < matching.len() {
+    let mut events = e.aws_bad_elements.clone();
+    events.extend(page);
+    let mut out = json!({"Events": events});
+    if e.repeat_token_regions.contains(&region) {
+        out["NextToken"] = json!("emu-token-loop");
+    } else if next < matching.len() {
         out["NextToken"] = json!(format!("emu-token-{next}"));
     }
     let mut r = Resp::json(200, &out);
@@ -904,6 +999,12 @@ pub fn azure_params(base: &str) -> Vec<(String, String)> {
         ("credential".into(), CREDENTIAL.into()),
         ("start_from".into(), "-12h".into()),
         ("overlap".into(), "15m".into()),
+        // Events up to "now" are served at once by the emulator; the late-arrival tests use
+        // the default settle lag.
+        ("settle_lag".into(), "0".into()),
+        // The hourly late re-read is exercised by tests/modinput_late.rs; off here so that
+        // request-counting tests see only the overlap.
+        ("late_window".into(), "0".into()),
         ("azure_authority_url".into(), base.into()),
         ("azure_management_url".into(), base.into()),
     ]
@@ -918,6 +1019,8 @@ pub fn aws_params(base: &str) -> Vec<(String, String)> {
         ("credential".into(), "t1651:aws-reader:".into()),
         ("start_from".into(), "-12h".into()),
         ("overlap".into(), "15m".into()),
+        ("settle_lag".into(), "0".into()),
+        ("late_window".into(), "0".into()),
         ("aws_endpoint_url".into(), base.into()),
         ("aws_sts_url".into(), base.into()),
     ]
@@ -929,6 +1032,9 @@ pub fn as_refs(p: &[(String, String)]) -> Vec<(&str, &str)> {
 
 /// Environment that makes retries fast in tests.
 pub const FAST_ENV: &[(&str, &str)] = &[
+    // The emulators listen on loopback: the documented test-only switch lets the endpoint
+    // overrides point there (off by default; tests that check the refusal unset it).
+    ("T1651_MODINPUT_TEST_ONLY_ALLOW_LOOPBACK", "1"),
     ("T1651_MODINPUT_AWS_PACING_MS", "0"),
     ("T1651_MODINPUT_BACKOFF_MS", "5"),
     ("T1651_MODINPUT_TIMEOUT_MS", "5000"),
@@ -1171,6 +1277,7 @@ pub fn assert_no_secret(what: &str, text: &str) {
         AWS_SECRET,
         "assumed-secret-",
         "session-token-",
+        OTHER_APP_SECRET,
     ] {
         assert!(
             !text.contains(secret),
