@@ -27,6 +27,7 @@ const EXPECTED_PARAMS: &[&str] = &[
     "late_window",
     "max_pages",
     "max_run_time",
+    "workers",
     "azure_authority_url",
     "azure_management_url",
     "aws_endpoint_url",

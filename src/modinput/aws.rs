@@ -4,6 +4,7 @@
 //! in each region. The inner `CloudTrailEvent` JSON string is the event, exactly as returned.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant, SystemTime};
 
 use aws_credential_types::Credentials;
@@ -162,16 +163,19 @@ fn xml_text(doc: &str, name: &str) -> Option<String> {
     }
 }
 
-/// CloudTrail collector for one stanza.
+/// CloudTrail collector for one stanza. Clones share the assumed-role keys and the per-region
+/// rate limit, and collect different sources concurrently.
+#[derive(Clone)]
 pub struct AwsCollector<'h> {
     http: &'h HttpClient,
     cfg: AwsConfig,
     base: Keys,
-    /// Keys in use: `base`, or the assumed role's when `role_arn` is set.
-    current: Option<Keys>,
+    /// Keys in use: `base`, or the assumed role's when `role_arn` is set. Shared by the clones
+    /// that collect concurrently: one AssumeRole for the whole run.
+    current: Arc<Mutex<Option<Keys>>>,
     operations: Vec<String>,
-    /// When LookupEvents was last called, per region (for [`lookup_interval`]).
-    last_call: HashMap<String, Instant>,
+    /// Next free LookupEvents slot per region, shared by the clones (see [`lookup_interval`]).
+    next_slot: Arc<Mutex<HashMap<String, Instant>>>,
     budget: Budget,
     set_aside: u64,
 }
@@ -205,19 +209,23 @@ impl<'h> AwsCollector<'h> {
             http,
             cfg,
             base,
-            current: None,
+            current: Arc::new(Mutex::new(None)),
             operations: operations.to_vec(),
-            last_call: HashMap::new(),
+            next_slot: Arc::new(Mutex::new(HashMap::new())),
             budget,
             set_aside: 0,
         }
     }
 
     fn keys(&mut self) -> Result<Keys, ModinputError> {
-        if let Some(k) = &self.current {
-            let fresh = k
-                .expires
-                .is_none_or(|e| Utc::now() + chrono::Duration::minutes(5) < e);
+        let slot = self.current.clone();
+        let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = &*guard {
+            let fresh = k.expires.is_none_or(|e| {
+                Utc::now()
+                    .checked_add_signed(chrono::Duration::minutes(5))
+                    .is_some_and(|soon| soon < e)
+            });
             if fresh {
                 return Ok(k.clone());
             }
@@ -226,8 +234,26 @@ impl<'h> AwsCollector<'h> {
             None => self.base.clone(),
             Some(arn) => self.assume_role(&arn)?,
         };
-        self.current = Some(keys.clone());
+        *guard = Some(keys.clone());
         Ok(keys)
+    }
+
+    /// Wait for this region's next LookupEvents slot. Slots are reserved under a lock, so the
+    /// concurrent clones together stay within the per-account, per-region rate.
+    fn wait_for_slot(&self, region: &str) {
+        let wait = {
+            let mut slots = self.next_slot.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let slot = slots.get(region).map_or(now, |t| (*t).max(now));
+            slots.insert(
+                region.to_string(),
+                slot.checked_add(lookup_interval()).unwrap_or(slot),
+            );
+            slot - now
+        };
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
     }
 
     fn assume_role(&self, arn: &str) -> Result<Keys, ModinputError> {
@@ -300,14 +326,7 @@ impl<'h> AwsCollector<'h> {
         body: &str,
     ) -> Result<HttpResponse, ModinputError> {
         let url = self.endpoint(region);
-        if let Some(last) = self.last_call.get(region) {
-            let due = *last + lookup_interval();
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
-            }
-        }
-        self.last_call.insert(region.to_string(), Instant::now());
+        self.wait_for_slot(region);
         let mut refreshed = false;
         loop {
             let keys = self.keys()?;
@@ -333,7 +352,14 @@ impl<'h> AwsCollector<'h> {
             let expired = kind.contains("ExpiredToken") || kind.contains("InvalidClientTokenId");
             if expired && !refreshed && self.cfg.role_arn.is_some() {
                 log::info(&format!("{what}: {kind}; assuming the role again"));
-                self.current = None;
+                // Drop the refused keys unless another clone already replaced them.
+                let mut g = self.current.lock().unwrap_or_else(|p| p.into_inner());
+                if g.as_ref()
+                    .is_some_and(|k| k.access_key_id == keys.access_key_id)
+                {
+                    *g = None;
+                }
+                drop(g);
                 refreshed = true;
                 continue;
             }

@@ -6,6 +6,7 @@
 //! Events are handed over exactly as the API returned them (raw JSON text).
 
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -28,6 +29,8 @@ pub const ACTIVITY_LOG_API_VERSION: &str = "2015-04-01";
 pub const SUBSCRIPTIONS_API_VERSION: &str = "2020-01-01";
 /// A token is used for at most this long, whatever `expires_in` says (Entra ID issues 60–90 min).
 const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
+/// Token refreshes per request before a 401 is final.
+const MAX_TOKEN_REFRESHES: u32 = 3;
 /// A page that does not parse is fetched this many times before the slice is given up.
 const MALFORMED_ATTEMPTS: u32 = 3;
 
@@ -111,12 +114,15 @@ struct Subscription {
     state: Option<String>,
 }
 
-/// Activity Log collector for one stanza.
+/// Activity Log collector for one stanza. Clones share the access token and collect
+/// different sources concurrently.
+#[derive(Clone)]
 pub struct AzureCollector<'h> {
     http: &'h HttpClient,
     cfg: AzureConfig,
     client_secret: Secret,
-    token: Option<(Secret, Instant)>,
+    /// Shared by the clones that collect concurrently: one token for the whole run.
+    token: Arc<Mutex<Option<(Secret, Instant)>>>,
     operations: HashSet<String>,
     providers: Vec<String>,
     budget: Budget,
@@ -135,7 +141,7 @@ impl<'h> AzureCollector<'h> {
             http,
             cfg,
             client_secret,
-            token: None,
+            token: Arc::new(Mutex::new(None)),
             operations: operations.iter().map(|o| o.to_ascii_lowercase()).collect(),
             providers: providers_of(operations),
             budget,
@@ -143,9 +149,12 @@ impl<'h> AzureCollector<'h> {
         }
     }
 
-    /// A valid access token, fetched when missing or about to expire.
+    /// A valid access token, fetched when missing or about to expire (one fetch at a time
+    /// across the concurrent clones: the others wait for it).
     fn token(&mut self) -> Result<Secret, ModinputError> {
-        if let Some((t, exp)) = &self.token {
+        let slot = self.token.clone();
+        let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((t, exp)) = &*guard {
             let soon = Instant::now().checked_add(StdDuration::from_secs(60));
             if soon.is_some_and(|s| s < *exp) {
                 return Ok(t.clone());
@@ -204,7 +213,7 @@ impl<'h> AzureCollector<'h> {
         let token = Secret::new(tr.access_token);
         let now = Instant::now();
         let expires = now.checked_add(StdDuration::from_secs(secs)).unwrap_or(now);
-        self.token = Some((token.clone(), expires));
+        *guard = Some((token.clone(), expires));
         log::debug(&format!("{what}: new token valid for {secs}s"));
         Ok(token)
     }
@@ -212,7 +221,9 @@ impl<'h> AzureCollector<'h> {
     /// GET an ARM URL with the bearer token; one token refresh on 401.
     fn arm_get(&mut self, what: &str, url: &str) -> Result<String, ModinputError> {
         self.check_same_origin(what, url)?;
-        let mut refreshed = false;
+        // A few refreshes, not one: concurrent workers share the token, so a fresh one can be
+        // refused once because another worker saw it expire first.
+        let mut refreshes = 0u32;
         loop {
             let token = self.token()?;
             let resp = self.http.send(what, || {
@@ -222,10 +233,14 @@ impl<'h> AzureCollector<'h> {
             })?;
             match resp.status {
                 200 => return Ok(resp.body),
-                401 if !refreshed => {
+                401 if refreshes < MAX_TOKEN_REFRESHES => {
                     log::info(&format!("{what}: access token refused (HTTP 401); getting a new one"));
-                    self.token = None;
-                    refreshed = true;
+                    // Drop the refused token unless another clone already replaced it.
+                    let mut g = self.token.lock().unwrap_or_else(|p| p.into_inner());
+                    if g.as_ref().is_some_and(|(t, _)| t.expose() == token.expose()) {
+                        *g = None;
+                    }
+                    refreshes += 1;
                 }
                 401 | 403 => {
                     return Err(ModinputError::Forbidden {

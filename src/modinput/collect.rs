@@ -13,6 +13,8 @@
 
 use std::collections::HashSet;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -228,37 +230,55 @@ enum Pass {
     Late,
 }
 
+/// What the concurrent workers share: the checkpoint, the event stream and the counters. One
+/// lock around all three keeps the delivery invariant of [`super::checkpoint`]: an event's
+/// `write(2)` and its journal line's `write(2)` are adjacent, with no other event in between.
+struct Shared<'a, W: Write> {
+    checkpoint: &'a mut Checkpoint,
+    out: &'a mut EventWriter<W>,
+    stats: RunStats,
+}
+
+/// The settings every worker reads.
+#[derive(Clone, Copy)]
+struct RunCtx<'a> {
+    stanza: &'a str,
+    sourcetype: &'a str,
+    window: Window,
+    budget: Budget,
+}
+
+fn lock<'m, T>(m: &'m Mutex<T>) -> std::sync::MutexGuard<'m, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Write one event unless its id was sent already; journal it.
-#[allow(clippy::too_many_arguments)]
 fn deliver<W: Write>(
     ev: RawEvent<'_>,
     key: &str,
     pass: Pass,
     prev_done: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-    checkpoint: &mut Checkpoint,
-    out: &mut EventWriter<W>,
-    stanza: &str,
-    sourcetype: &str,
-    stats: &mut RunStats,
+    ctx: &RunCtx<'_>,
+    sh: &mut Shared<'_, W>,
 ) -> Result<(), ModinputError> {
     let id = normalize_id(&ev.id);
-    if checkpoint.is_sent(key, &id) {
-        stats.duplicates_skipped += 1;
+    if sh.checkpoint.is_sent(key, &id) {
+        sh.stats.duplicates_skipped += 1;
         return Ok(());
     }
-    let entry = checkpoint.entry(key, &id, ev.time);
+    let entry = sh.checkpoint.entry(key, &id, ev.time);
     // One write(2) of the event, then one write(2) of its journal line, with nothing
     // but returning in between: the only instant at which a kill duplicates.
-    out.write_event(stanza, ev.time, ev.data, sourcetype)?;
-    checkpoint.record_sent(entry)?;
-    stats.written += 1;
+    sh.out
+        .write_event(ctx.stanza, ev.time, ev.data, ctx.sourcetype)?;
+    sh.checkpoint.record_sent(entry)?;
+    sh.stats.written += 1;
     match pass {
         Pass::Late => {
-            stats.late_beyond_overlap += 1;
+            sh.stats.late_beyond_overlap += 1;
             let age = ev
                 .time
-                .map(|t| format!("{} min", (now - t).num_minutes()))
+                .map(|t| format!("{} min", (ctx.window.now - t).num_minutes()))
                 .unwrap_or_else(|| "unknown".into());
             log::warn(&format!(
                 "{key}: event {id} (time {}, age {age}) arrived later than the overlap; sent now by the late re-read (raise overlap if this is frequent)",
@@ -268,7 +288,7 @@ fn deliver<W: Write>(
         Pass::Normal => {
             if let (Some(t), Some(d)) = (ev.time, prev_done) {
                 if t < d {
-                    stats.late_in_overlap += 1;
+                    sh.stats.late_in_overlap += 1;
                 }
             }
         }
@@ -276,8 +296,102 @@ fn deliver<W: Write>(
     Ok(())
 }
 
-/// Collect every source of `collector` into `out`.
-pub fn collect_all<C: Collector, W: Write>(
+/// How one source ended.
+enum SourceEnd {
+    Done,
+    Failed,
+    /// `max_run_time` was reached.
+    Unfinished,
+}
+
+/// Collect one source: the late re-read when due, then the normal window slice by slice.
+/// `Err` only for the fatal errors of [`is_fatal`].
+fn collect_source<C: Collector, W: Write>(
+    collector: &mut C,
+    source: &C::Source,
+    shared: &Mutex<Shared<'_, W>>,
+    ctx: &RunCtx<'_>,
+) -> Result<SourceEnd, ModinputError> {
+    let window = ctx.window;
+    let key = collector.key(source);
+    if ctx.budget.check_deadline(&key).is_err() {
+        return Ok(SourceEnd::Unfinished);
+    }
+    let (prev_done, swept_at, first_from) = {
+        let sh = lock(shared);
+        (
+            sh.checkpoint.done_until(&key),
+            sh.checkpoint.swept_at(&key),
+            sh.checkpoint.first_from(&key),
+        )
+    };
+    // The deep re-read for events later than the overlap, once per `late_every`.
+    if let Some(done) = prev_done {
+        let due = swept_at.is_none_or(|t| window.now - t >= window.late_every);
+        let to = done - window.overlap;
+        let from = (done - window.late_window)
+            .max(window.oldest)
+            .max(first_from.unwrap_or(window.oldest));
+        if window.late_window > window.overlap && due && from < to {
+            let mut emit =
+                |ev: RawEvent<'_>| deliver(ev, &key, Pass::Late, prev_done, ctx, &mut lock(shared));
+            match collector.collect(source, from, to, &mut emit) {
+                Ok(()) => lock(shared).checkpoint.mark_swept(&key, window.now),
+                Err(e) if is_fatal(&e) => return Err(e),
+                Err(ModinputError::Deadline { .. }) => return Ok(SourceEnd::Unfinished),
+                Err(e) => log::error(&format!(
+                    "{key}: late re-read of {} .. {}: {e}; retried next run",
+                    from.to_rfc3339(),
+                    to.to_rfc3339()
+                )),
+            }
+        }
+    }
+    let mut from = match prev_done {
+        Some(d) => d - window.overlap,
+        None => {
+            lock(shared)
+                .checkpoint
+                .note_first_from(&key, window.start_from);
+            window.start_from
+        }
+    };
+    if from < window.oldest {
+        log::warn(&format!(
+            "{key}: start {} is older than the APIs keep; starting at {}",
+            from.to_rfc3339(),
+            window.oldest.to_rfc3339()
+        ));
+        from = window.oldest;
+    }
+    while from < window.end {
+        let to = (from + window.slice).min(window.end);
+        let mut emit =
+            |ev: RawEvent<'_>| deliver(ev, &key, Pass::Normal, prev_done, ctx, &mut lock(shared));
+        match collector.collect(source, from, to, &mut emit) {
+            Ok(()) => lock(shared).checkpoint.complete(&key, to)?,
+            Err(e) if is_fatal(&e) => return Err(e),
+            Err(ModinputError::Deadline { .. }) => return Ok(SourceEnd::Unfinished),
+            Err(e) => {
+                let at = lock(shared).checkpoint.done_until(&key);
+                log::error(&format!(
+                    "{key}: {e}; the checkpoint stays at {} and the next run retries from there",
+                    at.map(|d| d.to_rfc3339())
+                        .unwrap_or_else(|| "start_from".into())
+                ));
+                return Ok(SourceEnd::Failed);
+            }
+        }
+        from = to;
+    }
+    Ok(SourceEnd::Done)
+}
+
+/// Collect every source of `collector` into `out`, `workers` sources at a time (each worker a
+/// clone of `collector`; clones share tokens and rate limits). Memory: one page per worker plus
+/// the remembered ids. A fatal error stops every worker after its current request.
+#[allow(clippy::too_many_arguments)]
+pub fn collect_all<C, W>(
     collector: &mut C,
     checkpoint: &mut Checkpoint,
     out: &mut EventWriter<W>,
@@ -285,116 +399,71 @@ pub fn collect_all<C: Collector, W: Write>(
     sourcetype: &str,
     window: Window,
     budget: Budget,
-) -> Result<RunStats, ModinputError> {
-    let mut stats = RunStats::default();
+    workers: usize,
+) -> Result<RunStats, ModinputError>
+where
+    C: Collector + Clone + Send,
+    C::Source: Sync,
+    W: Write + Send,
+{
     let sources = collector.sources()?;
-    let mut out_of_time = false;
-    for source in &sources {
-        stats.sources += 1;
-        let key = collector.key(source);
-        if out_of_time || budget.check_deadline(&key).is_err() {
-            out_of_time = true;
-            stats.sources_unfinished += 1;
-            continue;
-        }
-        let prev_done = checkpoint.done_until(&key);
-        let mut failed = false;
-        let mut unfinished = false;
-        // The deep re-read for events later than the overlap, once per `late_every`.
-        if let Some(done) = prev_done {
-            let due = checkpoint
-                .swept_at(&key)
-                .is_none_or(|t| window.now - t >= window.late_every);
-            let to = done - window.overlap;
-            let from = (done - window.late_window)
-                .max(window.oldest)
-                .max(checkpoint.first_from(&key).unwrap_or(window.oldest));
-            if window.late_window > window.overlap && due && from < to {
-                let mut emit = |ev: RawEvent<'_>| {
-                    deliver(
-                        ev,
-                        &key,
-                        Pass::Late,
-                        prev_done,
-                        window.now,
-                        checkpoint,
-                        out,
-                        stanza,
-                        sourcetype,
-                        &mut stats,
-                    )
-                };
-                match collector.collect(source, from, to, &mut emit) {
-                    Ok(()) => checkpoint.mark_swept(&key, window.now),
-                    Err(e) if is_fatal(&e) => return Err(e),
-                    Err(ModinputError::Deadline { .. }) => unfinished = true,
-                    Err(e) => log::error(&format!(
-                        "{key}: late re-read of {} .. {}: {e}; retried next run",
-                        from.to_rfc3339(),
-                        to.to_rfc3339()
-                    )),
+    let ctx = RunCtx {
+        stanza,
+        sourcetype,
+        window,
+        budget,
+    };
+    let shared = Mutex::new(Shared {
+        checkpoint,
+        out,
+        stats: RunStats {
+            sources: sources.len() as u64,
+            ..RunStats::default()
+        },
+    });
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let fatal: Mutex<Option<ModinputError>> = Mutex::new(None);
+    let set_aside = AtomicU64::new(0);
+    let (failed, unfinished) = (AtomicU64::new(0), AtomicU64::new(0));
+    let n_workers = workers.clamp(1, sources.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..n_workers {
+            let mut c = collector.clone();
+            let (sources, shared, ctx) = (&sources, &shared, &ctx);
+            let (next, stop, fatal, set_aside) = (&next, &stop, &fatal, &set_aside);
+            let (failed, unfinished) = (&failed, &unfinished);
+            scope.spawn(move || {
+                let before = c.set_aside();
+                while !stop.load(Ordering::SeqCst) {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(source) = sources.get(i) else { break };
+                    match collect_source(&mut c, source, shared, ctx) {
+                        Ok(SourceEnd::Done) => {}
+                        Ok(SourceEnd::Failed) => {
+                            failed.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(SourceEnd::Unfinished) => {
+                            unfinished.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Err(e) => {
+                            stop.store(true, Ordering::SeqCst);
+                            lock(fatal).get_or_insert(e);
+                        }
+                    }
                 }
-            }
+                set_aside.fetch_add(c.set_aside() - before, Ordering::SeqCst);
+            });
         }
-        let mut from = match prev_done {
-            Some(d) => d - window.overlap,
-            None => {
-                checkpoint.note_first_from(&key, window.start_from);
-                window.start_from
-            }
-        };
-        if from < window.oldest {
-            log::warn(&format!(
-                "{key}: start {} is older than the APIs keep; starting at {}",
-                from.to_rfc3339(),
-                window.oldest.to_rfc3339()
-            ));
-            from = window.oldest;
-        }
-        while !unfinished && from < window.end {
-            let to = (from + window.slice).min(window.end);
-            let mut emit = |ev: RawEvent<'_>| {
-                deliver(
-                    ev,
-                    &key,
-                    Pass::Normal,
-                    prev_done,
-                    window.now,
-                    checkpoint,
-                    out,
-                    stanza,
-                    sourcetype,
-                    &mut stats,
-                )
-            };
-            match collector.collect(source, from, to, &mut emit) {
-                Ok(()) => checkpoint.complete(&key, to)?,
-                Err(e) if is_fatal(&e) => return Err(e),
-                Err(ModinputError::Deadline { .. }) => unfinished = true,
-                Err(e) => {
-                    log::error(&format!(
-                        "{key}: {e}; the checkpoint stays at {} and the next run retries from there",
-                        checkpoint
-                            .done_until(&key)
-                            .map(|d| d.to_rfc3339())
-                            .unwrap_or_else(|| "start_from".into())
-                    ));
-                    failed = true;
-                    break;
-                }
-            }
-            from = to;
-        }
-        if unfinished {
-            out_of_time = true;
-            stats.sources_unfinished += 1;
-        }
-        if failed {
-            stats.sources_failed += 1;
-        }
+    });
+    if let Some(e) = fatal.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        return Err(e);
     }
-    stats.set_aside = collector.set_aside();
-    if out_of_time {
+    let mut stats = shared.into_inner().unwrap_or_else(|p| p.into_inner()).stats;
+    stats.set_aside = set_aside.into_inner();
+    stats.sources_failed = failed.into_inner();
+    stats.sources_unfinished = unfinished.into_inner();
+    if stats.sources_unfinished > 0 {
         log::warn(&format!(
             "max_run_time reached: {} of {} sources not finished this run; the next run continues from the checkpoint",
             stats.sources_unfinished, stats.sources

@@ -110,6 +110,8 @@ pub struct StanzaConfig {
     pub max_pages: u32,
     /// A run stops starting new queries after this long; the next run continues.
     pub max_run_time: std::time::Duration,
+    /// Sources (subscription × provider, region × event name) collected at the same time.
+    pub workers: usize,
     pub proxy: Option<String>,
     pub ca_bundle: Option<PathBuf>,
     /// Sourcetype written with each event.
@@ -130,6 +132,11 @@ pub const DEFAULT_SETTLE_LAG: Duration = Duration::minutes(5);
 pub const DEFAULT_LATE_WINDOW: Duration = Duration::hours(6);
 /// Default `max_pages` per query (200 events per Activity Log page, 50 per LookupEvents page).
 pub const DEFAULT_MAX_PAGES: u32 = 2000;
+/// Default `workers`: enough to hide API latency for hundreds of sources, few enough to stay
+/// well inside ARM's per-principal read limits.
+pub const DEFAULT_WORKERS: usize = 8;
+/// Largest `workers`.
+pub const MAX_WORKERS: usize = 64;
 /// Default `max_run_time`.
 pub const DEFAULT_MAX_RUN_TIME: Duration = Duration::minutes(30);
 
@@ -460,6 +467,18 @@ impl StanzaConfig {
         }
         let max_run_time =
             std::time::Duration::from_secs(max_run_time.num_seconds().unsigned_abs());
+        let workers = match p.get("workers") {
+            None => DEFAULT_WORKERS,
+            Some(s) => match s.trim().parse::<usize>() {
+                Ok(n) if (1..=MAX_WORKERS).contains(&n) => n,
+                _ => {
+                    return Err(ModinputError::param(
+                        "workers",
+                        format!("`{s}` is not a whole number from 1 to {MAX_WORKERS}"),
+                    ))
+                }
+            },
+        };
         let proxy = match p.get("proxy") {
             None => None,
             Some(u) => {
@@ -504,6 +523,7 @@ impl StanzaConfig {
             late_window,
             max_pages,
             max_run_time,
+            workers,
             proxy,
             ca_bundle,
             sourcetype,

@@ -67,7 +67,7 @@ pub fn main_with_args(args: &[String]) -> i32 {
 /// of [`super::checkpoint`] counts syscalls. (std's `Stdout` is line-buffered; it happens to
 /// pass a buffer ending in a newline straight through, but that is an implementation detail.)
 #[cfg(unix)]
-fn event_sink() -> Box<dyn Write> {
+fn event_sink() -> Box<dyn Write + Send> {
     use std::os::fd::AsFd;
     match std::io::stdout().as_fd().try_clone_to_owned() {
         Ok(fd) => Box::new(std::fs::File::from(fd)),
@@ -75,14 +75,14 @@ fn event_sink() -> Box<dyn Write> {
             log::warn(&format!(
                 "cannot duplicate stdout ({e}); writing events through the buffered handle"
             ));
-            Box::new(std::io::stdout().lock())
+            Box::new(std::io::stdout())
         }
     }
 }
 
 #[cfg(not(unix))]
-fn event_sink() -> Box<dyn Write> {
-    Box::new(std::io::stdout().lock())
+fn event_sink() -> Box<dyn Write + Send> {
+    Box::new(std::io::stdout())
 }
 
 /// `--validate-arguments`: exit 0 to accept; otherwise `<error><message>…</message></error>`.
@@ -104,7 +104,7 @@ pub fn validate_arguments(input: &[u8], out: &mut impl Write) -> i32 {
 }
 
 /// A normal run: collect every stanza of the `<input>` document into `out`.
-pub fn run(input: &[u8], out: impl Write) -> i32 {
+pub fn run(input: &[u8], out: impl Write + Send) -> i32 {
     let doc = match parse_input(input) {
         Ok(d) => d,
         Err(e) => {
@@ -153,7 +153,7 @@ pub fn run(input: &[u8], out: impl Write) -> i32 {
 fn run_stanza(
     doc: &InputDoc,
     stanza: &super::xml_in::Stanza,
-    writer: &mut EventWriter<impl Write>,
+    writer: &mut EventWriter<impl Write + Send>,
 ) -> Result<RunStats, ModinputError> {
     let cfg = StanzaConfig::from_stanza(stanza)?;
     let started = std::time::Instant::now();
@@ -190,6 +190,7 @@ fn run_stanza(
                 &cfg.sourcetype,
                 window,
                 budget,
+                cfg.workers,
             )
         }
         CloudConfig::Aws(a) => {
@@ -202,6 +203,7 @@ fn run_stanza(
                 &cfg.sourcetype,
                 window,
                 budget,
+                cfg.workers,
             )
         }
     }

@@ -52,6 +52,7 @@ pub const PARAMS: &[ParamSpec] = &[
     p("late_window", "Late window", "Once an hour each source re-reads this far back, beyond the overlap, and sends (with a WARN naming the id) events that arrived later than the overlap. Default 6h; 0 turns it off."),
     p("max_pages", "Max pages per query", "Most pages one query (one source, one hour) may take before it is reported as an error. Default 2000."),
     p("max_run_time", "Max run time", "A run starts no new query after this long; the next run continues from the checkpoint. Default 30m."),
+    p("workers", "Concurrent sources", "How many sources (subscription x resource provider, region x event name) are collected at the same time. Default 8, at most 64. LookupEvents calls stay within 2 per second per region whatever this is."),
     p("azure_authority_url", "Azure authority URL", "Override of the Entra ID token endpoint base; only the environment's own hosts are accepted (e.g. https://login.microsoftonline.com). Default from environment."),
     p("azure_management_url", "Azure management URL", "Override of the Azure Resource Manager base URL; only the environment's own host is accepted (e.g. https://management.azure.com). Default from environment."),
     p("aws_endpoint_url", "AWS CloudTrail endpoint URL", "Override of the CloudTrail endpoint; {region} is replaced by each region. Only cloudtrail[-fips].<region> hosts of the regions' partition are accepted. Default https://cloudtrail.{region}.amazonaws.com."),

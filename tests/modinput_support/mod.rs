@@ -52,6 +52,8 @@ pub struct Req {
     /// Header names lower-cased.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the request was read.
+    pub at: std::time::Instant,
 }
 
 impl Req {
@@ -146,6 +148,7 @@ fn read_request<S: Read>(stream: &mut S) -> Option<Req> {
         target,
         headers,
         body,
+        at: std::time::Instant::now(),
     })
 }
 
@@ -243,6 +246,9 @@ pub struct Emu {
     pub token_expires_in: Value,
     /// Added before every data response (emulated network latency; served without the lock).
     pub latency: Duration,
+    /// Data requests being served right now, and the most ever at once.
+    pub in_flight: u32,
+    pub max_in_flight: u32,
 }
 
 pub type Shared = Arc<Mutex<Emu>>;
@@ -438,6 +444,8 @@ fn start_with(tls: bool) -> Shared {
         aws_bad_elements: Vec::new(),
         token_expires_in: json!(3599),
         latency: Duration::ZERO,
+        in_flight: 0,
+        max_in_flight: 0,
     }));
     let e2 = emu.clone();
     std::thread::spawn(move || {
@@ -485,10 +493,25 @@ fn handle(emu: &Shared, req: &Req) -> Resp {
         std::thread::sleep(d);
         return Resp::json(200, &json!({"value": []}));
     }
-    let latency = emu.lock().unwrap().latency;
+    let latency = {
+        let mut e = emu.lock().unwrap();
+        if is_data_request(req) {
+            e.in_flight += 1;
+            e.max_in_flight = e.max_in_flight.max(e.in_flight);
+        }
+        e.latency
+    };
     if !latency.is_zero() && is_data_request(req) {
         std::thread::sleep(latency);
     }
+    let resp = handle_now(emu, req);
+    if is_data_request(req) {
+        emu.lock().unwrap().in_flight -= 1;
+    }
+    resp
+}
+
+fn handle_now(emu: &Shared, req: &Req) -> Resp {
     let mut e = emu.lock().unwrap();
     e.log.push(req.clone());
     let path = req.path().to_string();
