@@ -12,12 +12,15 @@ use serde_json::Value;
 /// The parameter names the app's README/inputs.conf.spec declares.
 const EXPECTED_PARAMS: &[&str] = &[
     "cloud",
+    "azure_auth",
     "tenant_id",
     "client_id",
     "subscription_ids",
     "environment",
+    "aws_auth",
     "access_key_id",
     "role_arn",
+    "external_id",
     "regions",
     "credential",
     "operations",
@@ -99,11 +102,7 @@ fn scheme_parses_and_lists_every_parameter() {
             .find(|(k, _)| k == "required_on_create")
             .unwrap()
             .1;
-        assert_eq!(
-            roc == "true",
-            *name == "cloud" || *name == "credential",
-            "{name}"
-        );
+        assert_eq!(roc == "true", *name == "cloud", "{name}");
     }
 }
 

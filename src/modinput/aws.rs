@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use super::checkpoint::sha256_hex;
 use super::collect::{Budget, Collector, Emit, RawEvent};
-use super::config::AwsConfig;
+use super::config::{metadata_url, AwsConfig, ECS_CREDENTIALS_URL, IMDS_URL};
 use super::error::{excerpt, ModinputError};
 use super::http::{HttpClient, HttpRequest, HttpResponse};
 use super::log;
@@ -169,7 +169,8 @@ fn xml_text(doc: &str, name: &str) -> Option<String> {
 pub struct AwsCollector<'h> {
     http: &'h HttpClient,
     cfg: AwsConfig,
-    base: Keys,
+    /// Long-term keys (`aws_auth = access_key`); `None` with the credential chain.
+    base: Option<Keys>,
     /// Keys in use: `base`, or the assumed role's when `role_arn` is set. Shared by the clones
     /// that collect concurrently: one AssumeRole for the whole run.
     current: Arc<Mutex<Option<Keys>>>,
@@ -195,16 +196,16 @@ impl<'h> AwsCollector<'h> {
     pub fn new(
         http: &'h HttpClient,
         cfg: AwsConfig,
-        secret_key: Secret,
+        secret_key: Option<Secret>,
         operations: &[String],
         budget: Budget,
     ) -> Self {
-        let base = Keys {
+        let base = secret_key.map(|secret| Keys {
             access_key_id: cfg.access_key_id.clone(),
-            secret: secret_key,
+            secret,
             session_token: None,
             expires: None,
-        };
+        });
         AwsCollector {
             http,
             cfg,
@@ -230,12 +231,235 @@ impl<'h> AwsCollector<'h> {
                 return Ok(k.clone());
             }
         }
+        let base = match &self.base {
+            Some(k) => k.clone(),
+            None => self.chain_keys()?,
+        };
         let keys = match self.cfg.role_arn.clone() {
-            None => self.base.clone(),
-            Some(arn) => self.assume_role(&arn)?,
+            None => base,
+            Some(arn) => self.assume_role(&arn, &base)?,
         };
         *guard = Some(keys.clone());
         Ok(keys)
+    }
+
+    /// The standard AWS credential chain: environment, web identity (IRSA), ECS container
+    /// credentials, EC2 instance metadata (IMDSv2). The first source that is configured is
+    /// used; its failure is the error (no silent fall-through to another identity).
+    fn chain_keys(&self) -> Result<Keys, ModinputError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+            log::register_secret(&secret);
+            let token = env("AWS_SESSION_TOKEN");
+            if let Some(t) = &token {
+                log::register_secret(t);
+            }
+            log::debug("AWS credentials from the environment");
+            return Ok(Keys {
+                access_key_id: id,
+                secret: Secret::new(secret),
+                session_token: token.map(Secret::new),
+                expires: None,
+            });
+        }
+        if let (Some(file), Some(arn)) = (env("AWS_WEB_IDENTITY_TOKEN_FILE"), env("AWS_ROLE_ARN")) {
+            return self.web_identity(&file, &arn);
+        }
+        if let Some(rel) = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
+            let base = metadata_url("T1651_MODINPUT_ECS_URL", ECS_CREDENTIALS_URL);
+            let url = format!("{base}{rel}");
+            return self.json_credentials("ECS container credentials", &url, &[]);
+        }
+        if let Some(full) = env("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
+            let host_ok = full
+                .parse::<ureq::http::Uri>()
+                .ok()
+                .and_then(|u| {
+                    u.host().map(|h| {
+                        super::http::is_loopback_host(h) || super::http::is_metadata_host(h)
+                    })
+                })
+                .unwrap_or(false);
+            if !host_ok {
+                return Err(ModinputError::Auth {
+                    what: "ECS container credentials".into(),
+                    reason: "AWS_CONTAINER_CREDENTIALS_FULL_URI must point at loopback or the ECS endpoint".into(),
+                });
+            }
+            let auth = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+            if let Some(a) = &auth {
+                log::register_secret(a);
+            }
+            let headers: Vec<(&str, String)> =
+                auth.into_iter().map(|a| ("Authorization", a)).collect();
+            return self.json_credentials("ECS container credentials", &full, &headers);
+        }
+        self.instance_metadata()
+    }
+
+    /// STS AssumeRoleWithWebIdentity (unsigned) with the token in `file`.
+    fn web_identity(&self, file: &str, arn: &str) -> Result<Keys, ModinputError> {
+        let what = format!("STS AssumeRoleWithWebIdentity {arn}");
+        let token = std::fs::read_to_string(file).map_err(|e| ModinputError::Auth {
+            what: what.clone(),
+            reason: format!("cannot read AWS_WEB_IDENTITY_TOKEN_FILE {file}: {e}"),
+        })?;
+        let token = token.trim().to_string();
+        log::register_secret(&token);
+        let session = std::env::var("AWS_ROLE_SESSION_NAME")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "t1651-cloud-audit".into());
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let body = format!(
+            "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn={}&RoleSessionName={}&WebIdentityToken={}&DurationSeconds=3600",
+            enc(arn),
+            enc(&session),
+            enc(&token)
+        );
+        let url = format!("{}/", self.cfg.sts_url);
+        let resp = self.http.send(&what, || {
+            Ok(
+                HttpRequest::post(url.clone(), body.clone().into_bytes()).header(
+                    "Content-Type",
+                    "application/x-www-form-urlencoded; charset=utf-8",
+                ),
+            )
+        })?;
+        self.sts_keys(
+            &what,
+            &resp,
+            "the role's trust policy must allow the web identity provider",
+        )
+    }
+
+    /// Keys from an STS XML response (AssumeRole, AssumeRoleWithWebIdentity).
+    fn sts_keys(&self, what: &str, resp: &HttpResponse, hint: &str) -> Result<Keys, ModinputError> {
+        if resp.status != 200 {
+            let code = xml_text(&resp.body, "Code").unwrap_or_default();
+            let msg = xml_text(&resp.body, "Message").unwrap_or_else(|| excerpt(&resp.body));
+            return Err(ModinputError::Auth {
+                what: what.to_string(),
+                reason: format!("HTTP {} {code}: {} ({hint})", resp.status, excerpt(&msg)),
+            });
+        }
+        let malformed = |field: &str| ModinputError::Malformed {
+            what: what.to_string(),
+            reason: format!("no <{field}> in the STS response"),
+        };
+        let access_key_id =
+            xml_text(&resp.body, "AccessKeyId").ok_or_else(|| malformed("AccessKeyId"))?;
+        let secret =
+            xml_text(&resp.body, "SecretAccessKey").ok_or_else(|| malformed("SecretAccessKey"))?;
+        let token =
+            xml_text(&resp.body, "SessionToken").ok_or_else(|| malformed("SessionToken"))?;
+        let expires = xml_text(&resp.body, "Expiration").and_then(|e| parse_api_time(&e));
+        log::register_secret(secret.trim());
+        log::register_secret(token.trim());
+        Ok(Keys {
+            access_key_id: access_key_id.trim().to_string(),
+            secret: Secret::new(secret.trim()),
+            session_token: Some(Secret::new(token.trim())),
+            expires,
+        })
+    }
+
+    /// Keys from a JSON credentials document (ECS endpoint, EC2 instance metadata).
+    fn json_credentials(
+        &self,
+        what: &str,
+        url: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Keys, ModinputError> {
+        #[derive(Deserialize)]
+        struct Doc {
+            #[serde(rename = "AccessKeyId")]
+            access_key_id: String,
+            #[serde(rename = "SecretAccessKey")]
+            secret_access_key: String,
+            #[serde(rename = "Token", default)]
+            token: Option<String>,
+            #[serde(rename = "Expiration", default)]
+            expiration: Option<String>,
+        }
+        let resp = self.http.send(what, || {
+            let mut r = HttpRequest::get(url.to_string());
+            for (k, v) in headers {
+                r = r.header(k, v);
+            }
+            Ok(r)
+        })?;
+        if resp.status != 200 {
+            return Err(ModinputError::Auth {
+                what: what.to_string(),
+                reason: format!("HTTP {}: {}", resp.status, excerpt(&resp.body)),
+            });
+        }
+        let d: Doc = serde_json::from_str(&resp.body).map_err(|e| ModinputError::Malformed {
+            what: what.to_string(),
+            reason: format!("not a credentials document: {e}"),
+        })?;
+        log::register_secret(&d.secret_access_key);
+        if let Some(t) = &d.token {
+            log::register_secret(t);
+        }
+        log::debug(&format!("AWS credentials from {what}"));
+        Ok(Keys {
+            access_key_id: d.access_key_id,
+            secret: Secret::new(d.secret_access_key),
+            session_token: d.token.map(Secret::new),
+            expires: d.expiration.as_deref().and_then(parse_api_time),
+        })
+    }
+
+    /// EC2 instance metadata with IMDSv2: a session token (PUT), the role name, its keys.
+    fn instance_metadata(&self) -> Result<Keys, ModinputError> {
+        let base = metadata_url("T1651_MODINPUT_IMDS_URL", IMDS_URL);
+        let what = "EC2 instance metadata (IMDSv2)";
+        let resp = self.http.send(what, || {
+            Ok(HttpRequest {
+                method: "PUT",
+                url: format!("{base}/latest/api/token"),
+                headers: vec![(
+                    "X-aws-ec2-metadata-token-ttl-seconds".into(),
+                    "21600".into(),
+                )],
+                body: Vec::new(),
+            })
+        })?;
+        if resp.status != 200 {
+            return Err(ModinputError::Auth {
+                what: what.into(),
+                reason: format!(
+                    "HTTP {} for the IMDSv2 session token (is splunkd on EC2 with an instance profile? set aws_auth = access_key otherwise)",
+                    resp.status
+                ),
+            });
+        }
+        let session = resp.body.trim().to_string();
+        log::register_secret(&session);
+        let h = [("X-aws-ec2-metadata-token", session)];
+        let list_url = format!("{base}/latest/meta-data/iam/security-credentials/");
+        let resp = self.http.send(what, || {
+            let mut r = HttpRequest::get(list_url.clone());
+            for (k, v) in &h {
+                r = r.header(k, v);
+            }
+            Ok(r)
+        })?;
+        let role = resp.body.lines().next().unwrap_or("").trim().to_string();
+        if resp.status != 200
+            || role.is_empty()
+            || !role
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+        {
+            return Err(ModinputError::Auth {
+                what: what.into(),
+                reason: format!("HTTP {}: no instance profile role", resp.status),
+            });
+        }
+        self.json_credentials(what, &format!("{list_url}{role}"), &h)
     }
 
     /// Wait for this region's next LookupEvents slot. Slots are reserved under a lock, so the
@@ -256,12 +480,18 @@ impl<'h> AwsCollector<'h> {
         }
     }
 
-    fn assume_role(&self, arn: &str) -> Result<Keys, ModinputError> {
+    fn assume_role(&self, arn: &str, base: &Keys) -> Result<Keys, ModinputError> {
         let url = format!("{}/", self.cfg.sts_url);
-        let body = format!(
+        let mut body = format!(
             "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=t1651-cloud-audit&DurationSeconds=3600",
             utf8_percent_encode(arn, NON_ALPHANUMERIC)
         );
+        if let Some(x) = &self.cfg.external_id {
+            body.push_str(&format!(
+                "&ExternalId={}",
+                utf8_percent_encode(x, NON_ALPHANUMERIC)
+            ));
+        }
         // The global endpoint signs for us-east-1; a regional one for its own region.
         let region = self
             .cfg
@@ -276,41 +506,16 @@ impl<'h> AwsCollector<'h> {
                 "Content-Type",
                 "application/x-www-form-urlencoded; charset=utf-8",
             );
-            sign_request(&mut req, &self.base, &region, "sts")?;
+            sign_request(&mut req, base, &region, "sts")?;
             Ok(req)
         })?;
-        if resp.status != 200 {
-            let code = xml_text(&resp.body, "Code").unwrap_or_default();
-            let msg = xml_text(&resp.body, "Message").unwrap_or_else(|| excerpt(&resp.body));
-            return Err(ModinputError::Auth {
-                what,
-                reason: format!(
-                    "HTTP {} {code}: {} (the access key's principal needs sts:AssumeRole on the role, and the role's trust policy must allow it)",
-                    resp.status,
-                    excerpt(&msg)
-                ),
-            });
-        }
-        let malformed = |field: &str| ModinputError::Malformed {
-            what: what.clone(),
-            reason: format!("no <{field}> in the AssumeRole response"),
-        };
-        let access_key_id =
-            xml_text(&resp.body, "AccessKeyId").ok_or_else(|| malformed("AccessKeyId"))?;
-        let secret =
-            xml_text(&resp.body, "SecretAccessKey").ok_or_else(|| malformed("SecretAccessKey"))?;
-        let token =
-            xml_text(&resp.body, "SessionToken").ok_or_else(|| malformed("SessionToken"))?;
-        let expires = xml_text(&resp.body, "Expiration").and_then(|e| parse_api_time(&e));
-        log::register_secret(&secret);
-        log::register_secret(&token);
-        log::info(&format!("assumed role {arn} as {access_key_id}"));
-        Ok(Keys {
-            access_key_id: access_key_id.trim().to_string(),
-            secret: Secret::new(secret.trim()),
-            session_token: Some(Secret::new(token.trim())),
-            expires,
-        })
+        let keys = self.sts_keys(
+            &what,
+            &resp,
+            "the principal needs sts:AssumeRole on the role, and the role's trust policy must allow it (with the ExternalId, if it names one)",
+        )?;
+        log::info(&format!("assumed role {arn} as {}", keys.access_key_id));
+        Ok(keys)
     }
 
     fn endpoint(&self, region: &str) -> String {
@@ -391,13 +596,14 @@ impl<'h> AwsCollector<'h> {
 impl Collector for AwsCollector<'_> {
     type Source = AwsSource;
 
+    /// Event name major, region minor: concurrent workers start on different regions, whose
+    /// rate limits are independent, instead of queueing on one region's.
     fn sources(&mut self) -> Result<Vec<AwsSource>, ModinputError> {
         Ok(self
-            .cfg
-            .regions
+            .operations
             .iter()
-            .flat_map(|r| {
-                self.operations.iter().map(move |e| AwsSource {
+            .flat_map(|e| {
+                self.cfg.regions.iter().map(move |r| AwsSource {
                     region: r.clone(),
                     event_name: e.clone(),
                 })

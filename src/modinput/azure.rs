@@ -16,9 +16,9 @@ use serde_json::value::RawValue;
 
 use super::checkpoint::sha256_hex;
 use super::collect::{Budget, Collector, Emit, RawEvent};
-use super::config::AzureConfig;
+use super::config::{metadata_url, AzureAuth, AzureConfig, IMDS_URL};
 use super::error::{excerpt, ModinputError};
-use super::http::{HttpClient, HttpRequest};
+use super::http::{HttpClient, HttpRequest, HttpResponse};
 use super::log;
 use super::secret::Secret;
 use super::timespec::{iso, parse_api_time};
@@ -120,7 +120,8 @@ struct Subscription {
 pub struct AzureCollector<'h> {
     http: &'h HttpClient,
     cfg: AzureConfig,
-    client_secret: Secret,
+    /// The client secret (`azure_auth = client_secret`).
+    client_secret: Option<Secret>,
     /// Shared by the clones that collect concurrently: one token for the whole run.
     token: Arc<Mutex<Option<(Secret, Instant)>>>,
     operations: HashSet<String>,
@@ -133,7 +134,7 @@ impl<'h> AzureCollector<'h> {
     pub fn new(
         http: &'h HttpClient,
         cfg: AzureConfig,
-        client_secret: Secret,
+        client_secret: Option<Secret>,
         operations: &[String],
         budget: Budget,
     ) -> Self {
@@ -160,27 +161,7 @@ impl<'h> AzureCollector<'h> {
                 return Ok(t.clone());
             }
         }
-        // tenant_id was validated as a GUID or a domain name: safe in a path as it is.
-        let url = format!(
-            "{}/{}/oauth2/v2.0/token",
-            self.cfg.authority_url, self.cfg.tenant_id
-        );
-        let scope = format!("{}/.default", self.cfg.environment.management_url());
-        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
-        let body = format!(
-            "grant_type=client_credentials&client_id={}&client_secret={}&scope={}",
-            enc(&self.cfg.client_id),
-            enc(self.client_secret.expose()),
-            enc(&scope)
-        );
-        let what = format!(
-            "Azure token for client {} in tenant {}",
-            self.cfg.client_id, self.cfg.tenant_id
-        );
-        let resp = self.http.send(&what, || {
-            Ok(HttpRequest::post(url.clone(), body.clone().into_bytes())
-                .header("Content-Type", "application/x-www-form-urlencoded"))
-        })?;
+        let (what, resp) = self.request_token()?;
         if resp.status != 200 {
             let detail = serde_json::from_str::<ErrorBody>(&resp.body)
                 .ok()
@@ -216,6 +197,93 @@ impl<'h> AzureCollector<'h> {
         *guard = Some((token.clone(), expires));
         log::debug(&format!("{what}: new token valid for {secs}s"));
         Ok(token)
+    }
+
+    /// Ask for a token the configured way: client secret or federated token at the authority,
+    /// or the managed identity at the instance metadata service.
+    fn request_token(&self) -> Result<(String, HttpResponse), ModinputError> {
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+        let audience = self.cfg.environment.management_url();
+        if self.cfg.auth == AzureAuth::ManagedIdentity {
+            let base = metadata_url("T1651_MODINPUT_IMDS_URL", IMDS_URL);
+            let mut url = format!(
+                "{base}/metadata/identity/oauth2/token?api-version=2018-02-01&resource={}",
+                enc(&format!("{audience}/"))
+            );
+            if !self.cfg.client_id.is_empty() {
+                url.push_str(&format!("&client_id={}", enc(&self.cfg.client_id)));
+            }
+            let what = if self.cfg.client_id.is_empty() {
+                "Azure managed identity token (system-assigned)".to_string()
+            } else {
+                format!(
+                    "Azure managed identity token (client {})",
+                    self.cfg.client_id
+                )
+            };
+            let resp = self.http.send(&what, || {
+                Ok(HttpRequest::get(url.clone()).header("Metadata", "true"))
+            })?;
+            return Ok((what, resp));
+        }
+        // tenant_id was validated as a GUID or a domain name: safe in a path as it is.
+        let url = format!(
+            "{}/{}/oauth2/v2.0/token",
+            self.cfg.authority_url, self.cfg.tenant_id
+        );
+        let scope = format!("{audience}/.default");
+        let proof = match self.cfg.auth {
+            AzureAuth::WorkloadIdentity => {
+                let what = "Azure workload identity (AZURE_FEDERATED_TOKEN_FILE)";
+                let path = std::env::var_os("AZURE_FEDERATED_TOKEN_FILE").ok_or_else(|| {
+                    ModinputError::Auth {
+                        what: what.into(),
+                        reason: "AZURE_FEDERATED_TOKEN_FILE is not set in splunkd's environment"
+                            .into(),
+                    }
+                })?;
+                // Re-read every time: the platform rotates the file.
+                let assertion =
+                    std::fs::read_to_string(&path).map_err(|e| ModinputError::Auth {
+                        what: what.into(),
+                        reason: format!(
+                            "cannot read {}: {e}",
+                            std::path::Path::new(&path).display()
+                        ),
+                    })?;
+                let assertion = assertion.trim().to_string();
+                log::register_secret(&assertion);
+                format!(
+                    "client_assertion_type={}&client_assertion={}",
+                    enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    enc(&assertion)
+                )
+            }
+            _ => {
+                let secret = self
+                    .client_secret
+                    .as_ref()
+                    .ok_or_else(|| ModinputError::Auth {
+                        what: "Azure client secret".into(),
+                        reason: "no credential configured".into(),
+                    })?;
+                format!("client_secret={}", enc(secret.expose()))
+            }
+        };
+        let body = format!(
+            "grant_type=client_credentials&client_id={}&{proof}&scope={}",
+            enc(&self.cfg.client_id),
+            enc(&scope)
+        );
+        let what = format!(
+            "Azure token for client {} in tenant {}",
+            self.cfg.client_id, self.cfg.tenant_id
+        );
+        let resp = self.http.send(&what, || {
+            Ok(HttpRequest::post(url.clone(), body.clone().into_bytes())
+                .header("Content-Type", "application/x-www-form-urlencoded"))
+        })?;
+        Ok((what, resp))
     }
 
     /// GET an ARM URL with the bearer token; one token refresh on 401.

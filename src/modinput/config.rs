@@ -57,9 +57,66 @@ impl Environment {
     }
 }
 
+/// How the Azure input authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AzureAuth {
+    /// App registration + client secret from storage/passwords (`credential`).
+    ClientSecret,
+    /// The managed identity of the VM / Arc server / scale set splunkd runs on (IMDS); a
+    /// user-assigned identity is chosen by `client_id`.
+    ManagedIdentity,
+    /// Workload identity federation: the app registration trusts the token in the file named
+    /// by `AZURE_FEDERATED_TOKEN_FILE` (AKS workload identity, other OIDC issuers).
+    WorkloadIdentity,
+}
+
+fn azure_auth(stanza: &Stanza) -> Result<AzureAuth, ModinputError> {
+    match stanza
+        .params
+        .get("azure_auth")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("client_secret") => Ok(AzureAuth::ClientSecret),
+        Some("managed_identity") => Ok(AzureAuth::ManagedIdentity),
+        Some("workload_identity") => Ok(AzureAuth::WorkloadIdentity),
+        Some(other) => Err(ModinputError::param(
+            "azure_auth",
+            format!("`{other}` is not supported; expected client_secret, managed_identity or workload_identity"),
+        )),
+    }
+}
+
+/// How the AWS input gets its keys (see [`super::aws`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsAuth {
+    /// `access_key_id` + secret access key from storage/passwords (`credential`).
+    AccessKey,
+    /// The standard chain: environment, web identity (IRSA), ECS container credentials, EC2
+    /// instance metadata (IMDSv2), in that order; the first that is configured is used.
+    Chain,
+}
+
+fn aws_auth(stanza: &Stanza) -> Result<AwsAuth, ModinputError> {
+    match stanza
+        .params
+        .get("aws_auth")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("access_key") => Ok(AwsAuth::AccessKey),
+        Some("chain") => Ok(AwsAuth::Chain),
+        Some(other) => Err(ModinputError::param(
+            "aws_auth",
+            format!("`{other}` is not supported; expected access_key or chain"),
+        )),
+    }
+}
+
 /// Azure-specific settings.
 #[derive(Debug, Clone)]
 pub struct AzureConfig {
+    pub auth: AzureAuth,
     pub tenant_id: String,
     pub client_id: String,
     /// Empty: every subscription the principal can list.
@@ -74,7 +131,11 @@ pub struct AzureConfig {
 /// AWS-specific settings.
 #[derive(Debug, Clone)]
 pub struct AwsConfig {
+    pub auth: AwsAuth,
+    /// Set with `aws_auth = access_key`.
     pub access_key_id: String,
+    /// `ExternalId` sent with AssumeRole (the role's trust policy may require it).
+    pub external_id: Option<String>,
     pub role_arn: Option<String>,
     pub regions: Vec<String>,
     /// CloudTrail endpoint template; `{region}` is replaced per region.
@@ -94,8 +155,9 @@ pub enum CloudConfig {
 pub struct StanzaConfig {
     pub stanza: String,
     pub cloud: CloudConfig,
-    /// Name of the storage/passwords entry (never the secret).
-    pub credential: String,
+    /// Name of the storage/passwords entry (never the secret); `None` when the stanza's
+    /// authentication needs no stored secret (managed identity, workload identity, ...).
+    pub credential: Option<String>,
     /// Operation names (Azure) or event names (AWS), as configured.
     pub operations: Vec<String>,
     pub start_from: StartFrom,
@@ -141,6 +203,7 @@ pub const MAX_WORKERS: usize = 64;
 pub const DEFAULT_MAX_RUN_TIME: Duration = Duration::minutes(30);
 
 const AZURE_ONLY: &[&str] = &[
+    "azure_auth",
     "tenant_id",
     "client_id",
     "subscription_ids",
@@ -149,6 +212,8 @@ const AZURE_ONLY: &[&str] = &[
     "azure_management_url",
 ];
 const AWS_ONLY: &[&str] = &[
+    "aws_auth",
+    "external_id",
     "access_key_id",
     "role_arn",
     "regions",
@@ -202,6 +267,35 @@ pub const LOOPBACK_SWITCH: &str = "T1651_MODINPUT_TEST_ONLY_ALLOW_LOOPBACK";
 /// Whether [`LOOPBACK_SWITCH`] is on.
 pub fn loopback_allowed() -> bool {
     std::env::var(LOOPBACK_SWITCH).is_ok_and(|v| v == "1")
+}
+
+/// The instance metadata service (Azure IMDS and AWS IMDSv2 share the link-local address).
+pub const IMDS_URL: &str = "http://169.254.169.254";
+/// The ECS container credentials endpoint for `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`.
+pub const ECS_CREDENTIALS_URL: &str = "http://169.254.170.2";
+
+/// A metadata endpoint: `default`, or the loopback URL in the environment variable `var` when
+/// the test-only loopback switch is on (tests point IMDS/ECS at the emulator that way; anything
+/// else in `var` is ignored with a WARN).
+pub fn metadata_url(var: &str, default: &str) -> String {
+    match std::env::var(var) {
+        Ok(u) => {
+            let loopback = u
+                .parse::<ureq::http::Uri>()
+                .ok()
+                .and_then(|x| x.host().map(is_loopback_host))
+                .unwrap_or(false);
+            if loopback && loopback_allowed() {
+                u.trim_end_matches('/').to_string()
+            } else {
+                super::log::warn(&format!(
+                    "{var} is ignored: only a loopback URL with {LOOPBACK_SWITCH}=1 (tests) may replace {default}"
+                ));
+                default.to_string()
+            }
+        }
+        Err(_) => default.to_string(),
+    }
 }
 
 /// Which hosts an endpoint setting may name.
@@ -371,13 +465,23 @@ impl StanzaConfig {
                 format!("does not apply to cloud = {cloud_is}; remove it or change cloud"),
             ));
         }
-        let credential = p.get("credential").ok_or_else(|| {
-            ModinputError::param(
+        let needs_secret = if cloud_is == "azure" {
+            azure_auth(stanza)? == AzureAuth::ClientSecret
+        } else {
+            aws_auth(stanza)? == AwsAuth::AccessKey
+        };
+        let credential = match p.get("credential") {
+            Some(c) => Some(c),
+            None if !needs_secret => None,
+            None => return Err(ModinputError::param(
                 "credential",
                 "is required; expected the name of the storage/passwords entry holding the secret",
-            )
-        })?;
-        if credential.chars().any(|c| c.is_control()) {
+            )),
+        };
+        if credential
+            .as_deref()
+            .is_some_and(|c| c.chars().any(|c| c.is_control()))
+        {
             return Err(ModinputError::param(
                 "credential",
                 "contains control characters",
@@ -545,13 +649,19 @@ fn azure(stanza: &Stanza) -> Result<AzureConfig, ModinputError> {
             format!("`{tenant_id}` is not a tenant GUID (00000000-0000-0000-0000-000000000000) or domain (contoso.onmicrosoft.com)"),
         ));
     }
-    let client_id = p.get("client_id").ok_or_else(|| {
-        ModinputError::param(
-            "client_id",
-            "is required for cloud = azure; expected the application (client) GUID",
-        )
-    })?;
-    if !is_guid(&client_id) {
+    let auth = azure_auth(stanza)?;
+    let client_id = match p.get("client_id") {
+        Some(c) => c,
+        // System-assigned managed identity: no client id.
+        None if auth == AzureAuth::ManagedIdentity => String::new(),
+        None => {
+            return Err(ModinputError::param(
+                "client_id",
+                "is required for cloud = azure; expected the application (client) GUID",
+            ))
+        }
+    };
+    if !client_id.is_empty() && !is_guid(&client_id) {
         return Err(ModinputError::param(
             "client_id",
             format!("`{client_id}` is not a GUID (00000000-0000-0000-0000-000000000000)"),
@@ -580,6 +690,7 @@ fn azure(stanza: &Stanza) -> Result<AzureConfig, ModinputError> {
         }
     };
     Ok(AzureConfig {
+        auth,
         tenant_id,
         client_id,
         subscription_ids,
@@ -605,13 +716,37 @@ fn azure(stanza: &Stanza) -> Result<AzureConfig, ModinputError> {
 
 fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
     let p = &stanza.params;
-    let access_key_id = p.get("access_key_id").ok_or_else(|| {
-        ModinputError::param(
+    let auth = aws_auth(stanza)?;
+    let access_key_id = match (auth, p.get("access_key_id")) {
+        (AwsAuth::AccessKey, Some(k)) => k,
+        (AwsAuth::AccessKey, None) => return Err(ModinputError::param(
             "access_key_id",
             "is required for cloud = aws; expected an access key ID such as AKIAIOSFODNN7EXAMPLE",
-        )
-    })?;
-    if !(16..=128).contains(&access_key_id.len())
+        )),
+        (AwsAuth::Chain, None) => String::new(),
+        (AwsAuth::Chain, Some(_)) => {
+            return Err(ModinputError::param(
+                "access_key_id",
+                "does not apply to aws_auth = chain (the chain finds the keys); remove it",
+            ))
+        }
+    };
+    let external_id = p.get("external_id");
+    if let Some(x) = &external_id {
+        if !(2..=1224).contains(&x.len())
+            || !x
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c))
+        {
+            return Err(ModinputError::param(
+                "external_id",
+                "expected 2 to 1224 letters, digits or +=,.@:/-_ (the value the role's trust policy names)",
+            ));
+        }
+    }
+    if auth == AwsAuth::Chain {
+        // validated below with the other settings
+    } else if !(16..=128).contains(&access_key_id.len())
         || !access_key_id
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
@@ -694,8 +829,16 @@ fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
             "must name one STS endpoint, without {region}",
         ));
     }
+    if external_id.is_some() && role_arn.is_none() {
+        return Err(ModinputError::param(
+            "external_id",
+            "applies only with role_arn (it is sent with AssumeRole)",
+        ));
+    }
     Ok(AwsConfig {
+        auth,
         access_key_id,
+        external_id,
         role_arn,
         regions,
         endpoint_template,

@@ -30,6 +30,13 @@ pub fn is_loopback_host(host: &str) -> bool {
             .unwrap_or(false)
 }
 
+/// The link-local instance metadata endpoints (Azure IMDS, AWS IMDS IPv4/IPv6, ECS): plain
+/// HTTP by design, reachable only from the machine itself.
+pub fn is_metadata_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    matches!(h, "169.254.169.254" | "169.254.170.2" | "fd00:ec2::254")
+}
+
 /// Check a configured endpoint URL against the policy; the message says what is expected.
 pub fn check_endpoint(url: &str) -> Result<(), String> {
     let uri: Uri = url
@@ -40,7 +47,7 @@ pub fn check_endpoint(url: &str) -> Result<(), String> {
         .ok_or_else(|| format!("`{url}` has no host; expected https://host[:port][/path]"))?;
     match uri.scheme_str() {
         Some("https") => Ok(()),
-        Some("http") if is_loopback_host(host) => Ok(()),
+        Some("http") if is_loopback_host(host) || is_metadata_host(host) => Ok(()),
         _ => Err(format!(
             "`{url}` must use https:// (plain http:// is allowed only on loopback)"
         )),
@@ -299,7 +306,10 @@ impl HttpClient {
         let Ok(uri) = url.parse::<Uri>() else {
             return false;
         };
-        if uri.host().is_none_or(is_loopback_host) {
+        if uri
+            .host()
+            .is_none_or(|h| is_loopback_host(h) || is_metadata_host(h))
+        {
             return false;
         }
         self.proxy.as_ref().is_some_and(|p| !p.is_no_proxy(&uri))
@@ -385,7 +395,10 @@ impl HttpClient {
                 }
             }
         };
-        let agent = if uri.host().map(is_loopback_host).unwrap_or(false) {
+        let agent = if uri
+            .host()
+            .is_some_and(|h| is_loopback_host(h) || is_metadata_host(h))
+        {
             &self.loopback
         } else {
             &self.remote

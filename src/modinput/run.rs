@@ -163,7 +163,15 @@ fn run_stanza(
     };
     let retry = RetryPolicy::from_env();
     let splunkd = HttpClient::for_splunkd(cfg.ca_bundle.as_deref(), retry)?;
-    let secret = fetch_credential(&splunkd, &doc.server_uri, &doc.session_key, &cfg.credential)?;
+    let secret = match &cfg.credential {
+        Some(name) => Some(fetch_credential(
+            &splunkd,
+            &doc.server_uri,
+            &doc.session_key,
+            name,
+        )?),
+        None => None,
+    };
     let http = HttpClient::new(
         cfg.proxy.as_deref(),
         cfg.ca_bundle.as_deref(),

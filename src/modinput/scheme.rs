@@ -34,17 +34,19 @@ pub const PARAMS: &[ParamSpec] = &[
         required_on_create: true,
         ..p("cloud", "Cloud", "Which audit log to collect: azure (Activity Log) or aws (CloudTrail).")
     },
+    p("azure_auth", "Azure authentication", "Azure only: client_secret (default; the secret is the credential), managed_identity (the identity of the VM or Arc server splunkd runs on; client_id selects a user-assigned one; no credential) or workload_identity (federated token file named by AZURE_FEDERATED_TOKEN_FILE; no credential)."),
     p("tenant_id", "Azure tenant ID", "Azure only, required: the directory (tenant) ID or domain of the app registration."),
     p("client_id", "Azure client ID", "Azure only, required: the application (client) ID of the app registration."),
     p("subscription_ids", "Azure subscription IDs", "Azure only: comma-separated subscription IDs. Empty: every subscription the app registration can read."),
     p("environment", "Azure environment", "Azure only: public (default), usgov or china."),
+    p("aws_auth", "AWS authentication", "AWS only: access_key (default; access_key_id plus the secret key stored as the credential) or chain (the standard chain: environment, web identity/IRSA, ECS container credentials, EC2 instance metadata with IMDSv2; no credential)."),
     p("access_key_id", "AWS access key ID", "AWS only, required: the access key ID whose secret key is stored in the credential."),
     p("role_arn", "AWS role ARN", "AWS only, optional: a role to assume with STS AssumeRole before calling CloudTrail."),
+    p("external_id", "AWS external ID", "AWS only, optional: the ExternalId sent with AssumeRole when the role's trust policy requires one."),
     p("regions", "AWS regions", "AWS only, required: comma-separated regions to query, e.g. us-east-1,eu-west-1."),
-    ParamSpec {
-        required_on_create: true,
-        ..p("credential", "Credential name", "Name of the storage/passwords entry holding the client secret (Azure) or the secret access key (AWS), e.g. t1651:prod-reader: . The secret itself never goes into inputs.conf.")
-    },
+    // Not required on create: managed identity, workload identity and the AWS chain need none
+    // (validation requires it for client_secret and access_key).
+    p("credential", "Credential name", "Exact name (realm:username:, e.g. t1651:prod-reader:) of this app's storage/passwords entry holding the client secret (Azure) or the secret access key (AWS). Required for azure_auth = client_secret and aws_auth = access_key. The secret itself never goes into inputs.conf."),
     p("operations", "Operations", "Comma-separated operations to collect: Azure operation names or CloudTrail event names. Default: the operations t1651detect detects."),
     p("start_from", "Start from", "Where a new input starts: relative (-24h, -7d) or ISO-8601 (2024-05-01T00:00:00Z). Default -24h. Ignored once a checkpoint exists."),
     p("overlap", "Overlap", "How far back each run re-reads to catch late-arriving events, e.g. 60m (default). Events already sent are not sent again."),

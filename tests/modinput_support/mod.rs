@@ -37,6 +37,11 @@ pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/t1651-reader";
 pub const SUB_A: &str = "11111111-2222-4333-8444-555555555555";
 pub const SUB_B: &str = "66666666-7777-4888-9999-aaaaaaaaaaaa";
 pub const CREDENTIAL: &str = "t1651:prod-reader:";
+/// Tokens of the metadata/federation flows (secrets: never in a log line).
+pub const WEB_IDENTITY_TOKEN: &str = "eyJraWQiOiJ3ZWItaWRlbnRpdHktU0VDUkVUIn0.irsa";
+pub const FEDERATED_TOKEN: &str = "eyJraWQiOiJmZWRlcmF0ZWQtU0VDUkVUIn0.aks";
+pub const IMDS_SESSION: &str = "imds-session-SECRET-AQAEAKs";
+pub const INSTANCE_ROLE: &str = "t1651-instance-role";
 /// The app the input belongs to (its storage/passwords namespace).
 pub const APP: &str = "t1651_cloud_admin_command";
 /// Another app on the same search head, with a secret of its own that must never be read.
@@ -246,6 +251,15 @@ pub struct Emu {
     pub token_expires_in: Value,
     /// Added before every data response (emulated network latency; served without the lock).
     pub latency: Duration,
+    /// AssumeRole is refused unless it carries this ExternalId.
+    pub external_id: Option<String>,
+    /// Web identity token AssumeRoleWithWebIdentity accepts; federated token (client
+    /// assertion) the Azure token endpoint accepts.
+    pub web_identity_token: String,
+    pub federated_token: String,
+    /// Managed-identity token requests (query parameters) and IMDSv2 credential reads served.
+    pub azure_mi_requests: Vec<HashMap<String, String>>,
+    pub imds_credential_reads: u32,
     /// Data requests being served right now, and the most ever at once.
     pub in_flight: u32,
     pub max_in_flight: u32,
@@ -446,6 +460,11 @@ fn start_with(tls: bool) -> Shared {
         latency: Duration::ZERO,
         in_flight: 0,
         max_in_flight: 0,
+        external_id: None,
+        web_identity_token: WEB_IDENTITY_TOKEN.into(),
+        federated_token: FEDERATED_TOKEN.into(),
+        azure_mi_requests: Vec::new(),
+        imds_credential_reads: 0,
     }));
     let e2 = emu.clone();
     std::thread::spawn(move || {
@@ -526,6 +545,12 @@ fn handle_now(emu: &Shared, req: &Req) -> Resp {
     if path.ends_with("/oauth2/v2.0/token") {
         return azure_token(&mut e, req, &path);
     }
+    if path == "/metadata/identity/oauth2/token" {
+        return azure_imds(&mut e, req);
+    }
+    if path.starts_with("/latest/") || path.starts_with("/v2/credentials/") {
+        return aws_metadata(&mut e, req, &path);
+    }
     if path == "/subscriptions" {
         return match azure_auth(&mut e, req) {
             Err(r) => r,
@@ -603,8 +628,107 @@ fn splunkd_password_entry(e: &Emu, req: &Req, _app: &str, name: &str) -> Resp {
     )
 }
 
+/// Azure IMDS managed identity token (`GET /metadata/identity/oauth2/token`, `Metadata: true`).
+fn azure_imds(e: &mut Emu, req: &Req) -> Resp {
+    let q = req.query();
+    if req.header("metadata") != Some("true")
+        || q.get("api-version").map(String::as_str) != Some("2018-02-01")
+        || q.get("resource").map(String::as_str) != Some("https://management.azure.com/")
+    {
+        return Resp::json(
+            400,
+            &json!({"error": "invalid_request", "error_description": "Required metadata header not specified or bad query"}),
+        );
+    }
+    e.azure_mi_requests.push(q);
+    e.tokens_issued += 1;
+    let tok = format!(
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.mi-token-{}",
+        e.tokens_issued
+    );
+    e.valid_tokens.insert(tok.clone());
+    Resp::json(
+        200,
+        &json!({"access_token": tok, "expires_in": "3599", "expires_on": "1700000000", "resource": "https://management.azure.com/", "token_type": "Bearer"}),
+    )
+}
+
+/// Issue session credentials (the only valid session from now on).
+fn new_session(e: &mut Emu) -> (String, String, String) {
+    e.sts_calls += 1;
+    let n = e.sts_calls;
+    let creds = (
+        format!("ASIAEMULATED{n:08}"),
+        format!("assumed-secret-{n}-xyz/abc+SECRET"),
+        format!("FwoGZXIvYXdzEB-session-token-{n}"),
+    );
+    e.assumed = Some(creds.clone());
+    creds
+}
+
+/// EC2 IMDSv2 and the ECS container credentials endpoint.
+fn aws_metadata(e: &mut Emu, req: &Req, path: &str) -> Resp {
+    let json_creds = |e: &mut Emu| {
+        let (a, s, t) = new_session(e);
+        let exp = (Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
+        Resp::json(
+            200,
+            &json!({"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": a, "SecretAccessKey": s, "Token": t, "Expiration": exp.to_string()}),
+        )
+    };
+    if let Some(rest) = path.strip_prefix("/v2/credentials/") {
+        if rest.is_empty() {
+            return Resp::text(404, "text/plain", "not found");
+        }
+        return json_creds(e);
+    }
+    if path == "/latest/api/token" {
+        if req.method != "PUT" || req.header("x-aws-ec2-metadata-token-ttl-seconds").is_none() {
+            return Resp::text(400, "text/plain", "bad token request");
+        }
+        return Resp::text(200, "text/plain", IMDS_SESSION);
+    }
+    if req.header("x-aws-ec2-metadata-token") != Some(IMDS_SESSION) {
+        // IMDSv1 is disabled on this emulated instance.
+        return Resp::text(401, "text/plain", "Unauthorized");
+    }
+    match path.strip_prefix("/latest/meta-data/iam/security-credentials/") {
+        Some("") => Resp::text(200, "text/plain", INSTANCE_ROLE),
+        Some(r) if r == INSTANCE_ROLE => {
+            e.imds_credential_reads += 1;
+            json_creds(e)
+        }
+        _ => Resp::text(404, "text/plain", "not found"),
+    }
+}
+
 fn azure_token(e: &mut Emu, req: &Req, path: &str) -> Resp {
     let f = form_decode(&req.body_str());
+    if f.contains_key("client_assertion") {
+        let ok = path == format!("/{TENANT}/oauth2/v2.0/token")
+            && f.get("grant_type").map(String::as_str) == Some("client_credentials")
+            && f.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+            && f.get("client_assertion_type").map(String::as_str)
+                == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            && f.get("client_assertion") == Some(&e.federated_token)
+            && !f.contains_key("client_secret");
+        if !ok {
+            return Resp::json(
+                401,
+                &json!({"error": "invalid_client", "error_description": "AADSTS700213: No matching federated identity record found."}),
+            );
+        }
+        e.tokens_issued += 1;
+        let tok = format!(
+            "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.wi-token-{}",
+            e.tokens_issued
+        );
+        e.valid_tokens.insert(tok.clone());
+        return Resp::json(
+            200,
+            &json!({"token_type": "Bearer", "expires_in": 3599, "access_token": tok}),
+        );
+    }
     let tenant_ok = path == format!("/{TENANT}/oauth2/v2.0/token");
     if !tenant_ok
         || f.get("grant_type").map(String::as_str) != Some("client_credentials")
@@ -871,21 +995,30 @@ fn sigv4_check(e: &Emu, req: &Req, service: &str, signed: &[&str]) -> Result<(),
 }
 
 fn sts(e: &mut Emu, req: &Req) -> Resp {
-    if let Err(r) = sigv4_check(e, req, "sts", &["content-type"]) {
-        return r;
-    }
     let f = form_decode(&req.body_str());
-    if f.get("RoleArn").map(String::as_str) != Some(ROLE_ARN) {
-        return Resp::text(403, "text/xml", "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform sts:AssumeRole</Message></Error></ErrorResponse>");
+    let denied = |what: &str| {
+        Resp::text(403, "text/xml", &format!("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform {what}</Message></Error></ErrorResponse>"))
+    };
+    if f.get("Action").map(String::as_str) == Some("AssumeRoleWithWebIdentity") {
+        // Unsigned: the web identity token is the proof.
+        if req.header("authorization").is_some()
+            || f.get("RoleArn").map(String::as_str) != Some(ROLE_ARN)
+            || f.get("WebIdentityToken") != Some(&e.web_identity_token)
+        {
+            return denied("sts:AssumeRoleWithWebIdentity");
+        }
+    } else {
+        if let Err(r) = sigv4_check(e, req, "sts", &["content-type"]) {
+            return r;
+        }
+        if f.get("RoleArn").map(String::as_str) != Some(ROLE_ARN) {
+            return denied("sts:AssumeRole");
+        }
+        if e.external_id.is_some() && f.get("ExternalId") != e.external_id.as_ref() {
+            return denied("sts:AssumeRole (ExternalId mismatch)");
+        }
     }
-    e.sts_calls += 1;
-    let n = e.sts_calls;
-    let creds = (
-        format!("ASIAEMULATED{n:08}"),
-        format!("assumed-secret-{n}-xyz/abc+SECRET"),
-        format!("FwoGZXIvYXdzEB-session-token-{n}"),
-    );
-    e.assumed = Some(creds.clone());
+    let creds = new_session(e);
     let exp = (Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
     Resp::text(200, "text/xml", &format!(
         "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><SourceIdentity/><AssumedRoleUser><AssumedRoleId>AROA3XFRBF535PLBIFPI4:t1651-cloud-audit</AssumedRoleId><Arn>arn:aws:sts::123456789012:assumed-role/t1651-reader/t1651-cloud-audit</Arn></AssumedRoleUser><Credentials><AccessKeyId>{}</AccessKeyId><SecretAccessKey>{}</SecretAccessKey><SessionToken>{}</SessionToken><Expiration>{exp}</Expiration></Credentials></AssumeRoleResult><ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata></AssumeRoleResponse>",
@@ -1301,6 +1434,9 @@ pub fn assert_no_secret(what: &str, text: &str) {
         "assumed-secret-",
         "session-token-",
         OTHER_APP_SECRET,
+        WEB_IDENTITY_TOKEN,
+        FEDERATED_TOKEN,
+        IMDS_SESSION,
     ] {
         assert!(
             !text.contains(secret),
