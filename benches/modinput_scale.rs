@@ -11,7 +11,10 @@
 //!   own process, so the accounts run as that many concurrent processes, LookupEvents paced
 //!   at the default 2 requests/s per region within each.
 //!
-//! Reports wall time per run and peak RSS per process (`wait4` `ru_maxrss`).
+//! Reports wall time per run and peak RSS per process: `VmHWM` of /proc/<pid>/status, read
+//! every 10 ms until the process exits (a high-water mark of the process's own address space;
+//! `wait4`'s `ru_maxrss` is not usable here: a child inherits the parent's maxrss across
+//! fork/exec, and the parent holds the emulators' data).
 
 #[path = "../tests/modinput_support/mod.rs"]
 mod modinput_support;
@@ -89,13 +92,28 @@ fn start_input(xml: String) -> impl FnOnce() -> Usage {
         v
     });
     let pid = child.id();
+    let hwm = std::thread::spawn(move || {
+        let mut max = 0u64;
+        while let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let Some(kib) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            else {
+                break; // a zombie has no VmHWM: the process has exited
+            };
+            max = max.max(kib);
+            std::thread::sleep(StdDuration::from_millis(10));
+        }
+        max
+    });
     move || {
-        let (status, ru) = wait4(pid);
+        let (status, _) = wait4(pid);
         let wall = t0.elapsed();
         let stdout = reader.join().unwrap();
         Usage {
             wall,
-            max_rss_kib: ru.ru_maxrss as u64,
+            max_rss_kib: hwm.join().unwrap(),
             status,
             events: stdout.windows(8).filter(|w| w == b"</event>").count(),
             stderr: err_reader.join().unwrap(),

@@ -652,3 +652,55 @@ fn a_next_link_with_an_explicit_default_port_is_followed() {
         assert!(same_origin(bad, mgmt, "t").is_err(), "{bad}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Search head clustering
+
+#[test]
+fn a_search_head_cluster_member_refuses_to_collect() {
+    let emu = start();
+    load_azure(&emu, SUB_A, 12, 30);
+    emu.lock().unwrap().shc_member = true;
+    let base = emu.lock().unwrap().base_url.clone();
+    let out = run(
+        &emu,
+        &checkpoint_dir("def-shc"),
+        "t1651_cloud_audit://shc",
+        &azure_params(&base),
+    );
+    assert_eq!(out.code, Some(1));
+    assert!(out.events.is_empty());
+    assert!(
+        out.stderr.contains("member of a search head cluster")
+            && out.stderr.contains("heavy forwarder"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !emu.lock()
+            .unwrap()
+            .log
+            .iter()
+            .any(|r| r.path().contains("storage/passwords") || r.path().contains("oauth2")),
+        "neither the credential nor a token was fetched"
+    );
+    // Not a member (splunkd answers 503 once, without retries): collects.
+    emu.lock().unwrap().shc_member = false;
+    emu.lock().unwrap().log.clear();
+    let out = run(
+        &emu,
+        &checkpoint_dir("def-shc-no"),
+        "t1651_cloud_audit://shc",
+        &azure_params(&base),
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.events.is_empty());
+    let asked = emu
+        .lock()
+        .unwrap()
+        .log
+        .iter()
+        .filter(|r| r.path() == "/services/shcluster/member/info")
+        .count();
+    assert_eq!(asked, 1);
+}

@@ -39,6 +39,10 @@ pub enum ModinputError {
     /// The run reached `max_run_time`; the next run continues from the checkpoint.
     #[error("{what}: max_run_time reached; the next run continues from the checkpoint")]
     Deadline { what: String },
+    /// This splunkd is a search head cluster member: every member would collect the same
+    /// events, so the input refuses to run there.
+    #[error("this splunkd is a member of a search head cluster: every member would collect (and index) the same events, so the input does not run here; run it on one heavy forwarder or standalone instance instead (see the app's README, \"Where to run the input\")")]
+    SearchHeadCluster,
     /// Reading or writing the checkpoint or its journal failed.
     #[error("checkpoint {path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },

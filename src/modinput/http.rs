@@ -208,6 +208,9 @@ enum Attempt {
     Retry {
         wait: Option<Duration>,
         reason: String,
+        /// The status and body when a response arrived (for [`HttpClient::send_once`]).
+        status: Option<u16>,
+        body: String,
     },
 }
 
@@ -337,6 +340,27 @@ impl HttpClient {
         self.retry
     }
 
+    /// Send a request once, without retries: `Ok` with whatever status came back (including
+    /// 5xx and 429), `Err` only when no response arrived.
+    pub fn send_once(&self, what: &str, req: HttpRequest) -> Result<HttpResponse, ModinputError> {
+        check_endpoint(&req.url).map_err(|reason| ModinputError::Http {
+            what: what.to_string(),
+            reason,
+        })?;
+        match self.attempt(&req) {
+            Attempt::Done(r) => Ok(r),
+            Attempt::Retry {
+                status: Some(status),
+                body,
+                ..
+            } => Ok(HttpResponse { status, body }),
+            Attempt::Retry { reason, .. } => Err(ModinputError::Http {
+                what: what.to_string(),
+                reason,
+            }),
+        }
+    }
+
     /// Send a request, retrying transient failures. `make` builds the request for each attempt.
     /// `what` names the call in log lines and errors (it must not contain secrets).
     pub fn send(
@@ -354,7 +378,7 @@ impl HttpClient {
             })?;
             let (wait, reason) = match self.attempt(&req) {
                 Attempt::Done(r) => return Ok(r),
-                Attempt::Retry { wait, reason } => (wait, reason),
+                Attempt::Retry { wait, reason, .. } => (wait, reason),
             };
             if attempt >= self.retry.max_attempts {
                 return Err(ModinputError::Http {
@@ -392,6 +416,8 @@ impl HttpClient {
                 return Attempt::Retry {
                     wait: None,
                     reason: format!("bad URL: {e}"),
+                    status: None,
+                    body: String::new(),
                 }
             }
         };
@@ -413,6 +439,8 @@ impl HttpClient {
                 return Attempt::Retry {
                     wait: None,
                     reason: format!("cannot build request: {e}"),
+                    status: None,
+                    body: String::new(),
                 }
             }
         };
@@ -422,6 +450,8 @@ impl HttpClient {
                 return Attempt::Retry {
                     wait: None,
                     reason: transport_reason(&e),
+                    status: None,
+                    body: String::new(),
                 }
             }
         };
@@ -445,6 +475,8 @@ impl HttpClient {
                         "HTTP {status}, reading the body failed: {}",
                         transport_reason(&e)
                     ),
+                    status: None,
+                    body: String::new(),
                 }
             }
         };
@@ -452,14 +484,20 @@ impl HttpClient {
             429 | 503 => Attempt::Retry {
                 wait: retry_after,
                 reason: format!("HTTP {status} {}", excerpt(&body)),
+                status: Some(status),
+                body,
             },
             500..=599 => Attempt::Retry {
                 wait: None,
                 reason: format!("HTTP {status} {}", excerpt(&body)),
+                status: Some(status),
+                body,
             },
             400 if is_throttling(&body) => Attempt::Retry {
                 wait: retry_after,
                 reason: format!("HTTP 400 throttled {}", excerpt(&body)),
+                status: Some(status),
+                body,
             },
             _ => Attempt::Done(HttpResponse { status, body }),
         }

@@ -163,6 +163,7 @@ fn run_stanza(
     };
     let retry = RetryPolicy::from_env();
     let splunkd = HttpClient::for_splunkd(cfg.ca_bundle.as_deref(), retry)?;
+    refuse_on_search_head_cluster(&splunkd, &doc.server_uri, &doc.session_key)?;
     let secret = match &cfg.credential {
         Some(name) => Some(fetch_credential(
             &splunkd,
@@ -213,6 +214,35 @@ fn run_stanza(
                 budget,
                 cfg.workers,
             )
+        }
+    }
+}
+
+/// Refuse to collect on a search head cluster member (`services/shcluster/member/info`
+/// answers 200 only there). Any other answer, or none, means not a member: a WARN if splunkd
+/// could not be asked, and collection goes on.
+fn refuse_on_search_head_cluster(
+    splunkd: &HttpClient,
+    server_uri: &str,
+    session_key: &super::secret::Secret,
+) -> Result<(), ModinputError> {
+    if server_uri.is_empty() {
+        return Ok(());
+    }
+    let url = format!(
+        "{}/services/shcluster/member/info?output_mode=json",
+        server_uri.trim_end_matches('/')
+    );
+    let req = super::http::HttpRequest::get(url)
+        .header("Authorization", &format!("Splunk {}", session_key.expose()));
+    match splunkd.send_once("splunkd search head cluster membership", req) {
+        Ok(r) if r.status == 200 => Err(ModinputError::SearchHeadCluster),
+        Ok(_) => Ok(()),
+        Err(e) => {
+            log::warn(&format!(
+                "{e}; assuming this splunkd is not a search head cluster member"
+            ));
+            Ok(())
         }
     }
 }

@@ -251,6 +251,8 @@ pub struct Emu {
     pub token_expires_in: Value,
     /// Added before every data response (emulated network latency; served without the lock).
     pub latency: Duration,
+    /// splunkd is a search head cluster member (`shcluster/member/info` answers 200).
+    pub shc_member: bool,
     /// AssumeRole is refused unless it carries this ExternalId.
     pub external_id: Option<String>,
     /// Web identity token AssumeRoleWithWebIdentity accepts; federated token (client
@@ -460,6 +462,7 @@ fn start_with(tls: bool) -> Shared {
         latency: Duration::ZERO,
         in_flight: 0,
         max_in_flight: 0,
+        shc_member: false,
         external_id: None,
         web_identity_token: WEB_IDENTITY_TOKEN.into(),
         federated_token: FEDERATED_TOKEN.into(),
@@ -536,6 +539,25 @@ fn handle_now(emu: &Shared, req: &Req) -> Resp {
     let path = req.path().to_string();
     if path == "/servicesNS/nobody/-/storage/passwords" {
         return splunkd_passwords(&e, req);
+    }
+    if path == "/services/shcluster/member/info" {
+        if req.header("authorization") != Some(&format!("Splunk {}", e.session_key)) {
+            return Resp::json(
+                401,
+                &json!({"messages": [{"type": "WARN", "text": "call not properly authenticated"}]}),
+            );
+        }
+        return if e.shc_member {
+            Resp::json(
+                200,
+                &json!({"entry": [{"name": "member", "content": {"status": "Up", "is_registered": true, "label": "sh1"}}]}),
+            )
+        } else {
+            Resp::json(
+                503,
+                &json!({"messages": [{"type": "ERROR", "text": "Search head clustering is not enabled on this node."}]}),
+            )
+        };
     }
     if let Some(rest) = path.strip_prefix("/servicesNS/nobody/") {
         if let Some((app, name)) = rest.split_once("/storage/passwords/") {
