@@ -140,3 +140,60 @@ fn lookup_events_pacing_holds_across_workers() {
         );
     }
 }
+
+#[test]
+fn azure_read_budget_headers_slow_the_input_down() {
+    let emu = start();
+    let now = Utc::now();
+    for ev in azure_backlog(
+        9,
+        60,
+        SUB_A,
+        TENANT,
+        now - Duration::minutes(50),
+        now - Duration::minutes(1),
+    ) {
+        emu.lock()
+            .unwrap()
+            .azure_events
+            .push((SUB_A.to_string(), ev));
+    }
+    let base = emu.lock().unwrap().base_url.clone();
+    let mut params = azure_params(&base);
+    params.push(("operations".into(), RUN_COMMAND.into()));
+    let run = |name: &str| {
+        run_bin(
+            &[],
+            input_xml(
+                &base,
+                &checkpoint_dir(name),
+                "t1651_cloud_audit://rl",
+                &as_refs(&params),
+            )
+            .as_bytes(),
+            &[],
+        )
+    };
+    emu.lock().unwrap().azure_page_size = 5;
+    let plenty = run("scale-rl-plenty");
+    assert_eq!(plenty.code, Some(0), "{}", plenty.stderr);
+    assert!(!plenty.stderr.contains("reads remaining"));
+    let pages = emu.lock().unwrap().data_requests;
+    assert!(pages >= 3, "{pages} pages");
+    // 10 reads left: 1 s between requests.
+    emu.lock().unwrap().ratelimit_remaining = Some(10);
+    let low = run("scale-rl-low");
+    assert_eq!(low.code, Some(0), "{}", low.stderr);
+    assert_eq!(low.events.len(), plenty.events.len());
+    assert_eq!(
+        low.stderr.matches("reads remaining").count(),
+        1,
+        "one WARN per run: {}",
+        low.stderr
+    );
+    assert!(
+        low.elapsed >= StdDuration::from_millis(1000 * pages as u64),
+        "{pages} pages in {:?}",
+        low.elapsed
+    );
+}

@@ -29,6 +29,8 @@ pub const ACTIVITY_LOG_API_VERSION: &str = "2015-04-01";
 pub const SUBSCRIPTIONS_API_VERSION: &str = "2020-01-01";
 /// A token is used for at most this long, whatever `expires_in` says (Entra ID issues 60–90 min).
 const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
+/// Remaining ARM reads below which requests are spaced out (see [`AzureCollector::pace`]).
+const RATELIMIT_LOW: u64 = 20;
 /// Token refreshes per request before a 401 is final.
 const MAX_TOKEN_REFRESHES: u32 = 3;
 /// A page that does not parse is fetched this many times before the slice is given up.
@@ -128,6 +130,8 @@ pub struct AzureCollector<'h> {
     providers: Vec<String>,
     budget: Budget,
     set_aside: u64,
+    /// The slow-down WARN was given (shared by the clones).
+    rate_warned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<'h> AzureCollector<'h> {
@@ -147,6 +151,7 @@ impl<'h> AzureCollector<'h> {
             providers: providers_of(operations),
             budget,
             set_aside: 0,
+            rate_warned: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
@@ -286,6 +291,25 @@ impl<'h> AzureCollector<'h> {
         Ok((what, resp))
     }
 
+    /// Slow down when ARM says few reads remain: below [`RATELIMIT_LOW`] remaining reads, wait
+    /// 100 ms per read short of it (at most 2 s) before the next request, so the workers
+    /// together drift towards the regeneration rate instead of into 429s.
+    fn pace(&self, what: &str, remaining: Option<u64>) {
+        let Some(r) = remaining.filter(|r| *r < RATELIMIT_LOW) else {
+            return;
+        };
+        let wait = StdDuration::from_millis((RATELIMIT_LOW - r) * 100);
+        if !self
+            .rate_warned
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            log::warn(&format!(
+                "{what}: Azure Resource Manager reports {r} reads remaining (x-ms-ratelimit-remaining-*); slowing down (this WARN is given once per run)"
+            ));
+        }
+        std::thread::sleep(wait);
+    }
+
     /// GET an ARM URL with the bearer token; one token refresh on 401.
     fn arm_get(&mut self, what: &str, url: &str) -> Result<String, ModinputError> {
         self.check_same_origin(what, url)?;
@@ -300,7 +324,10 @@ impl<'h> AzureCollector<'h> {
                     .header("Accept", "application/json"))
             })?;
             match resp.status {
-                200 => return Ok(resp.body),
+                200 => {
+                    self.pace(what, resp.ratelimit_remaining);
+                    return Ok(resp.body);
+                }
                 401 if refreshes < MAX_TOKEN_REFRESHES => {
                     log::info(&format!("{what}: access token refused (HTTP 401); getting a new one"));
                     // Drop the refused token unless another clone already replaced it.

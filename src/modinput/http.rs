@@ -188,6 +188,9 @@ impl HttpRequest {
 pub struct HttpResponse {
     pub status: u16,
     pub body: String,
+    /// The lowest `x-ms-ratelimit-remaining-*-reads` header value (Azure Resource Manager's
+    /// remaining read budget of the subscription or tenant), if any.
+    pub ratelimit_remaining: Option<u64>,
 }
 
 /// Largest response body read (an Activity Log page is well under 1 MiB).
@@ -353,7 +356,11 @@ impl HttpClient {
                 status: Some(status),
                 body,
                 ..
-            } => Ok(HttpResponse { status, body }),
+            } => Ok(HttpResponse {
+                status,
+                body,
+                ratelimit_remaining: None,
+            }),
             Attempt::Retry { reason, .. } => Err(ModinputError::Http {
                 what: what.to_string(),
                 reason,
@@ -456,6 +463,15 @@ impl HttpClient {
             }
         };
         let status = resp.status().as_u16();
+        let ratelimit_remaining = resp
+            .headers()
+            .iter()
+            .filter(|(k, _)| {
+                let k = k.as_str();
+                k.starts_with("x-ms-ratelimit-remaining-") && k.ends_with("-reads")
+            })
+            .filter_map(|(_, v)| v.to_str().ok()?.trim().parse::<u64>().ok())
+            .min();
         let retry_after = resp
             .headers()
             .get("retry-after")
@@ -499,7 +515,11 @@ impl HttpClient {
                 status: Some(status),
                 body,
             },
-            _ => Attempt::Done(HttpResponse { status, body }),
+            _ => Attempt::Done(HttpResponse {
+                status,
+                body,
+                ratelimit_remaining,
+            }),
         }
     }
 }

@@ -251,6 +251,8 @@ pub struct Emu {
     pub token_expires_in: Value,
     /// Added before every data response (emulated network latency; served without the lock).
     pub latency: Duration,
+    /// `x-ms-ratelimit-remaining-subscription-reads` sent with Activity Log pages.
+    pub ratelimit_remaining: Option<u32>,
     /// splunkd is a search head cluster member (`shcluster/member/info` answers 200).
     pub shc_member: bool,
     /// AssumeRole is refused unless it carries this ExternalId.
@@ -463,6 +465,7 @@ fn start_with(tls: bool) -> Shared {
         in_flight: 0,
         max_in_flight: 0,
         shc_member: false,
+        ratelimit_remaining: None,
         external_id: None,
         web_identity_token: WEB_IDENTITY_TOKEN.into(),
         federated_token: FEDERATED_TOKEN.into(),
@@ -929,6 +932,12 @@ fn activity_log(e: &mut Emu, req: &Req) -> Resp {
     }
     body.push('}');
     let mut r = Resp::text(200, "application/json; charset=utf-8", &body);
+    if let Some(n) = e.ratelimit_remaining {
+        r.headers.push((
+            "x-ms-ratelimit-remaining-subscription-reads".into(),
+            n.to_string(),
+        ));
+    }
     if matches!(fault, Some(Fault::Truncate)) || e.truncate_offsets.contains(&offset) {
         r.body = truncate(&r.body);
     }
