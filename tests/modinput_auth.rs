@@ -19,6 +19,11 @@ const NO_AWS_ENV: &[(&str, &str)] = &[
     ("AWS_ROLE_ARN", ""),
     ("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", ""),
     ("AWS_CONTAINER_CREDENTIALS_FULL_URI", ""),
+    (
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "/nonexistent/t1651-no-aws-credentials",
+    ),
+    ("AWS_PROFILE", ""),
 ];
 
 fn azure_emu() -> (Shared, String) {
@@ -261,4 +266,37 @@ fn assume_role_sends_the_external_id() {
     let out = run(&emu, "auth-xid", &params, &[]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert_eq!(out.events.len(), 30);
+}
+
+#[test]
+fn aws_chain_shared_credentials_profile() {
+    let (emu, base) = aws_emu();
+    let dir = checkpoint_dir("auth-profile-file");
+    let file = format!("{dir}/credentials");
+    std::fs::write(
+        &file,
+        format!("[default]\naws_access_key_id = AKIAWRONGWRONGWRONG1\naws_secret_access_key = wrong\n\n[splunk]\n# the input's keys\naws_access_key_id = {AWS_KEY_ID}\naws_secret_access_key = {AWS_SECRET}\n"),
+    )
+    .unwrap();
+    let mut env = NO_AWS_ENV.to_vec();
+    env.retain(|(k, _)| !k.starts_with("AWS_SHARED") && *k != "AWS_PROFILE");
+    env.push(("AWS_SHARED_CREDENTIALS_FILE", file.as_str()));
+    env.push(("AWS_PROFILE", "splunk"));
+    let out = run(&emu, "auth-profile", &chain_params(&base), &env);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.events.len(), 30);
+    no_password_read(&emu);
+    // A profile without keys (e.g. a role or SSO profile): an error naming it, no fall-through.
+    std::fs::write(
+        &file,
+        "[splunk]\nrole_arn = arn:aws:iam::123456789012:role/x\nsource_profile = default\n",
+    )
+    .unwrap();
+    let out = run(&emu, "auth-profile-role", &chain_params(&base), &env);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.contains("AWS profile `splunk`"),
+        "{}",
+        out.stderr
+    );
 }

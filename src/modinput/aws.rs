@@ -163,6 +163,70 @@ fn xml_text(doc: &str, name: &str) -> Option<String> {
     }
 }
 
+/// Static keys of the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else
+/// `$HOME/.aws/credentials`), profile `AWS_PROFILE` (else `default`): `aws_access_key_id`,
+/// `aws_secret_access_key`, optional `aws_session_token`. `Ok(None)` when there is no such
+/// file or profile (the chain goes on); an error when the profile exists but lacks a key.
+/// Profiles that assume roles, SSO or credential processes (in `~/.aws/config`) are not read.
+fn profile_keys() -> Result<Option<Keys>, ModinputError> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let path = match env("AWS_SHARED_CREDENTIALS_FILE") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => match env("HOME") {
+            Some(h) => std::path::Path::new(&h).join(".aws").join("credentials"),
+            None => return Ok(None),
+        },
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let profile = env("AWS_PROFILE").unwrap_or_else(|| "default".into());
+    let mut in_profile = false;
+    let mut found = false;
+    let mut values: HashMap<String, String> = HashMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            in_profile = name.trim() == profile;
+            found |= in_profile;
+            continue;
+        }
+        if in_profile {
+            if let Some((k, v)) = line.split_once('=') {
+                values.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+        }
+    }
+    if !found {
+        return Ok(None);
+    }
+    let what = format!("AWS profile `{profile}` of {}", path.display());
+    let (Some(id), Some(secret)) = (
+        values.remove("aws_access_key_id"),
+        values.remove("aws_secret_access_key"),
+    ) else {
+        return Err(ModinputError::Auth {
+            what,
+            reason: "the profile has no aws_access_key_id / aws_secret_access_key (role, SSO and process profiles are not supported)".into(),
+        });
+    };
+    log::register_secret(&secret);
+    let token = values.remove("aws_session_token");
+    if let Some(t) = &token {
+        log::register_secret(t);
+    }
+    log::debug(&format!("AWS credentials from {what}"));
+    Ok(Some(Keys {
+        access_key_id: id,
+        secret: Secret::new(secret),
+        session_token: token.map(Secret::new),
+        expires: None,
+    }))
+}
+
 /// CloudTrail collector for one stanza. Clones share the assumed-role keys and the per-region
 /// rate limit, and collect different sources concurrently.
 #[derive(Clone)]
@@ -243,8 +307,8 @@ impl<'h> AwsCollector<'h> {
         Ok(keys)
     }
 
-    /// The standard AWS credential chain: environment, web identity (IRSA), ECS container
-    /// credentials, EC2 instance metadata (IMDSv2). The first source that is configured is
+    /// The standard AWS credential chain: environment, shared credentials file profile, web
+    /// identity (IRSA), ECS container credentials, EC2 instance metadata (IMDSv2). The first source that is configured is
     /// used; its failure is the error (no silent fall-through to another identity).
     fn chain_keys(&self) -> Result<Keys, ModinputError> {
         let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -261,6 +325,9 @@ impl<'h> AwsCollector<'h> {
                 session_token: token.map(Secret::new),
                 expires: None,
             });
+        }
+        if let Some(keys) = profile_keys()? {
+            return Ok(keys);
         }
         if let (Some(file), Some(arn)) = (env("AWS_WEB_IDENTITY_TOKEN_FILE"), env("AWS_ROLE_ARN")) {
             return self.web_identity(&file, &arn);
