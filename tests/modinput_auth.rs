@@ -300,3 +300,66 @@ fn aws_chain_shared_credentials_profile() {
         out.stderr
     );
 }
+
+#[test]
+fn azure_client_certificate_assertion() {
+    let (emu, base) = azure_emu();
+    let mut params = without(azure_params(&base), &["credential"]);
+    params.push(("azure_auth".into(), "client_certificate".into()));
+    params.push(("credential".into(), "t1651:prod-cert:".into()));
+    let out = run(&emu, "auth-cert", &params, &[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(!out.events.is_empty());
+    {
+        let e = emu.lock().unwrap();
+        let token_req = e
+            .log
+            .iter()
+            .find(|r| r.path().ends_with("/oauth2/v2.0/token"))
+            .unwrap();
+        let body = token_req.body_str();
+        assert!(body.contains("client_assertion=") && !body.contains("client_secret"));
+        assert!(!body.contains("PRIVATE"), "the key never leaves the input");
+    }
+    for line in out.stderr.lines() {
+        assert!(
+            !line.contains("PRIVATE KEY") && !line.contains("BEGIN CERTIFICATE"),
+            "{line}"
+        );
+    }
+    // The emulator really checks the signature: an assertion with a flipped bit is refused.
+    let good = {
+        let e = emu.lock().unwrap();
+        let b = e
+            .log
+            .iter()
+            .find(|r| r.path().ends_with("/oauth2/v2.0/token"))
+            .unwrap()
+            .body_str();
+        form_decode(&b)["client_assertion"].clone()
+    };
+    let aud = format!("{base}/{TENANT}/oauth2/v2.0/token");
+    assert!(certificate_assertion_ok(&good, &aud));
+    let mut bad = good.clone().into_bytes();
+    let i = bad.len() - 5;
+    bad[i] = if bad[i] == b'A' { b'B' } else { b'A' };
+    assert!(!certificate_assertion_ok(
+        &String::from_utf8(bad).unwrap(),
+        &aud
+    ));
+    assert!(!certificate_assertion_ok(
+        &good,
+        "https://login.microsoftonline.com/other/oauth2/v2.0/token"
+    ));
+    // A credential that is not a certificate + key: an auth error that does not quote it.
+    let mut params = without(params, &["credential"]);
+    params.push(("credential".into(), CREDENTIAL.into()));
+    let out = run(&emu, "auth-cert-bad", &params, &[]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr
+            .contains("holds no -----BEGIN CERTIFICATE----- block"),
+        "{}",
+        out.stderr
+    );
+}

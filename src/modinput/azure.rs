@@ -264,6 +264,22 @@ impl<'h> AzureCollector<'h> {
                     enc(&assertion)
                 )
             }
+            AzureAuth::ClientCertificate => {
+                let pem = self
+                    .client_secret
+                    .as_ref()
+                    .ok_or_else(|| ModinputError::Auth {
+                        what: "Azure client certificate".into(),
+                        reason: "no credential configured".into(),
+                    })?;
+                let assertion = client_assertion(pem, &self.cfg.client_id, &url)?;
+                log::register_secret(&assertion);
+                format!(
+                    "client_assertion_type={}&client_assertion={}",
+                    enc("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    enc(&assertion)
+                )
+            }
             _ => {
                 let secret = self
                     .client_secret
@@ -361,6 +377,75 @@ impl<'h> AzureCollector<'h> {
     fn check_same_origin(&self, what: &str, url: &str) -> Result<(), ModinputError> {
         same_origin(url, &self.cfg.management_url, what)
     }
+}
+
+/// The RS256 client assertion of certificate authentication (Microsoft identity platform
+/// "certificate credentials"): header `{alg: RS256, typ: JWT, x5t#S256: base64url(SHA-256 of
+/// the certificate DER)}`, claims `aud` (the token endpoint), `iss` = `sub` = client id, a
+/// random `jti`, `nbf`/`iat` now, `exp` in 10 minutes; signed with ring. `pem` holds the
+/// certificate and its RSA private key (PKCS#8 or PKCS#1). Errors never quote the PEM.
+pub fn client_assertion(
+    pem: &Secret,
+    client_id: &str,
+    audience: &str,
+) -> Result<String, ModinputError> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use ring::rand::{SecureRandom, SystemRandom};
+    use ring::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
+    use sha2::{Digest, Sha256};
+    let bad = |reason: &str| ModinputError::Auth {
+        what: "Azure client certificate (the credential)".into(),
+        reason: reason.to_string(),
+    };
+    let mut cert: Option<Vec<u8>> = None;
+    let mut key: Option<RsaKeyPair> = None;
+    for item in ureq::tls::parse_pem(pem.expose().as_bytes()) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) if cert.is_none() => {
+                cert = Some(c.der().to_vec())
+            }
+            Ok(ureq::tls::PemItem::PrivateKey(k)) if key.is_none() => {
+                // PKCS#8, else PKCS#1 (`RSA PRIVATE KEY`); anything else is not an RSA key.
+                let pair =
+                    RsaKeyPair::from_pkcs8(k.der()).or_else(|_| RsaKeyPair::from_der(k.der()));
+                key = Some(pair.map_err(|_| {
+                    bad("the private key is not a usable RSA key (PKCS#8 or PKCS#1, 2048 bits or more)")
+                })?);
+            }
+            Ok(_) => {}
+            Err(_) => return Err(bad("is not valid PEM")),
+        }
+    }
+    let cert = cert.ok_or_else(|| bad("holds no -----BEGIN CERTIFICATE----- block"))?;
+    let key =
+        key.ok_or_else(|| bad("holds no -----BEGIN PRIVATE KEY----- (or RSA PRIVATE KEY) block"))?;
+    let rng = SystemRandom::new();
+    let mut jti = [0u8; 16];
+    rng.fill(&mut jti)
+        .map_err(|_| bad("no randomness for the assertion id"))?;
+    let now = Utc::now().timestamp();
+    let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
+    let header =
+        serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t#S256": b64(&Sha256::digest(&cert))});
+    let claims = serde_json::json!({
+        "aud": audience,
+        "iss": client_id,
+        "sub": client_id,
+        "jti": jti.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "nbf": now,
+        "iat": now,
+        "exp": now.saturating_add(600),
+    });
+    let input = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let mut sig = vec![0u8; key.public().modulus_len()];
+    key.sign(&RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut sig)
+        .map_err(|_| bad("signing the assertion failed"))?;
+    Ok(format!("{input}.{}", b64(&sig)))
 }
 
 /// `scheme://host:port` with the scheme's default port made explicit, so that

@@ -62,6 +62,9 @@ impl Environment {
 pub enum AzureAuth {
     /// App registration + client secret from storage/passwords (`credential`).
     ClientSecret,
+    /// App registration + certificate: the credential holds the PEM certificate and its
+    /// private key (PKCS#8 or PKCS#1 RSA); the input signs an RS256 client assertion.
+    ClientCertificate,
     /// The managed identity of the VM / Arc server / scale set splunkd runs on (IMDS); a
     /// user-assigned identity is chosen by `client_id`.
     ManagedIdentity,
@@ -78,11 +81,12 @@ fn azure_auth(stanza: &Stanza) -> Result<AzureAuth, ModinputError> {
         .as_deref()
     {
         None | Some("client_secret") => Ok(AzureAuth::ClientSecret),
+        Some("client_certificate") => Ok(AzureAuth::ClientCertificate),
         Some("managed_identity") => Ok(AzureAuth::ManagedIdentity),
         Some("workload_identity") => Ok(AzureAuth::WorkloadIdentity),
         Some(other) => Err(ModinputError::param(
             "azure_auth",
-            format!("`{other}` is not supported; expected client_secret, managed_identity or workload_identity"),
+            format!("`{other}` is not supported; expected client_secret, client_certificate, managed_identity or workload_identity"),
         )),
     }
 }
@@ -466,7 +470,10 @@ impl StanzaConfig {
             ));
         }
         let needs_secret = if cloud_is == "azure" {
-            azure_auth(stanza)? == AzureAuth::ClientSecret
+            matches!(
+                azure_auth(stanza)?,
+                AzureAuth::ClientSecret | AzureAuth::ClientCertificate
+            )
         } else {
             aws_auth(stanza)? == AwsAuth::AccessKey
         };

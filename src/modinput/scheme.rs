@@ -34,7 +34,7 @@ pub const PARAMS: &[ParamSpec] = &[
         required_on_create: true,
         ..p("cloud", "Cloud", "Which audit log to collect: azure (Activity Log) or aws (CloudTrail).")
     },
-    p("azure_auth", "Azure authentication", "Azure only: client_secret (default; the secret is the credential), managed_identity (the identity of the VM or Arc server splunkd runs on; client_id selects a user-assigned one; no credential) or workload_identity (federated token file named by AZURE_FEDERATED_TOKEN_FILE; no credential)."),
+    p("azure_auth", "Azure authentication", "Azure only: client_secret (default; the secret is the credential), client_certificate (the credential holds the PEM certificate and its RSA private key; an RS256 client assertion is signed), managed_identity (the identity of the VM or Arc server splunkd runs on; client_id selects a user-assigned one; no credential) or workload_identity (federated token file named by AZURE_FEDERATED_TOKEN_FILE; no credential)."),
     p("tenant_id", "Azure tenant ID", "Azure only, required: the directory (tenant) ID or domain of the app registration."),
     p("client_id", "Azure client ID", "Azure only, required: the application (client) ID of the app registration."),
     p("subscription_ids", "Azure subscription IDs", "Azure only: comma-separated subscription IDs. Empty: every subscription the app registration can read."),

@@ -428,6 +428,13 @@ fn start_with(tls: bool) -> Shared {
                 APP.into(),
             ),
             (
+                "t1651:prod-cert:".into(),
+                "t1651".into(),
+                "prod-cert".into(),
+                CLIENT_CERT_PEM.into(),
+                APP.into(),
+            ),
+            (
                 "t1651:aws-reader:".into(),
                 "t1651".into(),
                 "aws-reader".into(),
@@ -727,15 +734,71 @@ fn aws_metadata(e: &mut Emu, req: &Req, path: &str) -> Resp {
     }
 }
 
+/// The certificate credential of the emulated app registration: the PEM (certificate and
+/// PKCS#8 key, what a user stores as the credential) and the public key (PKCS#1 DER). A
+/// throwaway RSA-2048 key made for these tests.
+pub const CLIENT_CERT_PEM: &str = include_str!("tls/client_cert.pem");
+const CLIENT_PUBLIC_KEY: &[u8] = include_bytes!("tls/client_pub.der");
+
+/// Verify an RS256 certificate assertion as Entra ID does: the thumbprint names the registered
+/// certificate, the signature verifies with its key, the audience is the token endpoint, the
+/// subject and issuer are the client, and it has not expired.
+pub fn certificate_assertion_ok(jwt: &str, audience: &str) -> bool {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [h, c, sig] = parts[..] else { return false };
+    let decode = |p: &str| URL_SAFE_NO_PAD.decode(p).ok();
+    let (Some(hb), Some(cb), Some(sb)) = (decode(h), decode(c), decode(sig)) else {
+        return false;
+    };
+    let (Ok(header), Ok(claims)) = (
+        serde_json::from_slice::<Value>(&hb),
+        serde_json::from_slice::<Value>(&cb),
+    ) else {
+        return false;
+    };
+    let cert_der = fixtures_cert_der();
+    let thumb = URL_SAFE_NO_PAD.encode(Sha256::digest(&cert_der));
+    let key = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        CLIENT_PUBLIC_KEY,
+    );
+    header["alg"] == "RS256"
+        && header["x5t#S256"] == thumb.as_str()
+        && key.verify(format!("{h}.{c}").as_bytes(), &sb).is_ok()
+        && claims["aud"] == audience
+        && claims["iss"] == CLIENT_ID
+        && claims["sub"] == CLIENT_ID
+        && claims["exp"]
+            .as_i64()
+            .is_some_and(|x| x > Utc::now().timestamp())
+        && claims["jti"].as_str().is_some_and(|j| j.len() >= 16)
+}
+
+fn fixtures_cert_der() -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(CLIENT_CERT_PEM.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap()
+        .to_vec()
+}
+
 fn azure_token(e: &mut Emu, req: &Req, path: &str) -> Resp {
     let f = form_decode(&req.body_str());
     if f.contains_key("client_assertion") {
+        let assertion = f.get("client_assertion").cloned().unwrap_or_default();
+        let audience = format!("{}{path}", e.base_url);
+        let trusted =
+            assertion == e.federated_token || certificate_assertion_ok(&assertion, &audience);
         let ok = path == format!("/{TENANT}/oauth2/v2.0/token")
             && f.get("grant_type").map(String::as_str) == Some("client_credentials")
             && f.get("client_id").map(String::as_str) == Some(CLIENT_ID)
             && f.get("client_assertion_type").map(String::as_str)
                 == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
-            && f.get("client_assertion") == Some(&e.federated_token)
+            && trusted
             && !f.contains_key("client_secret");
         if !ok {
             return Resp::json(
