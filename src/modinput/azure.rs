@@ -329,9 +329,11 @@ impl<'h> AzureCollector<'h> {
     /// GET an ARM URL with the bearer token; one token refresh on 401.
     fn arm_get(&mut self, what: &str, url: &str) -> Result<String, ModinputError> {
         self.check_same_origin(what, url)?;
-        // A few refreshes, not one: concurrent workers share the token, so a fresh one can be
-        // refused once because another worker saw it expire first.
+        // Refreshes this request caused, and 401s in all: a 401 for a token another worker
+        // has already replaced costs no refresh (the retry uses the new token), but the
+        // request still gives up after a bounded number of 401s.
         let mut refreshes = 0u32;
+        let mut refused = 0u32;
         loop {
             let token = self.token()?;
             let resp = self.http.send(what, || {
@@ -344,14 +346,15 @@ impl<'h> AzureCollector<'h> {
                     self.pace(what, resp.ratelimit_remaining);
                     return Ok(resp.body);
                 }
-                401 if refreshes < MAX_TOKEN_REFRESHES => {
+                401 if refreshes < MAX_TOKEN_REFRESHES && refused < 4 * MAX_TOKEN_REFRESHES => {
                     log::info(&format!("{what}: access token refused (HTTP 401); getting a new one"));
+                    refused += 1;
                     // Drop the refused token unless another clone already replaced it.
                     let mut g = self.token.lock().unwrap_or_else(|p| p.into_inner());
                     if g.as_ref().is_some_and(|(t, _)| t.expose() == token.expose()) {
                         *g = None;
+                        refreshes += 1;
                     }
-                    refreshes += 1;
                 }
                 401 | 403 => {
                     return Err(ModinputError::Forbidden {
