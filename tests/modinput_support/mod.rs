@@ -428,17 +428,18 @@ fn start_with(tls: bool) -> Shared {
                 APP.into(),
             ),
             (
-                "t1651:prod-cert:".into(),
-                "t1651".into(),
-                "prod-cert".into(),
-                CLIENT_CERT_PEM.into(),
-                APP.into(),
-            ),
-            (
                 "t1651:aws-reader:".into(),
                 "t1651".into(),
                 "aws-reader".into(),
                 AWS_SECRET.into(),
+                APP.into(),
+            ),
+            // Appended last: tests index the entries above.
+            (
+                "t1651:prod-cert:".into(),
+                "t1651".into(),
+                "prod-cert".into(),
+                CLIENT_CERT_PEM.into(),
                 APP.into(),
             ),
         ],
