@@ -891,6 +891,43 @@ mod tests {
         assert!(a.subscription_ids.is_empty());
     }
 
+    /// STS defaults to the first region's regional endpoint, in the regions' partition.
+    #[test]
+    fn aws_defaults_are_regional_endpoints() {
+        for (regions, ct, sts) in [
+            (
+                "eu-west-1,us-east-1",
+                "https://cloudtrail.{region}.amazonaws.com",
+                "https://sts.eu-west-1.amazonaws.com",
+            ),
+            (
+                "us-gov-west-1",
+                "https://cloudtrail.{region}.amazonaws.com",
+                "https://sts.us-gov-west-1.amazonaws.com",
+            ),
+            (
+                "cn-northwest-1",
+                "https://cloudtrail.{region}.amazonaws.com.cn",
+                "https://sts.cn-northwest-1.amazonaws.com.cn",
+            ),
+        ] {
+            let c = StanzaConfig::from_stanza(&stanza(&[
+                ("cloud", "aws"),
+                ("access_key_id", "AKIAIOSFODNN7EXAMPLE"),
+                ("credential", "t1651:aws:"),
+                ("regions", regions),
+            ]))
+            .unwrap();
+            let CloudConfig::Aws(a) = c.cloud else {
+                panic!("aws")
+            };
+            assert_eq!(
+                (a.endpoint_template.as_str(), a.sts_url.as_str()),
+                (ct, sts)
+            );
+        }
+    }
+
     #[test]
     fn errors_name_the_parameter() {
         let cases: &[(&[(&str, &str)], &str)] = &[
