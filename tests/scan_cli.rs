@@ -138,11 +138,11 @@ fn samples_table_and_summary() {
     }
     assert!(o.stdout.contains("az-monitor-activity-log-2026-03-14.json"));
     assert!(o.stdout.lines().all(|l| l.chars().count() <= 120));
-    // Five files, 65 events, 5 rows, the files with > 3 events are findings.
+    // Seven files, 83 events, 7 rows, the files with > 3 events are findings.
     assert_eq!(
         o.stderr.trim_end(),
-        "scan: 5 files (2 ignored), 65 events, 1 event not used (test_reason 1), 5 rows, \
-         5 findings (5 multi-VM, 0 cross-tenant)"
+        "scan: 7 files (3 ignored), 83 events, 1 event not used (test_reason 1), 7 rows, \
+         7 findings (7 multi-VM, 0 cross-tenant)"
     );
 }
 
@@ -153,7 +153,7 @@ fn auto_layout_shows_cards_when_the_table_would_wrap() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(
         o.stdout
-            .starts_with("── 5 findings (multi-VM or cross-tenant) ──"),
+            .starts_with("── 7 findings (multi-VM or cross-tenant) ──"),
         "{}",
         o.stdout
     );
@@ -199,10 +199,10 @@ fn options_reach_the_engine_as_splunk_pairs() {
             ("home_tenant", "a,b".to_string()),
         ]
     );
-    // threshold 10: only the 32- and 11-event files are multi-VM.
+    // threshold 10: only the 32-, 14- and 11-event files are multi-VM.
     assert!(
         o.stderr
-            .ends_with("2 findings (2 multi-VM, 0 cross-tenant)\n"),
+            .ends_with("3 findings (3 multi-VM, 0 cross-tenant)\n"),
         "{}",
         o.stderr
     );
@@ -239,7 +239,7 @@ fn csv_and_json_have_every_column() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(rows.len(), 5);
+    assert_eq!(rows.len(), 7);
     assert_eq!(rows[0]["invocation_count"], "32");
     assert!(rows[0]["targeted_vms"].is_array());
     // Event locations name file, line and array index: the portal export is pretty-printed.
