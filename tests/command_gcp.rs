@@ -232,7 +232,12 @@ fn events_mode_over_gcp() {
 fn distributed_gcp_equals_the_direct_run() {
     let input = gcp_scenario();
     for options in [vec!["threshold=3"], vec!["include_failed=true", "span=1h"]] {
-        let direct = session(&options, &[input.clone()], Finish::LastChunk, false);
+        let direct = session(
+            &options,
+            std::slice::from_ref(&input),
+            Finish::LastChunk,
+            false,
+        );
         let want = records(direct.last());
         let mut reduce_args = options.clone();
         reduce_args.push("distributed=true");

@@ -339,8 +339,14 @@ fn caller_types_impersonation_and_service_agents() {
     let r = with("ci@tools-proj.iam.gserviceaccount.com", &[]);
     assert_eq!(col(&r[0], "caller_tenant"), "tools-proj");
     assert_eq!(col(&r[0], "cross_tenant"), "TRUE");
-    let r = with("123456789012-compute@developer.gserviceaccount.com", &[]);
-    assert_eq!(col(&r[0], "caller_type"), "service_account");
+    for sa in [
+        "123456789012-compute@developer.gserviceaccount.com",
+        "service-deployer@acme-prod.iam.gserviceaccount.com",
+        "acme-prod@appspot.gserviceaccount.com",
+    ] {
+        let r = with(sa, &[]);
+        assert_eq!(col(&r[0], "caller_type"), "service_account", "{sa}");
+    }
     for agent in [
         "service-123456789012@gcp-sa-osconfig.iam.gserviceaccount.com",
         "123456789012@cloudservices.gserviceaccount.com",
@@ -521,7 +527,7 @@ fn a_cut_record_is_whole_or_skipped() {
                 other => panic!("{other:?}"),
             };
             for cut in 1..raw.len() {
-                match normalize_json(raw[..cut].as_bytes(), Some("1733461200.512345"), &o) {
+                match normalize_json(&raw.as_bytes()[..cut], Some("1733461200.512345"), &o) {
                     Normalized::Skip(SkipReason::Truncated) => {}
                     Normalized::Event(e) => {
                         fn key(e: &t1651::detect::normalize::NormalizedEvent<'_>) -> String {

@@ -1159,11 +1159,16 @@ fn gcp_caller_type(principal: &str) -> CallerType {
     if !domain.ends_with("gserviceaccount.com") {
         return CallerType::User;
     }
-    let local = local.to_ascii_lowercase();
-    if local.starts_with("service-")
-        || domain == "cloudservices.gserviceaccount.com"
+    // Service agents are named by project number: `service-<number>@…`, and the Google APIs
+    // service agent `<number>@cloudservices.gserviceaccount.com`.
+    let numbered = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let agent_local = local
+        .get(..8)
+        .is_some_and(|p| p.eq_ignore_ascii_case("service-"))
+        && numbered(&local[8..]);
+    if agent_local
+        || (domain == "cloudservices.gserviceaccount.com" && numbered(local))
         || domain.starts_with("gcp-sa-")
-        || domain.contains(".gcp-sa-")
     {
         CallerType::GoogleService
     } else {

@@ -90,7 +90,10 @@ pub fn gcp_operation_lower(method: &str) -> String {
     let last = segs.len().saturating_sub(1);
     segs.iter()
         .enumerate()
-        .filter(|&(i, s)| !is_api_version(s) && !(i < last && s.ends_with("service")))
+        .filter(|&(i, s)| {
+            let service_segment = i < last && s.ends_with("service");
+            !(is_api_version(s) || service_segment)
+        })
         .map(|(_, s)| *s)
         .collect::<Vec<_>>()
         .join(".")
