@@ -187,8 +187,11 @@ fn shipped_samples_read_without_problems() {
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
     let (c, s) = scan(&[samples]);
     assert!(c.problems.is_empty(), "{:?}", c.problems);
-    assert_eq!(s.files, 5, "five log files");
-    assert_eq!(s.files_ignored, 2, "README.md and make_samples.py");
+    assert_eq!(s.files, 7, "seven log files");
+    assert_eq!(
+        s.files_ignored, 3,
+        "README.md, make_samples.py and make_gcp_samples.py"
+    );
     let per_file = |name: &str| c.events.iter().filter(|e| e.starts_with(name)).count();
     assert_eq!(per_file("az-monitor-activity-log-2026-03-14.json:"), 32);
     assert_eq!(
@@ -198,5 +201,7 @@ fn shipped_samples_read_without_problems() {
     assert_eq!(per_file("insights-activity-logs-capture.json:"), 5);
     assert_eq!(per_file("mscs_azure_audit.jsonl:"), 11);
     assert_eq!(per_file("PT1H.json:"), 7);
-    assert_eq!(s.events, 65);
+    assert_eq!(per_file("gcloud-logging-read-2026-03-14.json:"), 14);
+    assert_eq!(per_file("pubsub-messages-2026-03-14.jsonl:"), 4);
+    assert_eq!(s.events, 83);
 }
