@@ -192,7 +192,9 @@ pub enum TargetKind {
     /// Reported in `targeted_resources` only (Automation account, other resources).
     Resource,
     /// Selects machines instead of naming them (`InstanceIds=*`, `tag:Env=prod`,
-    /// `resource-groups:Name=x`, `scaleset=<name>` for a scale-set-level extension): reaches
+    /// `resource-groups:Name=x`, `scaleset=<name>` for a scale-set-level extension; Google
+    /// Cloud `project-metadata=<project>`, `patchJob=<id>`, `patchDeployment=<name>`,
+    /// `osPolicyAssignment=<name>`, `guestPolicy=<name>`): reaches
     /// any number of VMs, so it is listed in `target_selectors`, never counted in
     /// `vm_count`, and makes its group a finding.
     Selector,
@@ -217,18 +219,21 @@ pub struct NormalizedEvent<'a> {
     /// The caller's home tenant (Azure: identity provider tenant or token tenant) or account.
     pub caller_tenant: Option<Cow<'a, str>>,
     pub cross_tenant: bool,
-    /// AWS assumed-role session name.
+    /// AWS assumed-role session name; for Google Cloud, the principal that started the
+    /// impersonation chain (`serviceAccountDelegationInfo`) of the calling service account.
     pub caller_session: Option<Cow<'a, str>>,
     /// The AWS service that acted (`userIdentity.invokedBy`, or the service of a
-    /// service-linked role), when [`CallerType::AwsService`].
+    /// service-linked role), when [`CallerType::AwsService`]; the Google service agent, when
+    /// [`CallerType::GoogleService`].
     pub invoked_by: Option<Cow<'a, str>>,
     /// The caller's IP address (IPv4 or IPv6, checked): never a host or service name.
     pub src: Option<Cow<'a, str>>,
-    /// Azure subscription or AWS account.
+    /// Azure subscription, AWS account or Google Cloud project id.
     pub subscription: Option<Cow<'a, str>>,
     pub resource_group: Option<Cow<'a, str>>,
     pub targets: Vec<(TargetKind, Cow<'a, str>)>,
-    /// What was run: SSM document, Azure extension or managed run-command name.
+    /// What was run: SSM document, Azure extension or managed run-command name; Google Cloud:
+    /// the script keys a metadata write adds or modifies (sorted, comma-separated).
     pub document: Option<Cow<'a, str>>,
     /// Resource tenant (Azure `tenantId`).
     pub tenant_id: Option<Cow<'a, str>>,
