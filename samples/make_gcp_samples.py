@@ -5,6 +5,8 @@
 
 Everything here is invented: the project `contoso-prod-4711`, its project number, the
 accounts under .example (RFC 2606), IP addresses in the documentation ranges (RFC 5737).
+(No line of this script starts with a brace: `t1651detect scan` sniffs text files for JSON
+lines and skips this one as text.)
 The shapes follow Google's Cloud Audit Logs `LogEntry` / `AuditLog` format (Admin Activity
 and Data Access logs) as `gcloud logging read --format=json` prints it and as the Splunk
 Add-on for Google Cloud Platform indexes Pub/Sub messages. See samples/README.md.
@@ -49,8 +51,8 @@ def entry(when, method, resource_name, principal, ip, service="compute.googleapi
           severity="NOTICE", kind="activity", resource=None, delegation=None, ua=GCLOUD_UA):
     auth = {"principalEmail": principal}
     if delegation:
-        auth["serviceAccountDelegationInfo"] = [
-            {"firstPartyPrincipal": {"principalEmail": d}} for d in delegation]
+        auth["serviceAccountDelegationInfo"] = [dict(firstPartyPrincipal=dict(principalEmail=d))
+                                                 for d in delegation]
     else:
         auth["principalSubject"] = f"user:{principal}"
     pp = {

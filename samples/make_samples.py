@@ -490,6 +490,93 @@ def cloudtrail():
     return {"Records": recs}
 
 
+# ---------------------------------------------------------------------------------------------
+# Atomic Red Team validation (samples/validation/atomic-*): what the three tests of
+# docs/atomic-red-team.md leave in the logs, run the next morning in a lab resource group.
+# Generated after the night's files so their GUIDs stay unchanged.
+
+LAB_RG = "rg-atomic-lab"
+LAB_IP = "198.51.100.60"
+ATOMIC_UPN = "atomic.tester@contoso.example"
+ATOMIC_OID = "a0000000-0000-4000-8000-0000000000a7"
+ATOMIC_SP_APPID = "eeee0000-1111-4222-8333-000000000017"
+ATOMIC_SP_OID = "f0000000-0000-4000-8000-0000000000f7"
+
+
+def atomic_azure_run_command_user():
+    """Test 1 as a user: `az vm run-command invoke --command-id RunPowerShellScript`, exported
+    with `az monitor activity-log list` (REST shape, pretty-printed array)."""
+    ev = []
+    claims = user_claims(ATOMIC_UPN, ATOMIC_OID, LAB_IP)
+    invocation(ev, t("2026-03-15T10:02:07"), RUN, "Run Command on Virtual Machine",
+               vm_id(LAB_RG, "vm-atomic-win01"), LAB_RG, ATOMIC_UPN, claims, LAB_IP, LIFECYCLE)
+    return ev
+
+
+def atomic_azure_run_command_sp():
+    """Test 1 as a service principal (`az login --service-principal`): the caller is the
+    service principal's object ID; mscs:azure:audit lines."""
+    ev = []
+    claims = sp_claims(ATOMIC_SP_APPID, ATOMIC_SP_OID)
+    invocation(ev, t("2026-03-15T10:09:31"), RUN, "Run Command on Virtual Machine",
+               vm_id(LAB_RG, "vm-atomic-lnx01"), LAB_RG, ATOMIC_SP_OID, claims, None, LIFECYCLE)
+    return ev
+
+
+def atomic_aws_ssm():
+    """Test 2: Atomic Red Team T1651-1 (AWS Tools for PowerShell, tag target, comment), then the
+    same with the AWS CLI and `--instance-ids`; a CloudTrail delivery file, not compressed."""
+    user = ct_user("atomic-tester")
+    ps_ua = ("AWSPowerShell/4.1.736.0 .NET_Core/8.0.11 OS/Microsoft_Windows_10.0.22631 "
+             "PowerShellCore/7.4.6 ClientAsync")
+    recs = []
+    ev, cmd = send_command(t("2026-03-15T10:20:44"), user, LAB_IP, "AWS-RunShellScript",
+                           targets=[{"key": "tag:AtomicTest", "values": ["T1651-1"]}])
+    ev["userAgent"] = ps_ua
+    ev["requestParameters"]["comment"] = "Atomic Test T1651-1"
+    ev["responseElements"]["command"]["comment"] = "Atomic Test T1651-1"
+    recs.append(ev)
+    recs.append(ct_event(t("2026-03-15T10:20:51"), "GetCommandInvocation", user, LAB_IP,
+                         {"commandId": cmd}, None, read_only=True, ua=ps_ua))
+    ev, _ = send_command(t("2026-03-15T10:26:03"), user, LAB_IP, "AWS-RunShellScript",
+                         ids=["i-0a7e57c0de0000001"])
+    recs.append(ev)
+    for r in recs:
+        r["awsRegion"] = "us-east-2"
+        r["tlsDetails"]["clientProvidedHostHeader"] = "ssm.us-east-2.amazonaws.com"
+    return {"Records": recs}
+
+
+def atomic_azure_automation():
+    """Test 3: a runbook is imported and published (`runbooks/write`), started
+    (`jobs/write`) and its output read (`jobs/read`); Event Hub capture, one message."""
+    acct = (f"/SUBSCRIPTIONS/{SUB.upper()}/RESOURCEGROUPS/{LAB_RG.upper()}/PROVIDERS/"
+            "MICROSOFT.AUTOMATION/AUTOMATIONACCOUNTS/AA-ATOMIC-LAB")
+    job = guid("0b").upper()
+    when = t("2026-03-15T10:40:12")
+    ops = [
+        (when, "MICROSOFT.AUTOMATION/AUTOMATIONACCOUNTS/RUNBOOKS/WRITE",
+         f"{acct}/RUNBOOKS/ATOMICT1651RUNBOOK", "Succeeded.OK"),
+        (when + timedelta(seconds=48), "MICROSOFT.AUTOMATION/AUTOMATIONACCOUNTS/JOBS/WRITE",
+         f"{acct}/JOBS/{job}", "Succeeded.Created"),
+        (when + timedelta(minutes=2, seconds=5), "MICROSOFT.AUTOMATION/AUTOMATIONACCOUNTS/JOBS/READ",
+         f"{acct}/JOBS/{job}", "Succeeded.OK"),
+    ]
+    return {"records": [record(w, op, rid, "Success", guid("d0"), LAB_IP, ATOMIC_UPN, ATOMIC_OID,
+                               sig=sig) for (w, op, rid, sig) in ops]}
+
+
+def atomic_files():
+    write("validation/atomic-azure-run-command-az-cli.json",
+          json.dumps(atomic_azure_run_command_user(), indent=2) + "\n")
+    write("validation/atomic-azure-run-command-service-principal.jsonl",
+          "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in atomic_azure_run_command_sp()))
+    write("validation/atomic-aws-ssm-send-command.json",
+          json.dumps(atomic_aws_ssm(), separators=(",", ":")) + "\n")
+    write("validation/atomic-azure-automation-runbook.json",
+          json.dumps(atomic_azure_automation(), separators=(",", ":")) + "\n")
+
+
 def write(rel, data, mode="text"):
     path = os.path.join(HERE, rel)
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -519,6 +606,7 @@ def main():
     write(f"cloudtrail/AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/2026/03/14/"
           f"{ACCOUNT}_CloudTrail_us-east-1_20260314T0320Z_SampleFile0001.json.gz",
           cloudtrail(), mode="gzip")
+    atomic_files()
 
 
 if __name__ == "__main__":

@@ -750,8 +750,10 @@ fn saved_searches_reference_only_what_the_app_defines() {
     let app = load_app();
     let mut problems = Vec::new();
     let c = saved_searches();
+    // The hunting searches (issue 17) are checked by tests/app_content.rs.
+    let detections = c.names().into_iter().filter(|n| !n.contains("Hunting"));
     assert_eq!(
-        c.stanzas.len(),
+        detections.count(),
         6,
         "saved searches (a)-(f): {:?}",
         c.names()

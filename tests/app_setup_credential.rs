@@ -1,7 +1,8 @@
 //! The setup page's storage/passwords convention, end to end: an entry written the way
 //! appserver/static/t1651_setup.js writes it (this app, realm from the page, user name = the
 //! input's name) is found by the real `t1651_cloud_audit` binary through the `credential`
-//! value the page sets (`<realm>:<input name>`), against the loopback splunkd and Azure
+//! value the page sets (the entry's exact name `<realm>:<input name>:`), against the loopback
+//! splunkd and Azure
 //! emulators of the modular input's own tests (tests/modinput_support, used as is).
 
 mod app_support;
@@ -21,11 +22,12 @@ fn js_const(js: &str, name: &str) -> String {
 }
 
 /// Run one Azure input named `input` whose `credential` is `credential`, with storage/passwords
-/// holding `entries` (name, realm, user, password). Returns the run and the tokens issued.
+/// holding `entries` (name, realm, user, password, owning app). Returns the run and the
+/// tokens issued.
 fn run_with(
     input: &str,
     credential: &str,
-    entries: Vec<(String, String, String, String)>,
+    entries: Vec<(String, String, String, String, String)>,
 ) -> (RunOut, u32) {
     let emu = start();
     emu.lock().unwrap().passwords = entries;
@@ -65,17 +67,19 @@ fn the_input_reads_the_secret_the_setup_page_stores() {
         realm.clone(),
         input.to_string(),
         CLIENT_SECRET.to_string(),
+        APP.to_string(),
     );
-    // Same user name under another realm (another app's entry): must not be picked.
+    // The same user name under another realm, in another app: must never be picked.
     let decoy = (
-        format!("other_app:{input}:"),
-        "other_app".to_string(),
+        format!("other_realm:{input}:"),
+        "other_realm".to_string(),
         input.to_string(),
-        "not-this-secret".to_string(),
+        OTHER_APP_SECRET.to_string(),
+        OTHER_APP.to_string(),
     );
-    // What the page writes into the input: credential = REALM + ':' + name.
-    assert!(js.contains("credential: REALM + ':' + name"));
-    let credential = format!("{realm}:{input}");
+    // What the page writes into the input: the entry's exact name.
+    assert!(js.contains("credential: REALM + ':' + name + ':'"));
+    let credential = format!("{realm}:{input}:");
 
     let (out, tokens) = run_with(input, &credential, vec![decoy.clone(), page_entry.clone()]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);

@@ -256,6 +256,59 @@ fn default_rows() -> Vec<Expect> {
             "2026-03-14T03:20:00Z",
             "aws",
         ),
+        // The Atomic Red Team validation files (samples/validation/atomic-*): rows 11-14.
+        e(
+            "arn:aws:iam::111122223333:user/atomic-tester",
+            "iam_user",
+            SEND,
+            "",
+            2,
+            1, // one named instance; the tag target is a selector
+            true,
+            false,
+            &["198.51.100.60"],
+            "2026-03-15T10:20:44Z",
+            "aws",
+        ),
+        e(
+            "atomic.tester@contoso.example",
+            "user",
+            RC,
+            "rg-atomic-lab",
+            1,
+            1,
+            false,
+            false,
+            &["198.51.100.60"],
+            "2026-03-15T10:02:07Z",
+            "azure",
+        ),
+        e(
+            "f0000000-0000-4000-8000-0000000000f7",
+            "service_principal",
+            RC,
+            "rg-atomic-lab",
+            1,
+            1,
+            false,
+            false,
+            &[],
+            "2026-03-15T10:09:31Z",
+            "azure",
+        ),
+        e(
+            "atomic.tester@contoso.example",
+            "user",
+            JOBS,
+            "rg-atomic-lab",
+            1,
+            0,
+            false,
+            false,
+            &["198.51.100.60"],
+            "2026-03-15T10:41:00Z",
+            "azure",
+        ),
         // Google Cloud (samples/gcp)
         e(
             admin,
@@ -302,7 +355,7 @@ fn default_rows() -> Vec<Expect> {
 #[test]
 fn default_scan_prints_the_readme_findings() {
     let (rows, stderr) = scan(&[]);
-    assert_eq!(rows.len(), 13, "{rows:#?}");
+    assert_eq!(rows.len(), 17, "{rows:#?}");
     for e in default_rows() {
         check(&rows, &e);
     }
@@ -374,9 +427,9 @@ fn default_scan_prints_the_readme_findings() {
     );
     assert_eq!(s(r, "vendor_product"), "Google Cloud VM Manager");
     assert!(
-        stderr.contains("83 events")
-            && stderr.contains("not_selected 17")
-            && stderr.contains("13 rows, 7 findings (6 multi-VM, 1 cross-tenant)"),
+        stderr.contains("95 events")
+            && stderr.contains("not_selected 20")
+            && stderr.contains("17 rows, 8 findings (7 multi-VM, 1 cross-tenant)"),
         "{stderr}"
     );
     assert!(
@@ -388,7 +441,7 @@ fn default_scan_prints_the_readme_findings() {
 #[test]
 fn include_failed_adds_the_failed_invocations() {
     let (rows, stderr) = scan(&["--include-failed"]);
-    assert_eq!(rows.len(), 15);
+    assert_eq!(rows.len(), 19);
     let admin = "it.admin@contoso.example";
     let r = find(&rows, admin, RC, "rg-prod-app");
     assert_eq!(
@@ -445,7 +498,7 @@ fn include_failed_adds_the_failed_invocations() {
         },
     );
     assert!(
-        stderr.contains("15 rows, 8 findings (7 multi-VM, 1 cross-tenant)"),
+        stderr.contains("19 rows, 9 findings (8 multi-VM, 1 cross-tenant)"),
         "{stderr}"
     );
 }
@@ -453,7 +506,7 @@ fn include_failed_adds_the_failed_invocations() {
 #[test]
 fn threshold_six_keeps_only_the_ten_instance_sweep() {
     let (rows, stderr) = scan(&["--threshold", "6"]);
-    assert_eq!(rows.len(), 13);
+    assert_eq!(rows.len(), 17);
     let multi: Vec<&str> = rows
         .iter()
         .filter(|r| s(r, "multi_vm_targeting") == "TRUE")
@@ -464,6 +517,7 @@ fn threshold_six_keeps_only_the_ten_instance_sweep() {
     assert_eq!(
         multi,
         [
+            "arn:aws:iam::111122223333:user/atomic-tester",
             "arn:aws:iam::111122223333:user/build-agent",
             "arn:aws:iam::111122223333:role/PatchAutomation",
             DEPLOYER,
@@ -471,7 +525,7 @@ fn threshold_six_keeps_only_the_ten_instance_sweep() {
         ]
     );
     assert!(
-        stderr.contains("13 rows, 5 findings (4 multi-VM, 1 cross-tenant)"),
+        stderr.contains("17 rows, 6 findings (5 multi-VM, 1 cross-tenant)"),
         "{stderr}"
     );
 }

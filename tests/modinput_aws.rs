@@ -5,9 +5,9 @@ mod modinput_support;
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
+use modinput_support::fixtures::aws_backlog;
 use modinput_support::*;
 use serde_json::Value;
-use t1651::modinput::fixtures::aws_backlog;
 
 fn load(emu: &Shared, seed: u64, n: usize, region: &str, from: DateTime<Utc>, to: DateTime<Utc>) {
     let evs = aws_backlog(seed, n, region, from, to);
@@ -170,9 +170,9 @@ fn overlap_boundary_seconds_are_not_resent() {
     let now = Utc::now();
     // One SendCommand every second from 17 to 13 minutes ago: the overlap boundary of the
     // second run falls in the middle of them, whatever the sub-second start time.
-    let mut rng = t1651::modinput::fixtures::Rng::new(9);
+    let mut rng = modinput_support::fixtures::Rng::new(9);
     for s in (13 * 60)..(17 * 60) {
-        let spec = t1651::modinput::fixtures::CloudTrailSpec {
+        let spec = modinput_support::fixtures::CloudTrailSpec {
             event_id: rng.guid(),
             time: now - Duration::seconds(s),
             event_name: "SendCommand".into(),
@@ -184,7 +184,7 @@ fn overlap_boundary_seconds_are_not_resent() {
             request_id: rng.guid(),
             command_id: rng.guid(),
         };
-        let rec = t1651::modinput::fixtures::cloudtrail_event(&spec);
+        let rec = modinput_support::fixtures::cloudtrail_event(&spec);
         emu.lock()
             .unwrap()
             .aws_events

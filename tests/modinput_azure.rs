@@ -5,10 +5,10 @@ mod modinput_support;
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
+use modinput_support::fixtures::azure_backlog;
 use modinput_support::*;
 use serde_json::Value;
 use t1651::detect::operations::AZURE_DEFAULT_OPERATIONS;
-use t1651::modinput::fixtures::azure_backlog;
 
 fn wanted(ev: &Value) -> bool {
     let op = ev["operationName"]["value"].as_str().unwrap();

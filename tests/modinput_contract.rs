@@ -2,22 +2,35 @@
 
 mod modinput_support;
 
+use chrono::{DateTime, Duration, Utc};
+use modinput_support::fixtures::{
+    aws_backlog, azure_backlog, lookup_events_entry, AZURE_NOISE_OPERATIONS,
+};
 use modinput_support::*;
+use serde_json::Value;
 
 /// The parameter names the app's README/inputs.conf.spec declares.
 const EXPECTED_PARAMS: &[&str] = &[
     "cloud",
+    "azure_auth",
     "tenant_id",
     "client_id",
     "subscription_ids",
     "environment",
+    "aws_auth",
     "access_key_id",
     "role_arn",
+    "external_id",
     "regions",
     "credential",
     "operations",
     "start_from",
     "overlap",
+    "settle_lag",
+    "late_window",
+    "max_pages",
+    "max_run_time",
+    "workers",
     "azure_authority_url",
     "azure_management_url",
     "aws_endpoint_url",
@@ -89,11 +102,7 @@ fn scheme_parses_and_lists_every_parameter() {
             .find(|(k, _)| k == "required_on_create")
             .unwrap()
             .1;
-        assert_eq!(
-            roc == "true",
-            *name == "cloud" || *name == "credential",
-            "{name}"
-        );
+        assert_eq!(roc == "true", *name == "cloud", "{name}");
     }
 }
 
@@ -354,7 +363,7 @@ fn utf16_input_with_bom_and_declaration_runs() {
     let emu = start();
     let base = emu.lock().unwrap().base_url.clone();
     let now = chrono::Utc::now();
-    emu.lock().unwrap().azure_events = t1651::modinput::fixtures::azure_backlog(
+    emu.lock().unwrap().azure_events = modinput_support::fixtures::azure_backlog(
         1,
         30,
         SUB_A,
@@ -468,4 +477,34 @@ fn wrong_client_secret_is_an_auth_error_without_the_secret() {
     );
     assert_no_secret("stderr", &out.stderr);
     assert_no_secret("checkpoint", &dir_text(&cp));
+}
+
+// Test support's own check: the fixture generators are deterministic with unique ids.
+#[test]
+fn backlog_is_deterministic_with_unique_ids_and_lifecycles() {
+    let from = DateTime::parse_from_rfc3339("2024-05-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let a = azure_backlog(7, 500, "sub", "ten", from, from + Duration::hours(5));
+    let b = azure_backlog(7, 500, "sub", "ten", from, from + Duration::hours(5));
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 500);
+    let ids: std::collections::HashSet<_> = a
+        .iter()
+        .map(|e| e["eventDataId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 500);
+    let started = a
+        .iter()
+        .filter(|e| e["status"]["value"] == "Started")
+        .count();
+    assert!(started > 0, "run-command lifecycles present");
+    assert!(a
+        .iter()
+        .any(|e| AZURE_NOISE_OPERATIONS.contains(&e["operationName"]["value"].as_str().unwrap())));
+    let aws = aws_backlog(3, 50, "eu-west-1", from, from + Duration::hours(1));
+    let entry = lookup_events_entry(&aws[0]);
+    let inner: Value = serde_json::from_str(entry["CloudTrailEvent"].as_str().unwrap()).unwrap();
+    assert_eq!(inner, aws[0]);
+    assert_eq!(inner["eventSource"], "ssm.amazonaws.com");
 }

@@ -19,9 +19,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, Utc};
+use modinput_support::fixtures::{aws_backlog, azure_backlog, Rng};
 use modinput_support::*;
 use t1651::detect::operations::AZURE_DEFAULT_OPERATIONS;
-use t1651::modinput::fixtures::{aws_backlog, azure_backlog, Rng};
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)

@@ -17,11 +17,11 @@ use std::path::Path;
 use std::process::Command;
 
 use chrono::{DateTime, Duration, Utc};
-use modinput_support::*;
-use serde_json::{json, Map, Value};
-use t1651::modinput::fixtures::{
+use modinput_support::fixtures::{
     azure_event, cloudtrail_event, AzureEventSpec, CloudTrailSpec, Rng,
 };
+use modinput_support::*;
+use serde_json::{json, Map, Value};
 
 const ACCOUNT: &str = "123456789012";
 const RUN_COMMAND: &str = "Microsoft.Compute/virtualMachines/runCommand/action";
@@ -412,4 +412,103 @@ fn collected_events_produce_the_expected_findings() {
     // And the scanner's CI switch sees the two multi-VM findings.
     let (code, _, stderr) = scan(&file, &["--fail-on-findings", "--quiet"]);
     assert_eq!(code, Some(1), "{stderr}");
+}
+
+/// An Activity Log REST event (what this input and the MSCS add-on's REST input index as
+/// `mscs:azure:audit`) as the same event arrives through diagnostic settings → Event Hub →
+/// the Microsoft Cloud Services add-on (`mscs:azure:eventhub`) or Data Manager: one record,
+/// upper-case `operationName` and `resourceId`, `resultType`, claims and authorization under
+/// `identity`, no `caller`, no `eventDataId`.
+fn as_event_hub_record(rest: &Value) -> Value {
+    let status = rest["status"]["value"].as_str().unwrap();
+    let result_type = match status {
+        "Started" => "Start",
+        "Accepted" => "Accept",
+        "Succeeded" => "Success",
+        "Failed" => "Failure",
+        other => other,
+    };
+    json!({
+        "time": rest["eventTimestamp"],
+        "resourceId": rest["resourceId"].as_str().unwrap().to_uppercase(),
+        "operationName": rest["operationName"]["value"].as_str().unwrap().to_uppercase(),
+        "category": "Administrative",
+        "resultType": result_type,
+        "resultSignature": format!("{status}."),
+        "durationMs": 0,
+        "callerIpAddress": rest["httpRequest"]["clientIpAddress"],
+        "correlationId": rest["correlationId"],
+        "identity": {"authorization": rest["authorization"], "claims": rest["claims"]},
+        "level": "Information",
+        "location": "global",
+        "tenantId": rest["tenantId"],
+        "properties": {"statusCode": rest["properties"]["statusCode"], "eventCategory": "Administrative"},
+    })
+}
+
+fn write_lines(name: &str, lines: &[String]) -> std::path::PathBuf {
+    let file = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let mut f = std::fs::File::create(&file).unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+    file
+}
+
+/// Where this input sits among Splunk's collectors (README, "When to use this input"): the
+/// detection reads the standard pipelines' shapes unchanged and finds the same thing.
+/// * Azure: the same Activity Log through diagnostic settings → Event Hub → MSCS add-on
+///   (`mscs:azure:eventhub` records) gives the findings of the input's REST events.
+/// * AWS: an Organization trail → S3 → SQS read by the Splunk Add-on for AWS, and Firehose →
+///   HEC, both index each CloudTrail record as one `aws:cloudtrail` event: the raw records
+///   give the findings of the input's LookupEvents `CloudTrailEvent`s.
+#[test]
+fn standard_pipeline_shapes_give_the_same_findings() {
+    let emu = start();
+    let now = Utc::now();
+    let t0 = now - Duration::hours(2);
+    let mut rng = Rng::new(5_1651);
+    let (azure, azure_dropped) = azure_log(&mut rng, t0);
+    let (aws, aws_dropped) = aws_log(&mut rng, t0);
+    {
+        let mut e = emu.lock().unwrap();
+        e.azure_events = azure
+            .iter()
+            .map(|v| (SUB_A.to_string(), v.clone()))
+            .collect();
+        e.aws_events = aws
+            .iter()
+            .map(|v| ("us-east-1".to_string(), v.clone()))
+            .collect();
+    }
+    let base = emu.lock().unwrap().base_url.clone();
+    let mut input = collect(
+        &emu,
+        "t1651_cloud_audit://pipes-azure",
+        &azure_params(&base),
+    );
+    input.extend(collect(
+        &emu,
+        "t1651_cloud_audit://pipes-aws",
+        &aws_params(&base),
+    ));
+    let (code, input_rows, stderr) = scan(&write_lines("pipes-input.json", &input), &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let expected = findings(&input_rows);
+    assert_eq!(expected.len(), 5, "{expected:?}");
+
+    // The standard pipelines carry every event of the log (they do not filter by operation).
+    let mut standard: Vec<String> = azure
+        .iter()
+        .map(|ev| as_event_hub_record(ev).to_string())
+        .collect();
+    standard.extend(aws.iter().map(|r| r.to_string()));
+    assert!(!azure_dropped.is_empty() && !aws_dropped.is_empty());
+    let (code, rows, stderr) = scan(&write_lines("pipes-standard.json", &standard), &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("scan: 1 file, {} events", standard.len())),
+        "{stderr}"
+    );
+    assert_eq!(findings(&rows), expected);
 }

@@ -17,7 +17,7 @@ struct PerFile {
 }
 
 impl Engine for PerFile {
-    fn push(&mut self, e: &Event<'_>) {
+    fn push(&mut self, e: &Event<'_>) -> Option<OutputRow> {
         let file = e
             .location
             .file
@@ -30,6 +30,7 @@ impl Engine for PerFile {
             Some((_, locs)) => locs.push(loc),
             None => self.files.push((file, vec![loc])),
         }
+        None
     }
 
     fn finish(self: Box<Self>) -> EngineOutput {
@@ -138,11 +139,12 @@ fn samples_table_and_summary() {
     }
     assert!(o.stdout.contains("az-monitor-activity-log-2026-03-14.json"));
     assert!(o.stdout.lines().all(|l| l.chars().count() <= 120));
-    // Seven files, 83 events, 7 rows, the files with > 3 events are findings.
+    // Eleven files (the night's five, the four Atomic validation files with 3 events each,
+    // the two Google Cloud files), 95 events, 11 rows; the files with > 3 events are findings.
     assert_eq!(
         o.stderr.trim_end(),
-        "scan: 7 files (3 ignored), 83 events, 1 event not used (test_reason 1), 7 rows, \
-         7 findings (7 multi-VM, 0 cross-tenant)"
+        "scan: 11 files (3 skipped: not_json 3), 95 events, 1 event not used (test_reason 1), \
+         11 rows, 7 findings (7 multi-VM, 0 cross-tenant)"
     );
 }
 
@@ -239,7 +241,7 @@ fn csv_and_json_have_every_column() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(rows.len(), 7);
+    assert_eq!(rows.len(), 11);
     assert_eq!(rows[0]["invocation_count"], "32");
     assert!(rows[0]["targeted_vms"].is_array());
     // Event locations name file, line and array index: the portal export is pretty-printed.
@@ -254,7 +256,7 @@ fn engine_warning_is_printed_unless_quiet() {
     let o = scan(&["--threshold", "0", &samples()]);
     assert!(
         o.stderr
-            .contains("t1651detect scan: warning: threshold=0 flags every row\n"),
+            .contains("t1651detect scan: warning: --threshold 0 flags every row\n"),
         "{}",
         o.stderr
     );
@@ -319,15 +321,21 @@ fn usage_errors_and_help() {
 }
 
 #[test]
-fn missing_path_is_exit_2_naming_it() {
-    let o = scan(&["/nonexistent/t1651/logs"]);
+fn missing_path_is_exit_2_naming_it_and_the_others_are_read() {
+    let o = scan(&["/nonexistent/t1651/logs", &samples()]);
     assert_eq!(o.code, 2);
     assert!(
-        o.stderr
-            .contains("/nonexistent/t1651/logs: no such file or directory"),
+        o.stderr.contains(
+            "t1651detect scan: error: /nonexistent/t1651/logs: unreadable: no such file or directory"
+        ),
         "{}",
         o.stderr
     );
+    assert!(
+        o.stdout.contains("az-monitor-activity-log-2026-03-14.json"),
+        "rows are printed in every case"
+    );
+    assert!(o.stderr.contains("1 input could not be read completely"));
 }
 
 #[test]
@@ -352,17 +360,29 @@ fn input_problems_are_warned_with_position_and_capped() {
         o.stderr
     );
     assert!(
-        warnings[0].ends_with("x.jsonl:2:7: bad_json: EOF while parsing a value"),
+        warnings[0].contains(
+            "x.jsonl:2:8 (byte 16): truncated_record: record starting at line 2 is cut short"
+        ),
         "{}",
         warnings[0]
     );
     assert!(warnings[20].contains("10 more input problems not shown"));
+    // The cut records go to the engine too (its truncation rules decide).
     assert!(
         o.stderr
-            .contains("30 events, 30 input problems (bad_json 30)"),
+            .contains("60 events, 30 input problems (truncated_record 30)"),
         "{}",
         o.stderr
     );
+    // --verbose shows every problem.
+    let o = scan(&["--verbose", d.to_str().unwrap()]);
+    assert_eq!(
+        o.stderr.lines().filter(|l| l.contains("warning:")).count(),
+        30
+    );
+    // --strict makes malformed records an error.
+    let o = scan(&["--strict", d.to_str().unwrap()]);
+    assert_eq!(o.code, 2);
 }
 
 #[test]
@@ -372,4 +392,72 @@ fn no_events_renders_no_rows() {
     let o = scan(&[d.to_str().unwrap()]);
     assert_eq!(o.code, 0);
     assert_eq!(o.stdout, "(no rows)\n");
+}
+
+#[test]
+fn unreadable_input_is_exit_2_even_with_findings_and_rows_are_printed() {
+    let d = tempdir("binary");
+    std::fs::write(
+        d.join("ok.json"),
+        "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n",
+    )
+    .unwrap();
+    let mut bin = b"\x7fELF\x02\x01\x01\x00".to_vec();
+    bin.extend((0..300u32).map(|i| (i % 256) as u8));
+    std::fs::write(d.join("tool.bin"), bin).unwrap();
+    let o = scan(&["--fail-on-findings", d.to_str().unwrap()]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stdout.contains("ok.json"), "{}", o.stdout);
+    assert!(
+        o.stderr.contains("tool.bin: unknown_format: binary data"),
+        "{}",
+        o.stderr
+    );
+    // Without the binary file: findings give 1.
+    std::fs::remove_file(d.join("tool.bin")).unwrap();
+    assert_eq!(scan(&["--fail-on-findings", d.to_str().unwrap()]).code, 1);
+    assert_eq!(scan(&[d.to_str().unwrap()]).code, 0);
+}
+
+#[test]
+fn skipped_entries_are_counted_and_listed_with_verbose() {
+    let o = scan(&[&samples()]);
+    assert!(!o.stderr.contains("skipped samples"), "{}", o.stderr);
+    assert!(o.stderr.contains("(3 skipped: not_json 3)"), "{}", o.stderr);
+    let o = scan(&["--verbose", &samples()]);
+    for name in ["README.md", "make_samples.py", "make_gcp_samples.py"] {
+        assert!(
+            o.stderr.contains(&format!("{name}: text that is not JSON")),
+            "{}",
+            o.stderr
+        );
+    }
+}
+
+#[test]
+fn help_documents_exit_status_without_rustdoc_markup() {
+    let o = scan(&["--help"]);
+    assert_eq!(o.code, 0);
+    for needle in [
+        "Exit status:",
+        "  0  every input was read",
+        "  1  --fail-on-findings",
+        "  2  usage error",
+        "--strict",
+        "--verbose",
+        "--follow-symlinks",
+        "Event Hubs Capture",
+        "- for standard",
+    ] {
+        assert!(
+            o.stdout.contains(needle),
+            "help lacks {needle:?}:\n{}",
+            o.stdout
+        );
+    }
+    assert!(
+        !o.stdout.contains("[`"),
+        "rustdoc markup in help:\n{}",
+        o.stdout
+    );
 }

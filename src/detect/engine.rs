@@ -129,12 +129,16 @@ impl Stats {
     }
 
     /// Non-zero counts of events not used, by stable reason name: every [`SkipReason`]
-    /// plus `not_selected` (valid records of other operations), largest first.
+    /// plus `not_selected` (valid records of other operations) and `duplicate` (copies of a
+    /// record already counted), largest first.
     pub fn unused_by_reason(&self) -> Vec<(&'static str, u64)> {
         let mut v: Vec<(&'static str, u64)> = SkipReason::ALL
             .iter()
             .map(|r| (r.as_str(), self.skipped[r.index()]))
-            .chain(std::iter::once(("not_selected", self.ignored)))
+            .chain([
+                ("not_selected", self.ignored),
+                ("duplicate", self.duplicates),
+            ])
             .filter(|(_, n)| *n > 0)
             .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));

@@ -2,8 +2,11 @@
 //!
 //! # Flow
 //! [`options::Options`] (from SPL `name=value` pairs) → per event [`normalize`] (JSON
-//! `_raw` or flattened [`fields::EventFields`]) → [`engine::Engine`] (invocation collapse,
-//! aggregation, map/reduce partial state) → [`row::OutputRow`]s plus one warning text.
+//! `_raw` or flattened [`fields::EventFields`]; truncated records used only when what the
+//! detection needs was read whole; an [`normalize::EventId`] per record) →
+//! [`engine::Engine`] (copies of a record dropped, invocation collapse, aggregation,
+//! map/reduce partial state) → [`row::OutputRow`]s (columns listed in [`columns`]) plus one
+//! warning text.
 //!
 //! # API for front ends
 //! ```text

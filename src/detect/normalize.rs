@@ -17,7 +17,6 @@ use crate::detect::raw::{JsonProblem, RawEvent, S};
 use crate::detect::resource;
 use crate::detect::time;
 use std::borrow::Cow;
-use std::hash::{Hash, Hasher};
 
 /// The status family of one record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -303,22 +302,27 @@ impl NormalizedEvent<'_> {
 /// Records without an identifier are never de-duplicated: two real calls by one caller on
 /// one instance within CloudTrail's one-second resolution would be indistinguishable.
 ///
-/// Hashes are 128 bits of SipHash (two keys), deterministic across processes, so a map
-/// phase and its reducer agree.
+/// Hashes are the first 128 bits of SHA-256 over the length-prefixed parts: deterministic
+/// across processes (a map phase and its reducer agree), and collision-resistant even for
+/// an attacker who chooses the hashed values (a client can set its own correlation id):
+/// a forged collision would hide an invocation as a "duplicate". SHA-NI makes it cheap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EventId(pub u128);
 
 impl EventId {
-    /// 128 bits from two SipHash runs (`DefaultHasher::new()` has fixed keys) over what
-    /// `feed` writes, told apart by a leading seed byte.
-    fn hashed(feed: impl Fn(&mut std::hash::DefaultHasher)) -> EventId {
-        let half = |seed: u8| {
-            let mut h = std::hash::DefaultHasher::new();
-            h.write_u8(seed);
-            feed(&mut h);
-            h.finish()
-        };
-        EventId(u128::from(half(1)) << 64 | u128::from(half(2)))
+    /// The first 128 bits of SHA-256 over `parts`, each prefixed with its length (so no
+    /// two different part lists hash the same bytes).
+    fn hashed(parts: &[&[u8]]) -> EventId {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for p in parts {
+            h.update((p.len() as u32).to_le_bytes());
+            h.update(p);
+        }
+        let d = h.finalize();
+        let mut first = [0u8; 16];
+        first.copy_from_slice(&d[..16]);
+        EventId(u128::from_be_bytes(first))
     }
 
     /// 32 lower-case hex digits (partial-state rows).
@@ -814,20 +818,20 @@ fn azure<'a>(mut ev: RawEvent<'a>, op: u16, time: i64, opts: &Options) -> Normal
     let document = parts.child;
     let correlation_id = nonempty(ev.correlation_id.take()).map(lower);
     let id = correlation_id.as_deref().map(|corr| {
-        EventId::hashed(|h| {
-            (
-                "azure",
-                op,
-                corr,
-                status,
-                time,
-                subscription.as_deref(),
-                resource_group.as_deref(),
-                targets.first().map(|(_, t)| t.as_ref()),
-                document.as_deref(),
-            )
-                .hash(h)
-        })
+        fn b<'s>(o: &'s Option<Cow<'_, str>>) -> &'s [u8] {
+            o.as_deref().unwrap_or("").as_bytes()
+        }
+        EventId::hashed(&[
+            b"azure",
+            &op.to_le_bytes(),
+            corr.as_bytes(),
+            status.as_str().as_bytes(),
+            &time.to_le_bytes(),
+            b(&subscription),
+            b(&resource_group),
+            targets.first().map_or(&b""[..], |(_, t)| t.as_bytes()),
+            b(&document),
+        ])
     });
 
     NormalizedEvent {
@@ -1096,9 +1100,13 @@ fn aws<'a>(mut ev: RawEvent<'a>, op: u16, time: i64) -> NormalizedEvent<'a> {
     let id = match (event_id.as_deref(), request_id.as_deref()) {
         (Some(e), _) => Some(match crate::detect::options::parse_guid(e) {
             Some(g) => EventId(u128::from_be_bytes(g)),
-            None => EventId::hashed(|h| ("aws-event", e).hash(h)),
+            None => EventId::hashed(&[b"aws-event", e.as_bytes()]),
         }),
-        (None, Some(r)) => Some(EventId::hashed(|h| ("aws-request", op, r).hash(h))),
+        (None, Some(r)) => Some(EventId::hashed(&[
+            b"aws-request",
+            &op.to_le_bytes(),
+            r.as_bytes(),
+        ])),
         (None, None) => None,
     };
     NormalizedEvent {
@@ -1322,7 +1330,8 @@ fn gcp<'a>(
         targets.push((TargetKind::Resource, Cow::Owned(last.to_ascii_lowercase())));
     }
     let id = nonempty(g.insert_id).map(|insert| {
-        EventId::hashed(|h| ("gcp", g.log_name.as_deref().unwrap_or("").trim(), &*insert).hash(h))
+        let log = g.log_name.as_deref().unwrap_or("").trim();
+        EventId::hashed(&[b"gcp", log.as_bytes(), insert.as_bytes()])
     });
     Some(NormalizedEvent {
         cloud: Cloud::Gcp,

@@ -4,6 +4,7 @@
 //! in each region. The inner `CloudTrailEvent` JSON string is the event, exactly as returned.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant, SystemTime};
 
 use aws_credential_types::Credentials;
@@ -17,8 +18,8 @@ use quick_xml::Reader;
 use serde::Deserialize;
 
 use super::checkpoint::sha256_hex;
-use super::collect::{Collector, Emit, RawEvent};
-use super::config::AwsConfig;
+use super::collect::{Budget, Collector, Emit, RawEvent};
+use super::config::{metadata_url, AwsConfig, ECS_CREDENTIALS_URL, IMDS_URL};
 use super::error::{excerpt, ModinputError};
 use super::http::{HttpClient, HttpRequest, HttpResponse};
 use super::log;
@@ -51,8 +52,9 @@ struct Keys {
 
 #[derive(Deserialize)]
 struct LookupPage {
+    /// Read element by element, so that one bad element is set aside, not the page.
     #[serde(rename = "Events", default)]
-    events: Vec<LookupEvent>,
+    events: Vec<serde_json::Value>,
     #[serde(rename = "NextToken", default)]
     next_token: Option<String>,
 }
@@ -161,16 +163,86 @@ fn xml_text(doc: &str, name: &str) -> Option<String> {
     }
 }
 
-/// CloudTrail collector for one stanza.
+/// Static keys of the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else
+/// `$HOME/.aws/credentials`), profile `AWS_PROFILE` (else `default`): `aws_access_key_id`,
+/// `aws_secret_access_key`, optional `aws_session_token`. `Ok(None)` when there is no such
+/// file or profile (the chain goes on); an error when the profile exists but lacks a key.
+/// Profiles that assume roles, SSO or credential processes (in `~/.aws/config`) are not read.
+fn profile_keys() -> Result<Option<Keys>, ModinputError> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let path = match env("AWS_SHARED_CREDENTIALS_FILE") {
+        Some(p) => std::path::PathBuf::from(p),
+        None => match env("HOME") {
+            Some(h) => std::path::Path::new(&h).join(".aws").join("credentials"),
+            None => return Ok(None),
+        },
+    };
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let profile = env("AWS_PROFILE").unwrap_or_else(|| "default".into());
+    let mut in_profile = false;
+    let mut found = false;
+    let mut values: HashMap<String, String> = HashMap::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            in_profile = name.trim() == profile;
+            found |= in_profile;
+            continue;
+        }
+        if in_profile {
+            if let Some((k, v)) = line.split_once('=') {
+                values.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
+            }
+        }
+    }
+    if !found {
+        return Ok(None);
+    }
+    let what = format!("AWS profile `{profile}` of {}", path.display());
+    let (Some(id), Some(secret)) = (
+        values.remove("aws_access_key_id"),
+        values.remove("aws_secret_access_key"),
+    ) else {
+        return Err(ModinputError::Auth {
+            what,
+            reason: "the profile has no aws_access_key_id / aws_secret_access_key (role, SSO and process profiles are not supported)".into(),
+        });
+    };
+    log::register_secret(&secret);
+    let token = values.remove("aws_session_token");
+    if let Some(t) = &token {
+        log::register_secret(t);
+    }
+    log::debug(&format!("AWS credentials from {what}"));
+    Ok(Some(Keys {
+        access_key_id: id,
+        secret: Secret::new(secret),
+        session_token: token.map(Secret::new),
+        expires: None,
+    }))
+}
+
+/// CloudTrail collector for one stanza. Clones share the assumed-role keys and the per-region
+/// rate limit, and collect different sources concurrently.
+#[derive(Clone)]
 pub struct AwsCollector<'h> {
     http: &'h HttpClient,
     cfg: AwsConfig,
-    base: Keys,
-    /// Keys in use: `base`, or the assumed role's when `role_arn` is set.
-    current: Option<Keys>,
+    /// Long-term keys (`aws_auth = access_key`); `None` with the credential chain.
+    base: Option<Keys>,
+    /// Keys in use: `base`, or the assumed role's when `role_arn` is set. Shared by the clones
+    /// that collect concurrently: one AssumeRole for the whole run.
+    current: Arc<Mutex<Option<Keys>>>,
     operations: Vec<String>,
-    /// When LookupEvents was last called, per region (for [`lookup_interval`]).
-    last_call: HashMap<String, Instant>,
+    /// Next free LookupEvents slot per region, shared by the clones (see [`lookup_interval`]).
+    next_slot: Arc<Mutex<HashMap<String, Instant>>>,
+    budget: Budget,
+    set_aside: u64,
 }
 
 /// Spacing between LookupEvents calls in one region: the API allows 2 per second per account
@@ -188,48 +260,305 @@ impl<'h> AwsCollector<'h> {
     pub fn new(
         http: &'h HttpClient,
         cfg: AwsConfig,
-        secret_key: Secret,
+        secret_key: Option<Secret>,
         operations: &[String],
+        budget: Budget,
     ) -> Self {
-        let base = Keys {
+        let base = secret_key.map(|secret| Keys {
             access_key_id: cfg.access_key_id.clone(),
-            secret: secret_key,
+            secret,
             session_token: None,
             expires: None,
-        };
+        });
         AwsCollector {
             http,
             cfg,
             base,
-            current: None,
+            current: Arc::new(Mutex::new(None)),
             operations: operations.to_vec(),
-            last_call: HashMap::new(),
+            next_slot: Arc::new(Mutex::new(HashMap::new())),
+            budget,
+            set_aside: 0,
         }
     }
 
     fn keys(&mut self) -> Result<Keys, ModinputError> {
-        if let Some(k) = &self.current {
-            let fresh = k
-                .expires
-                .is_none_or(|e| Utc::now() + chrono::Duration::minutes(5) < e);
+        let slot = self.current.clone();
+        let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = &*guard {
+            let fresh = k.expires.is_none_or(|e| {
+                Utc::now()
+                    .checked_add_signed(chrono::Duration::minutes(5))
+                    .is_some_and(|soon| soon < e)
+            });
             if fresh {
                 return Ok(k.clone());
             }
         }
-        let keys = match self.cfg.role_arn.clone() {
-            None => self.base.clone(),
-            Some(arn) => self.assume_role(&arn)?,
+        let base = match &self.base {
+            Some(k) => k.clone(),
+            None => self.chain_keys()?,
         };
-        self.current = Some(keys.clone());
+        let keys = match self.cfg.role_arn.clone() {
+            None => base,
+            Some(arn) => self.assume_role(&arn, &base)?,
+        };
+        *guard = Some(keys.clone());
         Ok(keys)
     }
 
-    fn assume_role(&self, arn: &str) -> Result<Keys, ModinputError> {
-        let url = format!("{}/", self.cfg.sts_url);
+    /// The standard AWS credential chain: environment, shared credentials file profile, web
+    /// identity (IRSA), ECS container credentials, EC2 instance metadata (IMDSv2). The first source that is configured is
+    /// used; its failure is the error (no silent fall-through to another identity).
+    fn chain_keys(&self) -> Result<Keys, ModinputError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        if let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+            log::register_secret(&secret);
+            let token = env("AWS_SESSION_TOKEN");
+            if let Some(t) = &token {
+                log::register_secret(t);
+            }
+            log::debug("AWS credentials from the environment");
+            return Ok(Keys {
+                access_key_id: id,
+                secret: Secret::new(secret),
+                session_token: token.map(Secret::new),
+                expires: None,
+            });
+        }
+        if let Some(keys) = profile_keys()? {
+            return Ok(keys);
+        }
+        if let (Some(file), Some(arn)) = (env("AWS_WEB_IDENTITY_TOKEN_FILE"), env("AWS_ROLE_ARN")) {
+            return self.web_identity(&file, &arn);
+        }
+        if let Some(rel) = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") {
+            let base = metadata_url("T1651_MODINPUT_ECS_URL", ECS_CREDENTIALS_URL);
+            let url = format!("{base}{rel}");
+            return self.json_credentials("ECS container credentials", &url, &[]);
+        }
+        if let Some(full) = env("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
+            let host_ok = full
+                .parse::<ureq::http::Uri>()
+                .ok()
+                .and_then(|u| {
+                    u.host().map(|h| {
+                        super::http::is_loopback_host(h) || super::http::is_metadata_host(h)
+                    })
+                })
+                .unwrap_or(false);
+            if !host_ok {
+                return Err(ModinputError::Auth {
+                    what: "ECS container credentials".into(),
+                    reason: "AWS_CONTAINER_CREDENTIALS_FULL_URI must point at loopback or the ECS endpoint".into(),
+                });
+            }
+            let auth = env("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+            if let Some(a) = &auth {
+                log::register_secret(a);
+            }
+            let headers: Vec<(&str, String)> =
+                auth.into_iter().map(|a| ("Authorization", a)).collect();
+            return self.json_credentials("ECS container credentials", &full, &headers);
+        }
+        self.instance_metadata()
+    }
+
+    /// STS AssumeRoleWithWebIdentity (unsigned) with the token in `file`.
+    fn web_identity(&self, file: &str, arn: &str) -> Result<Keys, ModinputError> {
+        let what = format!("STS AssumeRoleWithWebIdentity {arn}");
+        let token = std::fs::read_to_string(file).map_err(|e| ModinputError::Auth {
+            what: what.clone(),
+            reason: format!("cannot read AWS_WEB_IDENTITY_TOKEN_FILE {file}: {e}"),
+        })?;
+        let token = token.trim().to_string();
+        log::register_secret(&token);
+        let session = std::env::var("AWS_ROLE_SESSION_NAME")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "t1651-cloud-audit".into());
+        let enc = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
         let body = format!(
+            "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn={}&RoleSessionName={}&WebIdentityToken={}&DurationSeconds=3600",
+            enc(arn),
+            enc(&session),
+            enc(&token)
+        );
+        let url = format!("{}/", self.cfg.sts_url);
+        let resp = self.http.send(&what, || {
+            Ok(
+                HttpRequest::post(url.clone(), body.clone().into_bytes()).header(
+                    "Content-Type",
+                    "application/x-www-form-urlencoded; charset=utf-8",
+                ),
+            )
+        })?;
+        self.sts_keys(
+            &what,
+            &resp,
+            "the role's trust policy must allow the web identity provider",
+        )
+    }
+
+    /// Keys from an STS XML response (AssumeRole, AssumeRoleWithWebIdentity).
+    fn sts_keys(&self, what: &str, resp: &HttpResponse, hint: &str) -> Result<Keys, ModinputError> {
+        if resp.status != 200 {
+            let code = xml_text(&resp.body, "Code").unwrap_or_default();
+            let msg = xml_text(&resp.body, "Message").unwrap_or_else(|| excerpt(&resp.body));
+            return Err(ModinputError::Auth {
+                what: what.to_string(),
+                reason: format!("HTTP {} {code}: {} ({hint})", resp.status, excerpt(&msg)),
+            });
+        }
+        let malformed = |field: &str| ModinputError::Malformed {
+            what: what.to_string(),
+            reason: format!("no <{field}> in the STS response"),
+        };
+        let access_key_id =
+            xml_text(&resp.body, "AccessKeyId").ok_or_else(|| malformed("AccessKeyId"))?;
+        let secret =
+            xml_text(&resp.body, "SecretAccessKey").ok_or_else(|| malformed("SecretAccessKey"))?;
+        let token =
+            xml_text(&resp.body, "SessionToken").ok_or_else(|| malformed("SessionToken"))?;
+        let expires = xml_text(&resp.body, "Expiration").and_then(|e| parse_api_time(&e));
+        log::register_secret(secret.trim());
+        log::register_secret(token.trim());
+        Ok(Keys {
+            access_key_id: access_key_id.trim().to_string(),
+            secret: Secret::new(secret.trim()),
+            session_token: Some(Secret::new(token.trim())),
+            expires,
+        })
+    }
+
+    /// Keys from a JSON credentials document (ECS endpoint, EC2 instance metadata).
+    fn json_credentials(
+        &self,
+        what: &str,
+        url: &str,
+        headers: &[(&str, String)],
+    ) -> Result<Keys, ModinputError> {
+        #[derive(Deserialize)]
+        struct Doc {
+            #[serde(rename = "AccessKeyId")]
+            access_key_id: String,
+            #[serde(rename = "SecretAccessKey")]
+            secret_access_key: String,
+            #[serde(rename = "Token", default)]
+            token: Option<String>,
+            #[serde(rename = "Expiration", default)]
+            expiration: Option<String>,
+        }
+        let resp = self.http.send(what, || {
+            let mut r = HttpRequest::get(url.to_string());
+            for (k, v) in headers {
+                r = r.header(k, v);
+            }
+            Ok(r)
+        })?;
+        if resp.status != 200 {
+            return Err(ModinputError::Auth {
+                what: what.to_string(),
+                reason: format!("HTTP {}: {}", resp.status, excerpt(&resp.body)),
+            });
+        }
+        let d: Doc = serde_json::from_str(&resp.body).map_err(|e| ModinputError::Malformed {
+            what: what.to_string(),
+            reason: format!("not a credentials document: {e}"),
+        })?;
+        log::register_secret(&d.secret_access_key);
+        if let Some(t) = &d.token {
+            log::register_secret(t);
+        }
+        log::debug(&format!("AWS credentials from {what}"));
+        Ok(Keys {
+            access_key_id: d.access_key_id,
+            secret: Secret::new(d.secret_access_key),
+            session_token: d.token.map(Secret::new),
+            expires: d.expiration.as_deref().and_then(parse_api_time),
+        })
+    }
+
+    /// EC2 instance metadata with IMDSv2: a session token (PUT), the role name, its keys.
+    fn instance_metadata(&self) -> Result<Keys, ModinputError> {
+        let base = metadata_url("T1651_MODINPUT_IMDS_URL", IMDS_URL);
+        let what = "EC2 instance metadata (IMDSv2)";
+        let resp = self.http.send(what, || {
+            Ok(HttpRequest {
+                method: "PUT",
+                url: format!("{base}/latest/api/token"),
+                headers: vec![(
+                    "X-aws-ec2-metadata-token-ttl-seconds".into(),
+                    "21600".into(),
+                )],
+                body: Vec::new(),
+            })
+        })?;
+        if resp.status != 200 {
+            return Err(ModinputError::Auth {
+                what: what.into(),
+                reason: format!(
+                    "HTTP {} for the IMDSv2 session token (is splunkd on EC2 with an instance profile? set aws_auth = access_key otherwise)",
+                    resp.status
+                ),
+            });
+        }
+        let session = resp.body.trim().to_string();
+        log::register_secret(&session);
+        let h = [("X-aws-ec2-metadata-token", session)];
+        let list_url = format!("{base}/latest/meta-data/iam/security-credentials/");
+        let resp = self.http.send(what, || {
+            let mut r = HttpRequest::get(list_url.clone());
+            for (k, v) in &h {
+                r = r.header(k, v);
+            }
+            Ok(r)
+        })?;
+        let role = resp.body.lines().next().unwrap_or("").trim().to_string();
+        if resp.status != 200
+            || role.is_empty()
+            || !role
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+        {
+            return Err(ModinputError::Auth {
+                what: what.into(),
+                reason: format!("HTTP {}: no instance profile role", resp.status),
+            });
+        }
+        self.json_credentials(what, &format!("{list_url}{role}"), &h)
+    }
+
+    /// Wait for this region's next LookupEvents slot. Slots are reserved under a lock, so the
+    /// concurrent clones together stay within the per-account, per-region rate.
+    fn wait_for_slot(&self, region: &str) {
+        let wait = {
+            let mut slots = self.next_slot.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let slot = slots.get(region).map_or(now, |t| (*t).max(now));
+            slots.insert(
+                region.to_string(),
+                slot.checked_add(lookup_interval()).unwrap_or(slot),
+            );
+            slot - now
+        };
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+    }
+
+    fn assume_role(&self, arn: &str, base: &Keys) -> Result<Keys, ModinputError> {
+        let url = format!("{}/", self.cfg.sts_url);
+        let mut body = format!(
             "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=t1651-cloud-audit&DurationSeconds=3600",
             utf8_percent_encode(arn, NON_ALPHANUMERIC)
         );
+        if let Some(x) = &self.cfg.external_id {
+            body.push_str(&format!(
+                "&ExternalId={}",
+                utf8_percent_encode(x, NON_ALPHANUMERIC)
+            ));
+        }
         // The global endpoint signs for us-east-1; a regional one for its own region.
         let region = self
             .cfg
@@ -244,41 +573,16 @@ impl<'h> AwsCollector<'h> {
                 "Content-Type",
                 "application/x-www-form-urlencoded; charset=utf-8",
             );
-            sign_request(&mut req, &self.base, &region, "sts")?;
+            sign_request(&mut req, base, &region, "sts")?;
             Ok(req)
         })?;
-        if resp.status != 200 {
-            let code = xml_text(&resp.body, "Code").unwrap_or_default();
-            let msg = xml_text(&resp.body, "Message").unwrap_or_else(|| excerpt(&resp.body));
-            return Err(ModinputError::Auth {
-                what,
-                reason: format!(
-                    "HTTP {} {code}: {} (the access key's principal needs sts:AssumeRole on the role, and the role's trust policy must allow it)",
-                    resp.status,
-                    excerpt(&msg)
-                ),
-            });
-        }
-        let malformed = |field: &str| ModinputError::Malformed {
-            what: what.clone(),
-            reason: format!("no <{field}> in the AssumeRole response"),
-        };
-        let access_key_id =
-            xml_text(&resp.body, "AccessKeyId").ok_or_else(|| malformed("AccessKeyId"))?;
-        let secret =
-            xml_text(&resp.body, "SecretAccessKey").ok_or_else(|| malformed("SecretAccessKey"))?;
-        let token =
-            xml_text(&resp.body, "SessionToken").ok_or_else(|| malformed("SessionToken"))?;
-        let expires = xml_text(&resp.body, "Expiration").and_then(|e| parse_api_time(&e));
-        log::register_secret(&secret);
-        log::register_secret(&token);
-        log::info(&format!("assumed role {arn} as {access_key_id}"));
-        Ok(Keys {
-            access_key_id: access_key_id.trim().to_string(),
-            secret: Secret::new(secret.trim()),
-            session_token: Some(Secret::new(token.trim())),
-            expires,
-        })
+        let keys = self.sts_keys(
+            &what,
+            &resp,
+            "the principal needs sts:AssumeRole on the role, and the role's trust policy must allow it (with the ExternalId, if it names one)",
+        )?;
+        log::info(&format!("assumed role {arn} as {}", keys.access_key_id));
+        Ok(keys)
     }
 
     fn endpoint(&self, region: &str) -> String {
@@ -294,14 +598,7 @@ impl<'h> AwsCollector<'h> {
         body: &str,
     ) -> Result<HttpResponse, ModinputError> {
         let url = self.endpoint(region);
-        if let Some(last) = self.last_call.get(region) {
-            let due = *last + lookup_interval();
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
-            }
-        }
-        self.last_call.insert(region.to_string(), Instant::now());
+        self.wait_for_slot(region);
         let mut refreshed = false;
         loop {
             let keys = self.keys()?;
@@ -327,7 +624,14 @@ impl<'h> AwsCollector<'h> {
             let expired = kind.contains("ExpiredToken") || kind.contains("InvalidClientTokenId");
             if expired && !refreshed && self.cfg.role_arn.is_some() {
                 log::info(&format!("{what}: {kind}; assuming the role again"));
-                self.current = None;
+                // Drop the refused keys unless another clone already replaced them.
+                let mut g = self.current.lock().unwrap_or_else(|p| p.into_inner());
+                if g.as_ref()
+                    .is_some_and(|k| k.access_key_id == keys.access_key_id)
+                {
+                    *g = None;
+                }
+                drop(g);
                 refreshed = true;
                 continue;
             }
@@ -359,13 +663,14 @@ impl<'h> AwsCollector<'h> {
 impl Collector for AwsCollector<'_> {
     type Source = AwsSource;
 
+    /// Event name major, region minor: concurrent workers start on different regions, whose
+    /// rate limits are independent, instead of queueing on one region's.
     fn sources(&mut self) -> Result<Vec<AwsSource>, ModinputError> {
         Ok(self
-            .cfg
-            .regions
+            .operations
             .iter()
-            .flat_map(|r| {
-                self.operations.iter().map(move |e| AwsSource {
+            .flat_map(|e| {
+                self.cfg.regions.iter().map(move |r| AwsSource {
                     region: r.clone(),
                     event_name: e.clone(),
                 })
@@ -388,9 +693,15 @@ impl Collector for AwsCollector<'_> {
         let start = from.timestamp();
         let end = to.timestamp() + i64::from(to.timestamp_subsec_nanos() > 0);
         let mut next: Option<String> = None;
-        let mut page_no = 0u32;
+        let mut pager = self.budget.pager();
         loop {
-            page_no += 1;
+            let page_no = pager.next_page(
+                &format!(
+                    "CloudTrail LookupEvents {} in {} ({start} .. {end})",
+                    s.event_name, s.region
+                ),
+                next.as_deref(),
+            )?;
             let mut body = serde_json::json!({
                 "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": s.event_name}],
                 "StartTime": start,
@@ -423,32 +734,53 @@ impl Collector for AwsCollector<'_> {
                     }
                 }
             };
-            for ev in &page.events {
-                let Some(text) = ev.cloudtrail_event.as_deref() else {
-                    return Err(ModinputError::Malformed {
-                        what,
-                        reason: "an event has no CloudTrailEvent".into(),
-                    });
+            for (pos, raw) in page.events.iter().enumerate() {
+                let ev_id = raw
+                    .get("EventId")
+                    .and_then(|v| v.as_str())
+                    .map(|i| format!("EventId {}", excerpt(i)))
+                    .unwrap_or_else(|| "no EventId".into());
+                let mut set_aside = |why: String| {
+                    self.set_aside += 1;
+                    log::warn(&format!(
+                        "{what}: element {pos} ({ev_id}) set aside: {why}; the rest of the page is delivered"
+                    ));
                 };
-                let inner: Inner =
-                    serde_json::from_str(text).map_err(|e| ModinputError::Malformed {
-                        what: what.clone(),
-                        reason: format!("CloudTrailEvent is not a JSON object: {e}"),
-                    })?;
+                let ev: LookupEvent = match serde_json::from_value(raw.clone()) {
+                    Ok(ev) => ev,
+                    Err(e) => {
+                        set_aside(format!("not a LookupEvents entry: {e}"));
+                        continue;
+                    }
+                };
+                let Some(text) = ev.cloudtrail_event.as_deref() else {
+                    set_aside("it has no CloudTrailEvent".into());
+                    continue;
+                };
+                let inner: Inner = match serde_json::from_str(text) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        set_aside(format!("CloudTrailEvent is not a JSON object: {e}"));
+                        continue;
+                    }
+                };
                 let id = ev
                     .event_id
                     .clone()
                     .or(inner.event_id)
                     .filter(|i| !i.is_empty())
                     .unwrap_or_else(|| format!("sha256:{}", sha256_hex(text.as_bytes())));
+                // EventTime is a remote float: NaN or huge values give no time, never a panic.
                 let time = inner
                     .event_time
                     .as_deref()
                     .and_then(parse_api_time)
                     .or_else(|| {
-                        ev.event_time.and_then(|t| {
-                            DateTime::from_timestamp_millis((t * 1000.0).round() as i64)
-                        })
+                        ev.event_time
+                            .filter(|t| t.is_finite() && t.abs() < 1e13)
+                            .and_then(|t| {
+                                DateTime::from_timestamp_millis((t * 1000.0).round() as i64)
+                            })
                     });
                 emit(RawEvent {
                     id,
@@ -461,6 +793,10 @@ impl Collector for AwsCollector<'_> {
                 None => return Ok(()),
             }
         }
+    }
+
+    fn set_aside(&self) -> u64 {
+        self.set_aside
     }
 }
 

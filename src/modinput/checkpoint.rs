@@ -64,10 +64,22 @@ pub struct SourceState {
     /// the overlap window catches).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub done_until: Option<DateTime<Utc>>,
-    /// Ids already sent → their event time in epoch milliseconds.
+    /// Ids already sent → their event time in epoch milliseconds. Bounded: ids older than the
+    /// retention are pruned at every save, and at most [`MAX_IDS_PER_SOURCE`] are kept.
     #[serde(default)]
     pub sent: BTreeMap<String, i64>,
+    /// Where collection of this source first started (the late re-read never goes before it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_from: Option<DateTime<Utc>>,
+    /// When the late re-read last completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swept_at: Option<DateTime<Utc>>,
 }
+
+/// Most ids remembered per source. Only the collected operations are remembered (T1651 events
+/// are rare), so this is far above a real estate's volume; past it the oldest are forgotten
+/// (with a WARN), which can only cause a re-send, never a loss.
+pub const MAX_IDS_PER_SOURCE: usize = 200_000;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct State {
@@ -128,7 +140,8 @@ pub struct Checkpoint {
     journal_path: PathBuf,
     journal: File,
     state: State,
-    overlap: Duration,
+    /// Ids are kept this long before `done_until` (the farthest any query re-reads).
+    retention: Duration,
 }
 
 fn cp_err(path: &Path, reason: impl std::fmt::Display) -> ModinputError {
@@ -151,7 +164,7 @@ impl Checkpoint {
     /// previous run that did not finish; journal lines that are not complete are ignored (see
     /// [`parse_journal_line`]). A corrupt checkpoint file is an error: starting over would
     /// resend everything, so the operator decides (delete the file to start over).
-    pub fn open(dir: &Path, stanza: &str, overlap: Duration) -> Result<Self, ModinputError> {
+    pub fn open(dir: &Path, stanza: &str, retention: Duration) -> Result<Self, ModinputError> {
         std::fs::create_dir_all(dir)
             .map_err(|e| cp_err(dir, format!("cannot create directory: {e}")))?;
         let path = Self::path_for(dir, stanza);
@@ -215,7 +228,7 @@ impl Checkpoint {
             journal_path,
             journal,
             state,
-            overlap,
+            retention,
         };
         if replayed > 0 {
             // Fold the previous run's journal into the checkpoint now, which empties it: a
@@ -229,6 +242,33 @@ impl Checkpoint {
     /// Where collection of `source` stopped, if it ever started.
     pub fn done_until(&self, source: &str) -> Option<DateTime<Utc>> {
         self.state.sources.get(source).and_then(|s| s.done_until)
+    }
+
+    /// Where `source` first started collecting, if recorded.
+    pub fn first_from(&self, source: &str) -> Option<DateTime<Utc>> {
+        self.state.sources.get(source).and_then(|s| s.first_from)
+    }
+
+    /// Record where a new source starts (kept in memory; saved with the next checkpoint).
+    pub fn note_first_from(&mut self, source: &str, from: DateTime<Utc>) {
+        let s = self.state.sources.entry(source.to_string()).or_default();
+        if s.first_from.is_none() {
+            s.first_from = Some(from);
+        }
+    }
+
+    /// When the late re-read of `source` last completed.
+    pub fn swept_at(&self, source: &str) -> Option<DateTime<Utc>> {
+        self.state.sources.get(source).and_then(|s| s.swept_at)
+    }
+
+    /// Record a completed late re-read (saved with the next checkpoint).
+    pub fn mark_swept(&mut self, source: &str, at: DateTime<Utc>) {
+        self.state
+            .sources
+            .entry(source.to_string())
+            .or_default()
+            .swept_at = Some(at);
     }
 
     /// Whether an event id of `source` was already sent.
@@ -287,13 +327,24 @@ impl Checkpoint {
 
     /// Prune and write the checkpoint atomically, then empty the journal it now contains.
     pub fn save(&mut self) -> Result<(), ModinputError> {
-        let overlap = self.overlap;
-        for s in self.state.sources.values_mut() {
+        let retention = self.retention;
+        for (key, s) in self.state.sources.iter_mut() {
             if let Some(d) = s.done_until {
-                // One extra minute: no later query starts before `d - overlap`, and the margin
+                // One extra minute: no later query starts before `d - retention`, and the margin
                 // keeps that true whatever rounding an API applies to its time filter.
-                let keep_from = (d - overlap - Duration::minutes(1)).timestamp_millis();
+                let keep_from = (d - retention - Duration::minutes(1)).timestamp_millis();
                 s.sent.retain(|_, ms| *ms >= keep_from);
+            }
+            if s.sent.len() > MAX_IDS_PER_SOURCE {
+                let mut times: Vec<i64> = s.sent.values().copied().collect();
+                times.sort_unstable();
+                let cut = times[s.sent.len() - MAX_IDS_PER_SOURCE];
+                let before = s.sent.len();
+                s.sent.retain(|_, ms| *ms >= cut);
+                super::log::warn(&format!(
+                    "{key}: more than {MAX_IDS_PER_SOURCE} sent ids to remember; forgot the {} oldest (an event among them re-read later would be sent again)",
+                    before - s.sent.len()
+                ));
             }
         }
         let bytes = serde_json::to_vec(&self.state).map_err(|e| cp_err(&self.path, e))?;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use chrono::Duration;
 
 use super::error::ModinputError;
-use super::http::check_endpoint;
+use super::http::{check_endpoint, is_loopback_host};
 use super::timespec::{parse_span, parse_start_from, StartFrom};
 use super::xml_in::Stanza;
 use crate::detect::operations::{AWS_DEFAULT_EVENT_NAMES, AZURE_DEFAULT_OPERATIONS};
@@ -31,6 +31,22 @@ impl Environment {
             Environment::China => "https://login.chinacloudapi.cn",
         }
     }
+    /// Hosts `azure_authority_url` may name in this cloud.
+    pub fn authority_hosts(self) -> &'static [&'static str] {
+        match self {
+            Environment::Public => &["login.microsoftonline.com"],
+            Environment::UsGov => &["login.microsoftonline.us"],
+            Environment::China => &["login.chinacloudapi.cn", "login.partner.microsoftonline.cn"],
+        }
+    }
+    /// Hosts `azure_management_url` may name in this cloud.
+    pub fn management_hosts(self) -> &'static [&'static str] {
+        match self {
+            Environment::Public => &["management.azure.com"],
+            Environment::UsGov => &["management.usgovcloudapi.net"],
+            Environment::China => &["management.chinacloudapi.cn"],
+        }
+    }
     /// Azure Resource Manager base; also the token audience.
     pub fn management_url(self) -> &'static str {
         match self {
@@ -41,9 +57,70 @@ impl Environment {
     }
 }
 
+/// How the Azure input authenticates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AzureAuth {
+    /// App registration + client secret from storage/passwords (`credential`).
+    ClientSecret,
+    /// App registration + certificate: the credential holds the PEM certificate and its
+    /// private key (PKCS#8 or PKCS#1 RSA); the input signs an RS256 client assertion.
+    ClientCertificate,
+    /// The managed identity of the VM / Arc server / scale set splunkd runs on (IMDS); a
+    /// user-assigned identity is chosen by `client_id`.
+    ManagedIdentity,
+    /// Workload identity federation: the app registration trusts the token in the file named
+    /// by `AZURE_FEDERATED_TOKEN_FILE` (AKS workload identity, other OIDC issuers).
+    WorkloadIdentity,
+}
+
+fn azure_auth(stanza: &Stanza) -> Result<AzureAuth, ModinputError> {
+    match stanza
+        .params
+        .get("azure_auth")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("client_secret") => Ok(AzureAuth::ClientSecret),
+        Some("client_certificate") => Ok(AzureAuth::ClientCertificate),
+        Some("managed_identity") => Ok(AzureAuth::ManagedIdentity),
+        Some("workload_identity") => Ok(AzureAuth::WorkloadIdentity),
+        Some(other) => Err(ModinputError::param(
+            "azure_auth",
+            format!("`{other}` is not supported; expected client_secret, client_certificate, managed_identity or workload_identity"),
+        )),
+    }
+}
+
+/// How the AWS input gets its keys (see [`super::aws`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AwsAuth {
+    /// `access_key_id` + secret access key from storage/passwords (`credential`).
+    AccessKey,
+    /// The standard chain: environment, web identity (IRSA), ECS container credentials, EC2
+    /// instance metadata (IMDSv2), in that order; the first that is configured is used.
+    Chain,
+}
+
+fn aws_auth(stanza: &Stanza) -> Result<AwsAuth, ModinputError> {
+    match stanza
+        .params
+        .get("aws_auth")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("access_key") => Ok(AwsAuth::AccessKey),
+        Some("chain") => Ok(AwsAuth::Chain),
+        Some(other) => Err(ModinputError::param(
+            "aws_auth",
+            format!("`{other}` is not supported; expected access_key or chain"),
+        )),
+    }
+}
+
 /// Azure-specific settings.
 #[derive(Debug, Clone)]
 pub struct AzureConfig {
+    pub auth: AzureAuth,
     pub tenant_id: String,
     pub client_id: String,
     /// Empty: every subscription the principal can list.
@@ -58,7 +135,11 @@ pub struct AzureConfig {
 /// AWS-specific settings.
 #[derive(Debug, Clone)]
 pub struct AwsConfig {
+    pub auth: AwsAuth,
+    /// Set with `aws_auth = access_key`.
     pub access_key_id: String,
+    /// `ExternalId` sent with AssumeRole (the role's trust policy may require it).
+    pub external_id: Option<String>,
     pub role_arn: Option<String>,
     pub regions: Vec<String>,
     /// CloudTrail endpoint template; `{region}` is replaced per region.
@@ -78,12 +159,25 @@ pub enum CloudConfig {
 pub struct StanzaConfig {
     pub stanza: String,
     pub cloud: CloudConfig,
-    /// Name of the storage/passwords entry (never the secret).
-    pub credential: String,
+    /// Name of the storage/passwords entry (never the secret); `None` when the stanza's
+    /// authentication needs no stored secret (managed identity, workload identity, ...).
+    pub credential: Option<String>,
     /// Operation names (Azure) or event names (AWS), as configured.
     pub operations: Vec<String>,
     pub start_from: StartFrom,
+    /// Each run re-reads this far before where the previous run stopped.
     pub overlap: Duration,
+    /// Each run's window ends this long before the run's start (events still being delivered).
+    pub settle_lag: Duration,
+    /// Once an hour each source re-reads this far back (beyond `overlap`) for very late events;
+    /// zero turns that off.
+    pub late_window: Duration,
+    /// Most pages one query may take (a slice of one source).
+    pub max_pages: u32,
+    /// A run stops starting new queries after this long; the next run continues.
+    pub max_run_time: std::time::Duration,
+    /// Sources (subscription × provider, region × event name) collected at the same time.
+    pub workers: usize,
     pub proxy: Option<String>,
     pub ca_bundle: Option<PathBuf>,
     /// Sourcetype written with each event.
@@ -95,7 +189,25 @@ pub const AZURE_SOURCETYPE: &str = "mscs:azure:audit";
 /// Sourcetype of CloudTrail events unless the stanza sets one.
 pub const AWS_SOURCETYPE: &str = "aws:cloudtrail";
 
+/// Default `overlap`: Activity Log and CloudTrail events commonly arrive minutes late, sometimes
+/// much later; an hour of re-reading costs one extra query per source and catches nearly all.
+pub const DEFAULT_OVERLAP: Duration = Duration::minutes(60);
+/// Default `settle_lag`: the newest minutes are still being delivered.
+pub const DEFAULT_SETTLE_LAG: Duration = Duration::minutes(5);
+/// Default `late_window`: the hourly deep re-read for events later than the overlap.
+pub const DEFAULT_LATE_WINDOW: Duration = Duration::hours(6);
+/// Default `max_pages` per query (200 events per Activity Log page, 50 per LookupEvents page).
+pub const DEFAULT_MAX_PAGES: u32 = 2000;
+/// Default `workers`: enough to hide API latency for hundreds of sources, few enough to stay
+/// well inside ARM's per-principal read limits.
+pub const DEFAULT_WORKERS: usize = 8;
+/// Largest `workers`.
+pub const MAX_WORKERS: usize = 64;
+/// Default `max_run_time`.
+pub const DEFAULT_MAX_RUN_TIME: Duration = Duration::minutes(30);
+
 const AZURE_ONLY: &[&str] = &[
+    "azure_auth",
     "tenant_id",
     "client_id",
     "subscription_ids",
@@ -104,6 +216,8 @@ const AZURE_ONLY: &[&str] = &[
     "azure_management_url",
 ];
 const AWS_ONLY: &[&str] = &[
+    "aws_auth",
+    "external_id",
     "access_key_id",
     "role_arn",
     "regions",
@@ -149,15 +263,186 @@ fn is_role_arn(s: &str) -> bool {
         && parts[5].len() > 5
 }
 
-fn endpoint(stanza: &Stanza, name: &str, default: &str) -> Result<String, ModinputError> {
+/// Environment switch that lets endpoint overrides point at loopback (`127.0.0.0/8`, `::1`,
+/// `localhost`) for tests and local emulators. Off unless set to exactly `1` in the environment
+/// splunkd starts the input with: a user who may edit inputs cannot turn it on.
+pub const LOOPBACK_SWITCH: &str = "T1651_MODINPUT_TEST_ONLY_ALLOW_LOOPBACK";
+
+/// Whether [`LOOPBACK_SWITCH`] is on.
+pub fn loopback_allowed() -> bool {
+    std::env::var(LOOPBACK_SWITCH).is_ok_and(|v| v == "1")
+}
+
+/// The instance metadata service (Azure IMDS and AWS IMDSv2 share the link-local address).
+pub const IMDS_URL: &str = "http://169.254.169.254";
+/// The ECS container credentials endpoint for `AWS_CONTAINER_CREDENTIALS_RELATIVE_URI`.
+pub const ECS_CREDENTIALS_URL: &str = "http://169.254.170.2";
+
+/// A metadata endpoint: `default`, or the loopback URL in the environment variable `var` when
+/// the test-only loopback switch is on (tests point IMDS/ECS at the emulator that way; anything
+/// else in `var` is ignored with a WARN).
+pub fn metadata_url(var: &str, default: &str) -> String {
+    match std::env::var(var) {
+        Ok(u) => {
+            let loopback = u
+                .parse::<ureq::http::Uri>()
+                .ok()
+                .and_then(|x| x.host().map(is_loopback_host))
+                .unwrap_or(false);
+            if loopback && loopback_allowed() {
+                u.trim_end_matches('/').to_string()
+            } else {
+                super::log::warn(&format!(
+                    "{var} is ignored: only a loopback URL with {LOOPBACK_SWITCH}=1 (tests) may replace {default}"
+                ));
+                default.to_string()
+            }
+        }
+        Err(_) => default.to_string(),
+    }
+}
+
+/// Which hosts an endpoint setting may name.
+#[derive(Debug, Clone, Copy)]
+enum Allowed<'a> {
+    /// Exactly these hosts.
+    Hosts(&'a [&'a str]),
+    /// `<service>[-fips].<region>.<suffix>` for a region of the partition, or
+    /// `<service>.<suffix>` when `global` (the global STS endpoint).
+    Aws {
+        service: &'a str,
+        suffix: &'a str,
+        partition: &'a str,
+        global: bool,
+    },
+}
+
+impl Allowed<'_> {
+    fn permits(&self, host: &str) -> bool {
+        match *self {
+            Allowed::Hosts(hosts) => hosts.iter().any(|h| h.eq_ignore_ascii_case(host)),
+            Allowed::Aws {
+                service,
+                suffix,
+                partition,
+                global,
+            } => {
+                let host = host.to_ascii_lowercase();
+                let Some(rest) = host.strip_suffix(suffix).and_then(|r| r.strip_suffix('.')) else {
+                    return false;
+                };
+                if global && rest == service {
+                    return true;
+                }
+                let Some((svc, region)) = rest.split_once('.') else {
+                    return false;
+                };
+                (svc == service || svc.strip_suffix("-fips") == Some(service))
+                    && is_region(region)
+                    && partition_of(region) == partition
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match *self {
+            Allowed::Hosts(hosts) => hosts.join(" or "),
+            Allowed::Aws {
+                service,
+                suffix,
+                global,
+                ..
+            } => {
+                let mut s =
+                    format!("{service}.<region>.{suffix} (or {service}-fips.<region>.{suffix})");
+                if global {
+                    s.push_str(&format!(" or {service}.{suffix}"));
+                }
+                s
+            }
+        }
+    }
+}
+
+/// Check one endpoint URL (after `{region}` substitution) against the allow-list: https, a
+/// known host, no path beyond `/`, no query, no user info. Loopback only with [`LOOPBACK_SWITCH`].
+fn check_allowed(
+    name: &str,
+    url: &str,
+    allowed: Allowed<'_>,
+    what: &str,
+) -> Result<(), ModinputError> {
+    check_endpoint(url).map_err(|m| ModinputError::param(name, m))?;
+    let uri: ureq::http::Uri = url
+        .parse()
+        .map_err(|_| ModinputError::param(name, format!("`{url}` is not a URL")))?;
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+    if authority.contains('@') {
+        return Err(ModinputError::param(
+            name,
+            "must not contain user information (user@host)",
+        ));
+    }
+    if uri.query().is_some() || !matches!(uri.path(), "" | "/") {
+        return Err(ModinputError::param(
+            name,
+            format!("`{url}` must be a base URL without path or query, such as https://host"),
+        ));
+    }
+    let host = uri.host().unwrap_or("");
+    if is_loopback_host(host) {
+        if loopback_allowed() {
+            return Ok(());
+        }
+        return Err(ModinputError::param(
+            name,
+            format!("`{url}` points at loopback, which is refused unless the test-only switch {LOOPBACK_SWITCH}=1 is set in splunkd's environment"),
+        ));
+    }
+    if allowed.permits(host) {
+        Ok(())
+    } else {
+        Err(ModinputError::param(
+            name,
+            format!(
+                "host `{host}` is not a known {what} host; expected {} (the credential is sent there, so only the cloud's own hosts are accepted)",
+                allowed.describe()
+            ),
+        ))
+    }
+}
+
+fn endpoint(
+    stanza: &Stanza,
+    name: &str,
+    default: &str,
+    allowed: Allowed<'_>,
+    what: &str,
+    regions: &[String],
+) -> Result<String, ModinputError> {
     let url = stanza
         .params
         .get(name)
         .unwrap_or_else(|| default.to_string());
     let url = url.trim_end_matches('/').to_string();
-    check_endpoint(&url.replace("{region}", "us-east-1"))
-        .map_err(|m| ModinputError::param(name, m))?;
+    if regions.is_empty() {
+        check_allowed(name, &url, allowed, what)?;
+    }
+    for r in regions {
+        check_allowed(name, &url.replace("{region}", r), allowed, what)?;
+    }
     Ok(url)
+}
+
+/// The AWS partition of a region name.
+fn partition_of(r: &str) -> &'static str {
+    if r.starts_with("cn-") {
+        "aws-cn"
+    } else if r.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
 }
 
 impl StanzaConfig {
@@ -184,13 +469,26 @@ impl StanzaConfig {
                 format!("does not apply to cloud = {cloud_is}; remove it or change cloud"),
             ));
         }
-        let credential = p.get("credential").ok_or_else(|| {
-            ModinputError::param(
+        let needs_secret = if cloud_is == "azure" {
+            matches!(
+                azure_auth(stanza)?,
+                AzureAuth::ClientSecret | AzureAuth::ClientCertificate
+            )
+        } else {
+            aws_auth(stanza)? == AwsAuth::AccessKey
+        };
+        let credential = match p.get("credential") {
+            Some(c) => Some(c),
+            None if !needs_secret => None,
+            None => return Err(ModinputError::param(
                 "credential",
                 "is required; expected the name of the storage/passwords entry holding the secret",
-            )
-        })?;
-        if credential.chars().any(|c| c.is_control()) {
+            )),
+        };
+        if credential
+            .as_deref()
+            .is_some_and(|c| c.chars().any(|c| c.is_control()))
+        {
             return Err(ModinputError::param(
                 "credential",
                 "contains control characters",
@@ -237,16 +535,61 @@ impl StanzaConfig {
             None => StartFrom::Ago(Duration::hours(24)),
             Some(s) => parse_start_from(&s).map_err(|m| ModinputError::param("start_from", m))?,
         };
-        let overlap = match p.get("overlap") {
-            None => Duration::minutes(15),
-            Some(s) => parse_span(&s).map_err(|m| ModinputError::param("overlap", m))?,
+        let span = |name: &str, default: Duration| -> Result<Duration, ModinputError> {
+            let d = match p.get(name) {
+                None => default,
+                Some(s) => parse_span(&s).map_err(|m| ModinputError::param(name, m))?,
+            };
+            if d > Duration::days(7) {
+                return Err(ModinputError::param(
+                    name,
+                    "is longer than 7d; expected a span of minutes or hours such as 60m",
+                ));
+            }
+            Ok(d)
         };
-        if overlap > Duration::days(7) {
+        let overlap = span("overlap", DEFAULT_OVERLAP)?;
+        let settle_lag = span("settle_lag", DEFAULT_SETTLE_LAG)?;
+        if settle_lag > Duration::hours(1) {
             return Err(ModinputError::param(
-                "overlap",
-                "is longer than 7d; expected a span of minutes or hours such as 15m",
+                "settle_lag",
+                "is longer than 1h; expected a few minutes such as 5m",
             ));
         }
+        let late_window = span("late_window", DEFAULT_LATE_WINDOW)?;
+        let max_pages = match p.get("max_pages") {
+            None => DEFAULT_MAX_PAGES,
+            Some(s) => match s.trim().parse::<u32>() {
+                Ok(n) if (1..=1_000_000).contains(&n) => n,
+                _ => {
+                    return Err(ModinputError::param(
+                        "max_pages",
+                        format!("`{s}` is not a whole number from 1 to 1000000"),
+                    ))
+                }
+            },
+        };
+        let max_run_time = span("max_run_time", DEFAULT_MAX_RUN_TIME)?;
+        if max_run_time < Duration::seconds(1) {
+            return Err(ModinputError::param(
+                "max_run_time",
+                "must be at least 1s; expected a span such as 30m",
+            ));
+        }
+        let max_run_time =
+            std::time::Duration::from_secs(max_run_time.num_seconds().unsigned_abs());
+        let workers = match p.get("workers") {
+            None => DEFAULT_WORKERS,
+            Some(s) => match s.trim().parse::<usize>() {
+                Ok(n) if (1..=MAX_WORKERS).contains(&n) => n,
+                _ => {
+                    return Err(ModinputError::param(
+                        "workers",
+                        format!("`{s}` is not a whole number from 1 to {MAX_WORKERS}"),
+                    ))
+                }
+            },
+        };
         let proxy = match p.get("proxy") {
             None => None,
             Some(u) => {
@@ -287,6 +630,11 @@ impl StanzaConfig {
             operations,
             start_from,
             overlap,
+            settle_lag,
+            late_window,
+            max_pages,
+            max_run_time,
+            workers,
             proxy,
             ca_bundle,
             sourcetype,
@@ -308,13 +656,19 @@ fn azure(stanza: &Stanza) -> Result<AzureConfig, ModinputError> {
             format!("`{tenant_id}` is not a tenant GUID (00000000-0000-0000-0000-000000000000) or domain (contoso.onmicrosoft.com)"),
         ));
     }
-    let client_id = p.get("client_id").ok_or_else(|| {
-        ModinputError::param(
-            "client_id",
-            "is required for cloud = azure; expected the application (client) GUID",
-        )
-    })?;
-    if !is_guid(&client_id) {
+    let auth = azure_auth(stanza)?;
+    let client_id = match p.get("client_id") {
+        Some(c) => c,
+        // System-assigned managed identity: no client id.
+        None if auth == AzureAuth::ManagedIdentity => String::new(),
+        None => {
+            return Err(ModinputError::param(
+                "client_id",
+                "is required for cloud = azure; expected the application (client) GUID",
+            ))
+        }
+    };
+    if !client_id.is_empty() && !is_guid(&client_id) {
         return Err(ModinputError::param(
             "client_id",
             format!("`{client_id}` is not a GUID (00000000-0000-0000-0000-000000000000)"),
@@ -343,24 +697,63 @@ fn azure(stanza: &Stanza) -> Result<AzureConfig, ModinputError> {
         }
     };
     Ok(AzureConfig {
+        auth,
         tenant_id,
         client_id,
         subscription_ids,
         environment,
-        authority_url: endpoint(stanza, "azure_authority_url", environment.authority_url())?,
-        management_url: endpoint(stanza, "azure_management_url", environment.management_url())?,
+        authority_url: endpoint(
+            stanza,
+            "azure_authority_url",
+            environment.authority_url(),
+            Allowed::Hosts(environment.authority_hosts()),
+            "Entra ID authority",
+            &[],
+        )?,
+        management_url: endpoint(
+            stanza,
+            "azure_management_url",
+            environment.management_url(),
+            Allowed::Hosts(environment.management_hosts()),
+            "Azure Resource Manager",
+            &[],
+        )?,
     })
 }
 
 fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
     let p = &stanza.params;
-    let access_key_id = p.get("access_key_id").ok_or_else(|| {
-        ModinputError::param(
+    let auth = aws_auth(stanza)?;
+    let access_key_id = match (auth, p.get("access_key_id")) {
+        (AwsAuth::AccessKey, Some(k)) => k,
+        (AwsAuth::AccessKey, None) => return Err(ModinputError::param(
             "access_key_id",
             "is required for cloud = aws; expected an access key ID such as AKIAIOSFODNN7EXAMPLE",
-        )
-    })?;
-    if !(16..=128).contains(&access_key_id.len())
+        )),
+        (AwsAuth::Chain, None) => String::new(),
+        (AwsAuth::Chain, Some(_)) => {
+            return Err(ModinputError::param(
+                "access_key_id",
+                "does not apply to aws_auth = chain (the chain finds the keys); remove it",
+            ))
+        }
+    };
+    let external_id = p.get("external_id");
+    if let Some(x) = &external_id {
+        if !(2..=1224).contains(&x.len())
+            || !x
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c))
+        {
+            return Err(ModinputError::param(
+                "external_id",
+                "expected 2 to 1224 letters, digits or +=,.@:/-_ (the value the role's trust policy names)",
+            ));
+        }
+    }
+    if auth == AwsAuth::Chain {
+        // validated below with the other settings
+    } else if !(16..=128).contains(&access_key_id.len())
         || !access_key_id
             .chars()
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
@@ -393,44 +786,70 @@ fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
         ));
     }
     // One stanza, one partition: endpoints, STS and the signing keys all differ between them.
-    let partition = |r: &str| {
-        if r.starts_with("cn-") {
-            "aws-cn"
-        } else if r.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        }
-    };
     if regions
         .iter()
-        .any(|r| partition(r) != partition(&regions[0]))
+        .any(|r| partition_of(r) != partition_of(&regions[0]))
     {
         return Err(ModinputError::param(
             "regions",
             "mixes AWS partitions (China cn-*, GovCloud us-gov-*, commercial); expected regions of one partition per stanza",
         ));
     }
-    let china = partition(&regions[0]) == "aws-cn";
-    let govcloud = partition(&regions[0]) == "aws-us-gov";
-    let default_ct = if china {
-        "https://cloudtrail.{region}.amazonaws.com.cn"
+    let partition = partition_of(&regions[0]);
+    let suffix = if partition == "aws-cn" {
+        "amazonaws.com.cn"
     } else {
-        "https://cloudtrail.{region}.amazonaws.com"
+        "amazonaws.com"
     };
-    let default_sts = if china {
-        "https://sts.cn-north-1.amazonaws.com.cn"
-    } else if govcloud {
-        "https://sts.us-gov-west-1.amazonaws.com"
-    } else {
-        "https://sts.amazonaws.com"
-    };
+    let default_ct = format!("https://cloudtrail.{{region}}.{suffix}");
+    // Regional STS by default (AWS's recommendation): the first configured region's endpoint.
+    let default_sts = format!("https://sts.{}.{suffix}", regions[0]);
+    let endpoint_template = endpoint(
+        stanza,
+        "aws_endpoint_url",
+        &default_ct,
+        Allowed::Aws {
+            service: "cloudtrail",
+            suffix,
+            partition,
+            global: false,
+        },
+        &format!("CloudTrail ({partition})"),
+        &regions,
+    )?;
+    let sts_url = endpoint(
+        stanza,
+        "aws_sts_url",
+        &default_sts,
+        Allowed::Aws {
+            service: "sts",
+            suffix,
+            partition,
+            global: partition == "aws",
+        },
+        &format!("STS ({partition})"),
+        &[],
+    )?;
+    if sts_url.contains("{region}") {
+        return Err(ModinputError::param(
+            "aws_sts_url",
+            "must name one STS endpoint, without {region}",
+        ));
+    }
+    if external_id.is_some() && role_arn.is_none() {
+        return Err(ModinputError::param(
+            "external_id",
+            "applies only with role_arn (it is sent with AssumeRole)",
+        ));
+    }
     Ok(AwsConfig {
+        auth,
         access_key_id,
+        external_id,
         role_arn,
         regions,
-        endpoint_template: endpoint(stanza, "aws_endpoint_url", default_ct)?,
-        sts_url: endpoint(stanza, "aws_sts_url", default_sts)?,
+        endpoint_template,
+        sts_url,
     })
 }
 
@@ -463,12 +882,50 @@ mod tests {
         .unwrap();
         assert_eq!(c.operations.len(), AZURE_DEFAULT_OPERATIONS.len());
         assert_eq!(c.sourcetype, AZURE_SOURCETYPE);
-        assert_eq!(c.overlap, Duration::minutes(15));
+        assert_eq!(c.overlap, Duration::minutes(60));
+        assert_eq!(c.settle_lag, Duration::minutes(5));
         let CloudConfig::Azure(a) = c.cloud else {
             panic!("azure")
         };
         assert_eq!(a.management_url, "https://management.azure.com");
         assert!(a.subscription_ids.is_empty());
+    }
+
+    /// STS defaults to the first region's regional endpoint, in the regions' partition.
+    #[test]
+    fn aws_defaults_are_regional_endpoints() {
+        for (regions, ct, sts) in [
+            (
+                "eu-west-1,us-east-1",
+                "https://cloudtrail.{region}.amazonaws.com",
+                "https://sts.eu-west-1.amazonaws.com",
+            ),
+            (
+                "us-gov-west-1",
+                "https://cloudtrail.{region}.amazonaws.com",
+                "https://sts.us-gov-west-1.amazonaws.com",
+            ),
+            (
+                "cn-northwest-1",
+                "https://cloudtrail.{region}.amazonaws.com.cn",
+                "https://sts.cn-northwest-1.amazonaws.com.cn",
+            ),
+        ] {
+            let c = StanzaConfig::from_stanza(&stanza(&[
+                ("cloud", "aws"),
+                ("access_key_id", "AKIAIOSFODNN7EXAMPLE"),
+                ("credential", "t1651:aws:"),
+                ("regions", regions),
+            ]))
+            .unwrap();
+            let CloudConfig::Aws(a) = c.cloud else {
+                panic!("aws")
+            };
+            assert_eq!(
+                (a.endpoint_template.as_str(), a.sts_url.as_str()),
+                (ct, sts)
+            );
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub enum ModinputError {
     #[error("parameter `{param}`: {message}")]
     Param { param: String, message: String },
     /// The named storage/passwords entry does not exist (or cannot be seen with the session key).
-    #[error("credential `{name}` was not found in storage/passwords (create it with that name, realm:user: form, and make sure the input's owner can list storage passwords)")]
+    #[error("credential `{name}` was not found in storage/passwords of app t1651_cloud_admin_command (the name is the exact entry name, realm:username: such as t1651:prod-reader: ; create it with the app's setup page or in that app's namespace, and make sure the input's owner can list storage passwords)")]
     CredentialNotFound { name: String },
     /// splunkd refused the session key or answered with something unusable.
     #[error("reading credential `{name}` from splunkd failed: {reason}")]
@@ -33,6 +33,16 @@ pub enum ModinputError {
     /// The credentials work but may not read this source (e.g. no Reader role on one subscription).
     #[error("{what}: access denied: {reason}")]
     Forbidden { what: String, reason: String },
+    /// Paging went wrong: a repeated `nextLink` / `NextToken`, or more pages than `max_pages`.
+    #[error("{what}: {reason}")]
+    Paging { what: String, reason: String },
+    /// The run reached `max_run_time`; the next run continues from the checkpoint.
+    #[error("{what}: max_run_time reached; the next run continues from the checkpoint")]
+    Deadline { what: String },
+    /// This splunkd is a search head cluster member: every member would collect the same
+    /// events, so the input refuses to run there.
+    #[error("this splunkd is a member of a search head cluster: every member would collect (and index) the same events, so the input does not run here; run it on one heavy forwarder or standalone instance instead (see the app's README, \"Where to run the input\")")]
+    SearchHeadCluster,
     /// Reading or writing the checkpoint or its journal failed.
     #[error("checkpoint {path}: {reason}")]
     Checkpoint { path: PathBuf, reason: String },

@@ -13,9 +13,10 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use percent_encoding::percent_decode_str;
 use ureq::http::{Request, Uri};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
-use ureq::{Agent, Proxy};
+use ureq::{Agent, Proxy, ProxyProtocol};
 
 use super::error::{excerpt, ModinputError};
 use super::log;
@@ -29,6 +30,13 @@ pub fn is_loopback_host(host: &str) -> bool {
             .unwrap_or(false)
 }
 
+/// The link-local instance metadata endpoints (Azure IMDS, AWS IMDS IPv4/IPv6, ECS): plain
+/// HTTP by design, reachable only from the machine itself.
+pub fn is_metadata_host(host: &str) -> bool {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    matches!(h, "169.254.169.254" | "169.254.170.2" | "fd00:ec2::254")
+}
+
 /// Check a configured endpoint URL against the policy; the message says what is expected.
 pub fn check_endpoint(url: &str) -> Result<(), String> {
     let uri: Uri = url
@@ -39,7 +47,7 @@ pub fn check_endpoint(url: &str) -> Result<(), String> {
         .ok_or_else(|| format!("`{url}` has no host; expected https://host[:port][/path]"))?;
     match uri.scheme_str() {
         Some("https") => Ok(()),
-        Some("http") if is_loopback_host(host) => Ok(()),
+        Some("http") if is_loopback_host(host) || is_metadata_host(host) => Ok(()),
         _ => Err(format!(
             "`{url}` must use https:// (plain http:// is allowed only on loopback)"
         )),
@@ -180,6 +188,9 @@ impl HttpRequest {
 pub struct HttpResponse {
     pub status: u16,
     pub body: String,
+    /// The lowest `x-ms-ratelimit-remaining-*-reads` header value (Azure Resource Manager's
+    /// remaining read budget of the subscription or tenant), if any.
+    pub ratelimit_remaining: Option<u64>,
 }
 
 /// Largest response body read (an Activity Log page is well under 1 MiB).
@@ -189,6 +200,8 @@ const BODY_LIMIT: u64 = 64 * 1024 * 1024;
 pub struct HttpClient {
     remote: Agent,
     loopback: Agent,
+    /// The proxy of `remote`, if any (for [`HttpClient::goes_through_proxy`]).
+    proxy: Option<Proxy>,
     retry: RetryPolicy,
 }
 
@@ -198,42 +211,114 @@ enum Attempt {
     Retry {
         wait: Option<Duration>,
         reason: String,
+        /// The status and body when a response arrived (for [`HttpClient::send_once`]).
+        status: Option<u16>,
+        body: String,
     },
 }
 
-/// TLS settings: `ca_bundle` replaces the built-in Mozilla roots.
+/// The roots trusted for the cloud APIs: Mozilla's (the same list ureq uses by default), plus
+/// the certificates of `ca_bundle` when set. The bundle adds to the built-in roots; it never
+/// replaces them.
+pub fn root_certs(ca_bundle: Option<&Path>) -> Result<Vec<Certificate<'static>>, ModinputError> {
+    let mut certs: Vec<Certificate<'static>> = webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    if let Some(p) = ca_bundle {
+        certs.extend(load_ca_bundle(p).map_err(|m| ModinputError::param("ca_bundle", m))?);
+    }
+    Ok(certs)
+}
+
+/// TLS settings: the built-in roots, plus `ca_bundle` when set.
 fn tls_config(ca_bundle: Option<&Path>) -> Result<TlsConfig, ModinputError> {
     Ok(match ca_bundle {
         None => TlsConfig::builder().build(),
-        Some(p) => {
-            let certs = load_ca_bundle(p).map_err(|m| ModinputError::param("ca_bundle", m))?;
-            TlsConfig::builder()
-                .root_certs(RootCerts::new_with_certs(&certs))
-                .build()
-        }
+        Some(_) => TlsConfig::builder()
+            .root_certs(RootCerts::new_with_certs(&root_certs(ca_bundle)?))
+            .build(),
     })
+}
+
+/// The `proxy` setting as a ureq proxy that skips the hosts of `no_proxy` (the `NO_PROXY`
+/// syntax: comma-separated hosts, `.suffix` / `*.suffix`, `*`). The message never repeats the
+/// URL (it may carry a password).
+pub fn build_proxy(url: &str, no_proxy: Option<&str>) -> Result<Proxy, String> {
+    let bad = |why: &str| format!("not a usable proxy URL ({why}); expected http://host:port");
+    let uri: Uri = url.parse().map_err(|_| bad("does not parse"))?;
+    let protocol = ProxyProtocol::try_from(uri.scheme_str().unwrap_or("http"))
+        .map_err(|_| bad("unsupported scheme"))?;
+    let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+    let mut b = Proxy::builder(protocol).host(authority.host());
+    if let Some(port) = authority.port_u16() {
+        b = b.port(port);
+    }
+    if let Some((userinfo, _)) = authority.as_str().rsplit_once('@') {
+        let dec = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+        let (user, pass) = match userinfo.split_once(':') {
+            Some((u, p)) => (dec(u), Some(dec(p))),
+            None => (dec(userinfo), None),
+        };
+        b = b.username(&user);
+        if let Some(p) = pass {
+            log::register_secret(&p);
+            b = b.password(&p);
+        }
+    }
+    for entry in no_proxy.unwrap_or("").split(',') {
+        let entry = entry.trim();
+        if !entry.is_empty() {
+            b = b.no_proxy(entry);
+        }
+    }
+    b.build().map_err(|e| bad(&e.to_string()))
+}
+
+/// `NO_PROXY` (or `no_proxy`) from the environment.
+pub fn no_proxy_from_env() -> Option<String> {
+    std::env::var("NO_PROXY")
+        .or_else(|_| std::env::var("no_proxy"))
+        .ok()
 }
 
 impl HttpClient {
     /// A client for the cloud APIs: `proxy` (else the usual proxy environment variables) for
-    /// remote hosts, never for loopback; `ca_bundle` replaces the built-in Mozilla roots.
+    /// remote hosts except those of `no_proxy`, never for loopback; `ca_bundle` adds to the
+    /// built-in Mozilla roots.
     pub fn new(
         proxy: Option<&str>,
         ca_bundle: Option<&Path>,
         retry: RetryPolicy,
+        no_proxy: Option<&str>,
     ) -> Result<Self, ModinputError> {
         let tls = tls_config(ca_bundle)?;
         let proxy = match proxy {
-            Some(p) => Some(Proxy::new(p).map_err(|e| {
-                ModinputError::param("proxy", format!("not a usable proxy URL: {e}"))
-            })?),
+            Some(p) => {
+                Some(build_proxy(p, no_proxy).map_err(|m| ModinputError::param("proxy", m))?)
+            }
             None => Proxy::try_from_env(),
         };
         Ok(HttpClient {
-            remote: agent(tls.clone(), proxy, retry.timeout),
+            remote: agent(tls.clone(), proxy.clone(), retry.timeout),
             loopback: agent(tls, None, retry.timeout),
+            proxy,
             retry,
         })
+    }
+
+    /// Whether a request to `url` goes through the proxy (loopback never does; NO_PROXY hosts don't).
+    pub fn goes_through_proxy(&self, url: &str) -> bool {
+        let Ok(uri) = url.parse::<Uri>() else {
+            return false;
+        };
+        if uri
+            .host()
+            .is_none_or(|h| is_loopback_host(h) || is_metadata_host(h))
+        {
+            return false;
+        }
+        self.proxy.as_ref().is_some_and(|p| !p.is_no_proxy(&uri))
     }
 
     /// A client for splunkd's REST API, never through a proxy. splunkd on loopback serves a
@@ -248,6 +333,7 @@ impl HttpClient {
         Ok(HttpClient {
             remote: agent(tls_config(ca_bundle)?, None, retry.timeout),
             loopback: agent(loopback_tls, None, retry.timeout),
+            proxy: None,
             retry,
         })
     }
@@ -255,6 +341,31 @@ impl HttpClient {
     /// The retry policy in force.
     pub fn retry_policy(&self) -> RetryPolicy {
         self.retry
+    }
+
+    /// Send a request once, without retries: `Ok` with whatever status came back (including
+    /// 5xx and 429), `Err` only when no response arrived.
+    pub fn send_once(&self, what: &str, req: HttpRequest) -> Result<HttpResponse, ModinputError> {
+        check_endpoint(&req.url).map_err(|reason| ModinputError::Http {
+            what: what.to_string(),
+            reason,
+        })?;
+        match self.attempt(&req) {
+            Attempt::Done(r) => Ok(r),
+            Attempt::Retry {
+                status: Some(status),
+                body,
+                ..
+            } => Ok(HttpResponse {
+                status,
+                body,
+                ratelimit_remaining: None,
+            }),
+            Attempt::Retry { reason, .. } => Err(ModinputError::Http {
+                what: what.to_string(),
+                reason,
+            }),
+        }
     }
 
     /// Send a request, retrying transient failures. `make` builds the request for each attempt.
@@ -274,7 +385,7 @@ impl HttpClient {
             })?;
             let (wait, reason) = match self.attempt(&req) {
                 Attempt::Done(r) => return Ok(r),
-                Attempt::Retry { wait, reason } => (wait, reason),
+                Attempt::Retry { wait, reason, .. } => (wait, reason),
             };
             if attempt >= self.retry.max_attempts {
                 return Err(ModinputError::Http {
@@ -312,10 +423,15 @@ impl HttpClient {
                 return Attempt::Retry {
                     wait: None,
                     reason: format!("bad URL: {e}"),
+                    status: None,
+                    body: String::new(),
                 }
             }
         };
-        let agent = if uri.host().map(is_loopback_host).unwrap_or(false) {
+        let agent = if uri
+            .host()
+            .is_some_and(|h| is_loopback_host(h) || is_metadata_host(h))
+        {
             &self.loopback
         } else {
             &self.remote
@@ -330,6 +446,8 @@ impl HttpClient {
                 return Attempt::Retry {
                     wait: None,
                     reason: format!("cannot build request: {e}"),
+                    status: None,
+                    body: String::new(),
                 }
             }
         };
@@ -339,10 +457,21 @@ impl HttpClient {
                 return Attempt::Retry {
                     wait: None,
                     reason: transport_reason(&e),
+                    status: None,
+                    body: String::new(),
                 }
             }
         };
         let status = resp.status().as_u16();
+        let ratelimit_remaining = resp
+            .headers()
+            .iter()
+            .filter(|(k, _)| {
+                let k = k.as_str();
+                k.starts_with("x-ms-ratelimit-remaining-") && k.ends_with("-reads")
+            })
+            .filter_map(|(_, v)| v.to_str().ok()?.trim().parse::<u64>().ok())
+            .min();
         let retry_after = resp
             .headers()
             .get("retry-after")
@@ -362,6 +491,8 @@ impl HttpClient {
                         "HTTP {status}, reading the body failed: {}",
                         transport_reason(&e)
                     ),
+                    status: None,
+                    body: String::new(),
                 }
             }
         };
@@ -369,16 +500,26 @@ impl HttpClient {
             429 | 503 => Attempt::Retry {
                 wait: retry_after,
                 reason: format!("HTTP {status} {}", excerpt(&body)),
+                status: Some(status),
+                body,
             },
             500..=599 => Attempt::Retry {
                 wait: None,
                 reason: format!("HTTP {status} {}", excerpt(&body)),
+                status: Some(status),
+                body,
             },
             400 if is_throttling(&body) => Attempt::Retry {
                 wait: retry_after,
                 reason: format!("HTTP 400 throttled {}", excerpt(&body)),
+                status: Some(status),
+                body,
             },
-            _ => Attempt::Done(HttpResponse { status, body }),
+            _ => Attempt::Done(HttpResponse {
+                status,
+                body,
+                ratelimit_remaining,
+            }),
         }
     }
 }
@@ -442,6 +583,49 @@ mod tests {
         assert!(check_endpoint("http://10.0.0.1").is_err());
         assert!(check_endpoint("ftp://127.0.0.1").is_err());
         assert!(check_endpoint("not a url").is_err());
+    }
+
+    /// `ca_bundle` adds to the built-in roots (it used to replace them, so every public
+    /// endpoint failed once a bundle for a TLS-inspecting proxy was configured).
+    #[test]
+    fn ca_bundle_adds_to_the_built_in_roots() {
+        let builtin = root_certs(None).unwrap();
+        assert!(builtin.len() > 100, "Mozilla roots: {}", builtin.len());
+        let bundle =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/modinput_support/tls/ca.pem");
+        let with = root_certs(Some(&bundle)).unwrap();
+        assert_eq!(with.len(), builtin.len() + 1);
+        assert!(with[..builtin.len()]
+            .iter()
+            .zip(&builtin)
+            .all(|(a, b)| a.der() == b.der()));
+    }
+
+    /// `proxy` honours NO_PROXY (it used to send every host through the proxy).
+    #[test]
+    fn proxy_skips_no_proxy_hosts_and_loopback() {
+        let retry = RetryPolicy::default();
+        let c = HttpClient::new(
+            Some("http://user:pa%3Ass@proxy.example.com:3128"),
+            None,
+            retry,
+            Some("login.microsoftonline.com, .internal.example"),
+        )
+        .unwrap();
+        assert!(c.goes_through_proxy("https://management.azure.com/subscriptions"));
+        assert!(!c.goes_through_proxy("https://login.microsoftonline.com/t/oauth2/v2.0/token"));
+        assert!(!c.goes_through_proxy("https://api.internal.example/x"));
+        assert!(!c.goes_through_proxy("http://127.0.0.1:8089/services"));
+        let p = build_proxy("http://user:pa%3Ass@proxy.example.com:3128", None).unwrap();
+        assert_eq!((p.host(), p.port()), ("proxy.example.com", 3128));
+        assert_eq!((p.username(), p.password()), (Some("user"), Some("pa:ss")));
+        let e = build_proxy("http://user:hunter2secret@", None).unwrap_err();
+        assert!(!e.contains("hunter2secret"), "{e}");
+        let direct = HttpClient::new(None, None, retry, None).unwrap();
+        assert_eq!(
+            direct.goes_through_proxy("https://management.azure.com/"),
+            Proxy::try_from_env().is_some()
+        );
     }
 
     #[test]

@@ -6,10 +6,23 @@
 //! * [`config`] / [`timespec`]: typed, validated stanza parameters.
 //! * [`collect`] / [`checkpoint`]: sources × slices, de-duplication, crash-safe progress.
 //! * [`azure`] / [`aws`]: the two cloud APIs; [`http`] / [`passwords`] / [`secret`] / [`log`]: plumbing.
-//! * [`fixtures`]: realistic T1651 events in the APIs' shapes, for emulators and tests.
+//!
+//! Trust boundaries: the secret is read by exact name from this app's storage/passwords only
+//! ([`passwords`]) and goes only to the cloud's own hosts: endpoint overrides must name a known
+//! host of the configured Azure environment or AWS partition ([`config`]); loopback is accepted
+//! only when splunkd's environment sets the test-only switch
+//! `T1651_MODINPUT_TEST_ONLY_ALLOW_LOOPBACK=1` (off by default; never set it in production).
+//! Every remote value is bounded: paging loops and page counts (`max_pages`), run time
+//! (`max_run_time`), token lifetimes (checked arithmetic), one unreadable element (set aside
+//! and counted, the rest delivered).
+//!
+//! Late events: each run reads up to `now - settle_lag` and re-reads `overlap` (default 60 m)
+//! before where the previous run stopped; once an hour each source also re-reads `late_window`
+//! (default 6 h) and sends what arrived later than the overlap, with a WARN naming each id.
+//! An event delivered later than `late_window` is not collected (and cannot be seen).
 //!
 //! Delivery: at least once, with every event already sent remembered (by `eventDataId` /
-//! `eventID`) for the overlap window. After a kill at any instant nothing is lost, and an event
+//! `eventID`) for the longer of the overlap and the late window (bounded per source). After a kill at any instant nothing is lost, and an event
 //! is written twice only if the kill lands between the event's `write(2)` to stdout and the
 //! adjacent `write(2)` of its journal line — at most one duplicate per crash, the last event
 //! the dying process wrote ([`checkpoint`] states the guarantee exactly).
@@ -18,7 +31,8 @@
 //! `T1651_MODINPUT_BACKOFF_MS` (retry backoff base, default 500), `T1651_MODINPUT_TIMEOUT_MS`
 //! (per request, default 60000), `T1651_MODINPUT_SLICE_SECS` (checkpointed slice, default 3600),
 //! `T1651_MODINPUT_AWS_PACING_MS` (LookupEvents spacing per region, default 500),
-//! `T1651_MODINPUT_DEBUG` (DEBUG lines).
+//! `T1651_MODINPUT_DEBUG` (DEBUG lines), `T1651_MODINPUT_NOW` (the run's "now", RFC 3339: lets
+//! tests replay hours of late deliveries in seconds).
 //!
 //! Depends on `crate::detect::operations` only (the default operation lists).
 
@@ -28,7 +42,6 @@ pub mod checkpoint;
 pub mod collect;
 pub mod config;
 pub mod error;
-pub mod fixtures;
 pub mod http;
 pub mod log;
 pub mod passwords;

@@ -34,26 +34,33 @@ pub const PARAMS: &[ParamSpec] = &[
         required_on_create: true,
         ..p("cloud", "Cloud", "Which audit log to collect: azure (Activity Log) or aws (CloudTrail).")
     },
+    p("azure_auth", "Azure authentication", "Azure only: client_secret (default; the secret is the credential), client_certificate (the credential holds the PEM certificate and its RSA private key; an RS256 client assertion is signed), managed_identity (the identity of the VM or Arc server splunkd runs on; client_id selects a user-assigned one; no credential) or workload_identity (federated token file named by AZURE_FEDERATED_TOKEN_FILE; no credential)."),
     p("tenant_id", "Azure tenant ID", "Azure only, required: the directory (tenant) ID or domain of the app registration."),
     p("client_id", "Azure client ID", "Azure only, required: the application (client) ID of the app registration."),
     p("subscription_ids", "Azure subscription IDs", "Azure only: comma-separated subscription IDs. Empty: every subscription the app registration can read."),
     p("environment", "Azure environment", "Azure only: public (default), usgov or china."),
+    p("aws_auth", "AWS authentication", "AWS only: access_key (default; access_key_id plus the secret key stored as the credential) or chain (the standard chain: environment, shared credentials file profile, web identity/IRSA, ECS container credentials, EC2 instance metadata with IMDSv2; no credential)."),
     p("access_key_id", "AWS access key ID", "AWS only, required: the access key ID whose secret key is stored in the credential."),
     p("role_arn", "AWS role ARN", "AWS only, optional: a role to assume with STS AssumeRole before calling CloudTrail."),
+    p("external_id", "AWS external ID", "AWS only, optional: the ExternalId sent with AssumeRole when the role's trust policy requires one."),
     p("regions", "AWS regions", "AWS only, required: comma-separated regions to query, e.g. us-east-1,eu-west-1."),
-    ParamSpec {
-        required_on_create: true,
-        ..p("credential", "Credential name", "Name of the storage/passwords entry holding the client secret (Azure) or the secret access key (AWS), e.g. t1651:prod-reader: . The secret itself never goes into inputs.conf.")
-    },
+    // Not required on create: managed identity, workload identity and the AWS chain need none
+    // (validation requires it for client_secret and access_key).
+    p("credential", "Credential name", "Exact name (realm:username:, e.g. t1651:prod-reader:) of this app's storage/passwords entry holding the client secret (Azure) or the secret access key (AWS). Required for azure_auth = client_secret and aws_auth = access_key. The secret itself never goes into inputs.conf."),
     p("operations", "Operations", "Comma-separated operations to collect: Azure operation names or CloudTrail event names. Default: the operations t1651detect detects."),
     p("start_from", "Start from", "Where a new input starts: relative (-24h, -7d) or ISO-8601 (2024-05-01T00:00:00Z). Default -24h. Ignored once a checkpoint exists."),
-    p("overlap", "Overlap", "How far back each run re-reads to catch late-arriving events, e.g. 15m (default). Events already sent are not sent again."),
-    p("azure_authority_url", "Azure authority URL", "Override of the Azure AD token endpoint base, e.g. https://login.microsoftonline.com. Default from environment."),
-    p("azure_management_url", "Azure management URL", "Override of the Azure Resource Manager base URL, e.g. https://management.azure.com. Default from environment."),
-    p("aws_endpoint_url", "AWS CloudTrail endpoint URL", "Override of the CloudTrail endpoint; {region} is replaced by each region. Default https://cloudtrail.{region}.amazonaws.com."),
-    p("aws_sts_url", "AWS STS endpoint URL", "Override of the STS endpoint used for role_arn. Default https://sts.amazonaws.com."),
-    p("proxy", "Proxy", "Optional HTTP(S) proxy URL for the cloud APIs, e.g. http://proxy.example.com:3128."),
-    p("ca_bundle", "CA bundle", "Optional path of a PEM file with the CA certificates to trust instead of the built-in roots (e.g. for a TLS-inspecting proxy)."),
+    p("overlap", "Overlap", "How far back each run re-reads to catch late-arriving events, e.g. 60m (default). Events already sent are not sent again."),
+    p("settle_lag", "Settle lag", "Each run reads up to this long before now, leaving the newest minutes (still being delivered) to the next run. Default 5m."),
+    p("late_window", "Late window", "Once an hour each source re-reads this far back, beyond the overlap, and sends (with a WARN naming the id) events that arrived later than the overlap. Default 6h; 0 turns it off."),
+    p("max_pages", "Max pages per query", "Most pages one query (one source, one hour) may take before it is reported as an error. Default 2000."),
+    p("max_run_time", "Max run time", "A run starts no new query after this long; the next run continues from the checkpoint. Default 30m."),
+    p("workers", "Concurrent sources", "How many sources (subscription x resource provider, region x event name) are collected at the same time. Default 8, at most 64. LookupEvents calls stay within 2 per second per region whatever this is."),
+    p("azure_authority_url", "Azure authority URL", "Override of the Entra ID token endpoint base; only the environment's own hosts are accepted (e.g. https://login.microsoftonline.com). Default from environment."),
+    p("azure_management_url", "Azure management URL", "Override of the Azure Resource Manager base URL; only the environment's own host is accepted (e.g. https://management.azure.com). Default from environment."),
+    p("aws_endpoint_url", "AWS CloudTrail endpoint URL", "Override of the CloudTrail endpoint; {region} is replaced by each region. Only cloudtrail[-fips].<region> hosts of the regions' partition are accepted. Default https://cloudtrail.{region}.amazonaws.com."),
+    p("aws_sts_url", "AWS STS endpoint URL", "Override of the STS endpoint used for role_arn. Only sts[-fips].<region> hosts of the partition (or sts.amazonaws.com) are accepted. Default: the first region's regional endpoint."),
+    p("proxy", "Proxy", "Optional HTTP(S) proxy URL for the cloud APIs, e.g. http://proxy.example.com:3128. Hosts listed in NO_PROXY are reached directly."),
+    p("ca_bundle", "CA bundle", "Optional path of a PEM file with CA certificates to trust in addition to the built-in roots (e.g. for a TLS-inspecting proxy)."),
 ];
 
 /// The scheme XML: external validation on, one process per stanza, XML streaming.

@@ -6,23 +6,36 @@
 //! validates them. Only presentation options (`--format`, `--layout`, `--columns`, `--width`,
 //! `--fail-on-findings`, `--quiet`) are the scanner's own.
 //!
-//! Exit codes:
-//! * `0`: the scan ran (whether or not it found anything, and even if some input was
-//!   malformed: that is reported on stderr and counted in the summary);
+//! Exit status (also in `--help` and the README):
+//! * `0`: every input was read (malformed records inside readable files are reported on
+//!   stderr and counted, and do not change the status unless `--strict`);
 //! * `1`: with `--fail-on-findings`, at least one row is a finding
-//!   (`multi_vm_targeting=TRUE` or `cross_tenant=TRUE`, see [`render::is_finding`]);
-//! * `2`: usage error (bad arguments, an option the engine rejects, a path that does not
-//!   exist) or output error.
+//!   (`multi_vm_targeting=TRUE` or `cross_tenant=TRUE`, see [`render::is_finding`]), and
+//!   every input was read;
+//! * `2`: usage error; or an input could not be opened or read to its end (permission
+//!   denied, I/O error, truncated or corrupt compression), or is not empty yet yielded no
+//!   record (a binary file); or, with `--strict`, any malformed record; or an output error.
+//!   The rows found are printed in every case but a usage error.
+//!
+//! With `--mode events`, rows are written as they are found (CSV and JSON lines row by
+//! row, the terminal table in blocks of [`TABLE_BLOCK`] rows), so memory does not grow
+//! with the input.
 
 use std::ffi::OsString;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::detect::row::OutputRow;
-use crate::scan::input::{self, Event, Problem, ReadStats, Sink};
-use crate::scan::render::{self, Format, Layout, TableOptions};
+use crate::scan::input::{
+    self, Event, Input, Problem, ReadOptions, ReadStats, Sink, Skipped, WalkOptions, Walked,
+};
+use crate::scan::render::{self, Format, Layout, RowCounts, TableOptions};
 
 /// Exit code: the scan ran.
 pub const EXIT_OK: i32 = 0;
@@ -55,13 +68,20 @@ enum Command {
 /// The arguments of `t1651detect scan`.
 #[derive(Debug, Clone, PartialEq, Eq, Args)]
 #[command(after_help = "\
-Reads Azure portal / `az monitor activity-log list` JSON arrays, storage-account PT1H.json \
-files, Event Hub {\"records\":[...]} messages, CloudTrail {\"Records\":[...]} files, bare JSON \
-objects and JSON lines, gzip-compressed or not. Directories are read recursively (files named \
-*.json, *.jsonl, *.ndjson, optionally .gz).
+Input: files, directories (read recursively, every file whatever its name) and - for standard \
+input. The content decides the format: JSON lines, Azure portal / `az monitor activity-log \
+list` JSON arrays, storage-account PT1H.json files, Event Hub {\"records\":[...]} messages, \
+CloudTrail {\"Records\":[...]} files and bare JSON objects, gzip-compressed or not, and Azure \
+Event Hubs Capture Avro files. In directories, hidden entries, symbolic links to directories \
+(unless --follow-symlinks) and plain text that is not JSON are skipped (counted; listed with \
+--verbose). A malformed record never loses another: reading resumes at the next record.
 
-Exit status: 0 when the scan ran, 1 with --fail-on-findings when a row has \
-multi_vm_targeting=TRUE or cross_tenant=TRUE, 2 on usage or input-path errors.")]
+Exit status:
+  0  every input was read (malformed records are reported on stderr and counted)
+  1  --fail-on-findings and a row has multi_vm_targeting=TRUE or cross_tenant=TRUE
+  2  usage error; or an input could not be opened or read to its end (permission denied, \
+I/O error, truncated or corrupt gzip/Avro) or is not empty yet yielded no record (a binary \
+file); or, with --strict, any malformed record. The rows found are printed in every case.")]
 pub struct ScanArgs {
     /// Files or directories of exported audit logs.
     #[arg(required = true, value_name = "PATHS")]
@@ -137,9 +157,24 @@ pub struct ScanArgs {
     #[arg(long)]
     pub fail_on_findings: bool,
 
-    /// Print no summary or input warnings on stderr.
+    /// Print no summary, progress or input warnings on stderr (the exit status still
+    /// says whether every input was read).
     #[arg(long, short)]
     pub quiet: bool,
+
+    /// Exit with status 2 when any record is malformed (not only when an input cannot be
+    /// read).
+    #[arg(long)]
+    pub strict: bool,
+
+    /// List every skipped directory entry with its reason, and every input problem (not
+    /// only the first 20).
+    #[arg(long, short)]
+    pub verbose: bool,
+
+    /// Follow symbolic links to directories (each directory is read once: no loops).
+    #[arg(long)]
+    pub follow_symlinks: bool,
 }
 
 /// The Splunk command options the scan exposes (as `--name-with-dashes`), in the order of
@@ -208,10 +243,17 @@ pub struct EngineOutput {
 
 /// A detection run over a stream of events.
 pub trait Engine {
-    /// Takes one event (raw JSON of one object; see [`Event`]).
-    fn push(&mut self, event: &Event<'_>);
-    /// Ends the run and returns the rows.
+    /// Takes one event (raw JSON of one object, possibly cut short; see [`Event`]).
+    /// Returns the row to output now, if the engine streams rows (`mode=events`); such a
+    /// row is written at once and not kept.
+    fn push(&mut self, event: &Event<'_>) -> Option<OutputRow>;
+    /// Ends the run and returns the remaining rows.
     fn finish(self: Box<Self>) -> EngineOutput;
+    /// The output columns (every column a row may have, in order), for the CSV header of
+    /// streamed rows and of no rows; empty if unknown.
+    fn columns(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Error of an engine's option parser, shown to the user as is.
@@ -260,6 +302,9 @@ where
     run_args(&args, stdout, stderr, engine)
 }
 
+/// Rows per block of the terminal table when rows are streamed (`mode=events`).
+pub const TABLE_BLOCK: usize = 1000;
+
 /// [`run`] with arguments already parsed.
 pub fn run_args(
     args: &ScanArgs,
@@ -274,46 +319,64 @@ pub fn run_args(
             return EXIT_ERROR;
         }
     };
-    let mut sink = EngineSink {
-        engine,
-        stderr: &mut *stderr,
-        quiet: args.quiet,
-        shown: 0,
+    let walk_opts = WalkOptions {
+        follow_symlinks: args.follow_symlinks,
     };
-    let stats = match input::read_paths(&args.paths, &mut sink) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = writeln!(stderr, "t1651detect scan: error: {e}");
-            return EXIT_ERROR;
-        }
-    };
-    let EngineSink { engine, shown, .. } = sink;
-    let out = engine.finish();
-    if !args.quiet {
-        if let Some(w) = &out.warning {
-            let _ = writeln!(stderr, "t1651detect scan: warning: {w}");
-        }
-        let total = stats.problem_count();
-        if total > shown as u64 {
-            let _ = writeln!(
-                stderr,
-                "t1651detect scan: warning: {} more input problems not shown",
-                total - shown as u64
-            );
-        }
-    }
-
+    let walked = input::walk(&args.paths, &walk_opts);
+    let progress = (!args.quiet && io::stderr().is_terminal()).then(|| Progress::start(&walked));
     let table = TableOptions {
         width: args.width.unwrap_or_else(render::terminal_width),
         columns: args.columns.clone(),
         layout: args.layout,
         // `stdout` may be any writer (tests); colour follows the process's real stdout.
-        color: render::use_color(io::IsTerminal::is_terminal(&io::stdout())),
+        color: render::use_color(io::stdout().is_terminal()),
+        failed_in_count: crate::detect::options::Options::parse(
+            args.option_pairs().iter().map(|(n, v)| (*n, v.as_str())),
+        )
+        .is_ok_and(|o| o.include_failed),
     };
-    let mut w = BufWriter::new(stdout);
-    let written =
-        render::write_rows(&mut w, &out.rows, args.format, &table).and_then(|()| w.flush());
-    if let Err(e) = written {
+    let header = engine.columns();
+    let mut sink = EngineSink {
+        engine,
+        stderr: &mut *stderr,
+        quiet: args.quiet,
+        verbose: args.verbose,
+        shown: 0,
+        out: RowWriter::new(BufWriter::new(stdout), args.format, table, header),
+        progress: progress
+            .as_ref()
+            .map(|p| (p.bar.clone(), Arc::clone(&p.bytes))),
+        last_tick: Instant::now(),
+    };
+    let opts = ReadOptions {
+        walk: walk_opts,
+        progress: progress.as_ref().map(|p| Arc::clone(&p.bytes)),
+    };
+    let stats = input::read_walked(&walked, &opts, &mut sink);
+    if let Some(p) = progress {
+        p.stop();
+    }
+    let EngineSink {
+        engine,
+        shown,
+        mut out,
+        ..
+    } = sink;
+    let done = engine.finish();
+    if !args.quiet {
+        if let Some(w) = &done.warning {
+            let _ = writeln!(stderr, "t1651detect scan: warning: {}", cli_option_names(w));
+        }
+        let total = stats.problem_count();
+        if total > shown {
+            let _ = writeln!(
+                stderr,
+                "t1651detect scan: warning: {} more input problems not shown (--verbose shows all)",
+                total - shown
+            );
+        }
+    }
+    if let Err(e) = out.finish(done.rows) {
         // A closed pipe (`| head`) is the reader's choice, not an error.
         if e.kind() != io::ErrorKind::BrokenPipe {
             let _ = writeln!(stderr, "t1651detect scan: error: writing output: {e}");
@@ -324,37 +387,275 @@ pub fn run_args(
         let _ = writeln!(
             stderr,
             "{}",
-            render::summary_line(&stats, &out.skipped, &out.rows)
+            render::summary_line(&stats, &done.skipped, &out.counts)
         );
+        if stats.inputs_failed > 0 {
+            let _ = writeln!(
+                stderr,
+                "t1651detect scan: error: {} input{} could not be read completely (see above); exit status 2",
+                stats.inputs_failed,
+                if stats.inputs_failed == 1 { "" } else { "s" }
+            );
+        }
     }
-    exit_code(args, &stats, &out.rows)
+    exit_code(args, &stats, &out.counts)
 }
 
-fn exit_code(args: &ScanArgs, _stats: &ReadStats, rows: &[OutputRow]) -> i32 {
-    if args.fail_on_findings && rows.iter().any(render::is_finding) {
+/// The exit status from what was read and found (see the module documentation).
+pub fn exit_code(args: &ScanArgs, stats: &ReadStats, counts: &RowCounts) -> i32 {
+    if stats.inputs_failed > 0 || (args.strict && stats.problem_count() > 0) {
+        EXIT_ERROR
+    } else if args.fail_on_findings && counts.findings > 0 {
         EXIT_FINDINGS
     } else {
         EXIT_OK
     }
 }
 
-/// Feeds events to the engine and prints the first input problems on stderr.
-struct EngineSink<'w> {
-    engine: Box<dyn Engine>,
-    stderr: &'w mut dyn Write,
-    quiet: bool,
-    shown: usize,
+/// The engine's messages name options the Splunk way (`max_values=<n>`); on the command
+/// line they are `--max-values <n>`.
+fn cli_option_names(text: &str) -> String {
+    let mut s = text.to_string();
+    for name in SCAN_OPTION_NAMES {
+        let flag = format!("--{}", name.replace('_', "-"));
+        s = s.replace(&format!("{name}=<n>"), &format!("{flag} <n>"));
+        s = s.replace(&format!("{name}="), &format!("{flag} "));
+    }
+    s
 }
 
-impl Sink for EngineSink<'_> {
+/// Writes rows as they come (CSV and JSON lines at once; the table in blocks), counting
+/// them and their findings.
+struct RowWriter<'w> {
+    w: BufWriter<&'w mut dyn Write>,
+    format: Format,
+    table: TableOptions,
+    /// CSV columns: the engine's, else the first row's.
+    header: Vec<String>,
+    header_written: bool,
+    /// Table rows not yet written.
+    pending: Vec<OutputRow>,
+    blocks: u64,
+    counts: RowCounts,
+    /// The first write error; later writes are skipped.
+    error: Option<io::Error>,
+}
+
+impl<'w> RowWriter<'w> {
+    fn new(
+        w: BufWriter<&'w mut dyn Write>,
+        format: Format,
+        table: TableOptions,
+        header: Vec<String>,
+    ) -> Self {
+        RowWriter {
+            w,
+            format,
+            table,
+            header,
+            header_written: false,
+            pending: Vec::new(),
+            blocks: 0,
+            counts: RowCounts::default(),
+            error: None,
+        }
+    }
+
+    /// One streamed row.
+    fn row(&mut self, row: OutputRow) {
+        self.counts.add(&row);
+        if self.error.is_some() {
+            return;
+        }
+        let r = match self.format {
+            Format::Table => {
+                self.pending.push(row);
+                if self.pending.len() >= TABLE_BLOCK {
+                    self.table_block()
+                } else {
+                    Ok(())
+                }
+            }
+            Format::Csv => self.csv_row(&row),
+            Format::Json => render::write_json(&mut self.w, std::slice::from_ref(&row)),
+        };
+        if let Err(e) = r {
+            self.error = Some(e);
+        }
+    }
+
+    fn table_block(&mut self) -> io::Result<()> {
+        if self.blocks > 0 {
+            self.w.write_all(b"\n")?;
+        }
+        self.blocks += 1;
+        let rows = std::mem::take(&mut self.pending);
+        render::write_rows(&mut self.w, &rows, Format::Table, &self.table)
+    }
+
+    fn csv_row(&mut self, row: &OutputRow) -> io::Result<()> {
+        if !self.header_written {
+            if self.header.is_empty() {
+                self.header = row.columns.iter().map(|(n, _)| n.to_string()).collect();
+            }
+            render::write_csv_header(&mut self.w, &self.header)?;
+            self.header_written = true;
+        }
+        render::write_csv_row(&mut self.w, &self.header, row)
+    }
+
+    /// Writes the rows the engine returned at the end, and flushes.
+    fn finish(&mut self, rows: Vec<OutputRow>) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        match self.format {
+            Format::Table => {
+                for r in &rows {
+                    self.counts.add(r);
+                }
+                self.pending.extend(rows);
+                if !self.pending.is_empty() || self.blocks == 0 {
+                    self.table_block()?;
+                }
+            }
+            Format::Csv => {
+                if !self.header_written && rows.is_empty() {
+                    render::write_csv_header(&mut self.w, &self.header)?;
+                    self.header_written = true;
+                }
+                if !self.header_written {
+                    // Every column of the rows, in order of first appearance.
+                    let cols = render::all_columns(&rows);
+                    if self.header.is_empty()
+                        || cols.iter().any(|c| !self.header.iter().any(|h| h == c))
+                    {
+                        self.header = cols.iter().map(|c| c.to_string()).collect();
+                    }
+                }
+                for r in rows {
+                    self.counts.add(&r);
+                    self.csv_row(&r)?;
+                }
+            }
+            Format::Json => {
+                for r in &rows {
+                    self.counts.add(r);
+                }
+                render::write_json(&mut self.w, &rows)?;
+            }
+        }
+        self.w.flush()
+    }
+}
+
+/// A progress line on stderr (a terminal): bytes read of the total, and the rate.
+///
+/// Updated from the reading thread (see [`EngineSink::tick`]): the binary holds the stderr
+/// lock for the whole scan, so a drawing thread of its own would wait for it forever.
+struct Progress {
+    bar: ProgressBar,
+    bytes: Arc<AtomicU64>,
+}
+
+impl Progress {
+    fn start(walked: &Walked) -> Progress {
+        let total: u64 = walked
+            .inputs
+            .iter()
+            .filter_map(|i| match i {
+                Input::File { path, .. } => std::fs::metadata(path).ok().map(|m| m.len()),
+                Input::Stdin => None,
+            })
+            .sum();
+        let has_stdin = walked.inputs.iter().any(|i| matches!(i, Input::Stdin));
+        let bar = ProgressBar::with_draw_target(
+            (!has_stdin).then_some(total),
+            ProgressDrawTarget::stderr(),
+        );
+        let template = if has_stdin {
+            "scan: {bytes} read ({bytes_per_sec}) {elapsed}"
+        } else {
+            "scan: {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left) {wide_bar}"
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style);
+        }
+        Progress {
+            bar,
+            bytes: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn stop(self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Feeds events to the engine, writes streamed rows, and prints input problems (the first
+/// [`MAX_PROBLEMS_SHOWN`], all with `--verbose`; inputs that could not be read always) and,
+/// with `--verbose`, skipped entries.
+struct EngineSink<'e, 'w> {
+    engine: Box<dyn Engine>,
+    stderr: &'e mut dyn Write,
+    quiet: bool,
+    verbose: bool,
+    shown: u64,
+    out: RowWriter<'w>,
+    progress: Option<(ProgressBar, Arc<AtomicU64>)>,
+    last_tick: Instant,
+}
+
+impl EngineSink<'_, '_> {
+    /// Moves the progress bar, at most ten times a second.
+    fn tick(&mut self) {
+        if let Some((bar, bytes)) = &self.progress {
+            if self.last_tick.elapsed() >= Duration::from_millis(100) {
+                self.last_tick = Instant::now();
+                bar.set_position(bytes.load(Ordering::Relaxed));
+            }
+        }
+    }
+
+    fn say(&mut self, line: String) {
+        let stderr = &mut *self.stderr;
+        match &self.progress {
+            Some((bar, _)) => bar.suspend(|| writeln!(stderr, "{line}")),
+            None => writeln!(stderr, "{line}"),
+        }
+        .ok();
+    }
+}
+
+impl Sink for EngineSink<'_, '_> {
     fn event(&mut self, event: &Event<'_>) {
-        self.engine.push(event);
+        if let Some(row) = self.engine.push(event) {
+            self.out.row(row);
+        }
+        self.tick();
     }
 
     fn problem(&mut self, problem: &Problem) {
-        if !self.quiet && self.shown < MAX_PROBLEMS_SHOWN {
+        self.tick();
+        let show = problem.input_failed || self.verbose || self.shown < MAX_PROBLEMS_SHOWN as u64;
+        if !self.quiet && show {
             self.shown += 1;
-            let _ = writeln!(self.stderr, "t1651detect scan: warning: {problem}");
+            let level = if problem.input_failed {
+                "error"
+            } else {
+                "warning"
+            };
+            self.say(format!("t1651detect scan: {level}: {problem}"));
+        }
+    }
+
+    fn skipped(&mut self, skipped: &Skipped) {
+        if self.verbose && !self.quiet {
+            self.say(format!(
+                "t1651detect scan: skipped {}: {}",
+                skipped.path.display(),
+                skipped.reason.explain()
+            ));
         }
     }
 }

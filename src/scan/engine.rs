@@ -8,44 +8,46 @@
 
 use crate::detect::engine::{warning_text, Engine as Detect, Stats};
 use crate::detect::options::{Mode, Options};
-use crate::detect::row::OutputRow;
+use crate::detect::row::{OutValue, OutputRow};
 use crate::scan::cli::{Engine, EngineOutput, OptionError};
 use crate::scan::input::Event;
 
-/// A scan run: the detection engine and, in `mode=events`, the rows so far.
+/// A scan run: the detection engine. In `mode=events` its rows are streamed out as the
+/// events arrive (nothing is kept).
 struct DetectEngine {
     engine: Detect,
     events_mode: bool,
-    rows: Vec<OutputRow>,
 }
 
 impl Engine for DetectEngine {
-    fn push(&mut self, event: &Event<'_>) {
+    fn push(&mut self, event: &Event<'_>) -> Option<OutputRow> {
         if self.events_mode {
-            if let Some(r) = self.engine.event_row_json(event.bytes(), None) {
-                self.rows.push(r);
-            }
+            self.engine.event_row_json(event.bytes(), None)
         } else {
             self.engine.ingest_json(event.bytes(), None);
+            None
         }
     }
 
+    fn columns(&self) -> Vec<String> {
+        header_columns(self.engine.options())
+    }
+
     fn finish(self: Box<Self>) -> EngineOutput {
-        let DetectEngine {
-            engine, mut rows, ..
-        } = *self;
+        let DetectEngine { engine, .. } = *self;
         let opts = engine.options().clone();
         let done = engine.finish();
-        rows.extend(done.rows);
+        let rows = done.rows;
         let skipped = done
             .stats
             .unused_by_reason()
             .into_iter()
             .map(|(r, n)| (r.to_owned(), n))
             .collect();
-        // Skips are in the summary line already: warn only about the rest.
+        // Skips and duplicates are in the summary line already: warn only about the rest.
         let rest = Stats {
             skipped: Default::default(),
+            duplicates: 0,
             ..done.stats
         };
         EngineOutput {
@@ -63,6 +65,32 @@ pub fn factory(options: &[(&'static str, String)]) -> Result<Box<dyn Engine>, Op
     Ok(Box::new(DetectEngine {
         events_mode: opts.mode == Mode::Events,
         engine: Detect::new(opts),
-        rows: Vec::new(),
     }))
+}
+
+/// The output columns for these options, found by running one well-formed Azure Run
+/// Command event through a fresh engine (so the list can never drift from the engine's
+/// rows), followed by the `<name>_truncated` flag column of each multivalue column (the
+/// engine adds one to a row whose values were cut to `max_values`). Empty when the options
+/// exclude that event (e.g. `--operations`).
+fn header_columns(opts: &Options) -> Vec<String> {
+    const PROBE: &[u8] = br#"{"time":"2026-01-01T00:00:00Z","resourceId":"/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.COMPUTE/VIRTUALMACHINES/VM","operationName":"MICROSOFT.COMPUTE/VIRTUALMACHINES/RUNCOMMAND/ACTION","category":"Administrative","resultType":"Success","caller":"probe@example.com","correlationId":"00000000-0000-0000-0000-000000000001","tenantId":"00000000-0000-0000-0000-000000000002"}"#;
+    let mut probe = Detect::new(opts.clone());
+    let row = if opts.mode == Mode::Events {
+        probe.event_row_json(PROBE, None)
+    } else {
+        probe.ingest_json(PROBE, None);
+        probe.finish().rows.into_iter().next()
+    };
+    let Some(row) = row else {
+        return Vec::new();
+    };
+    let mut cols: Vec<String> = row.columns.iter().map(|(n, _)| n.to_string()).collect();
+    for (name, value) in &row.columns {
+        let flag = format!("{name}_truncated");
+        if matches!(value, OutValue::Multi(_)) && !cols.contains(&flag) {
+            cols.push(flag);
+        }
+    }
+    cols
 }

@@ -61,7 +61,7 @@ const GAP: &str = "  ";
 /// Output format of the scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {
-    /// Readable terminal output of the main columns: a table or cards (see [`Layout`]).
+    /// Readable terminal output of the main columns: a table or cards (see --layout).
     #[default]
     Table,
     /// CSV with every column; multivalues joined with newlines.
@@ -104,6 +104,9 @@ pub struct TableOptions {
     /// Colour the verdict tags and headings (ANSI). Only ever around the renderer's own
     /// text, never around log content; the caller decides (terminal, `NO_COLOR`).
     pub color: bool,
+    /// `invocation_count` includes failed invocations (`include_failed`): the cards then
+    /// say how many of the count succeeded; otherwise the failed ones come on top.
+    pub failed_in_count: bool,
 }
 
 impl Default for TableOptions {
@@ -113,6 +116,7 @@ impl Default for TableOptions {
             columns: None,
             layout: Layout::Auto,
             color: false,
+            failed_in_count: false,
         }
     }
 }
@@ -163,26 +167,41 @@ fn flag(row: &OutputRow, name: &str) -> bool {
 // ---------------------------------------------------------------------------------------
 // CSV and JSON
 
-/// CSV, every column. Rows lacking a column get an empty field. No rows, no output.
+/// CSV, every column, header first (the header alone when there are no rows). Rows
+/// lacking a column get an empty field.
 pub fn write_csv(w: &mut dyn Write, rows: &[OutputRow]) -> io::Result<()> {
     let cols = all_columns(rows);
+    write_csv_header(w, &cols)?;
+    for row in rows {
+        write_csv_row(w, &cols, row)?;
+    }
+    Ok(())
+}
+
+/// The CSV header line (nothing when `cols` is empty).
+pub fn write_csv_header<C: AsRef<str>>(w: &mut dyn Write, cols: &[C]) -> io::Result<()> {
     if cols.is_empty() {
         return Ok(());
     }
     let mut out = csv::Writer::from_writer(w);
-    out.write_record(&cols).map_err(csv_err)?;
-    let mut record: Vec<String> = Vec::with_capacity(cols.len());
-    for row in rows {
-        record.clear();
-        for c in &cols {
-            record.push(match row.get(c) {
-                None => String::new(),
-                Some(OutValue::Single(s)) => s.clone(),
-                Some(OutValue::Multi(v)) => v.join("\n"),
-            });
-        }
-        out.write_record(&record).map_err(csv_err)?;
-    }
+    out.write_record(cols.iter().map(|c| c.as_ref()))
+        .map_err(csv_err)?;
+    out.flush()
+}
+
+/// One CSV row with the fields of `cols`; a multivalue is joined with `\n`.
+pub fn write_csv_row<C: AsRef<str>>(
+    w: &mut dyn Write,
+    cols: &[C],
+    row: &OutputRow,
+) -> io::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    let record = cols.iter().map(|c| match row.get(c.as_ref()) {
+        None => String::new(),
+        Some(OutValue::Single(s)) => s.clone(),
+        Some(OutValue::Multi(v)) => v.join("\n"),
+    });
+    out.write_record(record).map_err(csv_err)?;
     out.flush()
 }
 
@@ -459,9 +478,40 @@ fn write_line_group(
     Ok(())
 }
 
-/// Display width, counted in characters (wide East Asian characters count as one).
+/// Display width in terminal columns (`unicode-width`: wide East Asian characters and
+/// emoji take two, combining marks none). Only meaningful for [`sanitize`]d text.
 fn width(s: &str) -> usize {
-    s.chars().count()
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// Splits `s` after its longest prefix at most `w` columns wide, taking at least one
+/// character when `w > 0` (so hard-breaking always progresses, even with a character wider
+/// than the line).
+pub(crate) fn split_at_width(s: &str, w: usize) -> (&str, &str) {
+    let mut used = 0;
+    for (i, c) in s.char_indices() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + cw > w && (i > 0 || w == 0) {
+            return s.split_at(i);
+        }
+        used += cw;
+    }
+    (s, "")
+}
+
+/// The longest suffix of `s` at most `w` columns wide.
+fn tail_of_width(s: &str, w: usize) -> &str {
+    let mut used = 0;
+    let mut start = s.len();
+    for (i, c) in s.char_indices().rev() {
+        let cw = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + cw > w {
+            break;
+        }
+        used += cw;
+        start = i;
+    }
+    &s[start..]
 }
 
 /// Replaces characters that would disturb the terminal: C0/C1 controls (escape sequences,
@@ -493,8 +543,8 @@ fn wrap_header(name: &str, w: usize) -> Vec<String> {
         cur.push_str(piece);
         // A piece longer than the column is hard-broken.
         while width(&cur) > w && w > 0 {
-            let head: String = cur.chars().take(w).collect();
-            let tail: String = cur.chars().skip(w).collect();
+            let (head, tail) = split_at_width(&cur, w);
+            let (head, tail) = (head.to_string(), tail.to_string());
             lines.push(head);
             cur = tail;
         }
@@ -505,7 +555,7 @@ fn wrap_header(name: &str, w: usize) -> Vec<String> {
     lines
 }
 
-/// Shortens `s` to `w` characters by replacing its middle with `…`.
+/// Shortens `s` to `w` columns by replacing its middle with `…`.
 pub fn truncate_middle(s: &str, w: usize) -> String {
     let n = width(s);
     if n <= w {
@@ -517,10 +567,11 @@ pub fn truncate_middle(s: &str, w: usize) -> String {
     let keep = w - 1;
     let tail = keep / 2;
     let head = keep - tail;
-    let mut out: String = s.chars().take(head).collect();
-    out.push('…');
-    out.extend(s.chars().skip(n - tail));
-    out
+    let (first, rest) = split_at_width(s, head);
+    // A wide character may not fit the head exactly: the tail gets what is left.
+    let first = if width(first) > head { "" } else { first };
+    let last = tail_of_width(rest, keep - width(first));
+    format!("{first}…{last}")
 }
 
 /// Lays out the values of one cell in a column of width `w`, in at most
@@ -590,8 +641,10 @@ fn wrap_value(v: &str, w: usize) -> Vec<String> {
         }
         cur.push_str(piece);
         while width(&cur) > w {
-            lines.push(cur.chars().take(w).collect());
-            cur = cur.chars().skip(w).collect();
+            let (head, tail) = split_at_width(&cur, w);
+            let (head, tail) = (head.to_string(), tail.to_string());
+            lines.push(head);
+            cur = tail;
         }
     }
     if !cur.is_empty() {
@@ -600,8 +653,7 @@ fn wrap_value(v: &str, w: usize) -> Vec<String> {
     if lines.len() > MAX_CELL_LINES {
         let rest: String = lines[MAX_CELL_LINES - 1..].concat();
         lines.truncate(MAX_CELL_LINES - 1);
-        let n = width(&rest);
-        let tail: String = rest.chars().skip(n.saturating_sub(w - 1)).collect();
+        let tail = tail_of_width(&rest, w.saturating_sub(1));
         lines.push(if w > 1 {
             format!("…{tail}")
         } else {
@@ -619,14 +671,20 @@ fn wrap_value(v: &str, w: usize) -> Vec<String> {
 /// (other_operation 12), 9 rows, 3 findings (2 multi-VM, 1 cross-tenant)`.
 ///
 /// `skipped` are the detection's own counts of events it did not use, by reason.
-pub fn summary_line(stats: &ReadStats, skipped: &[(String, u64)], rows: &[OutputRow]) -> String {
+pub fn summary_line(stats: &ReadStats, skipped: &[(String, u64)], counts: &RowCounts) -> String {
     let mut s = format!(
         "scan: {} file{}",
         stats.files,
         if stats.files == 1 { "" } else { "s" }
     );
-    if stats.files_ignored > 0 {
-        s.push_str(&format!(" ({} ignored)", stats.files_ignored));
+    let skipped_files = stats.skipped_count();
+    if skipped_files > 0 {
+        let by: Vec<String> = stats
+            .skipped
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        s.push_str(&format!(" ({skipped_files} skipped: {})", by.join(", ")));
     }
     s.push_str(&format!(", {} event{}", stats.events, plural(stats.events)));
     let problems = stats.problem_count();
@@ -655,23 +713,49 @@ pub fn summary_line(stats: &ReadStats, skipped: &[(String, u64)], rows: &[Output
             by.join(", ")
         ));
     }
-    let findings = rows.iter().filter(|r| is_finding(r)).count();
-    let multi = rows
-        .iter()
-        .filter(|r| flag(r, "multi_vm_targeting"))
-        .count();
-    let cross = rows.iter().filter(|r| flag(r, "cross_tenant")).count();
+    let RowCounts {
+        rows,
+        findings,
+        multi_vm: multi,
+        cross_tenant: cross,
+    } = *counts;
     s.push_str(&format!(
         ", {} row{}, {} finding{}",
-        rows.len(),
-        plural(rows.len() as u64),
+        rows,
+        plural(rows),
         findings,
-        plural(findings as u64)
+        plural(findings)
     ));
     if findings > 0 {
         s.push_str(&format!(" ({multi} multi-VM, {cross} cross-tenant)"));
     }
     s
+}
+
+/// Rows written and how many are findings, counted as rows stream out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    pub rows: u64,
+    pub findings: u64,
+    pub multi_vm: u64,
+    pub cross_tenant: u64,
+}
+
+impl RowCounts {
+    pub fn add(&mut self, row: &OutputRow) {
+        self.rows += 1;
+        self.findings += u64::from(is_finding(row));
+        self.multi_vm += u64::from(flag(row, "multi_vm_targeting"));
+        self.cross_tenant += u64::from(flag(row, "cross_tenant"));
+    }
+
+    pub fn of(rows: &[OutputRow]) -> RowCounts {
+        let mut c = RowCounts::default();
+        for r in rows {
+            c.add(r);
+        }
+        c
+    }
 }
 
 fn plural(n: u64) -> &'static str {
@@ -814,9 +898,9 @@ mod tests {
             let text = render(&sample_rows(), Format::Table, width);
             for line in text.lines() {
                 assert!(
-                    line.chars().count() <= width,
-                    "width {width}: {line:?} is {} chars",
-                    line.chars().count()
+                    super::width(line) <= width,
+                    "width {width}: {line:?} is {} columns",
+                    super::width(line)
                 );
             }
             assert!(!text.contains("first_seen"), "not a default column");
@@ -947,6 +1031,67 @@ mod tests {
     }
 
     #[test]
+    fn wide_characters_count_two_columns() {
+        assert_eq!(width("vm-東京"), 7);
+        assert_eq!(width("ok 👍"), 5);
+        // Head and tail of the shortened value are measured in columns.
+        assert_eq!(truncate_middle("東京大阪名古屋", 7), "東…古屋");
+        assert!(width(&truncate_middle("東京大阪名古屋", 6)) <= 6);
+        assert_eq!(split_at_width("東京", 1), ("東", "京"), "always progresses");
+        let rows = vec![row(&[
+            ("caller_identity", &["管理者@contoso.example"]),
+            ("cloud", &["azure"]),
+            (
+                "targeted_vms",
+                &["東京-vm-01", "大阪-vm-02", "名古屋-vm-03"],
+            ),
+            ("multi_vm_targeting", &["TRUE"]),
+        ])];
+        for (w, layout) in [
+            (24, Layout::Cards),
+            (40, Layout::Cards),
+            (50, Layout::Table),
+            (80, Layout::Table),
+            (80, Layout::Auto),
+        ] {
+            {
+                let mut out = Vec::new();
+                let opts = TableOptions {
+                    width: w,
+                    layout,
+                    ..TableOptions::default()
+                };
+                write_rows(&mut out, &rows, Format::Table, &opts).unwrap();
+                let text = String::from_utf8(out).unwrap();
+                for line in text.lines() {
+                    assert!(width(line) <= w, "{layout:?} {w}: {line:?}");
+                }
+            }
+        }
+        // Columns line up: the table's rows are padded to the same display width.
+        let mut out = Vec::new();
+        let opts = TableOptions {
+            width: 200,
+            layout: Layout::Table,
+            columns: Some(vec!["targeted_vms".into(), "cloud".into()]),
+            ..TableOptions::default()
+        };
+        let two = vec![
+            rows[0].clone(),
+            row(&[("targeted_vms", &["vm"]), ("cloud", &["aws"])]),
+        ];
+        write_rows(&mut out, &two, Format::Table, &opts).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let at: Vec<usize> = text
+            .lines()
+            .filter(|l| l.contains("azure") || l.contains("aws"))
+            .map(|l| width(&l[..l.find("az").or(l.find("aws")).unwrap()]))
+            .collect();
+        assert_eq!(at.len(), 2, "{text}");
+        assert_eq!(at[0], at[1], "{text}");
+    }
+
+    #[test]
     fn header_wraps_on_underscores() {
         assert_eq!(
             wrap_header("multi_vm_targeting", 10),
@@ -973,13 +1118,17 @@ mod tests {
         };
         stats.problems.insert(ProblemKind::BadJson, 2);
         let skipped = vec![("other_operation".to_string(), 30u64), ("x".to_string(), 0)];
-        let line = summary_line(&stats, &skipped, &sample_rows());
+        stats
+            .skipped
+            .insert(crate::scan::input::SkipReason::Hidden, 1);
+        let line = summary_line(&stats, &skipped, &RowCounts::of(&sample_rows()));
         assert_eq!(
             line,
-            "scan: 3 files, 40 events, 2 input problems (bad_json 2), 30 events not used \
-             (other_operation 30), 2 rows, 2 findings (1 multi-VM, 1 cross-tenant)"
+            "scan: 3 files (1 skipped: hidden 1), 40 events, 2 input problems (bad_json 2), \
+             30 events not used (other_operation 30), 2 rows, 2 findings (1 multi-VM, 1 \
+             cross-tenant)"
         );
-        let line = summary_line(&ReadStats::default(), &[], &[]);
+        let line = summary_line(&ReadStats::default(), &[], &RowCounts::default());
         assert_eq!(line, "scan: 0 files, 0 events, 0 rows, 0 findings");
     }
 }

@@ -77,6 +77,7 @@ pub const BUILTIN_COMMANDS: &[&str] = &[
     "collect",
     "spath",
     "makeresults",
+    "fieldformat",
 ];
 
 pub fn repo_root() -> PathBuf {

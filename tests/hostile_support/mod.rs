@@ -316,7 +316,15 @@ pub fn mutate(rng: &mut Rng, i: usize) -> Hostile {
             while !text.is_char_boundary(p) {
                 p -= 1;
             }
-            raw_h(kind, text[..p].to_owned(), t, TRUNC, BAD_JSON)
+            // The scan reports the cut line and hands it to the engine, whose truncation
+            // rules classify it (issue 12).
+            raw_h(
+                kind,
+                text[..p].to_owned(),
+                t,
+                TRUNC,
+                ScanClass::EngineAndProblem(TRUNC, "truncated_record"),
+            )
         }
         "broken" => {
             let j = rng.below(m.0.len() - 1);

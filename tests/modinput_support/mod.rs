@@ -20,7 +20,9 @@ use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use t1651::modinput::fixtures::azure_time;
+pub mod fixtures;
+
+use fixtures::azure_time;
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_t1651_cloud_audit");
@@ -35,6 +37,16 @@ pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/t1651-reader";
 pub const SUB_A: &str = "11111111-2222-4333-8444-555555555555";
 pub const SUB_B: &str = "66666666-7777-4888-9999-aaaaaaaaaaaa";
 pub const CREDENTIAL: &str = "t1651:prod-reader:";
+/// Tokens of the metadata/federation flows (secrets: never in a log line).
+pub const WEB_IDENTITY_TOKEN: &str = "eyJraWQiOiJ3ZWItaWRlbnRpdHktU0VDUkVUIn0.irsa";
+pub const FEDERATED_TOKEN: &str = "eyJraWQiOiJmZWRlcmF0ZWQtU0VDUkVUIn0.aks";
+pub const IMDS_SESSION: &str = "imds-session-SECRET-AQAEAKs";
+pub const INSTANCE_ROLE: &str = "t1651-instance-role";
+/// The app the input belongs to (its storage/passwords namespace).
+pub const APP: &str = "t1651_cloud_admin_command";
+/// Another app on the same search head, with a secret of its own that must never be read.
+pub const OTHER_APP: &str = "other_app";
+pub const OTHER_APP_SECRET: &str = "other-app-SECRET-must-never-leave";
 
 /// One HTTP request as the emulator saw it.
 #[derive(Debug, Clone)]
@@ -45,6 +57,8 @@ pub struct Req {
     /// Header names lower-cased.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the request was read.
+    pub at: std::time::Instant,
 }
 
 impl Req {
@@ -139,6 +153,7 @@ fn read_request<S: Read>(stream: &mut S) -> Option<Req> {
         target,
         headers,
         body,
+        at: std::time::Instant::now(),
     })
 }
 
@@ -189,8 +204,8 @@ pub struct Emu {
     pub base_url: String,
     // splunkd
     pub session_key: String,
-    /// (entry name, realm, username, clear_password)
-    pub passwords: Vec<(String, String, String, String)>,
+    /// (entry name, realm, username, clear_password, owning app)
+    pub passwords: Vec<(String, String, String, String, String)>,
     // Azure
     pub client_secret: String,
     pub subscriptions: Vec<String>,
@@ -220,12 +235,45 @@ pub struct Emu {
     pub truncate_offsets: HashSet<usize>,
     pub log: Vec<Req>,
     pub data_requests: u32,
+    /// The emulated "now" (None: the system clock). Events whose id is in `reveal_at` are
+    /// served only once this clock reaches their reveal time (late delivery).
+    pub clock: Option<DateTime<Utc>>,
+    /// Event id (eventDataId / eventID) → when the API starts returning it.
+    pub reveal_at: HashMap<String, DateTime<Utc>>,
+    /// Activity Log: every nextLink points at the page just served (a paging loop).
+    pub self_next_link_subs: HashSet<String>,
+    /// LookupEvents: every page returns this same NextToken (a paging loop) for these regions.
+    pub repeat_token_regions: HashSet<String>,
+    /// Raw JSON elements put first in every Activity Log page / LookupEvents page.
+    pub azure_bad_elements: Vec<String>,
+    pub aws_bad_elements: Vec<Value>,
+    /// `expires_in` of issued Azure tokens (JSON), default 3599.
+    pub token_expires_in: Value,
+    /// Added before every data response (emulated network latency; served without the lock).
+    pub latency: Duration,
+    /// `x-ms-ratelimit-remaining-subscription-reads` sent with Activity Log pages.
+    pub ratelimit_remaining: Option<u32>,
+    /// splunkd is a search head cluster member (`shcluster/member/info` answers 200).
+    pub shc_member: bool,
+    /// AssumeRole is refused unless it carries this ExternalId.
+    pub external_id: Option<String>,
+    /// Web identity token AssumeRoleWithWebIdentity accepts; federated token (client
+    /// assertion) the Azure token endpoint accepts.
+    pub web_identity_token: String,
+    pub federated_token: String,
+    /// Managed-identity token requests (query parameters) and IMDSv2 credential reads served.
+    pub azure_mi_requests: Vec<HashMap<String, String>>,
+    pub imds_credential_reads: u32,
+    /// Data requests being served right now, and the most ever at once.
+    pub in_flight: u32,
+    pub max_in_flight: u32,
 }
 
 pub type Shared = Arc<Mutex<Emu>>;
 
 /// One Activity Log event, serialised once (the emulator runs unoptimised in tests).
 struct AzIndexed {
+    id: String,
     sub: String,
     provider: String,
     time: String,
@@ -239,6 +287,7 @@ impl Emu {
                 .azure_events
                 .iter()
                 .map(|(sub, ev)| AzIndexed {
+                    id: ev["eventDataId"].as_str().unwrap_or("").to_string(),
                     sub: sub.to_ascii_lowercase(),
                     provider: ev["resourceProviderName"]["value"]
                         .as_str()
@@ -368,19 +417,30 @@ fn start_with(tls: bool) -> Shared {
                 "other:someone:".into(),
                 "other".into(),
                 "someone".into(),
-                "not-this-one".into(),
+                OTHER_APP_SECRET.into(),
+                OTHER_APP.into(),
             ),
             (
                 CREDENTIAL.into(),
                 "t1651".into(),
                 "prod-reader".into(),
                 CLIENT_SECRET.into(),
+                APP.into(),
             ),
             (
                 "t1651:aws-reader:".into(),
                 "t1651".into(),
                 "aws-reader".into(),
                 AWS_SECRET.into(),
+                APP.into(),
+            ),
+            // Appended last: tests index the entries above.
+            (
+                "t1651:prod-cert:".into(),
+                "t1651".into(),
+                "prod-cert".into(),
+                CLIENT_CERT_PEM.into(),
+                APP.into(),
             ),
         ],
         client_secret: CLIENT_SECRET.into(),
@@ -402,6 +462,23 @@ fn start_with(tls: bool) -> Shared {
         truncate_offsets: HashSet::new(),
         log: Vec::new(),
         data_requests: 0,
+        clock: None,
+        reveal_at: HashMap::new(),
+        self_next_link_subs: HashSet::new(),
+        repeat_token_regions: HashSet::new(),
+        azure_bad_elements: Vec::new(),
+        aws_bad_elements: Vec::new(),
+        token_expires_in: json!(3599),
+        latency: Duration::ZERO,
+        in_flight: 0,
+        max_in_flight: 0,
+        shc_member: false,
+        ratelimit_remaining: None,
+        external_id: None,
+        web_identity_token: WEB_IDENTITY_TOKEN.into(),
+        federated_token: FEDERATED_TOKEN.into(),
+        azure_mi_requests: Vec::new(),
+        imds_credential_reads: 0,
     }));
     let e2 = emu.clone();
     std::thread::spawn(move || {
@@ -449,14 +526,63 @@ fn handle(emu: &Shared, req: &Req) -> Resp {
         std::thread::sleep(d);
         return Resp::json(200, &json!({"value": []}));
     }
+    let latency = {
+        let mut e = emu.lock().unwrap();
+        if is_data_request(req) {
+            e.in_flight += 1;
+            e.max_in_flight = e.max_in_flight.max(e.in_flight);
+        }
+        e.latency
+    };
+    if !latency.is_zero() && is_data_request(req) {
+        std::thread::sleep(latency);
+    }
+    let resp = handle_now(emu, req);
+    if is_data_request(req) {
+        emu.lock().unwrap().in_flight -= 1;
+    }
+    resp
+}
+
+fn handle_now(emu: &Shared, req: &Req) -> Resp {
     let mut e = emu.lock().unwrap();
     e.log.push(req.clone());
     let path = req.path().to_string();
     if path == "/servicesNS/nobody/-/storage/passwords" {
         return splunkd_passwords(&e, req);
     }
+    if path == "/services/shcluster/member/info" {
+        if req.header("authorization") != Some(&format!("Splunk {}", e.session_key)) {
+            return Resp::json(
+                401,
+                &json!({"messages": [{"type": "WARN", "text": "call not properly authenticated"}]}),
+            );
+        }
+        return if e.shc_member {
+            Resp::json(
+                200,
+                &json!({"entry": [{"name": "member", "content": {"status": "Up", "is_registered": true, "label": "sh1"}}]}),
+            )
+        } else {
+            Resp::json(
+                503,
+                &json!({"messages": [{"type": "ERROR", "text": "Search head clustering is not enabled on this node."}]}),
+            )
+        };
+    }
+    if let Some(rest) = path.strip_prefix("/servicesNS/nobody/") {
+        if let Some((app, name)) = rest.split_once("/storage/passwords/") {
+            return splunkd_password_entry(&e, req, app, name);
+        }
+    }
     if path.ends_with("/oauth2/v2.0/token") {
         return azure_token(&mut e, req, &path);
+    }
+    if path == "/metadata/identity/oauth2/token" {
+        return azure_imds(&mut e, req);
+    }
+    if path.starts_with("/latest/") || path.starts_with("/v2/credentials/") {
+        return aws_metadata(&mut e, req, &path);
     }
     if path == "/subscriptions" {
         return match azure_auth(&mut e, req) {
@@ -498,9 +624,9 @@ fn splunkd_passwords(e: &Emu, req: &Req) -> Resp {
     let entries: Vec<Value> = e
         .passwords
         .iter()
-        .map(|(name, realm, user, pw)| {
-            json!({"name": name, "id": format!("https://127.0.0.1:8089/servicesNS/nobody/t1651_cloud_admin_command/storage/passwords/{name}"),
-                   "acl": {"app": "t1651_cloud_admin_command", "owner": "nobody"},
+        .map(|(name, realm, user, pw, app)| {
+            json!({"name": name, "id": format!("https://127.0.0.1:8089/servicesNS/nobody/{app}/storage/passwords/{name}"),
+                   "acl": {"app": app, "owner": "nobody"},
                    "content": {"clear_password": pw, "encr_password": "$7$abc", "password": "********", "realm": realm, "username": user}})
         })
         .collect();
@@ -510,8 +636,188 @@ fn splunkd_passwords(e: &Emu, req: &Req) -> Resp {
     )
 }
 
+/// One entry by name, as splunkd serves it: visible in an app's namespace when it belongs to
+/// that app or is shared globally (the emulator shares every entry globally, the worst case).
+fn splunkd_password_entry(e: &Emu, req: &Req, _app: &str, name: &str) -> Resp {
+    if req.header("authorization") != Some(&format!("Splunk {}", e.session_key)) {
+        return Resp::json(
+            401,
+            &json!({"messages": [{"type": "WARN", "text": "call not properly authenticated"}]}),
+        );
+    }
+    let name = percent_encoding::percent_decode_str(name)
+        .decode_utf8_lossy()
+        .into_owned();
+    let Some((n, realm, user, pw, owner)) = e.passwords.iter().find(|p| p.0 == name) else {
+        return Resp::json(
+            404,
+            &json!({"messages": [{"type": "ERROR", "text": format!("Could not find object id={name}")}]}),
+        );
+    };
+    Resp::json(
+        200,
+        &json!({"entry": [{"name": n, "acl": {"app": owner, "owner": "nobody", "sharing": "global"},
+                 "content": {"clear_password": pw, "encr_password": "$7$abc", "password": "********", "realm": realm, "username": user}}]}),
+    )
+}
+
+/// Azure IMDS managed identity token (`GET /metadata/identity/oauth2/token`, `Metadata: true`).
+fn azure_imds(e: &mut Emu, req: &Req) -> Resp {
+    let q = req.query();
+    if req.header("metadata") != Some("true")
+        || q.get("api-version").map(String::as_str) != Some("2018-02-01")
+        || q.get("resource").map(String::as_str) != Some("https://management.azure.com/")
+    {
+        return Resp::json(
+            400,
+            &json!({"error": "invalid_request", "error_description": "Required metadata header not specified or bad query"}),
+        );
+    }
+    e.azure_mi_requests.push(q);
+    e.tokens_issued += 1;
+    let tok = format!(
+        "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.mi-token-{}",
+        e.tokens_issued
+    );
+    e.valid_tokens.insert(tok.clone());
+    Resp::json(
+        200,
+        &json!({"access_token": tok, "expires_in": "3599", "expires_on": "1700000000", "resource": "https://management.azure.com/", "token_type": "Bearer"}),
+    )
+}
+
+/// Issue session credentials (the only valid session from now on).
+fn new_session(e: &mut Emu) -> (String, String, String) {
+    e.sts_calls += 1;
+    let n = e.sts_calls;
+    let creds = (
+        format!("ASIAEMULATED{n:08}"),
+        format!("assumed-secret-{n}-xyz/abc+SECRET"),
+        format!("FwoGZXIvYXdzEB-session-token-{n}"),
+    );
+    e.assumed = Some(creds.clone());
+    creds
+}
+
+/// EC2 IMDSv2 and the ECS container credentials endpoint.
+fn aws_metadata(e: &mut Emu, req: &Req, path: &str) -> Resp {
+    let json_creds = |e: &mut Emu| {
+        let (a, s, t) = new_session(e);
+        let exp = (Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
+        Resp::json(
+            200,
+            &json!({"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": a, "SecretAccessKey": s, "Token": t, "Expiration": exp.to_string()}),
+        )
+    };
+    if let Some(rest) = path.strip_prefix("/v2/credentials/") {
+        if rest.is_empty() {
+            return Resp::text(404, "text/plain", "not found");
+        }
+        return json_creds(e);
+    }
+    if path == "/latest/api/token" {
+        if req.method != "PUT" || req.header("x-aws-ec2-metadata-token-ttl-seconds").is_none() {
+            return Resp::text(400, "text/plain", "bad token request");
+        }
+        return Resp::text(200, "text/plain", IMDS_SESSION);
+    }
+    if req.header("x-aws-ec2-metadata-token") != Some(IMDS_SESSION) {
+        // IMDSv1 is disabled on this emulated instance.
+        return Resp::text(401, "text/plain", "Unauthorized");
+    }
+    match path.strip_prefix("/latest/meta-data/iam/security-credentials/") {
+        Some("") => Resp::text(200, "text/plain", INSTANCE_ROLE),
+        Some(r) if r == INSTANCE_ROLE => {
+            e.imds_credential_reads += 1;
+            json_creds(e)
+        }
+        _ => Resp::text(404, "text/plain", "not found"),
+    }
+}
+
+/// The certificate credential of the emulated app registration: the PEM (certificate and
+/// PKCS#8 key, what a user stores as the credential) and the public key (PKCS#1 DER). A
+/// throwaway RSA-2048 key made for these tests.
+pub const CLIENT_CERT_PEM: &str = include_str!("tls/client_cert.pem");
+const CLIENT_PUBLIC_KEY: &[u8] = include_bytes!("tls/client_pub.der");
+
+/// Verify an RS256 certificate assertion as Entra ID does: the thumbprint names the registered
+/// certificate, the signature verifies with its key, the audience is the token endpoint, the
+/// subject and issuer are the client, and it has not expired.
+pub fn certificate_assertion_ok(jwt: &str, audience: &str) -> bool {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [h, c, sig] = parts[..] else { return false };
+    let decode = |p: &str| URL_SAFE_NO_PAD.decode(p).ok();
+    let (Some(hb), Some(cb), Some(sb)) = (decode(h), decode(c), decode(sig)) else {
+        return false;
+    };
+    let (Ok(header), Ok(claims)) = (
+        serde_json::from_slice::<Value>(&hb),
+        serde_json::from_slice::<Value>(&cb),
+    ) else {
+        return false;
+    };
+    let cert_der = fixtures_cert_der();
+    let thumb = URL_SAFE_NO_PAD.encode(Sha256::digest(&cert_der));
+    let key = ring::signature::UnparsedPublicKey::new(
+        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+        CLIENT_PUBLIC_KEY,
+    );
+    header["alg"] == "RS256"
+        && header["x5t#S256"] == thumb.as_str()
+        && key.verify(format!("{h}.{c}").as_bytes(), &sb).is_ok()
+        && claims["aud"] == audience
+        && claims["iss"] == CLIENT_ID
+        && claims["sub"] == CLIENT_ID
+        && claims["exp"]
+            .as_i64()
+            .is_some_and(|x| x > Utc::now().timestamp())
+        && claims["jti"].as_str().is_some_and(|j| j.len() >= 16)
+}
+
+fn fixtures_cert_der() -> Vec<u8> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::pem_slice_iter(CLIENT_CERT_PEM.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap()
+        .to_vec()
+}
+
 fn azure_token(e: &mut Emu, req: &Req, path: &str) -> Resp {
     let f = form_decode(&req.body_str());
+    if f.contains_key("client_assertion") {
+        let assertion = f.get("client_assertion").cloned().unwrap_or_default();
+        let audience = format!("{}{path}", e.base_url);
+        let trusted =
+            assertion == e.federated_token || certificate_assertion_ok(&assertion, &audience);
+        let ok = path == format!("/{TENANT}/oauth2/v2.0/token")
+            && f.get("grant_type").map(String::as_str) == Some("client_credentials")
+            && f.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+            && f.get("client_assertion_type").map(String::as_str)
+                == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+            && trusted
+            && !f.contains_key("client_secret");
+        if !ok {
+            return Resp::json(
+                401,
+                &json!({"error": "invalid_client", "error_description": "AADSTS700213: No matching federated identity record found."}),
+            );
+        }
+        e.tokens_issued += 1;
+        let tok = format!(
+            "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.wi-token-{}",
+            e.tokens_issued
+        );
+        e.valid_tokens.insert(tok.clone());
+        return Resp::json(
+            200,
+            &json!({"token_type": "Bearer", "expires_in": 3599, "access_token": tok}),
+        );
+    }
     let tenant_ok = path == format!("/{TENANT}/oauth2/v2.0/token");
     if !tenant_ok
         || f.get("grant_type").map(String::as_str) != Some("client_credentials")
@@ -537,7 +843,7 @@ fn azure_token(e: &mut Emu, req: &Req, path: &str) -> Resp {
     e.valid_tokens.insert(tok.clone());
     Resp::json(
         200,
-        &json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok}),
+        &json!({"token_type": "Bearer", "expires_in": e.token_expires_in, "ext_expires_in": 3599, "access_token": tok}),
     )
 }
 
@@ -654,20 +960,34 @@ fn activity_log(e: &mut Emu, req: &Req) -> Resp {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     // Fixture timestamps all have 7 fraction digits: text order is time order.
+    let now = e.clock.unwrap_or_else(Utc::now);
+    let reveal = std::mem::take(&mut e.reveal_at);
+    let bad = e.azure_bad_elements.clone();
+    let self_link = e.self_next_link_subs.contains(&sub_l);
     let matching: Vec<&AzIndexed> = e
         .azure_index()
         .iter()
         .filter(|x| x.sub == sub_l && x.provider == prov_l && x.time >= ge_s && x.time <= le_s)
+        .filter(|x| reveal.get(&x.id).is_none_or(|r| *r <= now))
         .collect();
-    let page: Vec<&str> = matching
-        .iter()
-        .skip(offset)
-        .take(page_size)
-        .map(|x| x.json.as_str())
-        .collect();
-    let next = offset + page.len();
+    let mut page: Vec<&str> = bad.iter().map(String::as_str).collect();
+    page.extend(
+        matching
+            .iter()
+            .skip(offset)
+            .take(page_size)
+            .map(|x| x.json.as_str()),
+    );
+    let next = offset + page.len() - bad.len();
     let mut body = format!("{{\"value\":[{}]", page.join(","));
-    if next < matching.len() {
+    let matching_len = matching.len();
+    e.reveal_at = reveal;
+    if self_link {
+        body.push_str(&format!(
+            ",\"nextLink\":{}",
+            json!(format!("{base_url}{}", req.target))
+        ));
+    } else if next < matching_len {
         let base: String = req.target.split("&$skiptoken=").next().unwrap().to_string();
         body.push_str(&format!(
             ",\"nextLink\":{}",
@@ -676,6 +996,12 @@ fn activity_log(e: &mut Emu, req: &Req) -> Resp {
     }
     body.push('}');
     let mut r = Resp::text(200, "application/json; charset=utf-8", &body);
+    if let Some(n) = e.ratelimit_remaining {
+        r.headers.push((
+            "x-ms-ratelimit-remaining-subscription-reads".into(),
+            n.to_string(),
+        ));
+    }
     if matches!(fault, Some(Fault::Truncate)) || e.truncate_offsets.contains(&offset) {
         r.body = truncate(&r.body);
     }
@@ -764,21 +1090,30 @@ fn sigv4_check(e: &Emu, req: &Req, service: &str, signed: &[&str]) -> Result<(),
 }
 
 fn sts(e: &mut Emu, req: &Req) -> Resp {
-    if let Err(r) = sigv4_check(e, req, "sts", &["content-type"]) {
-        return r;
-    }
     let f = form_decode(&req.body_str());
-    if f.get("RoleArn").map(String::as_str) != Some(ROLE_ARN) {
-        return Resp::text(403, "text/xml", "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform sts:AssumeRole</Message></Error></ErrorResponse>");
+    let denied = |what: &str| {
+        Resp::text(403, "text/xml", &format!("<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>not authorized to perform {what}</Message></Error></ErrorResponse>"))
+    };
+    if f.get("Action").map(String::as_str) == Some("AssumeRoleWithWebIdentity") {
+        // Unsigned: the web identity token is the proof.
+        if req.header("authorization").is_some()
+            || f.get("RoleArn").map(String::as_str) != Some(ROLE_ARN)
+            || f.get("WebIdentityToken") != Some(&e.web_identity_token)
+        {
+            return denied("sts:AssumeRoleWithWebIdentity");
+        }
+    } else {
+        if let Err(r) = sigv4_check(e, req, "sts", &["content-type"]) {
+            return r;
+        }
+        if f.get("RoleArn").map(String::as_str) != Some(ROLE_ARN) {
+            return denied("sts:AssumeRole");
+        }
+        if e.external_id.is_some() && f.get("ExternalId") != e.external_id.as_ref() {
+            return denied("sts:AssumeRole (ExternalId mismatch)");
+        }
     }
-    e.sts_calls += 1;
-    let n = e.sts_calls;
-    let creds = (
-        format!("ASIAEMULATED{n:08}"),
-        format!("assumed-secret-{n}-xyz/abc+SECRET"),
-        format!("FwoGZXIvYXdzEB-session-token-{n}"),
-    );
-    e.assumed = Some(creds.clone());
+    let creds = new_session(e);
     let exp = (Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
     Resp::text(200, "text/xml", &format!(
         "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><SourceIdentity/><AssumedRoleUser><AssumedRoleId>AROA3XFRBF535PLBIFPI4:t1651-cloud-audit</AssumedRoleId><Arn>arn:aws:sts::123456789012:assumed-role/t1651-reader/t1651-cloud-audit</Arn></AssumedRoleUser><Credentials><AccessKeyId>{}</AccessKeyId><SecretAccessKey>{}</SecretAccessKey><SessionToken>{}</SessionToken><Expiration>{exp}</Expiration></Credentials></AssumeRoleResult><ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata></AssumeRoleResponse>",
@@ -838,6 +1173,7 @@ fn lookup_events(e: &mut Emu, req: &Req) -> Resp {
         .and_then(|t| t.strip_prefix("emu-token-"))
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
+    let now = e.clock.unwrap_or_else(Utc::now);
     let mut matching: Vec<Value> = e
         .aws_events
         .iter()
@@ -847,7 +1183,13 @@ fn lookup_events(e: &mut Emu, req: &Req) -> Resp {
                 .timestamp() as f64;
             *r == region && rec["eventName"] == name.as_str() && t >= start && t <= end
         })
-        .map(|(_, rec)| t1651::modinput::fixtures::lookup_events_entry(rec))
+        .filter(|(_, rec)| {
+            rec["eventID"]
+                .as_str()
+                .and_then(|id| e.reveal_at.get(id))
+                .is_none_or(|r| *r <= now)
+        })
+        .map(|(_, rec)| fixtures::lookup_events_entry(rec))
         .collect();
     matching.sort_by(|a, b| {
         b["EventTime"]
@@ -858,8 +1200,12 @@ fn lookup_events(e: &mut Emu, req: &Req) -> Resp {
     });
     let page: Vec<Value> = matching.iter().skip(offset).take(max).cloned().collect();
     let next = offset + page.len();
-    let mut out = json!({"Events": page});
-    if next < matching.len() {
+    let mut events = e.aws_bad_elements.clone();
+    events.extend(page);
+    let mut out = json!({"Events": events});
+    if e.repeat_token_regions.contains(&region) {
+        out["NextToken"] = json!("emu-token-loop");
+    } else if next < matching.len() {
         out["NextToken"] = json!(format!("emu-token-{next}"));
     }
     let mut r = Resp::json(200, &out);
@@ -904,6 +1250,12 @@ pub fn azure_params(base: &str) -> Vec<(String, String)> {
         ("credential".into(), CREDENTIAL.into()),
         ("start_from".into(), "-12h".into()),
         ("overlap".into(), "15m".into()),
+        // Events up to "now" are served at once by the emulator; the late-arrival tests use
+        // the default settle lag.
+        ("settle_lag".into(), "0".into()),
+        // The hourly late re-read is exercised by tests/modinput_late.rs; off here so that
+        // request-counting tests see only the overlap.
+        ("late_window".into(), "0".into()),
         ("azure_authority_url".into(), base.into()),
         ("azure_management_url".into(), base.into()),
     ]
@@ -918,6 +1270,8 @@ pub fn aws_params(base: &str) -> Vec<(String, String)> {
         ("credential".into(), "t1651:aws-reader:".into()),
         ("start_from".into(), "-12h".into()),
         ("overlap".into(), "15m".into()),
+        ("settle_lag".into(), "0".into()),
+        ("late_window".into(), "0".into()),
         ("aws_endpoint_url".into(), base.into()),
         ("aws_sts_url".into(), base.into()),
     ]
@@ -929,6 +1283,9 @@ pub fn as_refs(p: &[(String, String)]) -> Vec<(&str, &str)> {
 
 /// Environment that makes retries fast in tests.
 pub const FAST_ENV: &[(&str, &str)] = &[
+    // The emulators listen on loopback: the documented test-only switch lets the endpoint
+    // overrides point there (off by default; tests that check the refusal unset it).
+    ("T1651_MODINPUT_TEST_ONLY_ALLOW_LOOPBACK", "1"),
     ("T1651_MODINPUT_AWS_PACING_MS", "0"),
     ("T1651_MODINPUT_BACKOFF_MS", "5"),
     ("T1651_MODINPUT_TIMEOUT_MS", "5000"),
@@ -1171,6 +1528,10 @@ pub fn assert_no_secret(what: &str, text: &str) {
         AWS_SECRET,
         "assumed-secret-",
         "session-token-",
+        OTHER_APP_SECRET,
+        WEB_IDENTITY_TOKEN,
+        FEDERATED_TOKEN,
+        IMDS_SESSION,
     ] {
         assert!(
             !text.contains(secret),

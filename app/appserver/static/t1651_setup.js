@@ -4,7 +4,7 @@
 // Naming convention (read by the input, src/modinput/passwords.rs): the secret is stored in
 // this app's namespace with realm "t1651_cloud_audit" and user name = the input's name, so
 // the entry is "t1651_cloud_audit:<input name>:" and the input's `credential` setting is
-// "t1651_cloud_audit:<input name>". The secret travels only in the body of one POST to
+// "t1651_cloud_audit:<input name>:" (the exact name). The secret travels only in the body of one POST to
 // storage/passwords; it is never logged, never put in a URL and never read back.
 require([
     'jquery',
@@ -96,7 +96,7 @@ require([
     }
 
     function inputParams(name, cloud, isNew) {
-        var p = { cloud: cloud, credential: REALM + ':' + name };
+        var p = { cloud: cloud, credential: REALM + ':' + name + ':' };
         $.each(COMMON.concat(BY_CLOUD[cloud]), function (_, k) {
             var v = val(k);
             // On create, leave unset what is empty (the input's defaults apply).
@@ -183,7 +183,7 @@ require([
             .then(function (existed) {
                 secretField.val('');
                 status((existed ? 'Updated' : 'Created') + ' input ' + name +
-                       ' (credential ' + REALM + ':' + name + ').', false);
+                       ' (credential ' + REALM + ':' + name + ':).', false);
                 refreshList();
                 return markConfigured();
             }, function (err) {

@@ -1,85 +1,83 @@
-//! Reading exported audit logs: files and directories in, raw JSON events out.
+//! Reading exported audit logs: files, directories and standard input in, raw JSON records
+//! out.
 //!
-//! Every export shape we know of reduces to "a stream of top-level JSON values, one per line
-//! or one per document", where a value is one of:
+//! # Pipeline
 //!
-//! * an event object (JSON lines, `PT1H.json` storage blobs, a bare object);
-//! * an array of event objects (Azure portal / `az monitor activity-log list` / `Get-AzLog`
-//!   exports, possibly pretty-printed over many lines);
-//! * a wrapper object whose **first** key is `records` (Azure Event Hub message, possibly one
-//!   per line) or `Records` (AWS CloudTrail file) holding an array of event objects.
+//! The reading pipeline runs one way, each stage knowing only the next one's input:
 //!
-//! Files may be gzip-compressed (recognised by their magic bytes, whatever their name) and
-//! may start with a UTF-8 byte order mark (PowerShell exports do).
+//! 1. [`mod@walk`] expands the named paths (files, directories, `-` for standard input) into
+//!    the inputs to read, and the entries it skipped with their reason;
+//! 2. `format` opens an input and decides its format **from its content** (gzip, Avro
+//!    object container, JSON text, UTF-16, other text, binary), whatever its name;
+//! 3. `json` and `avro` decode records from a stream of that format and hand them to a
+//!    [`Sink`] (Avro: Event Hubs Capture; each message `Body` goes back through `format`
+//!    and `json`);
+//! 4. the sink (the scan driver) feeds the detection engine.
 //!
-//! # Streaming
+//! # Shapes
 //!
-//! Memory does not grow with the size of a file: events are handed to a [`Sink`] one at a
-//! time as raw JSON text ([`RawValue`]); arrays and wrappers are walked element by element
-//! with a serde visitor, never materialised as a whole (no `Value` tree is ever built).
-//! A line, or a multi-line document, of up to [`MAX_LINE_IN_MEMORY`] bytes is read into
-//! memory and parsed from there (fast); a longer one is parsed from the stream. Memory is
-//! bounded by that buffer plus one event.
+//! Every JSON export shape we know of reduces to "a stream of top-level JSON values", where
+//! a value is an event object (JSON lines, `PT1H.json`, a bare object), an array of event
+//! objects (portal / `az monitor activity-log list` exports), or a wrapper object whose
+//! **first** key is `records` (Event Hub message) or `Records` (CloudTrail file) holding an
+//! array of event objects. Azure Event Hubs Capture files are Avro containers whose
+//! messages' `Body` holds such a wrapper.
 //!
-//! # Line mode and document mode
+//! # Streaming and memory
 //!
-//! A file is first read in *line mode*: each line is parsed on its own, so a broken line is
-//! reported (with its line number) and the next line is read normally. If the **first**
-//! non-blank line is an unfinished value that yielded no event (`[` or `{` alone, as in a
-//! pretty-printed export), the file is re-read from that line in *document mode*: values may
-//! span lines, and a syntax error ends the file (a broken document cannot be resynchronised
-//! reliably), after the events before the error were delivered. So does a bare scalar
-//! between the values of a document.
+//! Records are found by a structural scan of a bounded buffer and handed to the sink one at
+//! a time; no document is ever held whole. Memory is bounded by the read buffer plus the
+//! largest record ([`MAX_RECORD_LEN`]), whatever the size of the input.
 //!
 //! # Bad input
 //!
-//! Nothing is dropped silently and nothing panics: unreadable files, corrupt gzip, bad
-//! encodings, malformed JSON and non-object array elements are reported to the sink as a
-//! [`Problem`] (file, line, column, reason) and counted in [`ReadStats`]; the scan goes on
-//! with the next line or file.
+//! Nothing is dropped silently, nothing panics, and no malformed record loses another:
+//! every problem is reported to the sink as a [`Problem`] (file, line, column, byte offset,
+//! reason) and counted in [`ReadStats`]; reading resumes at the next record (see the `json` module
+//! for how). A record cut short is handed to the engine as incomplete
+//! ([`Event::complete`]) so that the engine's truncation rules decide what is kept.
+//! Whether the scan could read every input to its end is [`ReadStats::inputs_failed`].
 
-//!
-//! # Layout
-//!
-//! `files` lists the files to read; `parse` reads one stream in line or document mode;
-//! `walk` walks arrays and wrappers with serde visitors; `readers` holds the small `Read`
-//! adapters the streaming paths use.
-
-mod files;
-mod parse;
-mod readers;
-mod walk;
+mod avro;
+mod ctx;
+mod format;
+mod json;
+pub mod walk;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
-use serde_json::value::RawValue;
+pub use walk::{walk, Input, SkipReason, Skipped, WalkOptions, Walked};
 
-pub use files::{collect_files, is_log_file_name, FileList};
+/// Longest record (one event object) the reader holds in memory. A longer one is reported
+/// and skipped; this bounds the reader's memory whatever the input.
+pub const MAX_RECORD_LEN: usize = 64 * 1024 * 1024;
 
-/// Lines and multi-line documents up to this length are read into memory and parsed from
-/// a slice (the fast path); a longer one (e.g. a huge one-line CloudTrail `{"Records":[…]}`
-/// file) is streamed element by element. This bounds the reader's memory, whatever the
-/// input.
-pub const MAX_LINE_IN_MEMORY: usize = 8 * 1024 * 1024;
-
-/// Where an event came from: file, 1-based line of the first byte of the event, and the
-/// 0-based position in its enclosing array or `records` wrapper (if any).
+/// Where an event came from: the file (`<stdin>` for standard input), the 1-based message
+/// number inside an Avro Capture file (if any), the 1-based line of the event's first byte
+/// (inside the message body for Avro), and its 0-based index in its enclosing array or
+/// `records` wrapper (if any).
 ///
-/// Displays as `path:line` or `path:line[index]`.
+/// Displays as `path:line`, `path:line[index]` or `path:message N:line[index]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Location<'a> {
     pub file: &'a Path,
+    pub message: Option<u64>,
     pub line: u64,
     pub index: Option<u64>,
 }
 
 impl fmt::Display for Location<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.line)?;
+        write!(f, "{}:", self.file.display())?;
+        if let Some(m) = self.message {
+            write!(f, "message {m}:")?;
+        }
+        write!(f, "{}", self.line)?;
         if let Some(i) = self.index {
             write!(f, "[{i}]")?;
         }
@@ -87,45 +85,67 @@ impl fmt::Display for Location<'_> {
     }
 }
 
-/// One event: the raw JSON text of one object, exactly as it appears in the file
+/// One record: the raw JSON text of one object, exactly as it appears in the input
 /// (whitespace included), and where it came from.
 #[derive(Debug, Clone, Copy)]
 pub struct Event<'a> {
-    pub json: &'a RawValue,
+    text: &'a str,
+    /// False when the record was cut short (the input or its line ended inside it): `text`
+    /// is then the record's beginning, for the engine's truncation rules.
+    pub complete: bool,
     pub location: Location<'a>,
 }
 
 impl<'a> Event<'a> {
-    /// The event's JSON text as bytes. Invariant: valid UTF-8 JSON whose first
-    /// non-whitespace byte is `{`.
+    /// The record's JSON text as bytes. Invariant: valid UTF-8 whose first byte is `{`;
+    /// well-formed JSON of one object when [`Event::complete`].
     pub fn bytes(&self) -> &'a [u8] {
-        self.json.get().as_bytes()
+        self.text.as_bytes()
+    }
+
+    /// The record's JSON text.
+    pub fn text(&self) -> &'a str {
+        self.text
     }
 }
 
-/// Why input was skipped. The `Display` form is the stable reason name used in summaries.
+/// Why input was not read. The `Display` form is the stable reason name used in summaries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ProblemKind {
-    /// A file or directory could not be opened or read.
+    /// A file or directory could not be opened, listed or read (permission denied, I/O
+    /// error, no such file).
     Unreadable,
     /// A gzip stream is corrupt or truncated.
     BadGzip,
-    /// The file is not UTF-8 (e.g. UTF-16 from PowerShell redirection).
+    /// An Avro (Event Hubs Capture) container is corrupt or truncated, or a message does
+    /// not have the Capture schema.
+    BadAvro,
+    /// Not UTF-8 text (e.g. UTF-16 from PowerShell redirection, or a bad byte in a record).
     BadEncoding,
-    /// A line or document is not well-formed JSON.
+    /// The content is neither JSON text, gzip nor Avro (e.g. a binary file).
+    UnknownFormat,
+    /// A record or line is not well-formed JSON.
     BadJson,
+    /// A record was cut short; it was handed to the engine as incomplete.
+    Truncated,
     /// A top-level value or array element is well-formed JSON but not an object.
     NotAnObject,
+    /// A record longer than [`MAX_RECORD_LEN`].
+    TooLarge,
 }
 
 impl ProblemKind {
     pub fn as_str(self) -> &'static str {
         match self {
-            ProblemKind::Unreadable => "unreadable_file",
+            ProblemKind::Unreadable => "unreadable",
             ProblemKind::BadGzip => "bad_gzip",
+            ProblemKind::BadAvro => "bad_avro",
             ProblemKind::BadEncoding => "bad_encoding",
+            ProblemKind::UnknownFormat => "unknown_format",
             ProblemKind::BadJson => "bad_json",
+            ProblemKind::Truncated => "truncated_record",
             ProblemKind::NotAnObject => "not_an_object",
+            ProblemKind::TooLarge => "record_too_large",
         }
     }
 }
@@ -136,26 +156,52 @@ impl fmt::Display for ProblemKind {
     }
 }
 
-/// One piece of input that was skipped, with where and why.
+/// One piece of input that was not read, with where and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}: {kind}: {detail}", self.position())]
 pub struct Problem {
     pub file: PathBuf,
+    /// 1-based message number inside an Avro Capture file.
+    pub message: Option<u64>,
     /// 1-based line, when known.
     pub line: Option<u64>,
     /// 1-based column (in bytes), when known.
     pub column: Option<u64>,
     /// Array element index, when the problem is one element of an array or wrapper.
     pub index: Option<u64>,
+    /// 0-based byte offset in the (decompressed) stream, when known.
+    pub offset: Option<u64>,
     pub kind: ProblemKind,
+    /// Whether the problem stopped the input from being read to its end (or from being
+    /// read at all), as opposed to one malformed record inside a readable input.
+    pub input_failed: bool,
     /// Human-readable reason, naming what was wrong.
     pub detail: String,
 }
 
 impl Problem {
-    /// `path`, `path:line`, `path:line:col` or `path:line[index]`.
+    /// A problem with the whole input `file` (nothing positioned inside it).
+    pub fn input(file: &Path, kind: ProblemKind, detail: String) -> Problem {
+        Problem {
+            file: file.to_path_buf(),
+            message: None,
+            line: None,
+            column: None,
+            index: None,
+            offset: None,
+            kind,
+            input_failed: true,
+            detail,
+        }
+    }
+
+    /// `path`, `path:line`, `path:line:col`, `path:line[index]`, with `message N:` before
+    /// the line for Avro, and ` (byte B)` after.
     pub fn position(&self) -> String {
         let mut s = self.file.display().to_string();
+        if let Some(m) = self.message {
+            s.push_str(&format!(":message {m}"));
+        }
         if let Some(l) = self.line {
             s.push_str(&format!(":{l}"));
             if let Some(c) = self.column {
@@ -165,17 +211,23 @@ impl Problem {
         if let Some(i) = self.index {
             s.push_str(&format!("[{i}]"));
         }
+        if let Some(o) = self.offset {
+            s.push_str(&format!(" (byte {o})"));
+        }
         s
     }
 }
 
-/// Receives events and problems, in file order.
+/// Receives events, problems and skipped entries, in input order.
 pub trait Sink {
     fn event(&mut self, event: &Event<'_>);
-    /// Called for every skipped piece of input. The default ignores it (it is still counted
-    /// in [`ReadStats`]).
+    /// Called for every problem (it is counted in [`ReadStats`] whatever the sink does).
     fn problem(&mut self, problem: &Problem) {
         let _ = problem;
+    }
+    /// Called for every directory entry skipped (counted in [`ReadStats::skipped`]).
+    fn skipped(&mut self, skipped: &Skipped) {
+        let _ = skipped;
     }
 }
 
@@ -186,19 +238,22 @@ impl<F: FnMut(&Event<'_>)> Sink for F {
     }
 }
 
-/// Counters over everything read. Invariant: `problems` holds one count per reported
-/// [`Problem`], by kind.
+/// Counters over everything read. Invariants: `problems` holds one count per reported
+/// [`Problem`], by kind; `skipped` one count per [`Skipped`] entry, by reason.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReadStats {
-    /// Files opened (whether or not they held events).
+    /// Inputs opened (whether or not they held events).
     pub files: u64,
-    /// Files in directories skipped for their name (see [`collect_files`]).
-    pub files_ignored: u64,
-    /// Size of the files on disk (compressed size for gzip files).
+    /// Directory entries not read, by reason.
+    pub skipped: BTreeMap<SkipReason, u64>,
+    /// Size of the inputs as stored (compressed size for gzip; bytes read for stdin).
     pub bytes: u64,
-    /// Events delivered to the sink.
+    /// Events delivered to the sink (incomplete ones included).
     pub events: u64,
     pub problems: BTreeMap<ProblemKind, u64>,
+    /// Inputs that could not be opened or read to their end, or that are not empty yet
+    /// yielded nothing (see [`Problem::input_failed`]); each is named by a problem.
+    pub inputs_failed: u64,
 }
 
 impl ReadStats {
@@ -207,80 +262,133 @@ impl ReadStats {
         self.problems.values().sum()
     }
 
+    /// Total number of skipped directory entries.
+    pub fn skipped_count(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+
     /// Adds another set of counters to this one.
     pub fn merge(&mut self, other: &ReadStats) {
         self.files += other.files;
-        self.files_ignored += other.files_ignored;
         self.bytes += other.bytes;
         self.events += other.events;
+        self.inputs_failed += other.inputs_failed;
+        for (k, n) in &other.skipped {
+            *self.skipped.entry(*k).or_default() += n;
+        }
         for (k, n) in &other.problems {
             *self.problems.entry(*k).or_default() += n;
         }
     }
 }
 
-/// A path named by the user that cannot be scanned at all. Unlike a [`Problem`], this is a
-/// usage error: the user asked for something that is not there.
-#[derive(Debug, thiserror::Error)]
-pub enum InputError {
-    #[error("{}: no such file or directory", path.display())]
-    NotFound { path: PathBuf },
-    #[error("{}: cannot read: {source}", path.display())]
-    Unreadable {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+/// How the reader runs.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    pub walk: WalkOptions,
+    /// Incremented with the bytes read from each input as stored, for a progress display.
+    pub progress: Option<Arc<AtomicU64>>,
 }
 
-/// Reads every named file or directory (see [`collect_files`]) and delivers their events.
-pub fn read_paths<P: AsRef<Path>, S: Sink>(
+/// Reads every named path (see [`walk()`]) and delivers their events. Never fails: problems
+/// are reported to the sink and counted.
+pub fn read_paths<P: AsRef<Path>, S: Sink>(paths: &[P], sink: &mut S) -> ReadStats {
+    read_paths_with(paths, &ReadOptions::default(), sink)
+}
+
+/// [`read_paths`] with options.
+pub fn read_paths_with<P: AsRef<Path>, S: Sink>(
     paths: &[P],
+    opts: &ReadOptions,
     sink: &mut S,
-) -> Result<ReadStats, InputError> {
-    let list = collect_files(paths)?;
-    let mut stats = ReadStats {
-        files_ignored: list.ignored,
-        ..ReadStats::default()
-    };
-    for p in &list.problems {
-        *stats.problems.entry(p.kind).or_default() += 1;
-        sink.problem(p);
-    }
-    for f in &list.files {
-        read_file(f, sink, &mut stats);
-    }
-    Ok(stats)
+) -> ReadStats {
+    read_walked(&walk(paths, &opts.walk), opts, sink)
 }
 
-/// Reads one file (gzip or not) and delivers its events; never fails: problems are
-/// reported to the sink and counted in `stats`.
-pub fn read_file<S: Sink>(path: &Path, sink: &mut S, stats: &mut ReadStats) {
+/// Reads the inputs of a walk (see [`walk()`]) and delivers their events.
+pub fn read_walked<S: Sink>(walked: &Walked, opts: &ReadOptions, sink: &mut S) -> ReadStats {
+    let mut stats = ReadStats::default();
+    for s in &walked.skipped {
+        *stats.skipped.entry(s.reason).or_default() += 1;
+        sink.skipped(s);
+    }
+    for p in &walked.problems {
+        report(&mut stats, sink, p);
+    }
+    for input in &walked.inputs {
+        read_input(input, opts, sink, &mut stats);
+    }
+    stats
+}
+
+fn report<S: Sink>(stats: &mut ReadStats, sink: &mut S, p: &Problem) {
+    *stats.problems.entry(p.kind).or_default() += 1;
+    if p.input_failed {
+        stats.inputs_failed += 1;
+    }
+    sink.problem(p);
+}
+
+/// Reads one input (a file or standard input) and delivers its events.
+pub fn read_input<S: Sink>(input: &Input, opts: &ReadOptions, sink: &mut S, stats: &mut ReadStats) {
     stats.files += 1;
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            let p = Problem {
-                file: path.to_path_buf(),
-                line: None,
-                column: None,
-                index: None,
-                kind: ProblemKind::Unreadable,
-                detail: format!("cannot open: {e}"),
-            };
-            *stats.problems.entry(p.kind).or_default() += 1;
-            sink.problem(&p);
-            return;
+    match input {
+        Input::Stdin => {
+            let name = Path::new(walk::STDIN_NAME);
+            let r = Counting::new(io::stdin().lock(), opts.progress.clone());
+            let counted = r.count.clone();
+            format::read_stream(name, r, input.in_directory(), sink, stats);
+            stats.bytes += counted.load(Ordering::Relaxed);
         }
-    };
-    if let Ok(m) = file.metadata() {
-        stats.bytes += m.len();
+        Input::File { path, .. } => {
+            let file = match std::fs::File::open(path) {
+                Ok(f) => f,
+                Err(e) => {
+                    let p =
+                        Problem::input(path, ProblemKind::Unreadable, format!("cannot open: {e}"));
+                    report(stats, sink, &p);
+                    return;
+                }
+            };
+            if let Ok(m) = file.metadata() {
+                stats.bytes += m.len();
+            }
+            let r = Counting::new(file, opts.progress.clone());
+            format::read_stream(path, r, input.in_directory(), sink, stats);
+        }
     }
-    parse::read_stream(path, file, sink, stats);
 }
 
-/// Reads one stream (gzip or not) as if it were the file `name`. For tests and for
+/// Reads one stream (any supported format) as if it were the file `name`. For tests and for
 /// callers that have the bytes elsewhere. Does not count a file in `stats.files`.
 pub fn read_reader<R: Read, S: Sink>(name: &Path, reader: R, sink: &mut S, stats: &mut ReadStats) {
-    parse::read_stream(name, reader, sink, stats)
+    format::read_stream(name, reader, false, sink, stats)
+}
+
+/// Counts the bytes read through it (for `ReadStats::bytes` on stdin and for progress).
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+    progress: Option<Arc<AtomicU64>>,
+}
+
+impl<R> Counting<R> {
+    fn new(inner: R, progress: Option<Arc<AtomicU64>>) -> Self {
+        Counting {
+            inner,
+            count: Arc::new(AtomicU64::new(0)),
+            progress,
+        }
+    }
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(p) = &self.progress {
+            p.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
 }

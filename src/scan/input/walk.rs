@@ -1,214 +1,248 @@
-//! Walking top-level values with serde visitors: arrays and `records` wrappers element by
-//! element, each element kept as raw JSON text with its line.
+//! Stage 1 of the reading pipeline: which inputs a scan reads, in which order, and which
+//! directory entries it skips (and why).
+//!
+//! Named paths are read in the order given; `-` is standard input. Inside a directory,
+//! entries are visited sorted by name (byte order), recursively. Every regular file is a
+//! candidate whatever its name: its content decides whether and how it is read (see
+//! the `format` stage). Skipped: hidden entries (`.name`), entries that are neither files
+//! nor directories (sockets, FIFOs, devices), and symbolic links to directories unless
+//! [`WalkOptions::follow_symlinks`]; with it, a directory already visited (a link loop, or
+//! two links to one directory) is skipped, so the walk always ends.
 
-use std::cell::Cell;
+use std::collections::HashSet;
 use std::fmt;
-use std::rc::Rc;
+use std::path::{Path, PathBuf};
 
-use serde::de::{
-    self, DeserializeSeed, Deserializer as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
-};
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use super::{Problem, ProblemKind};
 
-use super::parse::{FileCtx, Shape};
-use super::Sink;
+/// The name standard input is reported under.
+pub const STDIN_NAME: &str = "<stdin>";
 
-/// Where the line number of an event comes from.
-pub(super) enum LineSrc<'b> {
-    /// Line mode: every event of the value is on this line.
-    Fixed(u64),
-    /// Streamed document: newlines consumed so far by the parser.
-    Counter(Rc<Cell<u64>>),
-    /// Document in memory: the line is found from where the value lies in the buffer.
-    Slice(&'b SliceLines<'b>),
+/// How directories are walked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalkOptions {
+    /// Follow symbolic links to directories (each directory is still read once).
+    pub follow_symlinks: bool,
 }
 
-impl LineSrc<'_> {
-    /// The current line, for the owned-value variants. For a streamed document this is
-    /// exact when called right after the parser consumed the first byte of a value
-    /// (serde_json does not read ahead).
-    fn current(&self) -> u64 {
+/// One input to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// `-`: standard input.
+    Stdin,
+    /// A file, named on the command line (`in_directory` false) or found in a directory.
+    File { path: PathBuf, in_directory: bool },
+}
+
+impl Input {
+    /// Found while walking a directory (rather than named): content that is plain text but
+    /// not JSON is then skipped rather than reported.
+    pub fn in_directory(&self) -> bool {
+        matches!(
+            self,
+            Input::File {
+                in_directory: true,
+                ..
+            }
+        )
+    }
+
+    /// The name the input is reported under.
+    pub fn path(&self) -> &Path {
         match self {
-            LineSrc::Fixed(n) => *n,
-            LineSrc::Counter(c) => c.get() + 1,
-            LineSrc::Slice(s) => s.lines_before + s.newlines.get() + 1,
+            Input::Stdin => Path::new(STDIN_NAME),
+            Input::File { path, .. } => path,
         }
     }
 }
 
-/// Line numbers of values inside an in-memory document, counted incrementally (values
-/// arrive in order, so the whole document is scanned once).
-pub(super) struct SliceLines<'b> {
-    pub(super) buf: &'b [u8],
-    pub(super) lines_before: u64,
-    /// Bytes of `buf` scanned for newlines so far, and the newlines found in them.
-    pub(super) scanned: Cell<usize>,
-    pub(super) newlines: Cell<u64>,
+/// Why an entry was not read. The `Display` form is the stable reason name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipReason {
+    /// Its name starts with a dot.
+    Hidden,
+    /// A symbolic link to a directory, without `--follow-symlinks`.
+    SymlinkedDirectory,
+    /// A directory already read through another path (link loop or duplicate link).
+    AlreadyVisited,
+    /// Neither a regular file nor a directory (socket, FIFO, device, dangling link).
+    NotAFile,
+    /// Plain text that is not JSON (a README, a script), found in a directory.
+    NotJson,
 }
 
-impl SliceLines<'_> {
-    /// The 1-based line of the byte at `ptr`, which points into `buf`.
-    pub(super) fn line_at(&self, ptr: *const u8) -> u64 {
-        let off = (ptr as usize)
-            .saturating_sub(self.buf.as_ptr() as usize)
-            .min(self.buf.len());
-        let from = self.scanned.get();
-        if off >= from {
-            let n = memchr::memchr_iter(b'\n', &self.buf[from..off]).count() as u64;
-            self.newlines.set(self.newlines.get() + n);
-        } else {
-            let n = memchr::memchr_iter(b'\n', &self.buf[..off]).count() as u64;
-            self.newlines.set(n);
-        }
-        self.scanned.set(off);
-        self.lines_before + self.newlines.get() + 1
-    }
-}
-
-/// A raw event: borrowed from an in-memory document or owned when streamed.
-enum Raw<'de> {
-    Borrowed(&'de RawValue),
-    Owned(Box<RawValue>),
-}
-
-impl Raw<'_> {
-    fn get(&self) -> &RawValue {
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
         match self {
-            Raw::Borrowed(r) => r,
-            Raw::Owned(r) => r,
+            SkipReason::Hidden => "hidden",
+            SkipReason::SymlinkedDirectory => "symlinked_directory",
+            SkipReason::AlreadyVisited => "already_visited",
+            SkipReason::NotAFile => "not_a_file",
+            SkipReason::NotJson => "not_json",
+        }
+    }
+
+    /// A sentence for `--verbose`.
+    pub fn explain(self) -> &'static str {
+        match self {
+            SkipReason::Hidden => "hidden (name starts with a dot)",
+            SkipReason::SymlinkedDirectory => {
+                "symbolic link to a directory (use --follow-symlinks to read it)"
+            }
+            SkipReason::AlreadyVisited => {
+                "directory already read (symbolic link loop or duplicate)"
+            }
+            SkipReason::NotAFile => "not a regular file or directory",
+            SkipReason::NotJson => "text that is not JSON",
         }
     }
 }
 
-/// Deserializes one value as raw JSON with its line: borrowed (no copy) and located by
-/// position for an in-memory document, owned and located by the parser's progress
-/// otherwise.
-fn take_raw<'de, D: de::Deserializer<'de>>(
-    d: D,
-    lines: &LineSrc<'_>,
-) -> Result<(Raw<'de>, u64), D::Error> {
-    match lines {
-        LineSrc::Slice(s) => {
-            let raw = <&'de RawValue>::deserialize(d)?;
-            Ok((Raw::Borrowed(raw), s.line_at(raw.get().as_ptr())))
+impl fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A directory entry that was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: SkipReason,
+}
+
+/// The result of a walk.
+#[derive(Debug, Default)]
+pub struct Walked {
+    /// Inputs to read, in reading order.
+    pub inputs: Vec<Input>,
+    pub skipped: Vec<Skipped>,
+    /// Named paths that do not exist or cannot be inspected, and directories that cannot
+    /// be listed; each fails the scan (exit status 2), the walk goes on.
+    pub problems: Vec<Problem>,
+}
+
+/// Expands the named paths into the inputs to read (see the module documentation).
+pub fn walk<P: AsRef<Path>>(paths: &[P], opts: &WalkOptions) -> Walked {
+    let mut w = Walker {
+        opts: *opts,
+        out: Walked::default(),
+        visited: HashSet::new(),
+    };
+    for p in paths {
+        let path = p.as_ref();
+        if path.as_os_str() == "-" {
+            w.out.inputs.push(Input::Stdin);
+            continue;
         }
-        _ => {
-            let line = lines.current();
-            let raw = <Box<RawValue>>::deserialize(d)?;
-            Ok((Raw::Owned(raw), line))
-        }
-    }
-}
-
-/// Parses one top-level value of a known shape and delivers its events.
-pub(super) fn parse_value<'de, R: serde_json::de::Read<'de>, S: Sink>(
-    ctx: &mut FileCtx<'_, S>,
-    de: &mut serde_json::Deserializer<R>,
-    shape: Shape,
-    lines: &LineSrc<'_>,
-) -> Result<(), serde_json::Error> {
-    match shape {
-        Shape::Array => de.deserialize_seq(ArrayVisitor { ctx, lines }),
-        Shape::Wrapper => de.deserialize_map(WrapperVisitor { ctx, lines }),
-        // A scalar is reported by `emit` as not an object.
-        Shape::Object | Shape::Scalar => {
-            let (raw, line) = take_raw(&mut *de, lines)?;
-            ctx.emit(raw.get(), line, None);
-            Ok(())
-        }
-    }
-}
-
-/// Streams the elements of an array to the sink, one [`RawValue`] at a time.
-struct ArrayVisitor<'c, 'f, 'l, S> {
-    ctx: &'c mut FileCtx<'f, S>,
-    lines: &'l LineSrc<'l>,
-}
-
-impl<'de, S: Sink> Visitor<'de> for ArrayVisitor<'_, '_, '_, S> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of event objects")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0u64;
-        while seq
-            .next_element_seed(ElementSeed {
-                ctx: &mut *self.ctx,
-                lines: self.lines,
-                index,
-            })?
-            .is_some()
-        {
-            index += 1;
-        }
-        Ok(())
-    }
-}
-
-struct ElementSeed<'c, 'f, 'l, S> {
-    ctx: &'c mut FileCtx<'f, S>,
-    lines: &'l LineSrc<'l>,
-    index: u64,
-}
-
-impl<'de, S: Sink> DeserializeSeed<'de> for ElementSeed<'_, '_, '_, S> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        // Streaming: serde_json has consumed the element's first byte and nothing after it,
-        // so the line counter is at the element's first line.
-        let (raw, line) = take_raw(d, self.lines)?;
-        self.ctx.emit(raw.get(), line, Some(self.index));
-        Ok(())
-    }
-}
-
-/// `{"records": [...]}` / `{"Records": [...]}`: streams the array; other keys are skipped.
-struct WrapperVisitor<'c, 'f, 'l, S> {
-    ctx: &'c mut FileCtx<'f, S>,
-    lines: &'l LineSrc<'l>,
-}
-
-impl<'de, S: Sink> Visitor<'de> for WrapperVisitor<'_, '_, '_, S> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object with a records array")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = false;
-        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if !seen && (key == "records" || key == "Records") {
-                seen = true;
-                map.next_value_seed(ArraySeed {
-                    ctx: &mut *self.ctx,
-                    lines: self.lines,
-                })?;
-            } else {
-                map.next_value::<IgnoredAny>()?;
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => w.dir(path),
+            Ok(_) => w.out.inputs.push(Input::File {
+                path: path.to_path_buf(),
+                in_directory: false,
+            }),
+            Err(e) => {
+                let detail = if e.kind() == std::io::ErrorKind::NotFound {
+                    "no such file or directory".to_string()
+                } else {
+                    format!("cannot read: {e}")
+                };
+                w.out
+                    .problems
+                    .push(Problem::input(path, ProblemKind::Unreadable, detail));
             }
         }
-        Ok(())
+    }
+    w.out
+}
+
+struct Walker {
+    opts: WalkOptions,
+    out: Walked,
+    /// (device, inode) of every directory entered, for loop protection.
+    visited: HashSet<(u64, u64)>,
+}
+
+impl Walker {
+    fn dir(&mut self, dir: &Path) {
+        if let Some(id) = dir_id(dir) {
+            if !self.visited.insert(id) {
+                self.skip(dir, SkipReason::AlreadyVisited);
+                return;
+            }
+        }
+        let entries = std::fs::read_dir(dir).and_then(|rd| rd.collect::<Result<Vec<_>, _>>());
+        let mut entries = match entries {
+            Ok(v) => v,
+            Err(e) => {
+                self.out.problems.push(Problem::input(
+                    dir,
+                    ProblemKind::Unreadable,
+                    format!("cannot list directory: {e}"),
+                ));
+                return;
+            }
+        };
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            if entry.file_name().as_encoded_bytes().starts_with(b".") {
+                self.skip(&path, SkipReason::Hidden);
+                continue;
+            }
+            // file_type() does not follow symbolic links; metadata() does.
+            let Ok(ft) = entry.file_type() else {
+                self.skip(&path, SkipReason::NotAFile);
+                continue;
+            };
+            let target = if ft.is_symlink() {
+                match std::fs::metadata(&path) {
+                    Ok(m) => m.file_type(),
+                    Err(_) => {
+                        self.skip(&path, SkipReason::NotAFile);
+                        continue;
+                    }
+                }
+            } else {
+                ft
+            };
+            if target.is_dir() {
+                if ft.is_symlink() && !self.opts.follow_symlinks {
+                    self.skip(&path, SkipReason::SymlinkedDirectory);
+                } else {
+                    self.dir(&path);
+                }
+            } else if target.is_file() {
+                self.out.inputs.push(Input::File {
+                    path,
+                    in_directory: true,
+                });
+            } else {
+                self.skip(&path, SkipReason::NotAFile);
+            }
+        }
+    }
+
+    fn skip(&mut self, path: &Path, reason: SkipReason) {
+        self.out.skipped.push(Skipped {
+            path: path.to_path_buf(),
+            reason,
+        });
     }
 }
 
-struct ArraySeed<'c, 'f, 'l, S> {
-    ctx: &'c mut FileCtx<'f, S>,
-    lines: &'l LineSrc<'l>,
+#[cfg(unix)]
+fn dir_id(dir: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(dir).ok().map(|m| (m.dev(), m.ino()))
 }
 
-impl<'de, S: Sink> DeserializeSeed<'de> for ArraySeed<'_, '_, '_, S> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(ArrayVisitor {
-            ctx: self.ctx,
-            lines: self.lines,
-        })
-    }
+#[cfg(not(unix))]
+fn dir_id(dir: &Path) -> Option<(u64, u64)> {
+    // Without inode numbers, canonical paths identify directories.
+    use std::hash::{Hash, Hasher};
+    let c = std::fs::canonicalize(dir).ok()?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    c.hash(&mut h);
+    Some((0, h.finish()))
 }

@@ -6,7 +6,7 @@
 //!
 //! [MULTI-VM] it.admin@contoso.example  azure  microsoft.compute/virtualmachines/runcommand/action
 //!   seen          2026-03-14T02:11:05Z → 02:14:59Z (3m 54s)
-//!   invocations   6 (1 failed)
+//!   invocations   6 succeeded, 1 failed (not counted)
 //!   VMs (6)       vm-app-01, vm-app-02, vm-app-03, vm-app-04, vm-app-05, vm-app-06
 //!   …
 //! ```
@@ -28,7 +28,9 @@
 
 use std::io::{self, Write};
 
-use super::{break_pieces, flag, is_finding, sanitize, truncate_middle, width, TableOptions};
+use super::{
+    break_pieces, flag, is_finding, sanitize, split_at_width, truncate_middle, width, TableOptions,
+};
 use crate::detect::row::{OutValue, OutputRow};
 
 /// Indent of the body lines.
@@ -127,7 +129,7 @@ pub(super) fn write_cards(
         .map(|(_, title, rows)| {
             let cards = rows
                 .iter()
-                .map(|(i, r)| build_card(r, *i, requested))
+                .map(|(i, r)| build_card(r, *i, requested, opts.failed_in_count))
                 .collect();
             (title, cards)
         })
@@ -168,8 +170,7 @@ fn write_heading(w: &mut dyn Write, title: &str, total: usize, color: bool) -> i
         "── {title} {}",
         "─".repeat(total.saturating_sub(used).max(2))
     );
-    let line: String = line.chars().take(total.max(1)).collect();
-    let line = line.trim_end();
+    let line = split_at_width(&line, total.max(1)).0.trim_end();
     if color {
         writeln!(w, "{BOLD}{line}{RESET}")
     } else {
@@ -208,7 +209,12 @@ fn single(row: &OutputRow, name: &str) -> Option<String> {
 
 /// Builds the card of `row` (the `index`th row of the output, used only to name rows with
 /// no header fields). With `requested` columns, the body shows exactly those (raw names).
-pub(super) fn build_card(row: &OutputRow, index: usize, requested: Option<&[String]>) -> Card {
+pub(super) fn build_card(
+    row: &OutputRow,
+    index: usize,
+    requested: Option<&[String]>,
+    failed_in_count: bool,
+) -> Card {
     let tag = verdict(row);
     let wanted = |c: &str| requested.is_none_or(|r| r.iter().any(|x| x.trim() == c));
     let mut used: Vec<&str> = ALIASES.to_vec();
@@ -253,8 +259,13 @@ pub(super) fn build_card(row: &OutputRow, index: usize, requested: Option<&[Stri
         used.push("event_time");
     }
     if let Some(n) = single(row, "invocation_count") {
-        let text = match single(row, "failed_count") {
-            Some(f) if f != "0" => format!("{n} ({f} failed)"),
+        let failed = single(row, "failed_count").and_then(|f| f.parse::<u64>().ok());
+        let count = n.parse::<u64>().ok();
+        let text = match (count, failed) {
+            (Some(c), Some(f)) if f > 0 && failed_in_count => {
+                format!("{c} ({} succeeded, {f} failed)", c.saturating_sub(f))
+            }
+            (Some(c), Some(f)) if f > 0 => format!("{c} succeeded, {f} failed (not counted)"),
             _ => n,
         };
         fields.push(Field::new("invocations", vec![text]));
@@ -270,6 +281,15 @@ pub(super) fn build_card(row: &OutputRow, index: usize, requested: Option<&[Stri
         fields.push(Field::new(label, vms));
     }
     used.extend(["targeted_vms", "vm_count"]);
+    // Targets that select machines (`InstanceIds=*`, a tag, a whole scale set): why a row
+    // with few or no VMs is a finding.
+    push(
+        &mut fields,
+        &mut used,
+        row,
+        "target_selectors",
+        "selects (any number of VMs)",
+    );
     push(
         &mut fields,
         &mut used,
@@ -304,6 +324,7 @@ pub(super) fn build_card(row: &OutputRow, index: usize, requested: Option<&[Stri
     fields.extend(caller.map(|c| Field::new("caller", vec![c])));
     used.extend(["caller_type", "caller_tenant"]);
     push(&mut fields, &mut used, row, "caller_session", "session");
+    push(&mut fields, &mut used, row, "invoked_by", "via service");
     // Correlation IDs are for pivoting into the raw logs, which `--format json` serves;
     // in a card they would double its length.
     used.extend(["correlation_ids", "correlation_id"]);
@@ -362,6 +383,8 @@ fn seen(row: &OutputRow) -> Option<(String, Vec<&'static str>)> {
     let consumed = vec![
         "first_seen",
         "last_seen",
+        "first_seen_utc",
+        "last_seen_utc",
         "event_time",
         "_time",
         "duration_seconds",
@@ -524,8 +547,8 @@ pub(super) fn fill(
             }
             cur.push_str(piece);
             while width(&cur) > avail {
-                let head: String = cur.chars().take(avail).collect();
-                let tail: String = cur.chars().skip(avail).collect();
+                let (head, tail) = split_at_width(&cur, avail);
+                let (head, tail) = (head.to_string(), tail.to_string());
                 cur = head;
                 newline(&mut cur, &mut avail);
                 cur = tail;
@@ -647,7 +670,7 @@ mod tests {
             ("brand_new", OutValue::Single("kept".into())),
             ("caller_session", OutValue::Multi(vec![])),
         ]);
-        let card = build_card(&r, 0, None);
+        let card = build_card(&r, 0, None, false);
         assert_eq!(card.tag.as_deref(), Some("[MULTI-VM]"));
         assert_eq!(card.header, ["mallory@contoso.example", "azure"]);
         assert_eq!(
@@ -667,23 +690,28 @@ mod tests {
                 "brand_new"
             ]
         );
-        assert_eq!(card.fields[1].values, ["6 (1 failed)"]);
+        assert_eq!(
+            card.fields[1].values,
+            ["6 succeeded, 1 failed (not counted)"]
+        );
+        let counted = build_card(&r, 0, None, true);
+        assert_eq!(counted.fields[1].values, ["6 (5 succeeded, 1 failed)"]);
         assert_eq!(card.fields[2].values.len(), 6);
         assert_eq!(card.fields[5].values, ["user, tenant t-1"]);
 
-        let aws = build_card(&sample_rows()[1], 1, None);
+        let aws = build_card(&sample_rows()[1], 1, None, false);
         assert_eq!(aws.tag.as_deref(), Some("[CROSS-TENANT]"));
         // No VMs: no VMs line; the AWS account is called an account.
         assert!(aws.fields.iter().all(|f| !f.label.starts_with("VMs")));
 
         let req = strings(&["cloud", "vm_count", "first_seen"]);
-        let card = build_card(&sample_rows()[1], 1, Some(&req));
+        let card = build_card(&sample_rows()[1], 1, Some(&req), false);
         assert_eq!(card.header, ["aws"]);
         assert_eq!(card.operation, None);
         let labels: Vec<&str> = card.fields.iter().map(|f| f.label.as_str()).collect();
         assert_eq!(labels, ["vm_count", "first_seen"]);
 
-        let bare = build_card(&row(&[("x", &["1"])]), 4, None);
+        let bare = build_card(&row(&[("x", &["1"])]), 4, None, false);
         assert_eq!(bare.header, ["row 5"]);
         assert_eq!(bare.fields, [Field::new("x", strings(&["1"]))]);
     }

@@ -1,4 +1,5 @@
-//! Realistic T1651 audit events in the shapes the cloud APIs return, for emulators and tests.
+//! Realistic T1651 audit events in the shapes the cloud APIs return, for emulators and tests
+//! (test support: lives with the tests, not in the product).
 //!
 //! * [`azure_event`]: one Activity Log REST event (the `value[]` element of
 //!   `…/eventtypes/management/values`), with the fields Splunk's `mscs:azure:audit` content uses.
@@ -14,7 +15,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
-use crate::detect::operations::{AWS_DEFAULT_EVENT_NAMES, AZURE_DEFAULT_OPERATIONS};
+use t1651::detect::operations::{AWS_DEFAULT_EVENT_NAMES, AZURE_DEFAULT_OPERATIONS};
 
 /// Small deterministic generator (SplitMix64): fixtures must not depend on a random crate.
 #[derive(Debug, Clone)]
@@ -430,39 +431,4 @@ pub fn aws_backlog(
             cloudtrail_event(&spec)
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backlog_is_deterministic_with_unique_ids_and_lifecycles() {
-        let from = DateTime::parse_from_rfc3339("2024-05-01T00:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let a = azure_backlog(7, 500, "sub", "ten", from, from + Duration::hours(5));
-        let b = azure_backlog(7, 500, "sub", "ten", from, from + Duration::hours(5));
-        assert_eq!(a, b);
-        assert_eq!(a.len(), 500);
-        let ids: std::collections::HashSet<_> = a
-            .iter()
-            .map(|e| e["eventDataId"].as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(ids.len(), 500);
-        let started = a
-            .iter()
-            .filter(|e| e["status"]["value"] == "Started")
-            .count();
-        assert!(started > 0, "run-command lifecycles present");
-        assert!(a.iter().any(
-            |e| AZURE_NOISE_OPERATIONS.contains(&e["operationName"]["value"].as_str().unwrap())
-        ));
-        let aws = aws_backlog(3, 50, "eu-west-1", from, from + Duration::hours(1));
-        let entry = lookup_events_entry(&aws[0]);
-        let inner: Value =
-            serde_json::from_str(entry["CloudTrailEvent"].as_str().unwrap()).unwrap();
-        assert_eq!(inner, aws[0]);
-        assert_eq!(inner["eventSource"], "ssm.amazonaws.com");
-    }
 }
