@@ -4,6 +4,7 @@
 Every seed is built here from the documented protocol shapes (protocol.md sections 2, 3, 5, 6),
 with byte counts computed, not copied from any recording.
 """
+import base64
 import json
 import os
 
@@ -125,6 +126,24 @@ def js(o):
     return json.dumps(o, separators=(",", ":"))
 
 
+# Google Cloud: the first record of a setMetadata operation adding a startup script.
+GCP_SET = {
+    "insertId": "-x1", "logName": "projects/p-1/logs/cloudaudit.googleapis.com%2Factivity",
+    "operation": {"first": True, "id": "operation-1", "producer": "compute.googleapis.com"},
+    "protoPayload": {
+        "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+        "authenticationInfo": {"principalEmail": "sa@p-1.iam.gserviceaccount.com",
+                               "serviceAccountDelegationInfo": [{"firstPartyPrincipal": {"principalEmail": "u@example.com"}}]},
+        "metadata": {"instanceMetadataDelta": {"addedMetadataKeys": ["startup-script"]}},
+        "methodName": "v1.compute.instances.setMetadata",
+        "requestMetadata": {"callerIp": "203.0.113.5"},
+        "resourceName": "projects/p-1/zones/us-central1-a/instances/vm-1",
+        "serviceName": "compute.googleapis.com"},
+    "receiveTimestamp": "2026-03-14T06:00:01.1Z", "resource": {"labels": {"zone": "us-central1-a"}, "type": "gce_instance"},
+    "severity": "NOTICE", "timestamp": "2026-03-14T06:00:00.5Z",
+}
+
+
 SEEDS["detect_normalize_json"] = {
     "azure_rest_runcommand": b"\x01" + js(AZ_RUN).encode(),
     "azure_eventhub_upper_glued": b"\x00" + js(AZ_EVENTHUB).encode(),
@@ -133,6 +152,9 @@ SEEDS["detect_normalize_json"] = {
     "azure_truncated": b"\x01" + js(AZ_RUN).encode()[:300],
     "wrong_types": b"\x02" + js(dict(AZ_RUN, operationName=7, status=[1, 2], correlationId={"a": None})).encode(),
     "not_json": b"\x01" + b"Mar 14 03:20:00 host sshd[1]: not an audit record",
+    "gcp_setmetadata": b"\x00" + js(GCP_SET).encode(),
+    "gcp_pubsub_base64": b"\x01" + js({"data": base64.b64encode(js(GCP_SET).encode()).decode(), "message_id": "1"}).encode(),
+    "gcp_truncated": b"\x01" + js({"data": GCP_SET}).encode()[:400],
 }
 # detect_normalize_fields is a structured target (arbitrary); these byte strings give it a start.
 SEEDS["detect_normalize_fields"] = {

@@ -4,8 +4,9 @@
 //!
 //! * [`scp`]: Splunk's chunked custom search command protocol (SCP v2): framing, metadata,
 //!   the CSV body codec and a command runtime. It knows nothing of T1651.
-//! * [`detect`]: the detection domain: event normalisation for every Azure Activity Log and
-//!   AWS CloudTrail shape, invocation collapse, aggregation and mergeable partial state.
+//! * [`detect`]: the detection domain: event normalisation for every Azure Activity Log,
+//!   AWS CloudTrail and Google Cloud audit log shape, invocation collapse, aggregation and
+//!   mergeable partial state.
 //!   It knows nothing of the protocol.
 //! * [`scan`]: the offline front end: reads exported log files and runs [`detect`].
 //! * [`command`]: the `t1651detect` search command, a thin adapter from [`scp`] to [`detect`].

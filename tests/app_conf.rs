@@ -15,7 +15,7 @@ use app_support::conf::{self, Conf, Stanza};
 use app_support::spl;
 use app_support::{app_conf, app_dir, read, repo_root, APP_ID};
 use t1651::detect::operations::{
-    AWS_DEFAULT_EVENT_NAMES, AWS_SSM_EVENT_SOURCE, AZURE_DEFAULT_OPERATIONS,
+    AWS_DEFAULT_EVENT_NAMES, AWS_SSM_EVENT_SOURCE, AZURE_DEFAULT_OPERATIONS, GCP_DEFAULT_METHODS,
 };
 
 const MODINPUT: &str = "t1651_cloud_audit";
@@ -435,9 +435,30 @@ fn data_source_macros_cover_every_sourcetype_and_operation() {
     assert_eq!(quoted_terms(aws), expected_aws);
     assert!(aws.starts_with("(eventSource="));
 
+    // Google Cloud: the last segment of each default method (every API version matches),
+    // then the term that passes base64-encoded Pub/Sub messages through.
+    let gcp = c.get("t1651_gcp_operations", "definition").unwrap();
+    let mut expected_gcp: Vec<String> = Vec::new();
+    for m in GCP_DEFAULT_METHODS {
+        let last = m.rsplit('.').next().unwrap().to_string();
+        if !expected_gcp.contains(&last) {
+            expected_gcp.push(last);
+        }
+    }
+    expected_gcp.push("protoPayload".into());
+    assert_eq!(
+        quoted_terms(gcp),
+        expected_gcp,
+        "t1651_gcp_operations vs detect::operations::GCP_DEFAULT_METHODS"
+    );
+    assert!(gcp.ends_with(r#"OR NOT "protoPayload")"#), "{gcp}");
+
     let mut sourcetypes = quoted_terms(c.get("t1651_azure_sourcetypes", "definition").unwrap());
     sourcetypes.extend(quoted_terms(
         c.get("t1651_aws_sourcetypes", "definition").unwrap(),
+    ));
+    sourcetypes.extend(quoted_terms(
+        c.get("t1651_gcp_sourcetypes", "definition").unwrap(),
     ));
     let got: BTreeSet<_> = sourcetypes.iter().map(String::as_str).collect();
     let want: BTreeSet<_> = app_support::SOURCETYPES.iter().copied().collect();
@@ -447,10 +468,15 @@ fn data_source_macros_cover_every_sourcetype_and_operation() {
     let app = load_app();
     let expanded = spl::expand("`t1651_cloud_admin_events`", &app.macros).unwrap();
     assert!(expanded.starts_with("index=*"), "{expanded}");
+    let gcp_terms: Vec<&str> = GCP_DEFAULT_METHODS
+        .iter()
+        .map(|m| m.rsplit('.').next().unwrap())
+        .collect();
     for term in AZURE_DEFAULT_OPERATIONS
         .iter()
         .chain(AWS_DEFAULT_EVENT_NAMES)
         .chain(app_support::SOURCETYPES)
+        .chain(&gcp_terms)
     {
         assert!(
             expanded.contains(term),

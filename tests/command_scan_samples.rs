@@ -14,6 +14,10 @@ const EXT: &str = "microsoft.compute/virtualmachines/extensions/write";
 const JOBS: &str = "microsoft.automation/automationaccounts/jobs/write";
 const SEND: &str = "ssm.amazonaws.com/sendcommand";
 const SESSION: &str = "ssm.amazonaws.com/startsession";
+const SET_METADATA: &str = "compute.instances.setmetadata";
+const PROJECT_METADATA: &str = "compute.projects.setcommoninstancemetadata";
+const PATCH_JOB: &str = "osconfig.executepatchjob";
+const DEPLOYER: &str = "deployer@contoso-prod-4711.iam.gserviceaccount.com";
 
 /// One expected row of samples/README.md.
 struct Expect {
@@ -305,13 +309,53 @@ fn default_rows() -> Vec<Expect> {
             "2026-03-15T10:41:00Z",
             "azure",
         ),
+        // Google Cloud (samples/gcp)
+        e(
+            admin,
+            "user",
+            SET_METADATA,
+            "europe-west1-b",
+            4,
+            4,
+            true,
+            false,
+            &["203.0.113.45"],
+            "2026-03-14T06:00:05Z",
+            "gcp",
+        ),
+        e(
+            DEPLOYER,
+            "service_account",
+            PROJECT_METADATA,
+            "-",
+            1,
+            0,
+            true,
+            false,
+            &["203.0.113.45"],
+            "2026-03-14T06:10:00Z",
+            "gcp",
+        ),
+        e(
+            DEPLOYER,
+            "service_account",
+            PATCH_JOB,
+            "-",
+            1,
+            0,
+            true,
+            false,
+            &["203.0.113.45"],
+            "2026-03-14T06:12:30Z",
+            "gcp",
+        ),
     ]
 }
 
 #[test]
 fn default_scan_prints_the_readme_findings() {
     let (rows, stderr) = scan(&[]);
-    assert_eq!(rows.len(), 14, "{rows:#?}");
+    assert_eq!(rows.len(), 17, "{rows:#?}");
     for e in default_rows() {
         check(&rows, &e);
     }
@@ -356,10 +400,36 @@ fn default_scan_prints_the_readme_findings() {
         "",
     );
     assert_eq!(s(r, "subscription_id"), "111122223333");
+    // Google Cloud: script keys named, selectors, impersonation.
+    let r = find(
+        &rows,
+        "it.admin@contoso.example",
+        SET_METADATA,
+        "europe-west1-b",
+    );
+    assert_eq!(
+        list(r, "targeted_vms"),
+        ["app-1", "app-2", "app-3", "app-4"]
+    );
+    assert_eq!(list(r, "documents"), ["startup-script"]);
+    assert_eq!(s(r, "subscription_id"), "contoso-prod-4711");
+    let r = find(&rows, DEPLOYER, PROJECT_METADATA, "-");
+    assert_eq!(
+        list(r, "target_selectors"),
+        ["project-metadata=contoso-prod-4711"]
+    );
+    assert_eq!(list(r, "caller_session"), ["it.admin@contoso.example"]);
+    assert_eq!(list(r, "documents"), ["startup-script-url"]);
+    let r = find(&rows, DEPLOYER, PATCH_JOB, "-");
+    assert_eq!(
+        list(r, "target_selectors"),
+        ["patchJob=9f3c2a1b-0000-4000-8000-000000000001"]
+    );
+    assert_eq!(s(r, "vendor_product"), "Google Cloud VM Manager");
     assert!(
-        stderr.contains("77 events")
-            && stderr.contains("not_selected 18")
-            && stderr.contains("14 rows, 5 findings (4 multi-VM, 1 cross-tenant)"),
+        stderr.contains("95 events")
+            && stderr.contains("not_selected 20")
+            && stderr.contains("17 rows, 8 findings (7 multi-VM, 1 cross-tenant)"),
         "{stderr}"
     );
     assert!(
@@ -371,7 +441,7 @@ fn default_scan_prints_the_readme_findings() {
 #[test]
 fn include_failed_adds_the_failed_invocations() {
     let (rows, stderr) = scan(&["--include-failed"]);
-    assert_eq!(rows.len(), 15);
+    assert_eq!(rows.len(), 19);
     let admin = "it.admin@contoso.example";
     let r = find(&rows, admin, RC, "rg-prod-app");
     assert_eq!(
@@ -409,8 +479,26 @@ fn include_failed_adds_the_failed_invocations() {
             cloud: "aws",
         },
     );
+    // The refused GCP setMetadata names a script key: one failed invocation.
+    check(
+        &rows,
+        &Expect {
+            caller: "intern@contoso.example",
+            caller_type: "user",
+            op: SET_METADATA,
+            rg: "europe-west1-b",
+            count: 1,
+            vm_count: 1,
+            failed: 1,
+            multi: false,
+            cross: false,
+            ips: &["198.51.100.77"],
+            first: "2026-03-14T06:07:30Z",
+            cloud: "gcp",
+        },
+    );
     assert!(
-        stderr.contains("15 rows, 6 findings (5 multi-VM, 1 cross-tenant)"),
+        stderr.contains("19 rows, 9 findings (8 multi-VM, 1 cross-tenant)"),
         "{stderr}"
     );
 }
@@ -418,23 +506,26 @@ fn include_failed_adds_the_failed_invocations() {
 #[test]
 fn threshold_six_keeps_only_the_ten_instance_sweep() {
     let (rows, stderr) = scan(&["--threshold", "6"]);
-    assert_eq!(rows.len(), 14);
+    assert_eq!(rows.len(), 17);
     let multi: Vec<&str> = rows
         .iter()
         .filter(|r| s(r, "multi_vm_targeting") == "TRUE")
         .map(|r| s(r, "caller_identity"))
         .collect();
-    // The tag-targeted SendCommands stay findings whatever the threshold.
+    // The tag-targeted SendCommand, the project-wide metadata write and the patch job
+    // stay findings whatever the threshold.
     assert_eq!(
         multi,
         [
             "arn:aws:iam::111122223333:user/atomic-tester",
             "arn:aws:iam::111122223333:user/build-agent",
-            "arn:aws:iam::111122223333:role/PatchAutomation"
+            "arn:aws:iam::111122223333:role/PatchAutomation",
+            DEPLOYER,
+            DEPLOYER
         ]
     );
     assert!(
-        stderr.contains("14 rows, 4 findings (3 multi-VM, 1 cross-tenant)"),
+        stderr.contains("17 rows, 6 findings (5 multi-VM, 1 cross-tenant)"),
         "{stderr}"
     );
 }

@@ -33,6 +33,22 @@ enum Ev {
         /// Tag targeting instead of instance ids.
         selector: bool,
     },
+    /// A Google Cloud record: a metadata write (first or last record of an operation, or
+    /// no operation), a project-metadata write, or an OS Config patch job.
+    Gcp {
+        vm: u8,
+        op: Option<u8>,
+        /// 0 no key list, 1 startup-script, 2 ssh-keys, 3 startup-script deleted.
+        keys: u8,
+        first: bool,
+        failed: bool,
+        caller: u8,
+        secs: u16,
+        /// 0 instance metadata, 1 project metadata, 2 patch job.
+        kind: u8,
+        /// 0 gcloud JSON, 1 Pub/Sub object, 2 Pub/Sub base64.
+        shape: u8,
+    },
     Junk(u8),
 }
 
@@ -42,6 +58,8 @@ fn ev_strategy() -> impl Strategy<Value = Ev> {
             .prop_map(|(vm, corr, status, caller, eventhub, ip, secs, op)| Ev::Azure { vm, corr, status, caller, eventhub, ip, secs, op }),
         3 => (0u8..3, proptest::collection::vec(0u8..8, 0..4), proptest::bool::weighted(0.2), 0u16..7200, any::<bool>(), proptest::bool::weighted(0.2))
             .prop_map(|(user, instances, failed, secs, start_session, selector)| Ev::Aws { user, instances, failed, secs, start_session, selector }),
+        4 => ((0u8..4, proptest::option::of(0u8..4), 0u8..4, any::<bool>(), proptest::bool::weighted(0.2)), (0u8..3, 0u16..7200, prop_oneof![4 => Just(0u8), 1 => Just(1), 1 => Just(2)], 0u8..3))
+            .prop_map(|((vm, op, keys, first, failed), (caller, secs, kind, shape))| Ev::Gcp { vm, op, keys, first, failed, caller, secs, kind, shape }),
         1 => (0u8..4).prop_map(Ev::Junk),
     ]
 }
@@ -98,6 +116,34 @@ fn render(e: &Ev) -> String {
                 extra["errorCode"] = json!("AccessDenied");
             }
             cloudtrail(name, who, params, extra)
+        }
+        Ev::Gcp { vm, op, keys, first, failed, caller, secs, kind, shape } => {
+            let mut r = GcpRecord::set_metadata(&format!("vm-{vm}"), "x", &[], &iso(*secs));
+            r.operation = op.map(|o| (format!("operation-{o}"), *first, !*first));
+            r.keys = match keys {
+                0 => Keys::None,
+                1 => Keys::added(&["startup-script"]),
+                2 => Keys::added(&["ssh-keys"]),
+                _ => Keys::Delta { added: vec![], modified: vec![], deleted: vec!["startup-script".into()] },
+            };
+            r.principal = Some(["mallory@example.com", "deployer@acme-prod.iam.gserviceaccount.com", "service-1@gcp-sa-osconfig.iam.gserviceaccount.com"][*caller as usize].into());
+            if *failed {
+                r.status_code = Some(7);
+                r.severity = "ERROR";
+            }
+            if *kind == 1 {
+                r.method = SET_PROJECT_METADATA.into();
+                r.resource_name = format!("projects/{GCP_PROJECT}");
+            } else if *kind == 2 {
+                r.method = EXECUTE_PATCH_JOB.into();
+                r.resource_name = format!("projects/{GCP_PROJECT}/patchJobs/j{vm}");
+            }
+            r.insert_id = Some(format!("{e:?}").chars().filter(|c| c.is_ascii_alphanumeric()).collect());
+            match shape {
+                0 => r.json(),
+                1 => r.pubsub(),
+                _ => r.pubsub_base64(),
+            }
         }
         Ev::Junk(k) => match k {
             0 => "{\"broken\": ".into(),
@@ -264,4 +310,38 @@ fn partial_rows_for_other_options_are_rejected() {
         r.ingest_fields(p);
     }
     assert!(r.finish().warning.unwrap().contains("bad_partial_state"));
+}
+
+/// A Google Cloud operation whose records are held by different indexers: the script key
+/// on one, the failure on another. The reducer merges the gate and the status like the
+/// direct run does; an operation whose records never name a script key stays out.
+#[test]
+fn gcp_operation_split_across_indexers_is_still_gated_as_one() {
+    let first = GcpRecord::set_metadata("web-1", "operation-7", &["startup-script"], &iso(0));
+    let mut last = first.last(&iso(5));
+    last.status_code = Some(13);
+    let mut ssh = GcpRecord::set_metadata("web-2", "operation-8", &[], &iso(1));
+    ssh.keys = Keys::None;
+    let mut ssh_last = ssh.last(&iso(2));
+    ssh_last.keys = Keys::added(&["ssh-keys"]);
+    let raws = vec![
+        first.json(),
+        last.pubsub(),
+        ssh.json(),
+        ssh_last.pubsub_base64(),
+    ];
+    for pairs in [vec![], vec![("include_failed", "t")]] {
+        let want = direct(&Options::parse(pairs.iter().copied()).unwrap(), &raws);
+        for assign in [[0, 1, 2, 0], [1, 0, 0, 1], [0, 2, 1, 2], [2, 2, 2, 2]] {
+            let got = distributed(&pairs, &raws, &assign, 2, false);
+            assert_eq!(got.rows, want.rows, "{pairs:?} {assign:?}");
+        }
+        if pairs.is_empty() {
+            assert!(want.rows.is_empty(), "{:?}", want.rows);
+        } else {
+            assert_eq!(want.rows.len(), 1);
+            assert_eq!(col(&want.rows[0], "failed_count"), "1");
+            assert_eq!(multi(&want.rows[0], "documents"), ["startup-script"]);
+        }
+    }
 }

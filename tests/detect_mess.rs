@@ -463,6 +463,24 @@ const JSON: &[&str] = &[
     "\"eventID\"",
     "\"time\"",
     "\"2024-05-01T10:00:00Z\"",
+    // Google Cloud (issue 18)
+    "\"protoPayload\"",
+    "\"methodName\"",
+    "\"v1.compute.instances.setMetadata\"",
+    "\"authenticationInfo\"",
+    "\"principalEmail\"",
+    "\"metadata\"",
+    "\"instanceMetadataDelta\"",
+    "\"addedMetadataKeys\"",
+    "\"startup-script\"",
+    "\"operation\"",
+    "\"id\"",
+    "\"logName\"",
+    "\"projects/p/logs/x\"",
+    "\"receiveTimestamp\"",
+    "\"timestamp\"",
+    "\"data\"",
+    "\"eyJwcm90b1BheWxvYWQiOnsibWV0aG9kTmFtZSI6InYxLmNvbXB1dGUuaW5zdGFuY2VzLnNldE1ldGFkYXRhIn19\"",
 ];
 
 proptest! {

@@ -139,12 +139,12 @@ fn samples_table_and_summary() {
     }
     assert!(o.stdout.contains("az-monitor-activity-log-2026-03-14.json"));
     assert!(o.stdout.lines().all(|l| l.chars().count() <= 120));
-    // Nine files (the night's five and the four Atomic validation files, 3 events each),
-    // 77 events, 9 rows; the files with > 3 events are findings.
+    // Eleven files (the night's five, the four Atomic validation files with 3 events each,
+    // the two Google Cloud files), 95 events, 11 rows; the files with > 3 events are findings.
     assert_eq!(
         o.stderr.trim_end(),
-        "scan: 9 files (2 skipped: not_json 2), 77 events, 1 event not used (test_reason 1), \
-         9 rows, 5 findings (5 multi-VM, 0 cross-tenant)"
+        "scan: 11 files (3 skipped: not_json 3), 95 events, 1 event not used (test_reason 1), \
+         11 rows, 7 findings (7 multi-VM, 0 cross-tenant)"
     );
 }
 
@@ -155,7 +155,7 @@ fn auto_layout_shows_cards_when_the_table_would_wrap() {
     assert_eq!(o.code, 0, "{}", o.stderr);
     assert!(
         o.stdout
-            .starts_with("── 5 findings (multi-VM or cross-tenant) ──"),
+            .starts_with("── 7 findings (multi-VM or cross-tenant) ──"),
         "{}",
         o.stdout
     );
@@ -201,10 +201,10 @@ fn options_reach_the_engine_as_splunk_pairs() {
             ("home_tenant", "a,b".to_string()),
         ]
     );
-    // threshold 10: only the 32- and 11-event files are multi-VM.
+    // threshold 10: only the 32-, 14- and 11-event files are multi-VM.
     assert!(
         o.stderr
-            .ends_with("2 findings (2 multi-VM, 0 cross-tenant)\n"),
+            .ends_with("3 findings (3 multi-VM, 0 cross-tenant)\n"),
         "{}",
         o.stderr
     );
@@ -241,7 +241,7 @@ fn csv_and_json_have_every_column() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(rows.len(), 9);
+    assert_eq!(rows.len(), 11);
     assert_eq!(rows[0]["invocation_count"], "32");
     assert!(rows[0]["targeted_vms"].is_array());
     // Event locations name file, line and array index: the portal export is pretty-printed.
@@ -423,9 +423,9 @@ fn unreadable_input_is_exit_2_even_with_findings_and_rows_are_printed() {
 fn skipped_entries_are_counted_and_listed_with_verbose() {
     let o = scan(&[&samples()]);
     assert!(!o.stderr.contains("skipped samples"), "{}", o.stderr);
-    assert!(o.stderr.contains("(2 skipped: not_json 2)"), "{}", o.stderr);
+    assert!(o.stderr.contains("(3 skipped: not_json 3)"), "{}", o.stderr);
     let o = scan(&["--verbose", &samples()]);
-    for name in ["README.md", "make_samples.py"] {
+    for name in ["README.md", "make_samples.py", "make_gcp_samples.py"] {
         assert!(
             o.stderr.contains(&format!("{name}: text that is not JSON")),
             "{}",

@@ -402,13 +402,13 @@ fn shipped_samples_read_without_problems() {
     let (c, s) = scan(&[samples]);
     assert!(c.problems.is_empty(), "{:?}", c.problems);
     assert_eq!(
-        s.files, 9,
-        "five log files and four Atomic validation files"
+        s.files, 11,
+        "five log files, four Atomic validation files and two Google Cloud files"
     );
     assert_eq!(
         s.skipped.get(&SkipReason::NotJson),
-        Some(&2),
-        "README.md and make_samples.py"
+        Some(&3),
+        "README.md, make_samples.py and make_gcp_samples.py"
     );
     let per_file = |name: &str| c.events.iter().filter(|e| e.starts_with(name)).count();
     assert_eq!(per_file("az-monitor-activity-log-2026-03-14.json:"), 32);
@@ -427,7 +427,9 @@ fn shipped_samples_read_without_problems() {
     ] {
         assert_eq!(per_file(atomic), 3, "{atomic}");
     }
-    assert_eq!(s.events, 77);
+    assert_eq!(per_file("gcloud-logging-read-2026-03-14.json:"), 14);
+    assert_eq!(per_file("pubsub-messages-2026-03-14.jsonl:"), 4);
+    assert_eq!(s.events, 95);
 }
 
 /// Deterministic fuzzing: mutated inputs of every shape never panic, every complete event

@@ -13,6 +13,15 @@
 //!   Started/Accepted/Succeeded rows of one run share all four and collapse.
 //!   Outcome: failed if any row failed, else succeeded if any succeeded, else in progress.
 //!   A row without correlationId, and every AWS event, is its own invocation.
+//!   Google Cloud: the rows sharing (operation, `operation.id`, target) are one invocation
+//!   (the first and last records of a long-running operation); the document (the script
+//!   keys named) is merged into the invocation, not part of its key, because the first
+//!   record may name keys the last one does not.
+//! * **Script-key gate** (Google Cloud metadata writes): an invocation of
+//!   `compute.instances.setmetadata` / `compute.projects.setcommoninstancemetadata` counts
+//!   (in `invocation_count` and `failed_count`) only if one of its rows adds or modifies a
+//!   script key; otherwise it is dropped when it is folded. The gate is two flag bits ORed
+//!   together like the status flags, so it merges across map processes like them.
 //! * Conflicting attributes among rows of one invocation (caller, resource group,
 //!   subscription, source IP) are merged as "smallest non-empty" so that the result does
 //!   not depend on arrival order or on how the input was split across map processes.
@@ -52,6 +61,12 @@ const F_PROGRESS: u8 = 1;
 const F_SUCCESS: u8 = 2;
 const F_FAILED: u8 = 4;
 const F_CROSS: u8 = 8;
+/// The invocation counts only if a row names a script key (Google Cloud metadata writes).
+const F_GATED: u8 = 16;
+/// A row of the invocation adds or modifies a script key.
+const F_SCRIPT: u8 = 32;
+/// Every flag a partial row may carry.
+const F_ALL: u8 = F_PROGRESS | F_SUCCESS | F_FAILED | F_CROSS | F_GATED | F_SCRIPT;
 /// Bit 31 of a target id: the target is a resource, not a VM.
 const RESOURCE_BIT: u32 = MAX_ID << 1;
 /// Bit 30 of a target id: the target is a selector ([`TargetKind::Selector`]).
@@ -198,6 +213,9 @@ struct InvState {
     /// Interned [`Ctx`].
     ctx: u32,
     src: u32,
+    /// Document merged from the rows (smallest non-empty) when it is not part of the key
+    /// (Google Cloud); 0 otherwise.
+    doc: u32,
     flags: u8,
 }
 
@@ -507,13 +525,14 @@ impl Engine {
         }
     }
 
-    fn flags_of(status: Status, cross: bool) -> u8 {
-        let f = match status {
+    fn flags_of(ev: &NormalizedEvent<'_>) -> u8 {
+        let f = match ev.status {
             Status::Succeeded => F_SUCCESS,
             Status::Failed => F_FAILED,
             Status::Started | Status::Accepted | Status::Unknown => F_PROGRESS,
         };
-        f | if cross { F_CROSS } else { 0 }
+        let bit = |b: bool, f: u8| if b { f } else { 0 };
+        f | bit(ev.cross_tenant, F_CROSS) | bit(ev.gated, F_GATED) | bit(ev.script_key, F_SCRIPT)
     }
 
     /// Merge one event (unless it is a copy of one already merged).
@@ -548,13 +567,18 @@ impl Engine {
             }
         }
         let principal = self.intern_principal(principal);
-        let flags = Self::flags_of(ev.status, ev.cross_tenant);
+        let flags = Self::flags_of(ev);
         let kept = match (&ev.correlation_id, ev.cloud) {
-            (Some(corr), Cloud::Azure) => {
+            (Some(corr), Cloud::Azure | Cloud::Gcp) => {
+                // Google Cloud: the document (script keys) may be on one row only.
+                let (key_doc, state_doc) = match ev.cloud {
+                    Cloud::Gcp => (0, doc),
+                    _ => (doc, 0),
+                };
                 let key = InvKey {
                     corr: self.corr_of(corr),
                     target: targets.first().copied().unwrap_or(0),
-                    doc,
+                    doc: key_doc,
                     op: ev.op,
                 };
                 let ctx = self.intern_ctx(Ctx { principal, rg, sub });
@@ -563,6 +587,7 @@ impl Engine {
                     last: ev.time,
                     ctx,
                     src,
+                    doc: state_doc,
                     flags,
                 };
                 let kept = self.merge_invocation(key, st);
@@ -621,6 +646,7 @@ impl Engine {
                 last: cur.last.max(st.last),
                 ctx: self.merge_ctx(cur.ctx, st.ctx),
                 src: self.strings.min_nonempty(cur.src, st.src),
+                doc: self.strings.min_nonempty(cur.doc, st.doc),
                 flags: cur.flags | st.flags,
             };
             self.invocations.put(key, merged);
@@ -636,6 +662,10 @@ impl Engine {
 
     /// Fold a finished invocation into its group. Returns false if dropped by `max_groups`.
     fn fold(&mut self, inv: &Inv<'_>) -> bool {
+        if inv.flags & F_GATED != 0 && inv.flags & F_SCRIPT == 0 {
+            // A metadata write that set no script key: not T1651, not even a failed one.
+            return true;
+        }
         let failed = inv.flags & F_FAILED != 0;
         let counted = !failed || self.opts.include_failed;
         let bucket = match self.opts.span_micros {
@@ -738,7 +768,7 @@ impl Engine {
                 rg: c.rg,
                 sub: c.sub,
                 src: st.src,
-                doc: k.doc,
+                doc: if k.doc != 0 { k.doc } else { st.doc },
                 first: st.first,
                 last: st.last,
                 flags: st.flags,
@@ -767,6 +797,13 @@ impl Engine {
 
     fn event_row_of(&mut self, n: Normalized<'_>) -> Option<OutputRow> {
         match n {
+            // A metadata write record that names no script key: its invocation may still
+            // count in summary mode (through a sibling record), but this record shows no
+            // T1651 activity of its own.
+            Normalized::Event(ev) if ev.gated && !ev.script_key => {
+                self.stats.ignored += 1;
+                None
+            }
             Normalized::Event(ev) => {
                 self.stats.selected += 1;
                 let (row, cut) = events_row_cut(&ev, &self.opts);
@@ -933,7 +970,7 @@ impl Engine {
         b.multi("src", "src_truncated", &srcs, false);
         b.multi("dest", "dest_truncated", &dest, false);
         b.single("vendor_account", sub);
-        b.single("vendor_product", vendor_product(spec.cloud));
+        b.single("vendor_product", vendor_product(spec));
         if k.bucket != NO_BUCKET {
             b.single("span_start", time::format_epoch(k.bucket));
         }
@@ -949,10 +986,12 @@ fn bool_col(b: bool) -> &'static str {
     }
 }
 
-fn vendor_product(c: Cloud) -> &'static str {
-    match c {
+fn vendor_product(spec: &crate::detect::options::OperationSpec) -> &'static str {
+    match spec.cloud {
         Cloud::Azure => "Azure Activity Log",
         Cloud::Aws => "AWS CloudTrail",
+        Cloud::Gcp if spec.lower.starts_with("osconfig.") => "Google Cloud VM Manager",
+        Cloud::Gcp => "Google Cloud Compute Engine",
     }
 }
 
@@ -1073,7 +1112,7 @@ fn events_row_cut(ev: &NormalizedEvent<'_>, opts: &Options) -> (OutputRow, bool)
     let dest: Vec<&str> = vms.iter().chain(res.iter()).copied().collect();
     b.multi("dest", "dest_truncated", &dest, false);
     b.single("vendor_account", s(&ev.subscription));
-    b.single("vendor_product", vendor_product(spec.cloud));
+    b.single("vendor_product", vendor_product(spec));
     b.single("vendor_region", s(&ev.region));
     b.finish()
 }

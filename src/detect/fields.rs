@@ -151,6 +151,64 @@ pub(crate) mod names {
     pub const REGION: &str = "awsRegion";
     pub const REQUEST_ID: &str = "requestID";
     pub const EVENT_ID: &str = "eventID";
+
+    /// Google Cloud LogEntry fields, as Splunk flattens them. Each is read plain and with
+    /// the `data.` prefix of a Pub/Sub message (the Splunk Add-on for Google Cloud
+    /// Platform's `google:gcp:pubsub:message`). Indices into [`gcp::ALL`].
+    pub mod gcp {
+        pub const PREFIXES: &[&str] = &["", "data."];
+        /// A Pub/Sub message's `data` when it is a string (base64 of the LogEntry).
+        pub const PUBSUB_DATA: &str = "data";
+        pub const ALL: &[&str] = &[
+            "protoPayload.methodName",
+            "protoPayload.serviceName",
+            "protoPayload.resourceName",
+            "protoPayload.authenticationInfo.principalEmail",
+            "protoPayload.authenticationInfo.principalSubject",
+            "protoPayload.authenticationInfo.serviceAccountDelegationInfo{}.firstPartyPrincipal.principalEmail",
+            "protoPayload.authenticationInfo.serviceAccountDelegationInfo{}.principalSubject",
+            "protoPayload.requestMetadata.callerIp",
+            "protoPayload.status.code",
+            "protoPayload.metadata.instanceMetadataDelta.addedMetadataKeys{}",
+            "protoPayload.metadata.instanceMetadataDelta.modifiedMetadataKeys{}",
+            "protoPayload.metadata.projectMetadataDelta.addedMetadataKeys{}",
+            "protoPayload.metadata.projectMetadataDelta.modifiedMetadataKeys{}",
+            "protoPayload.request.Metadata Keys Added{}",
+            "protoPayload.request.Metadata Keys Modified{}",
+            "protoPayload.metadata.instanceMetadataDelta.deletedMetadataKeys{}",
+            "protoPayload.metadata.projectMetadataDelta.deletedMetadataKeys{}",
+            "protoPayload.request.Metadata Keys Deleted{}",
+            "logName",
+            "insertId",
+            "severity",
+            "timestamp",
+            "resource.labels.project_id",
+            "resource.labels.zone",
+            "operation.id",
+            "operation.first",
+            "operation.last",
+        ];
+        pub const METHOD: usize = 0;
+        pub const SERVICE: usize = 1;
+        pub const RESOURCE_NAME: usize = 2;
+        pub const PRINCIPAL_EMAIL: usize = 3;
+        pub const PRINCIPAL_SUBJECT: usize = 4;
+        pub const DELEGATION_EMAIL: usize = 5;
+        pub const DELEGATION_SUBJECT: usize = 6;
+        pub const CALLER_IP: usize = 7;
+        pub const STATUS_CODE: usize = 8;
+        pub const KEYS_SET: &[usize] = &[9, 10, 11, 12, 13, 14];
+        pub const KEYS_DELETED: &[usize] = &[15, 16, 17];
+        pub const LOG_NAME: usize = 18;
+        pub const INSERT_ID: usize = 19;
+        pub const SEVERITY: usize = 20;
+        pub const TIMESTAMP: usize = 21;
+        pub const PROJECT_LABEL: usize = 22;
+        pub const ZONE_LABEL: usize = 23;
+        pub const OPERATION_ID: usize = 24;
+        pub const OPERATION_FIRST: usize = 25;
+        pub const OPERATION_LAST: usize = 26;
+    }
 }
 
 /// JWT claim keys the normaliser reads (under `claims.` or `identity.claims.`).
@@ -197,7 +255,7 @@ pub(crate) mod claims {
 /// reach the reduce side as events).
 pub fn required_fields(_opts: &Options) -> Vec<String> {
     use names::*;
-    let mut v: Vec<String> = Vec::with_capacity(96);
+    let mut v: Vec<String> = Vec::with_capacity(160);
     let mut add = |s: &str| {
         if !v.iter().any(|x| x == s) {
             v.push(s.to_owned());
@@ -261,6 +319,12 @@ pub fn required_fields(_opts: &Options) -> Vec<String> {
             add(&format!("{prefix}{c}"));
         }
     }
+    add(gcp::PUBSUB_DATA);
+    for prefix in gcp::PREFIXES {
+        for n in gcp::ALL {
+            add(&format!("{prefix}{n}"));
+        }
+    }
     v
 }
 
@@ -293,6 +357,12 @@ mod tests {
             "requestParameters.targets{}.values{}",
             "properties.principalOid",
             "recipientAccountId",
+            "protoPayload.methodName",
+            "data.protoPayload.authenticationInfo.principalEmail",
+            "protoPayload.metadata.instanceMetadataDelta.addedMetadataKeys{}",
+            "logName",
+            "operation.id",
+            "data",
         ] {
             assert!(req.iter().any(|r| r == f), "{f} missing");
         }

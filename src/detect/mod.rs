@@ -28,6 +28,13 @@
 //! ```
 //! A map-phase partial row is an [`row::OutputRow`] with one column, [`fields::STATE_FIELD`];
 //! the reduce side feeds it back through `ingest_fields` like any event.
+//!
+//! # Clouds
+//! Azure Activity Log (REST, Event Hub/storage records, flattened fields), AWS CloudTrail, and
+//! Google Cloud audit logs (a Cloud Audit Logs `LogEntry`, bare or as the `data` of a Pub/Sub
+//! message, object or base64: the normaliser unwraps it, so every front end reads it alike).
+//! Google Cloud metadata writes carry a script-key gate that is decided per invocation
+//! (`operation.id`), see [`engine`].
 
 pub mod columns;
 pub mod engine;

@@ -6,12 +6,14 @@
 //!
 //! Invariants of a [`NormalizedEvent`]: Azure callers, subscriptions, resource groups,
 //! targets, documents and correlation ids are lower case; AWS ARNs keep their case
-//! (role and user names are case-sensitive) but instance ids are lower-cased.
+//! (role and user names are case-sensitive) but instance ids are lower-cased; Google Cloud
+//! e-mail principals, instance names, zones and operation ids are lower case (project ids
+//! and instance names are lower case by Google's rules already).
 
 use crate::detect::fields::{names, EventFields};
 use crate::detect::operations::Cloud;
 use crate::detect::options::Options;
-use crate::detect::raw::{JsonProblem, RawEvent};
+use crate::detect::raw::{JsonProblem, RawEvent, S};
 use crate::detect::resource;
 use crate::detect::time;
 use std::borrow::Cow;
@@ -84,6 +86,12 @@ pub enum CallerType {
     AssumedRole,
     Root,
     AwsService,
+    /// A Google Cloud service account (`…@<project>.iam.gserviceaccount.com`,
+    /// `…@developer.gserviceaccount.com`, `…@appspot.gserviceaccount.com`).
+    ServiceAccount,
+    /// A Google-managed service agent acting on its own (`service-<n>@…gserviceaccount.com`,
+    /// `<n>@cloudservices.gserviceaccount.com`, `…@gcp-sa-….iam.gserviceaccount.com`).
+    GoogleService,
     Unknown,
 }
 
@@ -98,12 +106,14 @@ impl CallerType {
             CallerType::AssumedRole => "assumed_role",
             CallerType::Root => "root",
             CallerType::AwsService => "aws_service",
+            CallerType::ServiceAccount => "service_account",
+            CallerType::GoogleService => "google_service",
             CallerType::Unknown => "unknown",
         }
     }
 
     pub fn parse(s: &str) -> Option<CallerType> {
-        const ALL: [CallerType; 9] = [
+        const ALL: [CallerType; 11] = [
             CallerType::User,
             CallerType::Guest,
             CallerType::ServicePrincipal,
@@ -112,6 +122,8 @@ impl CallerType {
             CallerType::AssumedRole,
             CallerType::Root,
             CallerType::AwsService,
+            CallerType::ServiceAccount,
+            CallerType::GoogleService,
             CallerType::Unknown,
         ];
         ALL.into_iter().find(|c| c.as_str() == s)
@@ -126,7 +138,9 @@ pub enum SkipReason {
     /// The record ends early (Splunk's `TRUNCATE` cut `_raw`) before every value the
     /// detection needs was read to its end: the operation, a complete caller, the status,
     /// the correlation id and resource (Azure), the whole `userIdentity` and the
-    /// `recipientAccountId` (AWS), with no extracted column to stand in for the missing one.
+    /// `recipientAccountId` (AWS), the whole `protoPayload`, `logName` and the whole
+    /// `operation` (Google Cloud; a record without `operation` counts as read past it once
+    /// `receiveTimestamp` was read), with no extracted column to stand in for the missing one.
     Truncated,
     /// A `{"records":[…]}` wrapper in one event: fix the event breaking.
     RecordsWrapper,
@@ -177,7 +191,9 @@ pub enum TargetKind {
     /// Reported in `targeted_resources` only (Automation account, other resources).
     Resource,
     /// Selects machines instead of naming them (`InstanceIds=*`, `tag:Env=prod`,
-    /// `resource-groups:Name=x`, `scaleset=<name>` for a scale-set-level extension): reaches
+    /// `resource-groups:Name=x`, `scaleset=<name>` for a scale-set-level extension; Google
+    /// Cloud `project-metadata=<project>`, `patchJob=<id>`, `patchDeployment=<name>`,
+    /// `osPolicyAssignment=<name>`, `guestPolicy=<name>`): reaches
     /// any number of VMs, so it is listed in `target_selectors`, never counted in
     /// `vm_count`, and makes its group a finding.
     Selector,
@@ -192,7 +208,8 @@ pub struct NormalizedEvent<'a> {
     /// Record time, µs since the epoch.
     pub time: i64,
     pub status: Status,
-    /// Azure correlationId (lower case); `None` for AWS (every call is its own invocation).
+    /// Azure correlationId or Google Cloud `operation.id` (lower case): the invocation key;
+    /// `None` for AWS (every call is its own invocation).
     pub correlation_id: Option<Cow<'a, str>>,
     /// AWS requestID (or eventID): shown in `correlation_ids` for drilldown.
     pub request_id: Option<Cow<'a, str>>,
@@ -201,18 +218,21 @@ pub struct NormalizedEvent<'a> {
     /// The caller's home tenant (Azure: identity provider tenant or token tenant) or account.
     pub caller_tenant: Option<Cow<'a, str>>,
     pub cross_tenant: bool,
-    /// AWS assumed-role session name.
+    /// AWS assumed-role session name; for Google Cloud, the principal that started the
+    /// impersonation chain (`serviceAccountDelegationInfo`) of the calling service account.
     pub caller_session: Option<Cow<'a, str>>,
     /// The AWS service that acted (`userIdentity.invokedBy`, or the service of a
-    /// service-linked role), when [`CallerType::AwsService`].
+    /// service-linked role), when [`CallerType::AwsService`]; the Google service agent, when
+    /// [`CallerType::GoogleService`].
     pub invoked_by: Option<Cow<'a, str>>,
     /// The caller's IP address (IPv4 or IPv6, checked): never a host or service name.
     pub src: Option<Cow<'a, str>>,
-    /// Azure subscription or AWS account.
+    /// Azure subscription, AWS account or Google Cloud project id.
     pub subscription: Option<Cow<'a, str>>,
     pub resource_group: Option<Cow<'a, str>>,
     pub targets: Vec<(TargetKind, Cow<'a, str>)>,
-    /// What was run: SSM document, Azure extension or managed run-command name.
+    /// What was run: SSM document, Azure extension or managed run-command name; Google Cloud:
+    /// the script keys a metadata write adds or modifies (sorted, comma-separated).
     pub document: Option<Cow<'a, str>>,
     /// Resource tenant (Azure `tenantId`).
     pub tenant_id: Option<Cow<'a, str>>,
@@ -221,6 +241,49 @@ pub struct NormalizedEvent<'a> {
     /// The record's identity, for de-duplication ([`EventId`]); `None` when the record
     /// carries no identifier (then it is never taken for a copy of another).
     pub id: Option<EventId>,
+    /// The operation counts only when its invocation names a script key (Google Cloud
+    /// metadata writes): see [`crate::detect::operations::gcp_needs_script_key`].
+    pub gated: bool,
+    /// This record adds or modifies a script key (its keys are in `document`).
+    pub script_key: bool,
+}
+
+impl NormalizedEvent<'_> {
+    /// The same event owning its strings (a Pub/Sub message's base64 `data` is decoded
+    /// into a buffer that does not outlive the normaliser).
+    pub fn into_owned(self) -> NormalizedEvent<'static> {
+        fn o(c: Option<Cow<'_, str>>) -> Option<Cow<'static, str>> {
+            c.map(|c| Cow::Owned(c.into_owned()))
+        }
+        NormalizedEvent {
+            cloud: self.cloud,
+            op: self.op,
+            time: self.time,
+            status: self.status,
+            correlation_id: o(self.correlation_id),
+            request_id: o(self.request_id),
+            caller: o(self.caller),
+            caller_type: self.caller_type,
+            caller_tenant: o(self.caller_tenant),
+            cross_tenant: self.cross_tenant,
+            caller_session: o(self.caller_session),
+            invoked_by: o(self.invoked_by),
+            src: o(self.src),
+            subscription: o(self.subscription),
+            resource_group: o(self.resource_group),
+            targets: self
+                .targets
+                .into_iter()
+                .map(|(k, t)| (k, Cow::Owned(t.into_owned())))
+                .collect(),
+            document: o(self.document),
+            tenant_id: o(self.tenant_id),
+            region: o(self.region),
+            id: self.id,
+            gated: self.gated,
+            script_key: self.script_key,
+        }
+    }
 }
 
 /// The identity of one audit record: two copies of a record (double ingestion, overlapping
@@ -232,6 +295,9 @@ pub struct NormalizedEvent<'a> {
 ///   microsecond, subscription, resource group, target, child resource); without a
 ///   correlationId, none. `eventDataId` is not used: the Event Hub shape has none, and the
 ///   key must match across shapes (a REST copy and an Event Hub copy of one entry).
+/// * Google Cloud: a hash of (`logName`, `insertId`): Cloud Logging's own identity of an
+///   entry (`insertId` is unique within a log), the same in a `gcloud` export, a Pub/Sub
+///   message and a sink; without `insertId`, none.
 ///
 /// Records without an identifier are never de-duplicated: two real calls by one caller on
 /// one instance within CloudTrail's one-second resolution would be indistinguishable.
@@ -354,7 +420,11 @@ pub fn normalize_fields<'a, F: EventFields + ?Sized>(f: &'a F, opts: &Options) -
             let _ = ev.fill_from_json_str(raw);
             normalize_truncated(ev, opts)
         }
-        JsonProblem::Broken if ev.operation.is_none() && ev.event_name.is_none() => {
+        JsonProblem::Broken
+            if ev.operation.is_none()
+                && ev.event_name.is_none()
+                && ev.gcp.method_name.is_none() =>
+        {
             Normalized::Skip(SkipReason::BrokenJson)
         }
         JsonProblem::Broken | JsonProblem::NotObject => normalize_raw(ev, opts),
@@ -363,7 +433,7 @@ pub fn normalize_fields<'a, F: EventFields + ?Sized>(f: &'a F, opts: &Options) -
 
 /// A record that ends early: used only if what the detection needs was read completely.
 fn normalize_truncated<'a>(ev: RawEvent<'a>, opts: &Options) -> Normalized<'a> {
-    if ev.operation.is_none() && ev.event_name.is_none() {
+    if ev.operation.is_none() && ev.event_name.is_none() && ev.gcp.method_name.is_none() {
         return Normalized::Skip(SkipReason::Truncated);
     }
     normalize_with(ev, opts, true)
@@ -401,7 +471,58 @@ fn aws_complete(ev: &RawEvent<'_>) -> bool {
     ev.user_identity_complete && ev.recipient_account_id.is_some()
 }
 
+/// Whether a truncated Google Cloud record holds everything the detection needs: the whole
+/// `protoPayload` (method, caller, status, resource, metadata keys), `logName` (the
+/// project) and the whole `operation` (the invocation key), or `receiveTimestamp` (written
+/// after `operation`, so a record that reached it and has none really has none).
+fn gcp_complete(ev: &RawEvent<'_>) -> bool {
+    let g = &ev.gcp;
+    g.payload_complete
+        && g.log_name.is_some()
+        && (g.operation_complete || g.receive_timestamp.is_some())
+}
+
+/// A Pub/Sub message whose `data` is a string: the base64 of a LogEntry. Decoded and
+/// normalised like a record of its own (one level: a `data` string inside is not decoded).
+fn normalize_pubsub_base64<'a>(
+    data: &str,
+    splunk_time: Option<&str>,
+    opts: &Options,
+) -> Normalized<'a> {
+    use base64::Engine as _;
+    let data = data.trim();
+    let engines = [
+        &base64::engine::general_purpose::STANDARD,
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+        &base64::engine::general_purpose::URL_SAFE,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ];
+    let Some(bytes) = engines.iter().find_map(|e| e.decode(data).ok()) else {
+        return Normalized::Skip(SkipReason::NotAuditRecord);
+    };
+    let mut ev = RawEvent::default();
+    let res = ev.fill_from_json(&bytes);
+    ev.splunk_time = splunk_time.map(Cow::Borrowed);
+    ev.gcp.pubsub_data = None;
+    let n = match res {
+        Ok(()) => normalize_with(ev, opts, false),
+        Err(JsonProblem::NotObject) => Normalized::Skip(SkipReason::NotAuditRecord),
+        Err(JsonProblem::Broken) => Normalized::Skip(SkipReason::BrokenJson),
+        Err(JsonProblem::Truncated) => normalize_truncated(ev, opts),
+    };
+    match n {
+        Normalized::Event(e) => Normalized::Event(e.into_owned()),
+        Normalized::Ignored => Normalized::Ignored,
+        Normalized::Skip(r) => Normalized::Skip(r),
+    }
+}
+
 fn normalize_with<'a>(ev: RawEvent<'a>, opts: &Options, truncated: bool) -> Normalized<'a> {
+    if ev.operation.is_none() && ev.event_name.is_none() && ev.gcp.method_name.is_none() {
+        if let Some(data) = ev.gcp.pubsub_data.as_deref() {
+            return normalize_pubsub_base64(data, ev.splunk_time.as_deref(), opts);
+        }
+    }
     let aws_source = ev
         .event_source
         .as_deref()
@@ -415,6 +536,15 @@ fn normalize_with<'a>(ev: RawEvent<'a>, opts: &Options, truncated: bool) -> Norm
             Some(op) => (Cloud::Aws, op),
             None => return Normalized::Ignored,
         },
+        _ if ev.gcp.method_name.is_some() => {
+            match opts
+                .operations
+                .find_gcp(ev.gcp.method_name.as_deref().unwrap_or(""))
+            {
+                Some(op) => (Cloud::Gcp, op),
+                None => return Normalized::Ignored,
+            }
+        }
         (_, _, Some(op_name)) => match opts.operations.find_azure(op_name) {
             Some(op) => (Cloud::Azure, op),
             None => return Normalized::Ignored,
@@ -425,15 +555,21 @@ fn normalize_with<'a>(ev: RawEvent<'a>, opts: &Options, truncated: bool) -> Norm
         _ if ev.has_audit_markers() => return Normalized::Skip(SkipReason::NoOperation),
         _ => return Normalized::Skip(SkipReason::NotAuditRecord),
     };
-    let time = [&ev.event_timestamp, &ev.time, &ev.event_time]
-        .into_iter()
-        .filter_map(|s| s.as_deref())
-        .find_map(time::parse_iso)
-        .or_else(|| ev.splunk_time.as_deref().and_then(time::parse_epoch));
+    let time = [
+        &ev.event_timestamp,
+        &ev.time,
+        &ev.event_time,
+        &ev.gcp.timestamp,
+    ]
+    .into_iter()
+    .filter_map(|s| s.as_deref())
+    .find_map(time::parse_iso)
+    .or_else(|| ev.splunk_time.as_deref().and_then(time::parse_epoch));
     if truncated
         && !match cloud {
             Cloud::Azure => azure_complete(&ev),
             Cloud::Aws => aws_complete(&ev),
+            Cloud::Gcp => gcp_complete(&ev),
         }
     {
         return Normalized::Skip(SkipReason::Truncated);
@@ -444,6 +580,10 @@ fn normalize_with<'a>(ev: RawEvent<'a>, opts: &Options, truncated: bool) -> Norm
     Normalized::Event(match cloud {
         Cloud::Azure => azure(ev, op, time, opts),
         Cloud::Aws => aws(ev, op, time),
+        Cloud::Gcp => match gcp(ev, op, time, opts) {
+            Some(e) => e,
+            None => return Normalized::Ignored,
+        },
     })
 }
 
@@ -730,6 +870,8 @@ fn azure<'a>(mut ev: RawEvent<'a>, op: u16, time: i64, opts: &Options) -> Normal
         tenant_id: event_tenant,
         region: None,
         id,
+        gated: false,
+        script_key: false,
     }
 }
 
@@ -1003,7 +1145,233 @@ fn aws<'a>(mut ev: RawEvent<'a>, op: u16, time: i64) -> NormalizedEvent<'a> {
         tenant_id: None,
         region: nonempty(ev.region.take()),
         id,
+        gated: false,
+        script_key: false,
     }
+}
+
+/// The project id of a `logName` (`projects/<id>/logs/<log>`).
+fn project_of_log_name(log_name: &str) -> Option<&str> {
+    log_name
+        .trim()
+        .strip_prefix("projects/")
+        .and_then(|r| r.split('/').next())
+        .filter(|p| !p.is_empty())
+}
+
+/// The value after `collection` in a resource name (`projects/p/zones/z/instances/vm`):
+/// `segment_after(name, "instances")` is `vm`.
+fn segment_after<'n>(name: &'n str, collection: &str) -> Option<&'n str> {
+    let mut it = name.split('/');
+    while let Some(seg) = it.next() {
+        if seg.eq_ignore_ascii_case(collection) {
+            return it.next().filter(|s| !s.is_empty());
+        }
+    }
+    None
+}
+
+/// The kind of a Google Cloud principal, by its e-mail (or principal subject).
+fn gcp_caller_type(principal: &str) -> CallerType {
+    let p = principal.trim();
+    let Some((local, domain)) = p.rsplit_once('@') else {
+        return if p.is_empty() {
+            CallerType::Unknown
+        } else {
+            // A workforce/workload identity subject (`principal://…`): a person or an
+            // external workload; reported as a user.
+            CallerType::User
+        };
+    };
+    let domain = domain.to_ascii_lowercase();
+    if !domain.ends_with("gserviceaccount.com") {
+        return CallerType::User;
+    }
+    // Service agents are named by project number: `service-<number>@…`, and the Google APIs
+    // service agent `<number>@cloudservices.gserviceaccount.com`.
+    let numbered = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let agent_local = local
+        .get(..8)
+        .is_some_and(|p| p.eq_ignore_ascii_case("service-"))
+        && numbered(&local[8..]);
+    if agent_local
+        || (domain == "cloudservices.gserviceaccount.com" && numbered(local))
+        || domain.starts_with("gcp-sa-")
+    {
+        CallerType::GoogleService
+    } else {
+        CallerType::ServiceAccount
+    }
+}
+
+/// The `target_selectors` name of an OS Config resource kind, by operation.
+fn osconfig_kind(lower: &str) -> Option<(&'static str, &'static str)> {
+    [
+        ("patchjob", "patchJobs", "patchJob"),
+        ("patchdeployment", "patchDeployments", "patchDeployment"),
+        (
+            "ospolicyassignment",
+            "osPolicyAssignments",
+            "osPolicyAssignment",
+        ),
+        ("guestpolic", "guestPolicies", "guestPolicy"),
+    ]
+    .into_iter()
+    .find(|(m, _, _)| lower.contains(m))
+    .map(|(_, c, k)| (c, k))
+}
+
+/// The region of a zone (`us-central1-a` → `us-central1`); a region stays as it is.
+fn region_of_zone(zone: &str) -> &str {
+    match zone.rsplit_once('-') {
+        Some((region, z)) if z.len() == 1 && region.contains('-') => region,
+        _ => zone,
+    }
+}
+
+/// Google Cloud: one Cloud Audit Logs LogEntry. `None` for a record that cannot belong to
+/// a T1651 invocation: a metadata write without `operation.id` that names no script key.
+fn gcp<'a>(
+    mut ev: RawEvent<'a>,
+    op: u16,
+    time: i64,
+    opts: &Options,
+) -> Option<NormalizedEvent<'a>> {
+    use crate::detect::operations::{gcp_needs_script_key, is_gcp_script_key};
+    let g = std::mem::take(&mut ev.gcp);
+    let op_lower = opts.operations.spec(op).lower.as_str();
+    let gated = gcp_needs_script_key(op_lower);
+    let mut keys: Vec<String> = g
+        .keys_set
+        .iter()
+        .filter(|k| is_gcp_script_key(k))
+        .map(|k| {
+            k.split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase()
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let script_key = !keys.is_empty();
+    let correlation_id = nonempty(g.operation_id).map(lower);
+    if gated && !script_key && correlation_id.is_none() {
+        return None;
+    }
+    let code_failed = g
+        .status_code
+        .as_deref()
+        .map(str::trim)
+        .is_some_and(|c| !c.is_empty() && c != "0");
+    let severity_failed = g.severity.as_deref().map(str::trim).is_some_and(|s| {
+        ["ERROR", "CRITICAL", "ALERT", "EMERGENCY"]
+            .iter()
+            .any(|x| s.eq_ignore_ascii_case(x))
+    });
+    let is_true = |s: &S<'_>| s.as_deref().is_some_and(|v| v.trim() == "true");
+    let status = if code_failed || severity_failed {
+        Status::Failed
+    } else if is_true(&g.operation_first) && !is_true(&g.operation_last) {
+        Status::Started
+    } else {
+        Status::Succeeded
+    };
+
+    let caller = nonempty(g.principal_email)
+        .map(lower)
+        .or_else(|| nonempty(g.principal_subject));
+    let caller_type = caller
+        .as_deref()
+        .map(gcp_caller_type)
+        .unwrap_or(CallerType::Unknown);
+    // Impersonation: the principal that started the delegation chain, as AWS reports the
+    // session behind an assumed role.
+    let caller_session = g
+        .delegation
+        .into_iter()
+        .find_map(|d| nonempty(Some(d)))
+        .map(|d| if d.contains('@') { lower(d) } else { d });
+    let invoked_by = (caller_type == CallerType::GoogleService)
+        .then(|| caller.clone())
+        .flatten();
+    let src = nonempty(g.caller_ip).and_then(ip_only);
+
+    let resource_name = nonempty(g.resource_name);
+    let rn = resource_name.as_deref().unwrap_or("");
+    let subscription: Option<Cow<'a, str>> = g
+        .log_name
+        .as_deref()
+        .and_then(project_of_log_name)
+        .map(|p| Cow::Owned(p.to_ascii_lowercase()))
+        .or_else(|| nonempty(g.project_label).map(lower))
+        .or_else(|| segment_after(rn, "projects").map(|p| Cow::Owned(p.to_ascii_lowercase())));
+    // A service account's home project (`name@<project>.iam.gserviceaccount.com`).
+    let caller_tenant: Option<Cow<'a, str>> = match caller_type {
+        CallerType::ServiceAccount => caller
+            .as_deref()
+            .and_then(|c| c.rsplit_once('@'))
+            .and_then(|(_, d)| d.strip_suffix(".iam.gserviceaccount.com"))
+            .map(|p| Cow::Owned(p.to_owned())),
+        _ => None,
+    };
+    let cross_tenant = matches!((&caller_tenant, &subscription), (Some(t), Some(s)) if t != s);
+    let zone = segment_after(rn, "zones")
+        .or_else(|| segment_after(rn, "locations"))
+        .map(|z| z.to_ascii_lowercase())
+        .or_else(|| nonempty(g.zone_label).map(|z| z.to_ascii_lowercase()));
+    let region = zone
+        .as_deref()
+        .filter(|z| *z != "global")
+        .map(|z| Cow::Owned(region_of_zone(z).to_owned()));
+    let resource_group = Some(Cow::Owned(zone.unwrap_or_else(|| "-".to_owned())));
+
+    let mut targets: Vec<(TargetKind, Cow<'a, str>)> = Vec::new();
+    let project = subscription.as_deref().unwrap_or("");
+    if op_lower.ends_with(".setcommoninstancemetadata") {
+        targets.push((
+            TargetKind::Selector,
+            Cow::Owned(format!("project-metadata={project}")),
+        ));
+    } else if let Some((collection, kind)) = osconfig_kind(op_lower) {
+        let name = segment_after(rn, collection)
+            .map(str::to_owned)
+            .or_else(|| resource_name.as_deref().map(str::to_owned))
+            .unwrap_or_else(|| format!("projects/{project}"));
+        targets.push((TargetKind::Selector, Cow::Owned(format!("{kind}={name}"))));
+    } else if let Some(vm) = segment_after(rn, "instances") {
+        targets.push((TargetKind::Vm, Cow::Owned(vm.to_ascii_lowercase())));
+    } else if let Some(last) = rn.rsplit('/').next().filter(|s| !s.is_empty()) {
+        targets.push((TargetKind::Resource, Cow::Owned(last.to_ascii_lowercase())));
+    }
+    let id = nonempty(g.insert_id).map(|insert| {
+        let log = g.log_name.as_deref().unwrap_or("").trim();
+        EventId::hashed(&[b"gcp", log.as_bytes(), insert.as_bytes()])
+    });
+    Some(NormalizedEvent {
+        cloud: Cloud::Gcp,
+        op,
+        time,
+        status,
+        correlation_id,
+        request_id: None,
+        caller,
+        caller_type,
+        caller_tenant,
+        cross_tenant,
+        caller_session,
+        invoked_by,
+        src,
+        subscription,
+        resource_group,
+        targets,
+        document: script_key.then(|| Cow::Owned(keys.join(","))),
+        tenant_id: None,
+        region,
+        id,
+        gated,
+        script_key,
+    })
 }
 
 #[cfg(test)]

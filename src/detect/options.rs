@@ -5,7 +5,8 @@
 //! user verbatim at getinfo.
 
 use crate::detect::operations::{
-    Cloud, AWS_DEFAULT_EVENT_NAMES, AWS_SSM_EVENT_SOURCE, AZURE_DEFAULT_OPERATIONS,
+    gcp_operation_lower, Cloud, AWS_DEFAULT_EVENT_NAMES, AWS_SSM_EVENT_SOURCE,
+    AZURE_DEFAULT_OPERATIONS, GCP_DEFAULT_METHODS,
 };
 use thiserror::Error;
 
@@ -68,7 +69,8 @@ pub enum Phase {
 }
 
 /// One operation the command detects. Invariant: `lower` is the lower-case canonical
-/// `operation_lower` value (`microsoft.compute/…` or `ssm.amazonaws.com/sendcommand`).
+/// `operation_lower` value (`microsoft.compute/…`, `ssm.amazonaws.com/sendcommand`, or a
+/// Google Cloud method as [`gcp_operation_lower`] renders it: `compute.instances.setmetadata`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationSpec {
     pub cloud: Cloud,
@@ -86,7 +88,7 @@ impl OperationSpec {
                 &self.lower[..self.source_len],
                 &self.lower[self.source_len + 1..],
             )),
-            Cloud::Azure => None,
+            Cloud::Azure | Cloud::Gcp => None,
         }
     }
 }
@@ -102,19 +104,23 @@ impl OperationSet {
     pub fn defaults() -> Self {
         let mut items: Vec<&str> = AZURE_DEFAULT_OPERATIONS.to_vec();
         items.extend(AWS_DEFAULT_EVENT_NAMES.iter().copied());
+        items.extend(GCP_DEFAULT_METHODS.iter().copied());
         Self::parse(&items.join(",")).expect("default operation lists are valid")
     }
 
     /// Parse a comma-separated list: Azure operation names (`Provider/type/…/action`),
     /// AWS event names (`SendCommand`, event source `ssm.amazonaws.com` implied) or
-    /// `source.amazonaws.com/EventName`. Case-insensitive; duplicates removed.
+    /// `source.amazonaws.com/EventName`, or Google Cloud method names (dotted, no `/`:
+    /// `v1.compute.instances.setMetadata`, `osconfig.executepatchjob`; canonicalised by
+    /// [`gcp_operation_lower`]). Case-insensitive; duplicates removed.
     pub fn parse(list: &str) -> Result<Self, OptionError> {
         let bad = |v: &str| OptionError::InvalidValue {
             name: "operations",
             value: v.to_owned(),
             expected: "a comma-separated list of Azure operation names \
-                       (e.g. Microsoft.Compute/virtualMachines/runCommand/action) \
-                       and AWS event names (e.g. SendCommand or ssm.amazonaws.com/SendCommand)"
+                       (e.g. Microsoft.Compute/virtualMachines/runCommand/action), \
+                       AWS event names (e.g. SendCommand or ssm.amazonaws.com/SendCommand) \
+                       and Google Cloud method names (e.g. v1.compute.instances.setMetadata)"
                 .to_owned(),
         };
         let mut ops: Vec<OperationSpec> = Vec::new();
@@ -143,6 +149,22 @@ impl OperationSet {
                 }
                 OperationSpec {
                     cloud: Cloud::Azure,
+                    lower,
+                    source_len: 0,
+                }
+            } else if lower.contains('.') && !lower.starts_with("microsoft.") {
+                // Dotted without `/`: a Google Cloud method (`Microsoft.X` without `/` is an
+                // incomplete Azure name, refused below).
+                let lower = gcp_operation_lower(&lower);
+                let valid = lower.split('.').count() >= 2
+                    && lower
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
+                if !valid {
+                    return Err(bad(item));
+                }
+                OperationSpec {
+                    cloud: Cloud::Gcp,
                     lower,
                     source_len: 0,
                 }
@@ -193,6 +215,16 @@ impl OperationSet {
                 Some((s, n)) => s.eq_ignore_ascii_case(source) && n.eq_ignore_ascii_case(name),
                 None => false,
             })
+            .map(|i| i as u16)
+    }
+
+    /// The id of a Google Cloud method name (`protoPayload.methodName`, any API version),
+    /// through [`gcp_operation_lower`].
+    pub fn find_gcp(&self, method: &str) -> Option<u16> {
+        let lower = gcp_operation_lower(method);
+        self.ops
+            .iter()
+            .position(|o| o.cloud == Cloud::Gcp && o.lower == lower)
             .map(|i| i as u16)
     }
 
@@ -516,7 +548,19 @@ mod tests {
         assert_eq!(o.max_values, 100);
         assert_eq!(o.max_groups, 100_000);
         assert_eq!(o.max_invocations, 5_000_000);
-        assert_eq!(o.operations.specs().len(), 13);
+        assert_eq!(o.operations.specs().len(), 22);
+        assert_eq!(
+            o.operations.find_gcp("beta.compute.instances.setMetadata"),
+            o.operations.find_lower("compute.instances.setmetadata")
+        );
+        assert!(o
+            .operations
+            .find_gcp("google.cloud.osconfig.v1beta.OsConfigService.ExecutePatchJob")
+            .is_some());
+        assert!(o
+            .operations
+            .find_gcp("v1.compute.instances.insert")
+            .is_none());
         assert!(o
             .operations
             .find_azure("MICROSOFT.COMPUTE/VIRTUALMACHINES/RUNCOMMAND/ACTION")
@@ -625,6 +669,28 @@ mod tests {
             .operations
             .find_azure("Microsoft.Compute/virtualMachines/extensions/write")
             .is_none());
+    }
+
+    #[test]
+    fn gcp_operations_option() {
+        let o = p(&[(
+            "operations",
+            "v1.compute.instances.setMetadata,beta.compute.instances.setMetadata,osconfig.ExecutePatchJob",
+        )])
+        .unwrap();
+        let lows: Vec<&str> = o
+            .operations
+            .specs()
+            .iter()
+            .map(|s| s.lower.as_str())
+            .collect();
+        assert_eq!(
+            lows,
+            ["compute.instances.setmetadata", "osconfig.executepatchjob"]
+        );
+        assert!(o.operations.specs().iter().all(|s| s.cloud == Cloud::Gcp));
+        assert!(p(&[("operations", "v1.")]).is_err());
+        assert!(p(&[("operations", "compute.instances.set*")]).is_err());
     }
 
     #[test]

@@ -80,6 +80,48 @@ pub struct SsmTarget<'a> {
     pub values: Vec<Cow<'a, str>>,
 }
 
+/// A Google Cloud audit `LogEntry` (Cloud Audit Logs: `protoPayload` is an `AuditLog`).
+#[derive(Debug, Default, Clone)]
+pub struct GcpEntry<'a> {
+    pub method_name: S<'a>,
+    pub service_name: S<'a>,
+    pub resource_name: S<'a>,
+    pub principal_email: S<'a>,
+    pub principal_subject: S<'a>,
+    /// `serviceAccountDelegationInfo[]` in order: each entry's
+    /// `firstPartyPrincipal.principalEmail`, else its `principalSubject`.
+    pub delegation: Vec<Cow<'a, str>>,
+    pub caller_ip: S<'a>,
+    pub status_code: S<'a>,
+    /// Metadata keys added or modified (`metadata.instanceMetadataDelta` /
+    /// `projectMetadataDelta` `addedMetadataKeys`/`modifiedMetadataKeys`, and the older
+    /// `request` keys `Metadata Keys Added` / `Metadata Keys Modified`).
+    pub keys_set: Vec<Cow<'a, str>>,
+    /// Metadata keys deleted (`deletedMetadataKeys`, `Metadata Keys Deleted`).
+    pub keys_deleted: Vec<Cow<'a, str>>,
+    pub log_name: S<'a>,
+    pub insert_id: S<'a>,
+    pub severity: S<'a>,
+    pub timestamp: S<'a>,
+    /// `resource.labels.project_id` (sometimes the project number).
+    pub project_label: S<'a>,
+    pub zone_label: S<'a>,
+    pub operation_id: S<'a>,
+    pub operation_first: S<'a>,
+    pub operation_last: S<'a>,
+    /// `receiveTimestamp`: written after `operation` in both orders LogEntry JSON comes in
+    /// (alphabetical from `gcloud`, and the Logging API's order), so a truncated record that
+    /// reached it has lost no `operation`.
+    pub receive_timestamp: S<'a>,
+    /// The `data` of a Pub/Sub message when it is a string (base64 of the LogEntry).
+    pub pubsub_data: S<'a>,
+    /// `protoPayload` was read to its end, or its method and principal came from
+    /// extracted fields.
+    pub payload_complete: bool,
+    /// `operation` was read to its end, or `operation.id` came from an extracted field.
+    pub operation_complete: bool,
+}
+
 /// Everything the normaliser reads, whatever the shape. Empty strings are stored as `None`.
 #[derive(Debug, Default, Clone)]
 pub struct RawEvent<'a> {
@@ -126,6 +168,8 @@ pub struct RawEvent<'a> {
     pub region: S<'a>,
     pub request_id: S<'a>,
     pub event_id: S<'a>,
+    // Google Cloud
+    pub gcp: GcpEntry<'a>,
     // Splunk
     /// `_time` as given by splunkd (decimal epoch seconds).
     pub splunk_time: S<'a>,
@@ -333,6 +377,58 @@ impl<'a> RawEvent<'a> {
         put(&mut self.region, one(REGION));
         put(&mut self.request_id, one(REQUEST_ID));
         put(&mut self.event_id, one(EVENT_ID));
+        self.fill_gcp_from_fields(f);
+    }
+
+    /// The Google Cloud fields, as Splunk flattens a LogEntry (`protoPayload.methodName`)
+    /// or a Pub/Sub message holding one (`data.protoPayload.methodName`).
+    fn fill_gcp_from_fields<F: EventFields + ?Sized>(&mut self, f: &'a F) {
+        use names::gcp::*;
+        let g = &mut self.gcp;
+        for names in gcp_field_names() {
+            let one = |i: usize| -> S<'a> { f.value(&names[i]).map(Cow::Borrowed) };
+            let many = |i: usize, out: &mut Vec<Cow<'a, str>>| {
+                out.extend(
+                    f.values(&names[i])
+                        .into_iter()
+                        .filter(|v| !v.trim().is_empty())
+                        .map(Cow::Borrowed),
+                )
+            };
+            put(&mut g.method_name, one(METHOD));
+            put(&mut g.service_name, one(SERVICE));
+            put(&mut g.resource_name, one(RESOURCE_NAME));
+            put(&mut g.principal_email, one(PRINCIPAL_EMAIL));
+            put(&mut g.principal_subject, one(PRINCIPAL_SUBJECT));
+            let mut emails = Vec::new();
+            many(DELEGATION_EMAIL, &mut emails);
+            if emails.is_empty() {
+                many(DELEGATION_SUBJECT, &mut emails);
+            }
+            g.delegation.extend(emails);
+            put(&mut g.caller_ip, one(CALLER_IP));
+            put(&mut g.status_code, one(STATUS_CODE));
+            for &i in KEYS_SET {
+                many(i, &mut g.keys_set);
+            }
+            for &i in KEYS_DELETED {
+                many(i, &mut g.keys_deleted);
+            }
+            put(&mut g.log_name, one(LOG_NAME));
+            put(&mut g.insert_id, one(INSERT_ID));
+            put(&mut g.severity, one(SEVERITY));
+            put(&mut g.timestamp, one(TIMESTAMP));
+            put(&mut g.project_label, one(PROJECT_LABEL));
+            put(&mut g.zone_label, one(ZONE_LABEL));
+            put(&mut g.operation_id, one(OPERATION_ID));
+            put(&mut g.operation_first, one(OPERATION_FIRST));
+            put(&mut g.operation_last, one(OPERATION_LAST));
+        }
+        put(&mut g.pubsub_data, f.value(PUBSUB_DATA).map(Cow::Borrowed));
+        // Extracted columns are whole values: what they hold is complete.
+        g.payload_complete |= g.method_name.is_some()
+            && (g.principal_email.is_some() || g.principal_subject.is_some());
+        g.operation_complete |= g.operation_id.is_some();
     }
 
     /// Whether any key typical of an audit record was seen (used to tell "not an audit
@@ -349,7 +445,22 @@ impl<'a> RawEvent<'a> {
             || self.claims.oid.is_some()
             || self.status.is_some()
             || self.result_type.is_some()
+            || self.gcp.log_name.is_some()
+            || self.gcp.service_name.is_some()
+            || self.gcp.principal_email.is_some()
     }
+}
+
+/// The Google Cloud field names ([`names::gcp::ALL`]) without and with the Pub/Sub `data.`
+/// prefix, built once: `[plain, prefixed]`, each indexed like `ALL`.
+pub(crate) fn gcp_field_names() -> &'static [Vec<String>; 2] {
+    static NAMES: OnceLock<[Vec<String>; 2]> = OnceLock::new();
+    NAMES.get_or_init(|| {
+        let with = |p: &str| -> Vec<String> {
+            names::gcp::ALL.iter().map(|n| format!("{p}{n}")).collect()
+        };
+        [with(""), with(names::gcp::PREFIXES[1])]
+    })
 }
 
 /// `claims.<key>` and `identity.claims.<key>` for every key in [`cl::ALL`], built once.
@@ -569,6 +680,22 @@ fn skip<'de, A: MapAccess<'de>>(m: &mut A) -> Result<(), A::Error> {
 
 // The top-level object.
 object_seed!(Top, RawEvent<'a>, |ev, key, m| {
+    top_field(ev, key, &mut m, false)?;
+});
+
+// The LogEntry inside a Pub/Sub message's `data`: the top-level table without `data`.
+object_seed!(DataEntry, RawEvent<'a>, |ev, key, m| {
+    top_field(ev, key, &mut m, true)?;
+});
+
+/// One key of the top-level object; `nested` inside a Pub/Sub `data` object (where a
+/// further `data` is skipped: one level of wrapping only).
+fn top_field<'de, A: MapAccess<'de>>(
+    ev: &mut RawEvent<'de>,
+    key: &str,
+    mut m: &mut A,
+    nested: bool,
+) -> Result<(), A::Error> {
     match key {
         "operationName" | "OperationNameValue" => {
             put(&mut ev.operation, m.next_value::<StrOrValue>()?.0)
@@ -615,9 +742,207 @@ object_seed!(Top, RawEvent<'a>, |ev, key, m| {
             ev.records_wrapper = true;
             skip(&mut m)?
         }
+        "protoPayload" => {
+            m.next_value_seed(ProtoPayloadSeed(&mut ev.gcp))?;
+            ev.gcp.payload_complete = true;
+        }
+        "logName" => put(&mut ev.gcp.log_name, lenient(&mut m)?),
+        "insertId" => put(&mut ev.gcp.insert_id, lenient(&mut m)?),
+        "severity" => put(&mut ev.gcp.severity, lenient(&mut m)?),
+        "timestamp" => put(&mut ev.gcp.timestamp, lenient(&mut m)?),
+        "receiveTimestamp" => put(&mut ev.gcp.receive_timestamp, lenient(&mut m)?),
+        "resource" => m.next_value_seed(GcpResourceSeed(&mut ev.gcp))?,
+        "operation" => {
+            m.next_value_seed(GcpOperationSeed(&mut ev.gcp))?;
+            ev.gcp.operation_complete = true;
+        }
+        "data" if !nested => m.next_value_seed(PubSubDataSeed(ev))?,
+        _ => skip(&mut m)?,
+    }
+    Ok(())
+}
+
+object_seed!(ProtoPayloadSeed, GcpEntry<'a>, |g, key, m| {
+    match key {
+        "methodName" => put(&mut g.method_name, lenient(&mut m)?),
+        "serviceName" => put(&mut g.service_name, lenient(&mut m)?),
+        "resourceName" => put(&mut g.resource_name, lenient(&mut m)?),
+        "authenticationInfo" => m.next_value_seed(AuthenticationInfoSeed(g))?,
+        "requestMetadata" => m.next_value_seed(RequestMetadataSeed(&mut g.caller_ip))?,
+        "status" => m.next_value_seed(GcpStatusSeed(&mut g.status_code))?,
+        "metadata" => m.next_value_seed(GcpMetadataSeed(g))?,
+        "request" => m.next_value_seed(GcpRequestSeed(g))?,
         _ => skip(&mut m)?,
     }
 });
+
+object_seed!(AuthenticationInfoSeed, GcpEntry<'a>, |g, key, m| {
+    match key {
+        "principalEmail" => put(&mut g.principal_email, lenient(&mut m)?),
+        "principalSubject" => put(&mut g.principal_subject, lenient(&mut m)?),
+        "serviceAccountDelegationInfo" => {
+            m.next_value_seed(DelegationListSeed(&mut g.delegation))?
+        }
+        _ => skip(&mut m)?,
+    }
+});
+
+/// One `serviceAccountDelegationInfo` entry: (first-party email, principal subject).
+#[derive(Default)]
+struct Delegation<'a> {
+    email: S<'a>,
+    subject: S<'a>,
+}
+
+object_seed!(DelegationSeed, Delegation<'a>, |d, key, m| {
+    match key {
+        "firstPartyPrincipal" => m.next_value_seed(FirstPartySeed(&mut d.email))?,
+        "principalSubject" => put(&mut d.subject, lenient(&mut m)?),
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(FirstPartySeed, S<'a>, |email, key, m| {
+    match key {
+        "principalEmail" => put(email, lenient(&mut m)?),
+        _ => skip(&mut m)?,
+    }
+});
+
+/// `serviceAccountDelegationInfo`: an array of entries; each complete entry adds its
+/// first-party email, else its subject.
+struct DelegationListSeed<'r, 'a>(&'r mut Vec<Cow<'a, str>>);
+impl<'de, 'r> DeserializeSeed<'de> for DelegationListSeed<'r, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+impl<'de, 'r> Visitor<'de> for DelegationListSeed<'r, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of delegation entries")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        loop {
+            let mut d = Delegation::default();
+            if s.next_element_seed(DelegationSeed(&mut d))?.is_none() {
+                break;
+            }
+            if let Some(p) = d.email.or(d.subject) {
+                self.0.push(p);
+            }
+        }
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+        while m.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    ignore_scalars!();
+}
+
+object_seed!(RequestMetadataSeed, S<'a>, |ip, key, m| {
+    match key {
+        "callerIp" => put(ip, lenient(&mut m)?),
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(GcpStatusSeed, S<'a>, |code, key, m| {
+    match key {
+        "code" => put(code, lenient(&mut m)?),
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(GcpMetadataSeed, GcpEntry<'a>, |g, key, m| {
+    match key {
+        "instanceMetadataDelta" | "projectMetadataDelta" => {
+            m.next_value_seed(MetadataDeltaSeed(g))?
+        }
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(MetadataDeltaSeed, GcpEntry<'a>, |g, key, m| {
+    match key {
+        "addedMetadataKeys" | "modifiedMetadataKeys" => {
+            m.next_value_seed(StringListSeed(&mut g.keys_set))?
+        }
+        "deletedMetadataKeys" => m.next_value_seed(StringListSeed(&mut g.keys_deleted))?,
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(GcpRequestSeed, GcpEntry<'a>, |g, key, m| {
+    match key {
+        "Metadata Keys Added" | "Metadata Keys Modified" => {
+            m.next_value_seed(StringListSeed(&mut g.keys_set))?
+        }
+        "Metadata Keys Deleted" => m.next_value_seed(StringListSeed(&mut g.keys_deleted))?,
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(GcpResourceSeed, GcpEntry<'a>, |g, key, m| {
+    match key {
+        "labels" => m.next_value_seed(GcpLabelsSeed(g))?,
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(GcpLabelsSeed, GcpEntry<'a>, |g, key, m| {
+    match key {
+        "project_id" => put(&mut g.project_label, lenient(&mut m)?),
+        "zone" => put(&mut g.zone_label, lenient(&mut m)?),
+        _ => skip(&mut m)?,
+    }
+});
+
+object_seed!(GcpOperationSeed, GcpEntry<'a>, |g, key, m| {
+    match key {
+        "id" => put(&mut g.operation_id, lenient(&mut m)?),
+        "first" => put(&mut g.operation_first, lenient(&mut m)?),
+        "last" => put(&mut g.operation_last, lenient(&mut m)?),
+        _ => skip(&mut m)?,
+    }
+});
+
+/// A Pub/Sub message's `data`: the LogEntry as an object, or as a string (base64, decoded
+/// by the normaliser).
+struct PubSubDataSeed<'r, 'a>(&'r mut RawEvent<'a>);
+impl<'de, 'r> DeserializeSeed<'de> for PubSubDataSeed<'r, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+impl<'de, 'r> Visitor<'de> for PubSubDataSeed<'r, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a LogEntry object or a base64 string")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<(), A::Error> {
+        DataEntry(self.0).visit_map(m)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
+        put(&mut self.0.gcp.pubsub_data, Some(Cow::Borrowed(v)));
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        put(&mut self.0.gcp.pubsub_data, Some(Cow::Owned(v.to_owned())));
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+        while s.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    ignore_scalars!();
+}
 
 object_seed!(ClaimsSeed, Claims<'a>, |c, key, m| {
     // Only string-valued claims matter; `set` ignores unknown keys without allocating.
@@ -966,6 +1291,10 @@ mod tests {
         "{\r\n\t\"caller\" : \"spaced\" ,\n \"resultType\" : \"Success\"\n}\n",
         "\u{c}{\"caller\":\"x\"}",
         r#"{"caller":"ünïcödé ✓","claims":{"name":"名前"}}"#,
+        r#"{"insertId":"-x1","logName":"projects/acme-prod/logs/cloudaudit.googleapis.com%2Factivity","operation":{"first":true,"id":"operation-1","producer":"compute.googleapis.com"},"protoPayload":{"@type":"type.googleapis.com/google.cloud.audit.AuditLog","authenticationInfo":{"principalEmail":"sa@acme-prod.iam.gserviceaccount.com","principalSubject":"serviceAccount:sa@acme-prod.iam.gserviceaccount.com","serviceAccountDelegationInfo":[{"firstPartyPrincipal":{"principalEmail":"u@example.com","serviceMetadata":{"a":1}}},{"principalSubject":"user:v@example.com"},"junk",{"firstPartyPrincipal":"x"}]},"metadata":{"instanceMetadataDelta":{"addedMetadataKeys":["startup-script","ssh-keys"],"modifiedMetadataKeys":"shutdown-script","deletedMetadataKeys":["x",7]},"projectMetadataDelta":null},"methodName":"v1.compute.instances.setMetadata","request":{"@type":"t","Metadata Keys Added":["startup-script-url"],"Metadata Keys Deleted":"y"},"requestMetadata":{"callerIp":"203.0.113.5","callerSuppliedUserAgent":"gcloud"},"resourceName":"projects/acme-prod/zones/us-central1-a/instances/web-1","serviceName":"compute.googleapis.com","status":{"code":7,"message":"denied"}},"receiveTimestamp":"2024-12-06T05:00:01.123456789Z","resource":{"labels":{"instance_id":"123","project_id":"123456","zone":"us-central1-a"},"type":"gce_instance"},"severity":"ERROR","timestamp":"2024-12-06T05:00:00.5Z"}"#,
+        r#"{"attributes":{"k":"v"},"data":{"protoPayload":{"methodName":"google.cloud.osconfig.v1.OsConfigService.ExecutePatchJob","authenticationInfo":{"principalEmail":"a@b.c"}},"logName":"projects/p/logs/x","data":"nested","records":[1],"operation":[1,2],"resource":"r"},"message_id":"1","data":"second"}"#,
+        r#"{"data":"eyJwcm90b1BheWxvYWQiOnt9fQ==","publish_time":"2024"}"#,
+        r#"{"data":[{"protoPayload":{}}],"protoPayload":"str","operation":{"id":null,"first":false,"last":1},"resource":{"labels":[1]}}"#,
     ];
 
     /// Every prefix of every document (what Splunk's TRUNCATE produces): the scanner

@@ -37,6 +37,9 @@ pub const SOURCETYPES: &[&str] = &[
     "mscs:azure:eventhub",
     "azure:monitor:activity",
     "aws:cloudtrail",
+    "google:gcp:pubsub:audit:admin_activity",
+    "google:gcp:pubsub:audit:data_access",
+    "google:gcp:pubsub:message",
 ];
 
 /// Splunk built-in search commands the app's searches may use besides its own.

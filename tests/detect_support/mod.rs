@@ -306,3 +306,278 @@ pub fn multi(row: &OutputRow, name: &str) -> Vec<String> {
         None => panic!("no column {name} in {row:?}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Google Cloud (Cloud Audit Logs LogEntry), modelled on Google's documented AuditLog shape.
+
+pub const GCP_PROJECT: &str = "acme-prod";
+pub const SET_METADATA: &str = "v1.compute.instances.setMetadata";
+pub const SET_PROJECT_METADATA: &str = "v1.compute.projects.setCommonInstanceMetadata";
+pub const EXECUTE_PATCH_JOB: &str = "google.cloud.osconfig.v1.OsConfigService.ExecutePatchJob";
+
+/// Which metadata key list a record carries.
+#[derive(Clone, Debug)]
+pub enum Keys {
+    /// No key list (the last record of a long-running operation, error records).
+    None,
+    /// `metadata.instanceMetadataDelta` / `projectMetadataDelta`.
+    Delta {
+        added: Vec<String>,
+        modified: Vec<String>,
+        deleted: Vec<String>,
+    },
+    /// The older `request` keys (`Metadata Keys Added` / `Modified` / `Deleted`).
+    Request {
+        added: Vec<String>,
+        modified: Vec<String>,
+        deleted: Vec<String>,
+    },
+}
+
+impl Keys {
+    pub fn added(keys: &[&str]) -> Keys {
+        Keys::Delta {
+            added: keys.iter().map(|s| s.to_string()).collect(),
+            modified: vec![],
+            deleted: vec![],
+        }
+    }
+}
+
+/// One Cloud Audit Logs record.
+#[derive(Clone, Debug)]
+pub struct GcpRecord {
+    pub method: String,
+    pub resource_name: String,
+    pub principal: Option<String>,
+    pub delegation: Vec<String>,
+    pub caller_ip: Option<String>,
+    /// `(first, last)` of `operation`; `None` for no `operation` object.
+    pub operation: Option<(String, bool, bool)>,
+    pub keys: Keys,
+    pub status_code: Option<i64>,
+    pub severity: &'static str,
+    pub time: String,
+    pub insert_id: Option<String>,
+    pub log: &'static str,
+}
+
+impl GcpRecord {
+    /// The first record of `setMetadata` on `vm` (zone us-central1-a) adding `keys`.
+    pub fn set_metadata(vm: &str, op_id: &str, keys: &[&str], time: &str) -> Self {
+        GcpRecord {
+            method: SET_METADATA.into(),
+            resource_name: format!("projects/{GCP_PROJECT}/zones/us-central1-a/instances/{vm}"),
+            principal: Some("mallory@example.com".into()),
+            delegation: vec![],
+            caller_ip: Some("203.0.113.50".into()),
+            operation: Some((op_id.into(), true, false)),
+            keys: Keys::added(keys),
+            status_code: None,
+            severity: "NOTICE",
+            time: time.into(),
+            insert_id: Some(format!("-{op_id}-{time}-first")),
+            log: "activity",
+        }
+    }
+
+    /// The last record of the same operation: no key list.
+    pub fn last(&self, time: &str) -> Self {
+        let mut r = self.clone();
+        if let Some((id, _, _)) = &self.operation {
+            r.operation = Some((id.clone(), false, true));
+        }
+        r.keys = Keys::None;
+        r.time = time.into();
+        r.insert_id = Some(format!("-{}-{time}-last", self.op_id()));
+        r
+    }
+
+    pub fn op_id(&self) -> String {
+        self.operation
+            .as_ref()
+            .map(|o| o.0.clone())
+            .unwrap_or_default()
+    }
+
+    /// An OS Config (Data Access) call: `method` on `resource_name`, no operation.
+    pub fn osconfig(method: &str, resource_name: &str, time: &str) -> Self {
+        GcpRecord {
+            method: method.into(),
+            resource_name: resource_name.into(),
+            principal: Some("mallory@example.com".into()),
+            delegation: vec![],
+            caller_ip: Some("203.0.113.50".into()),
+            operation: None,
+            keys: Keys::None,
+            status_code: None,
+            severity: "INFO",
+            time: time.into(),
+            insert_id: Some(format!("{method}-{time}")),
+            log: "data_access",
+        }
+    }
+
+    fn key_object(
+        added: &[String],
+        modified: &[String],
+        deleted: &[String],
+        names: [&str; 3],
+    ) -> Value {
+        let mut o = serde_json::Map::new();
+        for (k, v) in names.iter().zip([added, modified, deleted]) {
+            if !v.is_empty() {
+                o.insert((*k).into(), json!(v));
+            }
+        }
+        Value::Object(o)
+    }
+
+    /// The LogEntry as JSON (keys in `gcloud logging read --format=json` order).
+    pub fn value(&self) -> Value {
+        let project_level = self.method.contains("setCommonInstanceMetadata");
+        let mut pp = json!({
+            "@type": "type.googleapis.com/google.cloud.audit.AuditLog",
+            "authenticationInfo": {},
+            "authorizationInfo": [{"granted": true, "permission": "compute.instances.setMetadata", "resource": self.resource_name, "resourceAttributes": {"name": self.resource_name, "service": "compute", "type": "compute.instances"}}],
+            "methodName": self.method,
+            "requestMetadata": {"callerSuppliedUserAgent": "google-cloud-sdk gcloud/455.0.0 command/gcloud.compute.instances.add-metadata,gzip(gfe)", "destinationAttributes": {}, "requestAttributes": {"auth": {}, "time": self.time}},
+            "resourceLocation": {"currentLocations": ["us-central1-a"]},
+            "resourceName": self.resource_name,
+            "serviceName": if self.method.contains("osconfig") { "osconfig.googleapis.com" } else { "compute.googleapis.com" },
+        });
+        if let Some(p) = &self.principal {
+            pp["authenticationInfo"]["principalEmail"] = json!(p);
+            if !p.contains("gserviceaccount") {
+                pp["authenticationInfo"]["principalSubject"] = json!(format!("user:{p}"));
+            }
+        }
+        if !self.delegation.is_empty() {
+            pp["authenticationInfo"]["serviceAccountDelegationInfo"] = json!(self
+                .delegation
+                .iter()
+                .map(|d| json!({"firstPartyPrincipal": {"principalEmail": d}}))
+                .collect::<Vec<_>>());
+        }
+        if let Some(ip) = &self.caller_ip {
+            pp["requestMetadata"]["callerIp"] = json!(ip);
+        }
+        if let Some(code) = self.status_code {
+            pp["status"] = json!({"code": code, "message": "PERMISSION_DENIED"});
+        }
+        match &self.keys {
+            Keys::None => {}
+            Keys::Delta {
+                added,
+                modified,
+                deleted,
+            } => {
+                let delta = Self::key_object(
+                    added,
+                    modified,
+                    deleted,
+                    [
+                        "addedMetadataKeys",
+                        "modifiedMetadataKeys",
+                        "deletedMetadataKeys",
+                    ],
+                );
+                let name = if project_level {
+                    "projectMetadataDelta"
+                } else {
+                    "instanceMetadataDelta"
+                };
+                pp["metadata"] = json!({ name: delta });
+            }
+            Keys::Request {
+                added,
+                modified,
+                deleted,
+            } => {
+                let mut req = Self::key_object(
+                    added,
+                    modified,
+                    deleted,
+                    [
+                        "Metadata Keys Added",
+                        "Metadata Keys Modified",
+                        "Metadata Keys Deleted",
+                    ],
+                );
+                req["@type"] = json!("type.googleapis.com/compute.instances.setMetadata");
+                pp["request"] = req;
+            }
+        }
+        let mut v = json!({
+            "logName": format!("projects/{GCP_PROJECT}/logs/cloudaudit.googleapis.com%2F{}", self.log),
+            "protoPayload": pp,
+            "receiveTimestamp": self.time,
+            "resource": if project_level {
+                json!({"labels": {"project_id": "123456789012"}, "type": "gce_project"})
+            } else {
+                json!({"labels": {"instance_id": "4567890123456789012", "project_id": "123456789012", "zone": "us-central1-a"}, "type": "gce_instance"})
+            },
+            "severity": self.severity,
+            "timestamp": self.time,
+        });
+        if let Some(id) = &self.insert_id {
+            v["insertId"] = json!(id);
+        }
+        if let Some((id, first, last)) = &self.operation {
+            let mut o = json!({"id": id, "producer": "compute.googleapis.com"});
+            if *first {
+                o["first"] = json!(true);
+            }
+            if *last {
+                o["last"] = json!(true);
+            }
+            v["operation"] = o;
+        }
+        v
+    }
+
+    pub fn json(&self) -> String {
+        self.value().to_string()
+    }
+
+    /// The Logging API / Pub/Sub sink key order: `protoPayload` first, `operation` after
+    /// `logName`, `receiveTimestamp` last.
+    pub fn api_order(&self) -> String {
+        let v = self.value();
+        let mut out = String::from("{");
+        let mut first = true;
+        for k in [
+            "protoPayload",
+            "insertId",
+            "resource",
+            "timestamp",
+            "severity",
+            "logName",
+            "operation",
+            "receiveTimestamp",
+        ] {
+            if let Some(x) = v.get(k) {
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str(&format!("{}:{}", json!(k), x));
+            }
+        }
+        out.push('}');
+        out
+    }
+
+    /// As the Splunk Add-on for GCP indexes a Pub/Sub message (`google:gcp:pubsub:message`),
+    /// with the LogEntry as an object under `data`.
+    pub fn pubsub(&self) -> String {
+        json!({"attributes": {"logging.googleapis.com/timestamp": self.time}, "data": self.value(), "message_id": "1234567890", "publish_time": self.time}).to_string()
+    }
+
+    /// A Pub/Sub message whose `data` is the base64 of the LogEntry.
+    pub fn pubsub_base64(&self) -> String {
+        use base64::Engine as _;
+        let data = base64::engine::general_purpose::STANDARD.encode(self.json());
+        json!({"attributes": {"logging.googleapis.com/timestamp": self.time}, "data": data, "message_id": "1234567890", "publish_time": self.time}).to_string()
+    }
+}

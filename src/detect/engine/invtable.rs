@@ -16,6 +16,8 @@ struct Entry {
     doc: u32,
     ctx: u32,
     src: u32,
+    /// Document merged from the rows ([`InvState::doc`]).
+    sdoc: u32,
     op: u16,
     corr_str: bool,
     flags: u8,
@@ -55,6 +57,7 @@ impl Entry {
             last: self.last,
             ctx: self.ctx,
             src: self.src,
+            doc: self.sdoc,
             flags: self.flags,
         }
     }
@@ -103,6 +106,7 @@ impl InvTable {
             doc: k.doc,
             ctx: st.ctx,
             src: st.src,
+            sdoc: st.doc,
             op: k.op,
             corr_str,
             flags: st.flags,
@@ -152,6 +156,7 @@ mod tests {
             last: 9,
             ctx: 3,
             src: 4,
+            doc: 5,
             flags: 6,
         };
         t.put(k1, st);

@@ -61,8 +61,11 @@ struct InvP {
     /// ids of the events merged into this invocation (hex)
     #[serde(default)]
     ids: Vec<String>,
-    /// document
+    /// document (part of the key)
     d: String,
+    /// document merged into the state (Google Cloud script keys)
+    #[serde(default)]
+    sd: String,
     p: PrincipalP,
     rg: String,
     sb: String,
@@ -205,6 +208,7 @@ impl Engine {
                 ts: k.target & SELECTOR_BIT != 0,
                 ids,
                 d: self.strings.get(k.doc).to_owned(),
+                sd: self.strings.get(st.doc).to_owned(),
                 p: self.principal_p(c.principal),
                 rg: self.strings.get(c.rg).to_owned(),
                 sb: self.strings.get(c.sub).to_owned(),
@@ -343,7 +347,8 @@ impl Engine {
                     last: p.l,
                     ctx: self.intern_ctx(ctx),
                     src: self.strings.intern(&p.ip),
-                    flags: p.fl & (F_PROGRESS | F_SUCCESS | F_FAILED | F_CROSS),
+                    doc: self.strings.intern(&p.sd),
+                    flags: p.fl & F_ALL,
                 };
                 self.merge_invocation(key, st);
                 Ok(())
@@ -408,7 +413,7 @@ impl Engine {
             doc: self.strings.intern(&p.d),
             first: p.tm,
             last: p.tm,
-            flags: p.fl & (F_PROGRESS | F_SUCCESS | F_FAILED | F_CROSS),
+            flags: p.fl & F_ALL,
             targets: &targets,
             corr,
         };

@@ -18,7 +18,7 @@
 //! skipped subtrees need no visitor calls, and a plain key is a borrowed slice compared
 //! in place.
 
-use super::{put, Claims, Lenient, RawEvent, SsmTarget, UserIdentity, S};
+use super::{put, Claims, GcpEntry, Lenient, RawEvent, SsmTarget, UserIdentity, S};
 use std::borrow::Cow;
 
 /// Why scanning stopped.
@@ -42,7 +42,7 @@ pub(super) fn fill<'a>(ev: &mut RawEvent<'a>, text: &'a str) -> R<()> {
             let mut wrapper = false;
             let res = p.object_pre(
                 |k| wrapper |= k == "records" || k == "Records",
-                |p, k| top_key(p, ev, &k),
+                |p, k| top_key(p, ev, &k, false),
             );
             ev.records_wrapper |= wrapper;
             res?
@@ -685,6 +685,75 @@ impl<'a> P<'a> {
         })
     }
 
+    /// `protoPayload` of a Google Cloud LogEntry (`ProtoPayloadSeed`).
+    fn proto_payload(&mut self, g: &mut GcpEntry<'a>) -> R<()> {
+        self.seed(|p, k| {
+            match &*k {
+                "methodName" => put(&mut g.method_name, p.lenient()?),
+                "serviceName" => put(&mut g.service_name, p.lenient()?),
+                "resourceName" => put(&mut g.resource_name, p.lenient()?),
+                "authenticationInfo" => p.seed(|p, k| {
+                    match &*k {
+                        "principalEmail" => put(&mut g.principal_email, p.lenient()?),
+                        "principalSubject" => put(&mut g.principal_subject, p.lenient()?),
+                        "serviceAccountDelegationInfo" => p.delegation_list(&mut g.delegation)?,
+                        _ => p.skip_value()?,
+                    }
+                    Ok(())
+                })?,
+                "requestMetadata" => p.one_key("callerIp", &mut g.caller_ip)?,
+                "status" => p.one_key("code", &mut g.status_code)?,
+                "metadata" => p.seed(|p, k| match &*k {
+                    "instanceMetadataDelta" | "projectMetadataDelta" => p.seed(|p, k| {
+                        match &*k {
+                            "addedMetadataKeys" | "modifiedMetadataKeys" => {
+                                p.string_list(&mut g.keys_set)?
+                            }
+                            "deletedMetadataKeys" => p.string_list(&mut g.keys_deleted)?,
+                            _ => p.skip_value()?,
+                        }
+                        Ok(())
+                    }),
+                    _ => p.skip_value(),
+                })?,
+                "request" => p.seed(|p, k| {
+                    match &*k {
+                        "Metadata Keys Added" | "Metadata Keys Modified" => {
+                            p.string_list(&mut g.keys_set)?
+                        }
+                        "Metadata Keys Deleted" => p.string_list(&mut g.keys_deleted)?,
+                        _ => p.skip_value()?,
+                    }
+                    Ok(())
+                })?,
+                _ => p.skip_value()?,
+            }
+            Ok(())
+        })
+    }
+
+    /// `serviceAccountDelegationInfo` (`DelegationListSeed`).
+    fn delegation_list(&mut self, out: &mut Vec<Cow<'a, str>>) -> R<()> {
+        match self.any()? {
+            Tok::Arr => self.array(|p| {
+                let (mut email, mut subject): (S<'a>, S<'a>) = (None, None);
+                p.seed(|p, k| {
+                    match &*k {
+                        "firstPartyPrincipal" => p.one_key("principalEmail", &mut email)?,
+                        "principalSubject" => put(&mut subject, p.lenient()?),
+                        _ => p.skip_value()?,
+                    }
+                    Ok(())
+                })?;
+                if let Some(x) = email.or(subject) {
+                    out.push(x);
+                }
+                Ok(())
+            }),
+            t => self.finish_ignored(t),
+        }
+    }
+
     /// A nested object with one interesting key, stored into `slot`.
     fn one_key(&mut self, key: &str, slot: &mut S<'a>) -> R<()> {
         self.seed(|p, k| {
@@ -698,8 +767,9 @@ impl<'a> P<'a> {
     }
 }
 
-/// One key of the top-level object (the serde `Top` visitor's table).
-fn top_key<'a>(p: &mut P<'a>, ev: &mut RawEvent<'a>, key: &str) -> R<()> {
+/// One key of the top-level object (the serde `top_field` table); `nested` inside a
+/// Pub/Sub message's `data` object.
+fn top_key<'a>(p: &mut P<'a>, ev: &mut RawEvent<'a>, key: &str, nested: bool) -> R<()> {
     match key {
         "operationName" | "OperationNameValue" => put(&mut ev.operation, p.str_or_value()?),
         "status" => put(&mut ev.status, p.str_or_value()?),
@@ -742,6 +812,58 @@ fn top_key<'a>(p: &mut P<'a>, ev: &mut RawEvent<'a>, key: &str) -> R<()> {
             ev.records_wrapper = true;
             p.skip_value()?
         }
+        "protoPayload" => {
+            p.proto_payload(&mut ev.gcp)?;
+            ev.gcp.payload_complete = true;
+        }
+        "logName" => put(&mut ev.gcp.log_name, p.lenient()?),
+        "insertId" => put(&mut ev.gcp.insert_id, p.lenient()?),
+        "severity" => put(&mut ev.gcp.severity, p.lenient()?),
+        "timestamp" => put(&mut ev.gcp.timestamp, p.lenient()?),
+        "receiveTimestamp" => put(&mut ev.gcp.receive_timestamp, p.lenient()?),
+        "resource" => {
+            let g = &mut ev.gcp;
+            p.seed(|p, k| match &*k {
+                "labels" => p.seed(|p, k| {
+                    match &*k {
+                        "project_id" => put(&mut g.project_label, p.lenient()?),
+                        "zone" => put(&mut g.zone_label, p.lenient()?),
+                        _ => p.skip_value()?,
+                    }
+                    Ok(())
+                }),
+                _ => p.skip_value(),
+            })?
+        }
+        "operation" => {
+            let g = &mut ev.gcp;
+            p.seed(|p, k| {
+                match &*k {
+                    "id" => put(&mut g.operation_id, p.lenient()?),
+                    "first" => put(&mut g.operation_first, p.lenient()?),
+                    "last" => put(&mut g.operation_last, p.lenient()?),
+                    _ => p.skip_value()?,
+                }
+                Ok(())
+            })?;
+            g.operation_complete = true;
+        }
+        // A Pub/Sub message (`PubSubDataSeed`): the LogEntry as an object (one level of
+        // wrapping), or a base64 string.
+        "data" if !nested => match p.any()? {
+            Tok::Obj => {
+                // `records` is marked as soon as its key is read, as at the top level.
+                let mut wrapper = false;
+                let res = p.object_pre(
+                    |k| wrapper |= k == "records" || k == "Records",
+                    |p, k| top_key(p, ev, &k, true),
+                );
+                ev.records_wrapper |= wrapper;
+                res?
+            }
+            Tok::Str(v) => put(&mut ev.gcp.pubsub_data, Some(v)),
+            t => p.finish_ignored(t)?,
+        },
         _ => p.skip_value()?,
     }
     Ok(())
