@@ -1,9 +1,12 @@
 //! The detection engine: invocation collapse, aggregation, output rows, and the mergeable
 //! partial state of the distributed (map/reduce) mode.
 //!
-//! Memory grows with groups and invocations, never with events: an event is normalised,
+//! Memory grows with groups and invocations, not with events: an event is normalised,
 //! merged into a compact invocation record (integers only: strings are interned) or
-//! straight into its group, and dropped.
+//! straight into its group, and dropped. The exception is de-duplication, bounded by
+//! `max_event_ids`: the ids of distinct events are remembered (16 bytes each plus the set's
+//! overhead), and a map phase holds its uncorrelated events (whose copies only the reducer
+//! can recognise) until it ships them.
 //!
 //! Semantics:
 //! * An **invocation** is the set of Azure rows sharing (operation, correlationId,
