@@ -20,9 +20,9 @@ use std::io::{BufReader, Cursor, Read};
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use t1651::scp::csv::LineEnding;
-use t1651::scp::frame::{FrameLimits, FrameReader};
-use t1651::scp::{
+use splunk_scp::csv::LineEnding;
+use splunk_scp::frame::{FrameLimits, FrameReader};
+use splunk_scp::{
     Args, Command, CommandError, CommandInfo, CommandType, Generator, GetInfo, Output, Progress,
     RecordBatch, RunOutcome, Runtime,
 };
@@ -327,7 +327,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(*size <= REPLY_LIMIT, "reply of {size} bytes over the limit");
         }
         if meta.get("error").is_none() {
-            t1651::scp::csv::decode(body.clone()).expect("reply body decodes");
+            splunk_scp::csv::decode(body.clone()).expect("reply body decodes");
         }
     }
     match &outcome {

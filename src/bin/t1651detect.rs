@@ -13,11 +13,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use t1651::command::T1651Command;
-use t1651::scan;
-use t1651::scp::{
+use splunk_scp::{
     Args, Command, CommandError, CommandInfo, GetInfo, Limit, Output, RecordBatch, Runtime,
 };
+use t1651::command::T1651Command;
+use t1651::scan;
 
 const HELP: &str = "\
 t1651detect: detect MITRE ATT&CK T1651 (Cloud Administration Command) in Azure Activity Log

@@ -9,7 +9,7 @@ use crate::detect::engine::Engine;
 use crate::detect::fields::required_fields;
 use crate::detect::options::{Mode, Options, Phase, OPTION_NAMES};
 use crate::detect::row::{OutValue, OutputRow};
-use crate::scp::{
+use splunk_scp::{
     Args, Command, CommandError, CommandInfo, CommandType, GetInfo, Output, RecordBatch,
     RecordBuilder,
 };
@@ -27,7 +27,7 @@ enum Role {
 }
 
 /// The `t1651detect` command. Create with [`T1651Command::new`] and hand to
-/// [`crate::scp::run`].
+/// [`splunk_scp::run`].
 ///
 /// Protocol roles (chosen from the options at getinfo):
 ///

@@ -3,7 +3,7 @@
 
 mod scp_emulator;
 
-use scp_emulator::{chunk, execute, getinfo, getinfo_with, splunkd_body, Proc};
+use scp_emulator::{chunk, execute, getinfo, getinfo_with, splunkd_body};
 
 fn rows(n: usize, f: impl Fn(usize) -> Vec<String>) -> Vec<Vec<String>> {
     (0..n).map(f).collect()
@@ -11,7 +11,7 @@ fn rows(n: usize, f: impl Fn(usize) -> Vec<String>) -> Vec<Vec<String>> {
 
 #[test]
 fn sum_reduce_getinfo_announces_map_phase() {
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     let r = p.exchange(&getinfo(&["total=total", "value1"]));
     assert_eq!(
         r.meta,
@@ -25,7 +25,7 @@ fn sum_reduce_getinfo_announces_map_phase() {
 #[test]
 fn probe_with_getinfo_only_answers_and_exits_zero() {
     for ex in ["sum", "generatehello"] {
-        let mut p = Proc::spawn(ex);
+        let mut p = scp_emulator::spawn(ex);
         let r = p.exchange(&getinfo(&[]));
         assert!(r.meta.get("type").is_some(), "{ex}: {:?}", r.meta);
         assert!(r.error().is_none());
@@ -39,7 +39,7 @@ fn probe_with_getinfo_only_answers_and_exits_zero() {
 #[test]
 fn getinfo_without_trailing_newline_does_not_block() {
     // The getinfo chunk has no terminating newline; a line-oriented reader would hang here.
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     let r = p.exchange(&getinfo(&["total=t", "phase=map", "x"]));
     assert_eq!(r.meta, serde_json::json!({"type":"streaming"}));
     // stdin stays open: the command must wait for the next request, not reply on its own.
@@ -56,7 +56,7 @@ fn getinfo_without_trailing_newline_does_not_block() {
 
 #[test]
 fn map_phase_lock_step_per_chunk_with_trailing_empty_finish() {
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     p.exchange(&getinfo(&["total=total", "value1", "phase=map"]));
     let mut partials = Vec::new();
     for c in 0..5 {
@@ -83,7 +83,7 @@ fn map_phase_lock_step_per_chunk_with_trailing_empty_finish() {
 #[test]
 fn reduce_buffers_until_finished_in_both_styles() {
     // 6.3/8.0 style: the last data chunk carries finished:true.
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     p.exchange(&getinfo(&["total=n"]));
     let r = p.exchange(&execute(
         false,
@@ -106,7 +106,7 @@ fn reduce_buffers_until_finished_in_both_styles() {
     assert_eq!(p.finish().0, 0);
 
     // 8.2 style: an empty final chunk (B = 0).
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     p.exchange(&getinfo(&["total=n"]));
     p.exchange(&execute(
         false,
@@ -119,7 +119,7 @@ fn reduce_buffers_until_finished_in_both_styles() {
 
 #[test]
 fn generator_pages_at_maxresultrows() {
-    let mut p = Proc::spawn("generatehello");
+    let mut p = scp_emulator::spawn("generatehello");
     let r = p.exchange(&getinfo_with(&["count=25"], 10));
     assert_eq!(
         r.meta,
@@ -152,7 +152,7 @@ fn generator_pages_at_maxresultrows() {
 
 #[test]
 fn requests_after_finished_still_get_exactly_one_reply() {
-    let mut p = Proc::spawn("generatehello");
+    let mut p = scp_emulator::spawn("generatehello");
     p.exchange(&getinfo(&["count=2"]));
     assert_eq!(p.exchange(&execute(false, "")).finished(), Some(true));
     let r = p.exchange(&execute(true, ""));
@@ -162,7 +162,7 @@ fn requests_after_finished_still_get_exactly_one_reply() {
 
 #[test]
 fn eof_between_execute_chunks_exits_zero() {
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     p.exchange(&getinfo(&["total=n"]));
     p.exchange(&execute(false, "n\n1\n"));
     let (code, trailing, _) = p.finish();
@@ -171,7 +171,7 @@ fn eof_between_execute_chunks_exits_zero() {
 
 /// Sends `bad` after a valid getinfo; expects one error reply and a non-zero exit.
 fn expect_fatal(bad: &[u8], want: &str) {
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     p.exchange(&getinfo(&["total=n"]));
     let _ = p.send(bad);
     let (code, trailing, stderr) = p.finish();
@@ -231,14 +231,14 @@ fn bad_getinfo_options_name_the_option() {
         ),
         (&["phase=map", "x"][..], "A value for \"total\" is required"),
     ] {
-        let mut p = Proc::spawn("sum");
+        let mut p = scp_emulator::spawn("sum");
         let r = p.exchange(&getinfo(args));
         assert_eq!(r.error(), Some(want));
         assert_eq!(r.finished(), Some(true));
         let (code, _, _) = p.finish();
         assert_eq!(code, 1);
     }
-    let mut p = Proc::spawn("generatehello");
+    let mut p = scp_emulator::spawn("generatehello");
     let r = p.exchange(&getinfo(&["count=-3"]));
     assert_eq!(
         r.error(),
@@ -249,13 +249,13 @@ fn bad_getinfo_options_name_the_option() {
 
 #[test]
 fn v1_invocations_say_chunked_true_is_missing() {
-    let p = Proc::spawn_args("sum", &["__GETINFO__", "total=x"]);
+    let p = scp_emulator::spawn_args("sum", &["__GETINFO__", "total=x"]);
     let (code, out, stderr) = p.finish();
     assert_eq!(code, 1);
     assert!(out.is_empty());
     assert!(stderr.contains("chunked = true is missing"), "{stderr}");
 
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     let _ = p.send(b"splunkVersion:6.5.1\nallowStream:1\n\nfield\nvalue\n");
     let (code, _, stderr) = p.finish();
     assert_eq!(code, 1);
@@ -264,7 +264,7 @@ fn v1_invocations_say_chunked_true_is_missing() {
 
 #[test]
 fn multibyte_and_big_fields_round_trip_through_a_process() {
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     p.exchange(&getinfo(&["total=total", "phase=map", "v"]));
     let big = "ท\",\n".repeat(2_000_000); // 12 MB field with quotes, commas, newlines
     let body = splunkd_body(

@@ -33,6 +33,14 @@ pub(crate) struct Column {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ColumnId(pub(crate) usize);
 
+impl ColumnId {
+    /// The logical column's position in its batch (0-based, `__mv_` companions not counted):
+    /// an index for per-column side tables of the batch it came from.
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
 /// The rows of one execute chunk, with field lookup by name.
 #[derive(Debug, Clone, Default)]
 pub struct RecordBatch {

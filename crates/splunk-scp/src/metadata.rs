@@ -10,7 +10,7 @@ use std::fmt;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::scp::error::MetadataError;
+use crate::error::MetadataError;
 
 /// A request's metadata as sent by splunkd; `action` selects getinfo or execute.
 #[derive(Debug, Clone, Default, Deserialize)]

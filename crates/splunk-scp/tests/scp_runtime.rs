@@ -5,8 +5,8 @@ mod scp_emulator;
 use std::io::{self, Cursor, Write};
 
 use scp_emulator::{chunk, execute, getinfo, getinfo_with, parse_replies, Reply};
-use t1651::scp::frame::FrameLimits;
-use t1651::scp::{
+use splunk_scp::frame::FrameLimits;
+use splunk_scp::{
     Args, Command, CommandError, CommandInfo, CommandType, Generator, GetInfo, Level, Output,
     Progress, RecordBatch, RunOutcome, Runtime,
 };
@@ -131,7 +131,7 @@ fn streaming_one_reply_per_chunk_preserving_chunked_idx() {
     assert_eq!(r1.field(1, "_chunked_idx").as_deref(), Some("1"));
     assert_eq!(r1.field(0, "len").as_deref(), Some("3"));
     // The multivalue survives the round trip with its __mv_ companion.
-    let b = t1651::scp::csv::decode(r1.body.clone()).unwrap();
+    let b = splunk_scp::csv::decode(r1.body.clone()).unwrap();
     let v = b.row(1).get("n").unwrap();
     assert_eq!(v.values().collect::<Vec<_>>(), ["1", "2"]);
     // empty chunk mid-stream: still exactly one (empty) reply
@@ -512,9 +512,9 @@ fn legacy_header_on_stdin_is_named() {
         .unwrap()
         .contains("chunked = true is missing"));
     assert!(out.is_empty(), "a v1 peer gets no v2 reply");
-    assert!(t1651::scp::runtime::check_argv(["__EXECUTE__"])
+    assert!(splunk_scp::runtime::check_argv(["__EXECUTE__"])
         .unwrap_err()
         .to_string()
         .contains("chunked = true is missing"));
-    assert!(t1651::scp::runtime::check_argv(["--flag"]).is_ok());
+    assert!(splunk_scp::runtime::check_argv(["--flag"]).is_ok());
 }

@@ -10,8 +10,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::scp::metadata::{Level, Message};
-use crate::scp::record::{Row, Value};
+use crate::metadata::{Level, Message};
+use crate::record::{Row, Value};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cell {
@@ -28,7 +28,7 @@ pub(crate) struct Cell {
 /// Build records with [`Output::record`]; the builder commits the record when dropped:
 ///
 /// ```
-/// # use t1651::scp::Output;
+/// # use splunk_scp::Output;
 /// let mut out = Output::new();
 /// out.record().set("host", "web01").set("count", 3u64);
 /// out.record().set("host", "web02").set_multi("ips", ["10.0.0.1", "10.0.0.2"]);
@@ -146,7 +146,7 @@ impl Output {
             } else {
                 let enc =
                     &self.text[c.start + c.len as usize..c.start + (c.len + c.mv_len) as usize];
-                crate::scp::record::MultiValue::parse(enc, display)
+                crate::record::MultiValue::parse(enc, display)
                     .map_or(Value::Single(display), Value::Multi)
             };
             (name, v)
@@ -216,7 +216,7 @@ impl RecordBuilder<'_> {
                 out.scratch.push(';');
             }
             out.text.push_str(v);
-            crate::scp::csv::encode_mv_value(v, &mut out.scratch);
+            crate::csv::encode_mv_value(v, &mut out.scratch);
             n += 1;
         }
         let len = out.text.len() - start;

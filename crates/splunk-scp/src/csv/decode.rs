@@ -11,9 +11,9 @@
 
 use std::collections::HashMap;
 
-use crate::scp::error::CsvError;
-use crate::scp::limits::Limit;
-use crate::scp::record::{Column, RecordBatch, Span, EXTRA_BIT};
+use crate::error::CsvError;
+use crate::limits::Limit;
+use crate::record::{Column, RecordBatch, Span, EXTRA_BIT};
 
 /// Default [`DecodeLimits::max_field_bytes`]: 64 MiB, far above splunklib's 10 MB field cap.
 pub const DEFAULT_MAX_FIELD_BYTES: usize = 64 << 20;
@@ -459,7 +459,7 @@ fn copy_to_quote_sse2(_: &mut [u8], _: &mut usize, _: &mut usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scp::record::Value;
+    use crate::record::Value;
 
     fn rows(body: &str) -> Vec<Vec<String>> {
         let b = decode(body.as_bytes().to_vec()).unwrap();

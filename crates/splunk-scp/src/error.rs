@@ -53,7 +53,7 @@ pub enum FrameError {
     #[error("received a v1 (legacy) protocol header {line:?}: chunked = true is missing from this command's commands.conf stanza")]
     LegacyProtocol { line: String },
     /// A declared length exceeds the configured limit; nothing was allocated for it.
-    /// `setting` names the option that raises the limit (see [`crate::scp::Limit`]).
+    /// `setting` names the option that raises the limit (see [`crate::Limit`]).
     #[error("chunk {part} length {declared} bytes exceeds the limit of {limit} bytes; set {setting}=<bytes> to raise it")]
     TooLarge {
         part: ChunkPart,
@@ -100,7 +100,7 @@ pub enum CsvError {
     BodyTooLarge(usize),
     /// One field (header name or value, after unquoting) is longer than the field size limit.
     /// `row` 0 is the header; `name` is the column's header name (empty for the header row);
-    /// `setting` names the option that raises the limit (see [`crate::scp::Limit`]).
+    /// `setting` names the option that raises the limit (see [`crate::Limit`]).
     #[error("{}", field_too_large(*row, *column, name, *size, *limit, setting))]
     FieldTooLarge {
         row: usize,
@@ -146,7 +146,7 @@ pub enum ProtocolError {
     #[error("started with legacy v1 argument {0:?}: chunked = true is missing from this command's commands.conf stanza")]
     LegacyArgv(String),
     /// The reply would exceed the configured maximum chunk size.
-    /// `setting` names the option that raises the limit (see [`crate::scp::Limit`]).
+    /// `setting` names the option that raises the limit (see [`crate::Limit`]).
     #[error("reply of {size} bytes exceeds the configured maximum chunk size (maxchunksize) of {limit} bytes; set {setting}=<bytes> (and maxchunksize in commands.conf) to raise it")]
     ReplyTooLarge {
         size: usize,

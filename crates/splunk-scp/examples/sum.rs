@@ -13,7 +13,7 @@
 
 use std::process::ExitCode;
 
-use t1651::scp::{
+use splunk_scp::{
     run, Args, Command, CommandError, CommandInfo, CommandType, GetInfo, Output, RecordBatch,
 };
 

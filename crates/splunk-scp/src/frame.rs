@@ -11,8 +11,8 @@
 
 use std::io::{BufRead, ErrorKind, Read, Write};
 
-use crate::scp::error::{ChunkPart, FrameError};
-use crate::scp::limits::Limit;
+use crate::error::{ChunkPart, FrameError};
+use crate::limits::Limit;
 
 /// The longest header line accepted. A valid header is at most ~55 bytes.
 pub const MAX_HEADER_LINE: usize = 1024;

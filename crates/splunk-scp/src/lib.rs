@@ -1,4 +1,5 @@
-//! Splunk chunked search command protocol v2 (SCP v2). Knows nothing of T1651.
+//! Splunk's chunked custom search command protocol v2 (SCP v2), for writing Splunk search
+//! commands in Rust. Depends on no application code.
 //!
 //! Layers, each usable on its own:
 //! * [`frame`]: `chunked 1.0,<M>,<B>\n` framing with size limits;
@@ -26,6 +27,8 @@ pub mod output;
 pub mod record;
 pub mod runtime;
 mod signals;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use args::{ArgError, Args, Options};
 pub use error::{CsvError, FrameError, MetadataError, ProtocolError};

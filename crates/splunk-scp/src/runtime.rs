@@ -31,7 +31,7 @@
 //! # Example: a reporting command in a few lines
 //!
 //! ```
-//! use t1651::scp::{Args, Command, CommandError, CommandInfo, CommandType, GetInfo, Output, RecordBatch};
+//! use splunk_scp::{Args, Command, CommandError, CommandInfo, CommandType, GetInfo, Output, RecordBatch};
 //!
 //! /// `| countby field=<name>`: counts records per value of a field.
 //! #[derive(Default)]
@@ -64,7 +64,7 @@
 //!
 //! // In main(): `std::process::ExitCode` from the stdin/stdout session.
 //! # fn main_() -> std::process::ExitCode {
-//! t1651::scp::run(CountBy::default())
+//! splunk_scp::run(CountBy::default())
 //! # }
 //! ```
 
@@ -72,15 +72,15 @@ use std::io::{self, BufRead, ErrorKind, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 
-use crate::scp::args::Args;
-use crate::scp::csv::{self, DecodeLimits, LineEnding};
-use crate::scp::error::{FrameError, ProtocolError};
-use crate::scp::frame::{self, FrameLimits, FrameReader};
-use crate::scp::limits::{Limit, SettingNames};
-use crate::scp::metadata::{CommandType, GetInfo, Inspector, Level, Message, Reply, Request};
-use crate::scp::output::Output;
-use crate::scp::record::RecordBatch;
-use crate::scp::signals::{self, Phase};
+use crate::args::Args;
+use crate::csv::{self, DecodeLimits, LineEnding};
+use crate::error::{FrameError, ProtocolError};
+use crate::frame::{self, FrameLimits, FrameReader};
+use crate::limits::{Limit, SettingNames};
+use crate::metadata::{CommandType, GetInfo, Inspector, Level, Message, Reply, Request};
+use crate::output::Output;
+use crate::record::RecordBatch;
+use crate::signals::{self, Phase};
 
 /// Rows per generator page when getinfo carries no `maxresultrows` (splunkd's default).
 pub const DEFAULT_MAXRESULTROWS: u64 = 50_000;

@@ -6,7 +6,7 @@
 //! empty is written as `""` so it is not mistaken for a blank line. Records end with the chosen
 //! [`LineEnding`]. No records (or no columns) → empty body.
 
-use crate::scp::output::{Cell, Output};
+use crate::output::{Cell, Output};
 
 /// Record terminator of encoded bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
