@@ -83,7 +83,9 @@ pub enum MetadataError {
 /// A fault in a chunk's CSV body.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum CsvError {
-    /// A row does not have as many fields as the header.
+    /// A row has more fields than the header (shorter rows are padded with empty fields, as
+    /// the SDK's reader leaves their fields out; extra values would be lost, so they are an
+    /// error).
     #[error("CSV row {row} has {got} fields but the header has {expected}")]
     RaggedRow {
         row: usize,
@@ -95,8 +97,15 @@ pub enum CsvError {
         "CSV row {row}: quoted field in column {column} is not closed before the end of the body"
     )]
     UnterminatedQuote { row: usize, column: usize },
-    /// The body exceeds what the decoder's 31-bit offsets can address.
-    #[error("CSV body of {0} bytes is too large for the decoder (limit 2 GiB)")]
+    /// A carriage return outside quotes that does not end a CRLF line break (CR-only line
+    /// endings): Python's csv reader, and so the SDK, fails on it too.
+    #[error(
+        "CSV row {row}, column {column}: carriage return (CR) outside quotes without a line feed; \
+         CR-only line endings are not supported (use LF or CRLF, or quote the value)"
+    )]
+    BareCr { row: usize, column: usize },
+    /// The body exceeds what the decoder's 32-bit offsets can address.
+    #[error("CSV body of {0} bytes is too large for the decoder (limit 4 GiB - 1)")]
     BodyTooLarge(usize),
     /// One field (header name or value, after unquoting) is longer than the field size limit.
     /// `row` 0 is the header; `name` is the column's header name (empty for the header row);

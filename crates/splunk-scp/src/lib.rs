@@ -37,6 +37,6 @@ pub use metadata::{CommandType, GetInfo, Level, Message, SearchInfo};
 pub use output::{FieldValue, Output, RecordBuilder};
 pub use record::{ColumnId, MultiValue, RecordBatch, Row, Value, Values};
 pub use runtime::{
-    run, run_generator, Command, CommandError, CommandInfo, Generator, Progress, RunOutcome,
-    Runtime,
+    run, run_generator, Command, CommandError, CommandInfo, Generator, LimitTooHigh, Progress,
+    RunOutcome, Runtime,
 };

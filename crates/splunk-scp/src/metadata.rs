@@ -1,7 +1,11 @@
 //! The JSON metadata of requests (splunkd → command) and replies (command → splunkd).
 //!
-//! Requests are parsed leniently (unknown keys ignored, times as string or number, `search`
-//! percent-decoded). Replies are written compactly with `None` keys omitted and `inspector`
+//! Requests are parsed as leniently as the Splunk SDK reads them (`MetadataDecoder`, Python's
+//! `json` plus truthiness): unknown keys ignored, a repeated key keeps its last value, times
+//! as string or number, `search` percent-decoded, `args: null` (or any non-list) as no
+//! arguments, and the flags `preview`, `finished` and `streaming_command_will_restart` as
+//! booleans, numbers (0 = false) or strings (`"true"`/`"false"`, `"1"`/`"0"`, `""` = false;
+//! unlike Python, the string `"false"` is false). Replies are written compactly with `None` keys omitted and `inspector`
 //! always serialised before `error` (MLTK notes splunkd reads them in that order).
 
 use std::collections::BTreeMap;
@@ -19,16 +23,16 @@ pub struct Request {
     #[serde(default)]
     pub action: Option<String>,
     /// True when the search produces preview results (getinfo only).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub preview: Option<bool>,
     /// Present from Splunk 8.0 on; semantics unknown, always false in traces.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub streaming_command_will_restart: Option<bool>,
     /// The search context (getinfo only).
     #[serde(default)]
     pub searchinfo: Option<SearchInfo>,
     /// True on splunkd's last execute request.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub finished: Option<bool>,
 }
 
@@ -38,11 +42,50 @@ impl Request {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(Request::default());
         }
-        serde_json::from_slice(bytes).map_err(|source| MetadataError::Json {
+        let err = |source| MetadataError::Json {
             source,
             start: String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned(),
-        })
+        };
+        // Through `Value`: a repeated key keeps its last value (as Python's json), where a
+        // derived struct would reject it.
+        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(err)?;
+        serde_json::from_value(v).map_err(err)
     }
+}
+
+/// A flag as the SDK reads it: bool, number (0 = false), string (`true`/`false`/`1`/`0`/empty,
+/// any case); null = absent.
+fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    use serde_json::Value;
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(b)),
+        Value::Number(n) => Ok(Some(n.as_f64().is_some_and(|f| f != 0.0))),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "t" | "1" | "yes" => Ok(Some(true)),
+            "false" | "f" | "0" | "no" | "" => Ok(Some(false)),
+            _ => Err(de::Error::custom(format!("expected a boolean, got {s:?}"))),
+        },
+        other => Err(de::Error::custom(format!(
+            "expected a boolean, got {other}"
+        ))),
+    }
+}
+
+/// A list of strings as the SDK uses `args` (`if args and isinstance(args, list)`): null or
+/// a non-list is empty; non-string elements are kept in their JSON text.
+fn lenient_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    use serde_json::Value;
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    })
 }
 
 /// The getinfo request: what a command learns about the search it runs in.
@@ -62,10 +105,10 @@ pub struct GetInfo {
 #[derive(Clone, Default, Deserialize)]
 pub struct SearchInfo {
     /// Arguments after SPL tokenisation, outer quotes removed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_list")]
     pub args: Vec<String>,
     /// Arguments as typed, quotes kept.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_list")]
     pub raw_args: Vec<String>,
     /// The job's dispatch directory; empty or temporary in getinfo-only probes.
     #[serde(default, deserialize_with = "lenient_string")]

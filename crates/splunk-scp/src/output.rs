@@ -47,6 +47,10 @@ pub struct Output {
     hint: Vec<u32>,
     scratch: String,
     pub(crate) messages: Vec<Message>,
+    /// `extra[i]`: record i was started with [`Output::extra_record`].
+    extra: Vec<bool>,
+    /// The first misuse seen (a reserved field name), reported by the runtime as an error.
+    invalid: Option<String>,
 }
 
 impl Output {
@@ -56,13 +60,63 @@ impl Output {
     }
 
     /// Starts a record; it is committed when the returned builder is dropped.
+    ///
+    /// In `process` of a streaming, stateful or events command whose input carries
+    /// `_chunked_idx`, every record must say how it relates to the input: use
+    /// [`Output::record_for`]/[`Output::passthrough`] for records derived from an input row
+    /// (they keep its `_chunked_idx`, which splunkd needs to merge the fields it did not send)
+    /// or [`Output::extra_record`] for added rows; a plain `record()` there fails the chunk
+    /// with an error naming these methods (instead of silently dropping `_chunked_idx`).
     pub fn record(&mut self) -> RecordBuilder<'_> {
+        self.start(false)
+    }
+
+    /// Starts a record that is not derived from any input row (it gets no `_chunked_idx`):
+    /// rows a streaming, stateful or events command adds beside its input rows.
+    pub fn extra_record(&mut self) -> RecordBuilder<'_> {
+        self.start(true)
+    }
+
+    fn start(&mut self, extra: bool) -> RecordBuilder<'_> {
         let first = self.cells.len();
         RecordBuilder {
             out: self,
             first,
             k: 0,
+            extra,
         }
+    }
+
+    /// Takes the first misuse recorded since the last call (e.g. a field named `__mv_x`).
+    pub(crate) fn take_invalid(&mut self) -> Result<(), String> {
+        self.invalid.take().map_or(Ok(()), Err)
+    }
+
+    /// Checks that records `from..` carry `_chunked_idx` or were started with
+    /// [`Output::extra_record`].
+    pub(crate) fn check_chunked_idx(&self, from: usize) -> Result<(), String> {
+        let idx = self.by_name.get("_chunked_idx").copied();
+        for i in from..self.len() {
+            if self.extra[i] {
+                continue;
+            }
+            let start = if i == 0 { 0 } else { self.row_ends[i - 1] };
+            let has = idx.is_some_and(|c| {
+                self.cells[start..self.row_ends[i]]
+                    .iter()
+                    .any(|x| x.col == c)
+            });
+            if !has {
+                return Err(format!(
+                    "output record {} of this chunk has no _chunked_idx although the input rows \
+                     carry one (splunkd merges output rows with the fields it did not send by \
+                     it): build records derived from input rows with Output::record_for(row) or \
+                     Output::passthrough(row), and added rows with Output::extra_record()",
+                    i - from + 1
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Starts a record carrying `_chunked_idx` of `row` (when the input has it), so splunkd can
@@ -121,6 +175,7 @@ impl Output {
 
     /// Removes all records (keeps messages). Allocations are kept.
     pub fn clear_records(&mut self) {
+        self.extra.clear();
         self.columns.clear();
         self.by_name.clear();
         self.has_multi.clear();
@@ -154,6 +209,14 @@ impl Output {
     }
 
     fn column_id(&mut self, name: &str, k: usize) -> u32 {
+        if let Some(base) = name.strip_prefix("__mv_") {
+            if self.invalid.is_none() {
+                self.invalid = Some(format!(
+                    "output field name {name:?} is reserved for the multivalue encoding of \
+                     {base:?}: set {base:?} with RecordBuilder::set_multi instead"
+                ));
+            }
+        }
         if let Some(&c) = self.hint.get(k) {
             if self.columns[c as usize] == name {
                 return c;
@@ -177,6 +240,7 @@ pub struct RecordBuilder<'a> {
     out: &'a mut Output,
     first: usize,
     k: usize,
+    extra: bool,
 }
 
 impl RecordBuilder<'_> {
@@ -267,6 +331,7 @@ impl Drop for RecordBuilder<'_> {
         out.hint
             .extend(out.cells[self.first..].iter().map(|c| c.col));
         out.row_ends.push(out.cells.len());
+        out.extra.push(self.extra);
     }
 }
 

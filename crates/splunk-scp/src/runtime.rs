@@ -115,6 +115,31 @@ impl<E: std::error::Error> From<E> for CommandError {
     }
 }
 
+/// A limit set above what the runtime supports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitTooHigh {
+    /// The limit.
+    pub limit: Limit,
+    /// The value asked for.
+    pub requested: u64,
+    /// The largest supported value.
+    pub max: u64,
+}
+
+impl std::fmt::Display for LimitTooHigh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} bytes is above the supported maximum of {} bytes",
+            self.limit.default_setting(),
+            self.requested,
+            self.max
+        )
+    }
+}
+
+impl std::error::Error for LimitTooHigh {}
+
 /// What the getinfo hook tells splunkd about the command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandInfo {
@@ -273,6 +298,7 @@ pub struct Runtime {
     line_ending: LineEnding,
     settings: SettingNames,
     handle_sigterm: bool,
+    guard_stdout: bool,
 }
 
 impl Default for Runtime {
@@ -297,6 +323,7 @@ impl Runtime {
             line_ending: LineEnding::CrLf,
             settings: SettingNames::default(),
             handle_sigterm: true,
+            guard_stdout: true,
         }
     }
 
@@ -306,10 +333,25 @@ impl Runtime {
         self
     }
 
-    /// Largest accepted request body ([`FrameLimits::max_body`], default 1 GiB).
+    /// Largest accepted request body ([`FrameLimits::max_body`], default 1 GiB). Values above
+    /// [`crate::frame::MAX_CHUNK_BYTES`] are lowered to it; [`Self::try_max_chunk_bytes`]
+    /// refuses them instead.
     pub fn max_chunk_bytes(mut self, max: u64) -> Self {
-        self.limits.max_body = max;
+        self.limits.max_body = max.min(crate::frame::MAX_CHUNK_BYTES);
         self
+    }
+
+    /// As [`Self::max_chunk_bytes`], refusing values above [`crate::frame::MAX_CHUNK_BYTES`]
+    /// (2 GiB) with an error that names the maximum.
+    pub fn try_max_chunk_bytes(self, max: u64) -> Result<Self, LimitTooHigh> {
+        if max > crate::frame::MAX_CHUNK_BYTES {
+            return Err(LimitTooHigh {
+                limit: Limit::ChunkBytes,
+                requested: max,
+                max: crate::frame::MAX_CHUNK_BYTES,
+            });
+        }
+        Ok(self.max_chunk_bytes(max))
     }
 
     /// Largest accepted request metadata ([`FrameLimits::max_metadata`], default 64 MiB).
@@ -345,6 +387,14 @@ impl Runtime {
     /// limits under a few KiB may still be exceeded by it.
     pub fn max_reply_bytes(mut self, max: Option<usize>) -> Self {
         self.max_reply_bytes = max;
+        self
+    }
+
+    /// Whether [`Self::run`]/[`Self::run_generator`] protect the protocol channel from
+    /// stray writes to stdout (default true, Unix): the session writes to a private duplicate
+    /// of fd 1 and fd 1 is pointed at stderr, so `println!` in a hook goes to search.log.
+    pub fn guard_stdout(mut self, on: bool) -> Self {
+        self.guard_stdout = on;
         self
     }
 
@@ -397,7 +447,13 @@ impl Runtime {
                 let _ = writeln!(stderr, "warning: cannot install the SIGTERM handler: {e}");
             }
         }
-        let outcome = self.session(kind, io::stdin().lock(), io::stdout().lock(), &mut stderr);
+        let outcome = match self.guard_stdout.then(guard_stdout).flatten() {
+            Some(proto) => {
+                let w = io::BufWriter::with_capacity(1 << 16, proto);
+                self.session(kind, io::stdin().lock(), w, &mut stderr)
+            }
+            None => self.session(kind, io::stdin().lock(), io::stdout().lock(), &mut stderr),
+        };
         signals::set_phase(Phase::Exiting);
         ExitCode::from(outcome.exit_code())
     }
@@ -497,18 +553,35 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             return self.write_failure(e, info.decline);
         }
         let mut finished = info.decline;
-        let buffered = matches!(
-            info.command_type,
-            CommandType::Events | CommandType::Reporting
-        );
+        // Output that is not tied to a request's rows is paged at `maxresultrows`: what does
+        // not fit waits for splunkd's next request (splunkd keeps asking while the command
+        // answers finished:false). Streaming/stateful output belongs to its chunk (splunkd
+        // merges it by `_chunked_idx`), so it always goes with that chunk's reply.
+        let pageable = matches!(kind, Kind::Gen(_))
+            || matches!(
+                info.command_type,
+                CommandType::Events | CommandType::Reporting
+            );
+        // Records derived from input rows must carry the row's `_chunked_idx` when splunkd
+        // sent one (it merges the output with the fields it did not send by it).
+        let check_idx = !matches!(info.command_type, CommandType::Reporting);
         let page = getinfo
             .searchinfo
             .maxresultrows
             .unwrap_or(DEFAULT_MAXRESULTROWS)
             .clamp(1, usize::MAX as u64) as usize;
-        let mut output = Output::new();
+        let mut st = ExecState {
+            output: Output::new(),
+            sent: 0,
+            page,
+            pageable,
+        };
         let mut batch = RecordBatch::new();
         let mut executes = 0usize;
+        // splunkd sent finished:true / the command's hooks are done (finish ran, or the
+        // generator returned Done).
+        let mut splunkd_finished = false;
+        let mut hooks_done = false;
 
         // ---- execute
         loop {
@@ -518,23 +591,18 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     if executes == 0 {
                         return RunOutcome::Probe;
                     }
-                    if !finished {
-                        let _ = writeln!(
-                            self.log,
-                            "stdin closed after {executes} execute request(s) without finished=true; exiting"
-                        );
-                    }
-                    return RunOutcome::Completed;
+                    return self.eof(&st, executes, splunkd_finished, hooks_done, kind);
                 }
                 Ok(Some(_)) => {}
-                Err(e) => return self.frame_failure_with(e, &mut output),
+                Err(e) => return self.frame_failure_with(e, &mut st.output),
             }
             executes += 1;
             signals::set_phase(Phase::Running);
             let req = match Request::parse(&self.meta).and_then(Request::into_execute) {
                 Ok(r) => r,
-                Err(e) => return self.fail(&e.to_string(), output.take_messages()),
+                Err(e) => return self.fail(&e.to_string(), st.output.take_messages()),
             };
+            splunkd_finished |= req.finished;
             if finished {
                 // Lock step even after our final reply: answer, never stay silent.
                 if let Err(e) = self.write_raw(&Reply::execute(true, Vec::new()).to_json(), false) {
@@ -542,71 +610,151 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                 }
                 continue;
             }
-            let reply_finished;
-            let send_records;
-            match kind {
-                Kind::Gen(g) => {
-                    match guarded(|| g.generate(&mut output, page)) {
-                        Ok(p) => reply_finished = p == Progress::Done,
-                        Err(e) => return self.fail(e.message(), output.take_messages()),
-                    }
-                    send_records = true;
-                }
-                Kind::Cmd(c) => {
-                    let body = std::mem::take(&mut self.body);
-                    let decoded = if self.reader.body_is_utf8() {
-                        // SAFETY: the frame reader validated every byte of this body
-                        // ([`FrameReader::body_is_utf8`]) and nothing changed it since.
-                        let text = unsafe { String::from_utf8_unchecked(body) };
-                        csv::decode_str_into_with(&mut batch, text, &self.rt.decode_limits)
-                    } else {
-                        csv::decode_into_with(&mut batch, body, &self.rt.decode_limits)
-                    };
-                    if let Err(e) = decoded {
-                        let e = self.rt.settings.rename_csv(e);
-                        return self.fail(
-                            &format!("execute request {executes}: {e}"),
-                            output.take_messages(),
-                        );
-                    }
-                    if !batch.is_empty() {
-                        if let Err(e) = guarded(|| c.process(&batch, &mut output)) {
-                            return self.fail(e.message(), output.take_messages());
+            if !hooks_done {
+                match kind {
+                    Kind::Gen(g) => {
+                        // Only asked for a new page once the previous one is out.
+                        if st.pending() == 0 {
+                            match guarded(|| g.generate(&mut st.output, page)) {
+                                Ok(p) => hooks_done = p == Progress::Done,
+                                Err(e) => return self.fail(e.message(), st.output.take_messages()),
+                            }
+                            if let Err(e) = st.output.take_invalid() {
+                                return self.fail(&e, st.output.take_messages());
+                            }
                         }
                     }
-                    self.body = batch.recycle();
-                    if req.finished {
-                        // No more data follows: release the request buffer (as large as the
-                        // largest chunk) before the final reply, often the largest, is built.
-                        self.body = Vec::new();
-                        if let Err(e) = guarded(|| c.finish(&mut output)) {
-                            return self.fail(e.message(), output.take_messages());
+                    Kind::Cmd(c) => {
+                        let body = std::mem::take(&mut self.body);
+                        let decoded = if self.reader.body_is_utf8() {
+                            // SAFETY: the frame reader validated every byte of this body
+                            // ([`FrameReader::body_is_utf8`]) and nothing changed it since.
+                            let text = unsafe { String::from_utf8_unchecked(body) };
+                            csv::decode_str_into_with(&mut batch, text, &self.rt.decode_limits)
+                        } else {
+                            csv::decode_into_with(&mut batch, body, &self.rt.decode_limits)
+                        };
+                        if let Err(e) = decoded {
+                            let e = self.rt.settings.rename_csv(e);
+                            return self.fail(
+                                &format!("execute request {executes}: {e}"),
+                                st.output.take_messages(),
+                            );
+                        }
+                        if !batch.is_empty() {
+                            let first = st.output.len();
+                            if let Err(e) = guarded(|| c.process(&batch, &mut st.output)) {
+                                return self.fail(e.message(), st.output.take_messages());
+                            }
+                            if let Err(e) = st.output.take_invalid() {
+                                return self.fail(&e, st.output.take_messages());
+                            }
+                            if check_idx && batch.column("_chunked_idx").is_some() {
+                                if let Err(e) = st.output.check_chunked_idx(first) {
+                                    return self.fail(
+                                        &format!("execute request {executes}: {e}"),
+                                        st.output.take_messages(),
+                                    );
+                                }
+                            }
+                        }
+                        self.body = batch.recycle();
+                        if req.finished {
+                            // No more data follows: release the request buffer (as large as
+                            // the largest chunk) before the final reply, often the largest,
+                            // is built.
+                            self.body = Vec::new();
+                            if let Err(e) = guarded(|| c.finish(&mut st.output)) {
+                                return self.fail(e.message(), st.output.take_messages());
+                            }
+                            if let Err(e) = st.output.take_invalid() {
+                                return self.fail(&e, st.output.take_messages());
+                            }
+                            hooks_done = true;
                         }
                     }
-                    reply_finished = req.finished;
-                    send_records = req.finished || !buffered;
                 }
+            } else if matches!(kind, Kind::Cmd(_)) && has_data_rows(&self.body) {
+                // Data while the command only pages out held rows: never dropped silently.
+                let text = format!(
+                    "execute request {executes} carries data rows while the command is still \
+                     sending {} held output row(s) (it answered finished=false after its input ended)",
+                    st.pending()
+                );
+                return self.fail(&text, st.output.take_messages());
             }
-            if let Err(e) = self.reply(&mut output, reply_finished, send_records) {
+            if let Some(n) = st.empty_records() {
+                let text = format!(
+                    "the command emitted {n} record(s) with no fields and no other record sets \
+                     a field: a CSV reply cannot carry them; set at least one field"
+                );
+                return self.fail(&text, st.output.take_messages());
+            }
+            let reply_finished = hooks_done && st.pending() <= st.page();
+            if let Err(e) = self.reply(&mut st, reply_finished) {
                 return self.write_failure(e, reply_finished);
             }
             finished = reply_finished;
         }
     }
 
-    /// Writes one execute reply from `output` (records only if `send_records`).
-    fn reply(
+    /// The end of input after at least one execute request: says what did not happen, and
+    /// fails when output rows the command produced were never sent.
+    fn eof(
         &mut self,
-        output: &mut Output,
-        finished: bool,
-        send_records: bool,
-    ) -> Result<(), WriteFail> {
-        self.reply_body.clear();
-        if send_records {
-            csv::encode(output, &mut self.reply_body, self.rt.line_ending);
-            output.clear_records();
+        st: &ExecState,
+        executes: usize,
+        splunkd_finished: bool,
+        hooks_done: bool,
+        kind: &Kind<'_>,
+    ) -> RunOutcome {
+        let pending = st.pending();
+        if pending > 0 {
+            let text = format!(
+                "splunkd closed stdin after {executes} execute request(s) with {pending} row(s) \
+                 of output not yet sent (the last reply said finished=false and asked for another \
+                 request); those rows are lost"
+            );
+            let _ = writeln!(self.log, "error: {text}");
+            return RunOutcome::Failed(text);
         }
-        let meta = Reply::execute(finished, output.take_messages()).to_json();
+        if !hooks_done {
+            let what = match (kind, splunkd_finished) {
+                (Kind::Gen(_), _) => {
+                    "while the generator had more rows (its last reply said finished=false)"
+                }
+                (Kind::Cmd(_), false) => {
+                    "without finished=true: the command's finish hook did not run"
+                }
+                (Kind::Cmd(_), true) => "before the command finished",
+            };
+            let _ = writeln!(
+                self.log,
+                "splunkd closed stdin after {executes} execute request(s) {what}; exiting"
+            );
+        }
+        RunOutcome::Completed
+    }
+
+    /// Writes one execute reply: the next page of held records (all of them when not
+    /// pageable), the pending messages, `finished`.
+    fn reply(&mut self, st: &mut ExecState, finished: bool) -> Result<(), WriteFail> {
+        self.reply_body.clear();
+        let n = st.pending().min(st.page());
+        if n > 0 {
+            csv::encode::encode_range(
+                &st.output,
+                st.sent..st.sent + n,
+                &mut self.reply_body,
+                self.rt.line_ending,
+            );
+            st.sent += n;
+        }
+        if st.sent == st.output.len() {
+            st.output.clear_records();
+            st.sent = 0;
+        }
+        let meta = Reply::execute(finished, st.output.take_messages()).to_json();
         self.write_raw(&meta, true)
     }
 
@@ -705,6 +853,72 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         let meta = self.fatal_json(text, messages);
         let _ = frame::write_chunk(&mut self.out, &meta, &[]).and_then(|_| self.out.flush());
         RunOutcome::Failed(text.to_owned())
+    }
+}
+
+/// Moves the protocol channel off fd 1: duplicates fd 1 to a private close-on-exec
+/// descriptor, which the session writes, and points fd 1 at stderr, so a `println!` (or a
+/// library printing to stdout) inside a hook lands in search.log instead of corrupting the
+/// chunk stream. `None` (stdout used as is) when a descriptor call fails or off Unix.
+#[cfg(unix)]
+fn guard_stdout() -> Option<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    let _ = io::stdout().flush();
+    // SAFETY: fcntl/dup2/close on the standard descriptors and on the new descriptor we own;
+    // no memory is passed. On failure nothing is changed (the new descriptor is closed).
+    unsafe {
+        let fd = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3);
+        if fd < 0 {
+            return None;
+        }
+        if libc::dup2(2, 1) < 0 {
+            libc::close(fd);
+            return None;
+        }
+        Some(std::fs::File::from_raw_fd(fd))
+    }
+}
+
+#[cfg(not(unix))]
+fn guard_stdout() -> Option<std::fs::File> {
+    None
+}
+
+/// True when a body holds anything after its header line.
+fn has_data_rows(body: &[u8]) -> bool {
+    memchr::memchr(b'\n', body)
+        .is_some_and(|i| body[i + 1..].iter().any(|&b| b != b'\n' && b != b'\r'))
+}
+
+/// Output held between replies of one session.
+struct ExecState {
+    output: Output,
+    /// Records of `output` already sent (a prefix).
+    sent: usize,
+    /// `maxresultrows`.
+    page: usize,
+    /// Whether output is paged across replies (events, reporting, generators).
+    pageable: bool,
+}
+
+impl ExecState {
+    /// Records not sent yet.
+    fn pending(&self) -> usize {
+        self.output.len() - self.sent
+    }
+
+    /// Records per reply.
+    fn page(&self) -> usize {
+        if self.pageable {
+            self.page
+        } else {
+            usize::MAX
+        }
+    }
+
+    /// `Some(n)` when records are pending but none has a field (nothing to write them under).
+    fn empty_records(&self) -> Option<usize> {
+        (self.pending() > 0 && self.output.columns.is_empty()).then(|| self.pending())
     }
 }
 

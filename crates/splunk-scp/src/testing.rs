@@ -424,3 +424,87 @@ impl Drop for Proc {
         let _ = self.child.wait();
     }
 }
+
+/// The result of an in-process session ([`run_command`], [`run_generator`]).
+#[derive(Debug)]
+pub struct Session {
+    /// How the runtime ended the session.
+    pub outcome: crate::RunOutcome,
+    /// Every reply, parsed strictly (getinfo reply first).
+    pub replies: Vec<Reply>,
+    /// Bytes written after the last complete reply (empty for a well-behaved runtime).
+    pub trailing: Vec<u8>,
+    /// What the runtime wrote to its log (stderr in a real process).
+    pub log: String,
+}
+
+impl Session {
+    /// The execute replies (all replies after the getinfo reply).
+    pub fn executes(&self) -> &[Reply] {
+        self.replies.get(1..).unwrap_or_default()
+    }
+
+    /// All records of all execute replies, in order.
+    pub fn records(&self) -> Vec<Vec<(String, String)>> {
+        self.executes().iter().flat_map(Reply::records).collect()
+    }
+}
+
+/// Runs `cmd` in-process over the concatenated `requests` (build them with [`getinfo`],
+/// [`execute`], [`chunk`]) with runtime `rt`; stdin ends after the last request.
+///
+/// ```
+/// use splunk_scp::testing::{execute, getinfo, run_command};
+/// use splunk_scp::{Args, Command, CommandError, CommandInfo, CommandType, GetInfo, Output, RecordBatch, Runtime};
+///
+/// struct Upper;
+/// impl Command for Upper {
+///     fn getinfo(&mut self, _: &GetInfo, _: &Args) -> Result<CommandInfo, CommandError> {
+///         Ok(CommandInfo::new(CommandType::Streaming))
+///     }
+///     fn process(&mut self, batch: &RecordBatch, out: &mut Output) -> Result<(), CommandError> {
+///         for row in batch.rows() {
+///             let up = row.str("x").unwrap_or("").to_uppercase();
+///             out.passthrough(&row).set("x", up.as_str());
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let s = run_command(&Runtime::new(), &mut Upper, &[getinfo(&[]), execute(true, "x\nab\n")]);
+/// assert_eq!(s.executes()[0].field(0, "x").as_deref(), Some("AB"));
+/// ```
+pub fn run_command<C: crate::Command>(
+    rt: &crate::Runtime,
+    cmd: &mut C,
+    requests: &[Vec<u8>],
+) -> Session {
+    let mut out = Vec::new();
+    let mut log = Vec::new();
+    let input = std::io::Cursor::new(requests.concat());
+    let outcome = rt.run_io(cmd, input, &mut out, &mut log);
+    session_of(outcome, &out, log)
+}
+
+/// As [`run_command`], for a generating command.
+pub fn run_generator<G: crate::Generator>(
+    rt: &crate::Runtime,
+    gen: &mut G,
+    requests: &[Vec<u8>],
+) -> Session {
+    let mut out = Vec::new();
+    let mut log = Vec::new();
+    let input = std::io::Cursor::new(requests.concat());
+    let outcome = rt.run_generator_io(gen, input, &mut out, &mut log);
+    session_of(outcome, &out, log)
+}
+
+fn session_of(outcome: crate::RunOutcome, out: &[u8], log: Vec<u8>) -> Session {
+    let (replies, trailing) = parse_replies(out);
+    Session {
+        outcome,
+        replies,
+        trailing,
+        log: String::from_utf8_lossy(&log).into_owned(),
+    }
+}

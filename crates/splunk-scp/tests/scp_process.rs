@@ -213,8 +213,8 @@ fn non_json_metadata_is_a_clear_error() {
 #[test]
 fn ragged_row_is_a_clear_error() {
     expect_fatal(
-        &execute(true, "n,m\n1,2\n3\n"),
-        "CSV row 2 has 1 fields but the header has 2",
+        &execute(true, "n,m\n1,2\n3,4,5\n"),
+        "CSV row 2 has 3 fields but the header has 2",
     );
 }
 
@@ -274,4 +274,19 @@ fn multibyte_and_big_fields_round_trip_through_a_process() {
     let r = p.exchange(&execute(true, &body));
     assert_eq!(r.field(0, "total").as_deref(), Some("3.25"));
     assert_eq!(p.finish().0, 0);
+}
+
+/// Defect 4: a `println!` inside `process` must not corrupt the protocol stream.
+#[test]
+fn println_in_process_goes_to_stderr_not_into_the_protocol() {
+    let mut p = scp_emulator::spawn("echo");
+    let r = p.exchange(&getinfo(&["debug=t"]));
+    assert_eq!(r.meta["type"], "streaming");
+    let r = p.exchange(&execute(true, "x\na\nb\n"));
+    assert_eq!(r.finished(), Some(true));
+    assert_eq!(r.records().len(), 2);
+    assert_eq!(r.field(1, "echo_n").as_deref(), Some("1"));
+    let (code, rest, stderr) = p.finish();
+    assert_eq!((code, rest.as_slice()), (0, &b""[..]));
+    assert!(stderr.contains("debug: row 0\ndebug: row 1\n"), "{stderr}");
 }
