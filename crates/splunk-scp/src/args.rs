@@ -17,27 +17,40 @@ use thiserror::Error;
 
 /// An argument problem, worded for the Splunk user.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ArgError {
     /// An option the command does not know.
     #[error("Unrecognized option: {name}={value} (valid options: {})", valid.join(", "))]
     Unknown {
+        /// The option's name.
         name: String,
+        /// Its value.
         value: String,
+        /// The options the command knows.
         valid: Vec<String>,
     },
     /// A required option is absent.
     #[error("A value for \"{name}\" is required")]
-    Missing { name: String },
+    Missing {
+        /// The option's name.
+        name: String,
+    },
     /// A value that does not parse or is not among the allowed ones.
     #[error("Invalid value for {name}: {value:?} (expected {expected})")]
     Invalid {
+        /// The option's name.
         name: String,
+        /// The value given.
         value: String,
+        /// What would be valid.
         expected: String,
     },
     /// The same option twice.
     #[error("Option {name} is given more than once")]
-    Duplicate { name: String },
+    Duplicate {
+        /// The option's name.
+        name: String,
+    },
     /// Positional arguments where none (or fewer/more) are accepted.
     #[error("{0}")]
     Positional(String),

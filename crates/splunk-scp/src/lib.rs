@@ -17,26 +17,32 @@
 //! [`Output::passthrough`]/[`Output::record_for`] (which keep `_chunked_idx`); messages
 //! through [`Output::warn`]/[`Output::info`]. See [`runtime`] for a complete example.
 
+#![warn(missing_docs)]
+
 pub mod args;
 pub mod csv;
 pub mod error;
 pub mod frame;
 pub mod limits;
+pub mod mapreduce;
 pub mod metadata;
 pub mod output;
 pub mod record;
 pub mod runtime;
 mod signals;
+pub mod spec;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use args::{ArgError, Args, Options};
 pub use error::{CsvError, FrameError, MetadataError, ProtocolError};
 pub use limits::Limit;
+pub use mapreduce::{run_reporting, MapReduce, Reporting};
 pub use metadata::{CommandType, GetInfo, Level, Message, SearchInfo};
-pub use output::{FieldValue, Output, RecordBuilder};
+pub use output::{FieldValue, Output, PyFloat, RecordBuilder};
 pub use record::{ColumnId, MultiValue, RecordBatch, Row, Value, Values};
 pub use runtime::{
     run, run_generator, Command, CommandError, CommandInfo, Generator, LimitTooHigh, Progress,
     RunOutcome, Runtime,
 };
+pub use spec::{OptionSet, OptionSpec, OptionValues};

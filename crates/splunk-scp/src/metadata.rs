@@ -18,6 +18,7 @@ use crate::error::MetadataError;
 
 /// A request's metadata as sent by splunkd; `action` selects getinfo or execute.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
 pub struct Request {
     /// `"getinfo"` or `"execute"`. Absent only in malformed or hand-made input.
     #[serde(default)]
@@ -90,6 +91,7 @@ fn lenient_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error
 
 /// The getinfo request: what a command learns about the search it runs in.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct GetInfo {
     /// `preview` from the request.
     pub preview: bool,
@@ -103,6 +105,7 @@ pub struct GetInfo {
 ///
 /// String fields absent from the request are empty; `Debug` never prints `session_key`.
 #[derive(Clone, Default, Deserialize)]
+#[non_exhaustive]
 pub struct SearchInfo {
     /// Arguments after SPL tokenisation, outer quotes removed.
     #[serde(default, deserialize_with = "lenient_list")]
@@ -242,6 +245,7 @@ fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> 
 
 /// An execute request's flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ExecuteRequest {
     /// splunkd's last request.
     pub finished: bool,
@@ -278,6 +282,7 @@ impl Request {
 /// The command type announced in the getinfo reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum CommandType {
     /// Stateless per record, distributable to indexers.
     Streaming,
@@ -292,18 +297,26 @@ pub enum CommandType {
 /// Severity of an inspector message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
 pub enum Level {
+    /// `DEBUG`.
     Debug,
+    /// `INFO`.
     Info,
+    /// `WARN` (splunklib's name for Python's WARNING).
     Warn,
+    /// `ERROR`.
     Error,
+    /// `FATAL`.
     Fatal,
 }
 
 /// One `[level, text]` inspector message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
+    /// Severity.
     pub level: Level,
+    /// Text shown to the user.
     pub text: String,
 }
 
@@ -313,32 +326,67 @@ impl Serialize for Message {
     }
 }
 
-/// `inspector` of a reply.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// `inspector` of a reply: messages and `metric.<name>` entries (splunklib's
+/// `write_metric`), serialised as `{"messages":[...],"metric.<name>":<value>,...}` (keys
+/// without content omitted).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inspector {
+    /// `[level, text]` messages.
     pub messages: Vec<Message>,
+    /// `(name, value)` metrics, sent as `"metric.<name>": value`.
+    pub metrics: Vec<(String, serde_json::Value)>,
+}
+
+impl Inspector {
+    /// True when there is nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.metrics.is_empty()
+    }
+}
+
+impl Serialize for Inspector {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        if !self.messages.is_empty() || self.metrics.is_empty() {
+            m.serialize_entry("messages", &self.messages)?;
+        }
+        for (name, value) in &self.metrics {
+            m.serialize_entry(&format!("metric.{name}"), value)?;
+        }
+        m.end()
+    }
 }
 
 /// A reply's metadata. Field order is the serialisation order; `None` keys are omitted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Reply {
+    /// `type` (getinfo reply).
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub command_type: Option<CommandType>,
+    /// `generating` (getinfo reply of a generator).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generating: Option<bool>,
+    /// `required_fields` (getinfo reply).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required_fields: Option<Vec<String>>,
+    /// `streaming_preop`: the map phase's SPL (getinfo reply of a reporting command).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub streaming_preop: Option<String>,
+    /// `maxwait` (getinfo reply).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maxwait: Option<u64>,
+    /// `run_in_preview` (getinfo reply).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_in_preview: Option<bool>,
+    /// `finished`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished: Option<bool>,
-    /// Serialised before `error`.
+    /// Messages and metrics; serialised before `error`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inspector: Option<Inspector>,
+    /// `error`: the fatal error text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -348,7 +396,10 @@ impl Reply {
     pub fn execute(finished: bool, messages: Vec<Message>) -> Reply {
         Reply {
             finished: Some(finished),
-            inspector: (!messages.is_empty()).then_some(Inspector { messages }),
+            inspector: (!messages.is_empty()).then_some(Inspector {
+                messages,
+                metrics: Vec::new(),
+            }),
             ..Reply::default()
         }
     }
@@ -362,7 +413,10 @@ impl Reply {
         });
         Reply {
             finished: Some(true),
-            inspector: Some(Inspector { messages }),
+            inspector: Some(Inspector {
+                messages,
+                metrics: Vec::new(),
+            }),
             error: Some(text.to_owned()),
             ..Reply::default()
         }

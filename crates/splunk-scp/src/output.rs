@@ -47,6 +47,10 @@ pub struct Output {
     hint: Vec<u32>,
     scratch: String,
     pub(crate) messages: Vec<Message>,
+    /// `metric.<name>` inspector entries for the next reply.
+    pub(crate) metrics: Vec<(String, serde_json::Value)>,
+    /// Set by [`Output::finish_early`].
+    pub(crate) finish_early: bool,
     /// `extra[i]`: record i was started with [`Output::extra_record`].
     extra: Vec<bool>,
     /// The first misuse seen (a reserved field name), reported by the runtime as an error.
@@ -161,6 +165,27 @@ impl Output {
             level,
             text: text.into(),
         });
+    }
+
+    /// Adds an inspector metric to the next reply, sent as `"metric.<name>": value` (as
+    /// splunklib's `write_metric`; its own metrics are
+    /// `[elapsed seconds, invocations, input count, output count]`). A later value for the
+    /// same name in the same reply replaces the earlier one.
+    pub fn metric(&mut self, name: impl Into<String>, value: impl Into<serde_json::Value>) {
+        let name = name.into();
+        let value = value.into();
+        match self.metrics.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.metrics.push((name, value)),
+        }
+    }
+
+    /// Ends the command early, from [`crate::Command::process`]: the runtime calls
+    /// [`crate::Command::finish`] right after this `process`, sends the remaining output and
+    /// replies `finished:true` (splunkd then stops sending data; any request that still
+    /// arrives gets an empty `finished:true` reply).
+    pub fn finish_early(&mut self) {
+        self.finish_early = true;
     }
 
     /// Adds a `WARN` message to the next reply.
@@ -400,6 +425,60 @@ macro_rules! float_field {
     )*};
 }
 float_field!(f32, f64);
+/// A float written as Python 3's `repr(float)` (what splunklib's `str()` gives): shortest
+/// round-trip digits, fixed notation for decimal exponents -4..16 with `.0` on integral
+/// values, scientific (`1e+16`, `1.5e-05`) otherwise; `nan`, `inf`, `-inf`. For replies that
+/// must match a splunklib command's byte for byte.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PyFloat(pub f64);
+
+impl FieldValue for PyFloat {
+    fn write_field(&self, out: &mut String) {
+        out.push_str(&python_float_repr(self.0))
+    }
+}
+
+fn python_float_repr(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    }
+    // `{:e}` gives the shortest round-trip digits: d[.ddd]e<exp>.
+    let e = format!("{:e}", x);
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let sign = if mant.starts_with('-') { "-" } else { "" };
+    if (-4..16).contains(&exp) {
+        let point = exp + 1; // digits before the decimal point
+        let s = if point <= 0 {
+            format!("0.{}{}", "0".repeat((-point) as usize), digits)
+        } else if point as usize >= digits.len() {
+            format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
+        } else {
+            format!(
+                "{}.{}",
+                &digits[..point as usize],
+                &digits[point as usize..]
+            )
+        };
+        format!("{sign}{s}")
+    } else {
+        let m = if digits.len() > 1 {
+            format!("{}.{}", &digits[..1], &digits[1..])
+        } else {
+            digits
+        };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{m}e{esign}{:02}", exp.abs())
+    }
+}
+
 impl<T: FieldValue> FieldValue for Option<T> {
     /// `None` writes an empty field.
     fn write_field(&self, out: &mut String) {
@@ -412,6 +491,21 @@ impl<T: FieldValue> FieldValue for Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_repr() {
+        let r = python_float_repr;
+        assert_eq!(r(2147943.07810599), "2147943.07810599");
+        assert_eq!(r(2147943.07811), "2147943.07811");
+        assert_eq!(r(5.0), "5.0");
+        assert_eq!(r(-0.5), "-0.5");
+        assert_eq!(r(0.0001), "0.0001");
+        assert_eq!(r(0.00001), "1e-05");
+        assert_eq!(r(1.5e-7), "1.5e-07");
+        assert_eq!(r(1e16), "1e+16");
+        assert_eq!(r(123456789012345.6), "123456789012345.6");
+        assert_eq!(r(1e22), "1e+22");
+    }
 
     #[test]
     fn union_of_keys_and_values() {

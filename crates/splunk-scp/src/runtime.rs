@@ -87,7 +87,9 @@ pub const DEFAULT_MAXRESULTROWS: u64 = 50_000;
 
 /// A command's failure, shown to the Splunk user as the search error.
 ///
-/// Any `std::error::Error` converts into it, so `?` works in command hooks.
+/// It is a `std::error::Error` itself; the common error types (this crate's, I/O, number
+/// parsing, UTF-8, JSON, strings and boxed errors) convert into it, so `?` works in command
+/// hooks; for others use `CommandError::new(e.to_string())` or `Box<dyn Error>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandError(String);
 
@@ -109,11 +111,38 @@ impl std::fmt::Display for CommandError {
     }
 }
 
-impl<E: std::error::Error> From<E> for CommandError {
-    fn from(e: E) -> Self {
-        CommandError(e.to_string())
-    }
+impl std::error::Error for CommandError {}
+
+/// `?` on the errors command hooks meet most: the error's text becomes the message.
+macro_rules! command_error_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for CommandError {
+            fn from(e: $t) -> Self {
+                CommandError(e.to_string())
+            }
+        }
+    )*};
 }
+command_error_from!(
+    crate::args::ArgError,
+    crate::error::CsvError,
+    crate::error::FrameError,
+    crate::error::MetadataError,
+    crate::error::ProtocolError,
+    LimitTooHigh,
+    std::io::Error,
+    std::fmt::Error,
+    std::num::ParseIntError,
+    std::num::ParseFloatError,
+    std::str::ParseBoolError,
+    std::str::Utf8Error,
+    std::string::FromUtf8Error,
+    serde_json::Error,
+    String,
+    &str,
+    Box<dyn std::error::Error>,
+    Box<dyn std::error::Error + Send + Sync>,
+);
 
 /// A limit set above what the runtime supports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +171,7 @@ impl std::error::Error for LimitTooHigh {}
 
 /// What the getinfo hook tells splunkd about the command.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CommandInfo {
     /// `type` of the reply.
     pub command_type: CommandType,
@@ -157,6 +187,9 @@ pub struct CommandInfo {
     pub messages: Vec<Message>,
     /// `finished:true` on the getinfo reply: "do not run me".
     pub decline: bool,
+    /// Records emitted by `process` are aggregates, not derived from input rows: they need
+    /// no `_chunked_idx` (a map phase). Not sent to splunkd.
+    pub aggregating: bool,
 }
 
 impl CommandInfo {
@@ -170,6 +203,7 @@ impl CommandInfo {
             maxwait: None,
             messages: Vec::new(),
             decline: false,
+            aggregating: false,
         }
     }
 
@@ -186,6 +220,32 @@ impl CommandInfo {
     /// Sets `streaming_preop`.
     pub fn streaming_preop(mut self, spl: impl Into<String>) -> Self {
         self.streaming_preop = Some(spl.into());
+        self
+    }
+
+    /// Sets `maxwait`: the most seconds the command may go without producing output
+    /// (commands.conf `maxwait`; 0 = no limit).
+    pub fn maxwait(mut self, seconds: u64) -> Self {
+        self.maxwait = Some(seconds);
+        self
+    }
+
+    /// Sets `run_in_preview`: whether splunkd runs the command for preview results.
+    pub fn run_in_preview(mut self, run: bool) -> Self {
+        self.run_in_preview = Some(run);
+        self
+    }
+
+    /// Declares that records emitted by `process` are aggregates derived from no single
+    /// input row (a map phase): the runtime does not ask them for `_chunked_idx`.
+    pub fn aggregating(mut self) -> Self {
+        self.aggregating = true;
+        self
+    }
+
+    /// Answers the getinfo with `finished:true`: "do not run me".
+    pub fn decline(mut self) -> Self {
+        self.decline = true;
         self
     }
 
@@ -546,6 +606,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             finished: info.decline.then_some(true),
             inspector: (!info.messages.is_empty()).then(|| Inspector {
                 messages: info.messages.clone(),
+                metrics: Vec::new(),
             }),
             error: None,
         };
@@ -564,7 +625,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             );
         // Records derived from input rows must carry the row's `_chunked_idx` when splunkd
         // sent one (it merges the output with the fields it did not send by it).
-        let check_idx = !matches!(info.command_type, CommandType::Reporting);
+        let check_idx = !matches!(info.command_type, CommandType::Reporting) && !info.aggregating;
         let page = getinfo
             .searchinfo
             .maxresultrows
@@ -659,7 +720,8 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                             }
                         }
                         self.body = batch.recycle();
-                        if req.finished {
+                        let early = std::mem::take(&mut st.output.finish_early);
+                        if req.finished || early {
                             // No more data follows: release the request buffer (as large as
                             // the largest chunk) before the final reply, often the largest,
                             // is built.
@@ -754,7 +816,15 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             st.output.clear_records();
             st.sent = 0;
         }
-        let meta = Reply::execute(finished, st.output.take_messages()).to_json();
+        let mut reply = Reply::execute(finished, st.output.take_messages());
+        let metrics = std::mem::take(&mut st.output.metrics);
+        if !metrics.is_empty() {
+            reply
+                .inspector
+                .get_or_insert_with(Inspector::default)
+                .metrics = metrics;
+        }
+        let meta = reply.to_json();
         self.write_raw(&meta, true)
     }
 

@@ -1,7 +1,31 @@
-//! A small splunkd emulator for tests: builds requests the way splunkd does, parses replies
-//! with its own strict reader (independent of the crate's frame reader), and drives a spawned
-//! command over real pipes with timeouts so a hang fails the test instead of blocking CI.
-#![allow(dead_code)]
+//! A splunkd emulator for testing commands (feature `testing`): builds requests the way
+//! splunkd does ([`getinfo`], [`execute`], [`splunkd_body`]), parses replies with its own
+//! strict reader ([`parse_replies`], independent of the crate's frame reader), runs a command
+//! in-process over those bytes ([`run_command`], [`run_generator`]) or drives a spawned
+//! command over real pipes with timeouts ([`Proc`]), so a hang fails the test instead of
+//! blocking CI.
+//!
+//! In a command's crate: `[dev-dependencies] splunk-scp = { version = "…", features =
+//! ["testing"] }`, then:
+//!
+//! ```
+//! # use splunk_scp::{Args, Command, CommandError, CommandInfo, CommandType, GetInfo, Output, RecordBatch, Runtime};
+//! # #[derive(Default)] struct MyCommand;
+//! # impl Command for MyCommand {
+//! #     fn getinfo(&mut self, _: &GetInfo, _: &Args) -> Result<CommandInfo, CommandError> { Ok(CommandInfo::new(CommandType::Streaming)) }
+//! #     fn process(&mut self, b: &RecordBatch, out: &mut Output) -> Result<(), CommandError> {
+//! #         for row in b.rows() { out.passthrough(&row).set("seen", 1); } Ok(()) }
+//! # }
+//! use splunk_scp::testing::{execute, getinfo, run_command};
+//!
+//! let s = run_command(
+//!     &Runtime::new(),
+//!     &mut MyCommand::default(),
+//!     &[getinfo(&["field=x"]), execute(false, "x\na\n"), execute(true, "x\nb\n")],
+//! );
+//! assert_eq!(s.executes().len(), 2);
+//! assert_eq!(s.executes()[1].field(0, "seen").as_deref(), Some("1"));
+//! ```
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -13,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// How long [`Proc`] waits for a reply, a write or an exit before failing the test.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One chunk with the canonical header and exact byte counts.
@@ -38,6 +63,7 @@ pub fn getinfo_with(args: &[&str], maxresultrows: u64) -> Vec<u8> {
     chunk(meta.to_string().as_bytes(), b"")
 }
 
+/// [`getinfo_with`] and `maxresultrows` 50,000.
 pub fn getinfo(args: &[&str]) -> Vec<u8> {
     getinfo_with(args, 50_000)
 }
@@ -76,16 +102,20 @@ pub fn splunkd_body(header: &[&str], rows: &[Vec<String>]) -> String {
 /// A parsed reply.
 #[derive(Debug, Clone)]
 pub struct Reply {
+    /// The metadata, parsed.
     pub meta: Value,
     /// The metadata bytes as written (key order preserved).
     pub raw_meta: String,
+    /// The body bytes.
     pub body: Vec<u8>,
 }
 
 impl Reply {
+    /// `finished`, if present and boolean.
     pub fn finished(&self) -> Option<bool> {
         self.meta.get("finished").and_then(Value::as_bool)
     }
+    /// `error`, if present.
     pub fn error(&self) -> Option<&str> {
         self.meta.get("error").and_then(Value::as_str)
     }
@@ -117,6 +147,7 @@ impl Reply {
             })
             .collect()
     }
+    /// Display value of field `name` in record `row`.
     pub fn field(&self, row: usize, name: &str) -> Option<String> {
         self.records()
             .get(row)?
@@ -413,6 +444,7 @@ impl Proc {
         )
     }
 
+    /// Everything the command wrote to stderr so far.
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
     }

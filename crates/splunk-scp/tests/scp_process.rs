@@ -24,9 +24,13 @@ fn sum_reduce_getinfo_announces_map_phase() {
 
 #[test]
 fn probe_with_getinfo_only_answers_and_exits_zero() {
-    for ex in ["sum", "generatehello"] {
+    for (ex, args) in [
+        ("sum", &["total=t"][..]),
+        ("generatehello", &[][..]),
+        ("echo", &[][..]),
+    ] {
         let mut p = scp_emulator::spawn(ex);
-        let r = p.exchange(&getinfo(&[]));
+        let r = p.exchange(&getinfo(args));
         assert!(r.meta.get("type").is_some(), "{ex}: {:?}", r.meta);
         assert!(r.error().is_none());
         let (code, trailing, stderr) = p.finish();
