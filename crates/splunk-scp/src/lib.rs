@@ -4,18 +4,25 @@
 //! Layers, each usable on its own:
 //! * [`frame`]: `chunked 1.0,<M>,<B>\n` framing with size limits;
 //! * [`limits`]: the configurable limits and the setting names their errors suggest;
-//! * [`metadata`]: getinfo/execute request and reply JSON;
-//! * [`csv`]: the body codec ([`RecordBatch`] in, [`Output`] out);
+//! * [`metadata`]: getinfo/execute request and reply JSON (as tolerant as the Splunk SDK);
+//! * [`csv`]: the body codec ([`RecordBatch`] in, [`Output`] out; rows as the SDK's reader);
 //! * [`args`]: `searchinfo.args` parsing with errors that name the bad option;
-//! * [`runtime`]: the lock-step command loop behind [`Command`], [`Generator`] and [`run`].
+//! * [`spec`]: options declared once (types, defaults, validation, help, searchbnf syntax);
+//! * [`runtime`]: the lock-step command loop behind [`Command`], [`Generator`] and [`run`];
+//! * [`mapreduce`]: a reporting command with a map phase ([`Reporting`], [`run_reporting`]),
+//!   like the SDK's `ReportingCommand`;
+//! * `testing` (feature `testing`): a splunkd emulator to test a command in a few lines.
 //!
-//! Writing a command: implement [`Command`] (or [`Generator`] for a generating command) and
-//! call [`run`] from `main`. Lifecycle: `getinfo` once (also in splunkd's probe processes:
-//! no side effects), `process` per execute chunk with ≥ 1 row, `finish` once on splunkd's
-//! last request. Fields are read through [`Row`] (`get`, `str`, `raw`, `time`, multivalues
-//! via [`Value::values`]); records are written through [`Output::record`] and
-//! [`Output::passthrough`]/[`Output::record_for`] (which keep `_chunked_idx`); messages
-//! through [`Output::warn`]/[`Output::info`]. See [`runtime`] for a complete example.
+//! Writing a command: implement [`Command`] (or [`Generator`] for a generating command, or
+//! [`Reporting`] for map/reduce) and call [`run`] from `main`. Lifecycle: `getinfo` once
+//! (also in splunkd's probe processes: no side effects), `process` per execute chunk with ≥ 1
+//! row, `finish` once on splunkd's last request (or after [`Output::finish_early`]). Fields
+//! are read through [`Row`] (`get`, `str`, `raw`, `time`, multivalues via
+//! [`Value::values`]); records are written through [`Output::record`],
+//! [`Output::passthrough`]/[`Output::record_for`] (which keep `_chunked_idx`) and
+//! [`Output::extra_record`]; messages through [`Output::warn`]/[`Output::info`], metrics
+//! through [`Output::metric`]. See [`runtime`] for a complete example and the crate's
+//! README for the guarantees.
 
 #![warn(missing_docs)]
 

@@ -9,11 +9,26 @@
 //! * `finished` in both splunkd styles: data on the last chunk (6.3/8.0) or a trailing
 //!   header-only chunk (8.2); empty and header-only chunks mid-stream never reach
 //!   [`Command::process`];
-//! * `streaming`/`stateful` commands answer every chunk with the records they emitted for it;
-//!   `events`/`reporting` commands answer `finished:false` with empty bodies and send all their
-//!   records on the reply to splunkd's `finished:true` request;
-//! * generators are called once per request with `maxresultrows` as the page size and answer
-//!   `finished:false` until they return [`Progress::Done`];
+//! * every chunk's reply carries the records `process` emitted for it (as the SDK's per-chunk
+//!   `stream`/`transform`/`reduce`); what `finish` emits goes with the reply to splunkd's
+//!   `finished:true` request. `streaming`/`stateful` replies are never split (splunkd merges
+//!   them with the chunk by `_chunked_idx`); `events`/`reporting` and generator output is
+//!   **paged at `maxresultrows`**: a reply holds at most that many records and says
+//!   `finished:false` while more are held, and splunkd asks again (as with splunklib's
+//!   generators). If stdin closes while records are still held, the session fails naming how
+//!   many were not sent: never a silent loss;
+//! * records of `process` in a streaming/stateful/events command whose input carries
+//!   `_chunked_idx` must keep it ([`Output::record_for`], [`Output::passthrough`]) or be
+//!   marked as added rows ([`Output::extra_record`]); otherwise the chunk fails with an
+//!   error naming those methods (unless [`CommandInfo::aggregating`]);
+//! * generators are called with `maxresultrows` as the page size (only when no page is
+//!   pending) and answered `finished:false` until they return [`Progress::Done`] and every
+//!   record is sent, whatever `finished` splunkd's requests carry;
+//! * **stdout is guarded** ([`Runtime::guard_stdout`]): on stdio the protocol is written to a
+//!   private duplicate of fd 1 and fd 1 points at stderr, so a `println!` in a hook lands in
+//!   search.log instead of corrupting the chunk stream;
+//! * over-limit requests are read to their end (and dropped) before the error reply, so
+//!   splunkd, which writes the whole chunk first, sees the message and not a broken pipe;
 //! * fatal errors (bad frame, bad JSON, bad CSV, a command error **or panic**, a reply larger
 //!   than the configured maximum) produce
 //!   `{"finished":true,"inspector":{"messages":[...,["ERROR",text]]},"error":text}` and exit 1;
@@ -269,10 +284,12 @@ pub trait Command {
     /// no side effects, no expensive work here.
     fn getinfo(&mut self, info: &GetInfo, args: &Args) -> Result<CommandInfo, CommandError>;
 
-    /// Handles one chunk (≥ 1 row). Streaming/stateful commands emit the output rows of this
-    /// chunk into `out` (use [`Output::record_for`]/[`Output::passthrough`] to keep
-    /// `_chunked_idx`); events/reporting commands usually only ingest, but anything they emit is
-    /// held back and sent with the final reply.
+    /// Handles one chunk (≥ 1 row). Records emitted into `out` go with this chunk's reply
+    /// (paged at `maxresultrows` for events/reporting). Use [`Output::record_for`] /
+    /// [`Output::passthrough`] for records derived from input rows (they keep
+    /// `_chunked_idx`) and [`Output::extra_record`] for added rows. Reporting commands
+    /// usually only ingest here and emit in [`Command::finish`]. Call
+    /// [`Output::finish_early`] to end the command after this chunk.
     fn process(&mut self, batch: &RecordBatch, out: &mut Output) -> Result<(), CommandError>;
 
     /// Called once when splunkd sends its last request; emits final records and messages.

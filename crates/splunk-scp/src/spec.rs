@@ -23,7 +23,7 @@
 //! assert_eq!(v.fields(), ["bytes"]);
 //! assert_eq!(v.to_spl(), r#"total="t" limit="5" bytes"#);
 //! assert_eq!(set.syntax("mysum"), "mysum total=<field> (limit=<int>)? (verbose=<bool>)? <field-list>");
-//! let e = set.parse(&Args::parse(&["limit=0"])).unwrap_err().to_string();
+//! let e = set.parse(&Args::parse(&["total=t", "limit=0"])).unwrap_err().to_string();
 //! assert_eq!(e, "Invalid value for limit: \"0\" (expected an integer from 1 to 1000)");
 //! ```
 

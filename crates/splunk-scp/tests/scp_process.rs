@@ -294,3 +294,19 @@ fn println_in_process_goes_to_stderr_not_into_the_protocol() {
     assert_eq!((code, rest.as_slice()), (0, &b""[..]));
     assert!(stderr.contains("debug: row 0\ndebug: row 1\n"), "{stderr}");
 }
+
+/// The README's 30-line command, as a process.
+#[test]
+fn readme_command_upper() {
+    let mut p = scp_emulator::spawn("upper");
+    let r = p.exchange(&getinfo(&["field=x"]));
+    assert_eq!(
+        r.raw_meta,
+        r#"{"type":"streaming","required_fields":["x"]}"#
+    );
+    p.exchange(&execute(false, "x,_chunked_idx\nab,0\n"));
+    let r = p.exchange(&execute(true, "x,_chunked_idx\ncd,0\n"));
+    assert_eq!(r.field(0, "x").as_deref(), Some("CD"));
+    assert_eq!(r.field(0, "_chunked_idx").as_deref(), Some("0"));
+    assert_eq!(p.finish().0, 0);
+}
