@@ -37,6 +37,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+#[path = "sessions.rs"]
+pub mod sessions;
+
 /// How long [`Proc`] waits for a reply, a write or an exit before failing the test.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
