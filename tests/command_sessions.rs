@@ -26,7 +26,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 fn random_sessions_of_t1651detect_match_a_single_chunk_run() {
     let all = command_fixtures::scenario();
     let n = env_u64("T1651_SESSIONS", 12);
-    let first = env_u64("T1651_SEED", 0x7165_1);
+    let first = env_u64("T1651_SEED", 0x0007_1651);
     let exe = command_support::exe();
     let mut answered = 0u64;
     for i in 0..n {

@@ -23,18 +23,19 @@ struct Sum {
     skipped: u64,
 }
 
-impl Sum {
-    /// Adds the numeric values of `fields` in `batch` to the running sum.
-    fn add(&mut self, batch: &RecordBatch, fields: &[String]) {
-        for f in fields {
-            for row in batch.rows() {
-                match row.str(f).and_then(|v| v.trim().parse::<f64>().ok()) {
-                    Some(v) => self.sum += v,
-                    None => self.skipped += 1,
-                }
+/// Adds the numeric values of `fields` in `batch` to `sum` (in row order, so the reduce
+/// phase gives the same float whatever the chunking); returns how many were not numbers.
+fn add(batch: &RecordBatch, fields: &[String], sum: &mut f64) -> u64 {
+    let mut skipped = 0;
+    for f in fields {
+        for row in batch.rows() {
+            match row.str(f).and_then(|v| v.trim().parse::<f64>().ok()) {
+                Some(v) => *sum += v,
+                None => skipped += 1,
             }
         }
     }
+    skipped
 }
 
 impl Sum {
@@ -69,15 +70,15 @@ impl Reporting for Sum {
     }
 
     fn map(&mut self, batch: &RecordBatch, out: &mut Output) -> Result<(), CommandError> {
-        self.sum = 0.0;
-        self.add(batch, &self.fields.clone());
-        out.record().set(&self.total, PyFloat(self.sum));
+        let mut partial = 0.0;
+        self.skipped += add(batch, &self.fields, &mut partial);
+        out.record().set(&self.total, PyFloat(partial));
         self.warn_skipped(out);
         Ok(())
     }
 
     fn reduce(&mut self, batch: &RecordBatch) -> Result<(), CommandError> {
-        self.add(batch, &[self.total.clone()]);
+        self.skipped += add(batch, std::slice::from_ref(&self.total), &mut self.sum);
         Ok(())
     }
 

@@ -144,7 +144,7 @@ fn d2_documented_maximum_chunk_size_is_accepted_and_larger_refused() {
         .to_string();
     assert!(e.contains("2147483648"), "{e}");
     // The decoder's own bound no longer sits below the documented maximum.
-    assert!(splunk_scp::csv::MAX_BODY_BYTES >= 1 << 31);
+    const { assert!(splunk_scp::csv::MAX_BODY_BYTES >= 1 << 31) };
     // A 2^31-byte declaration passes the frame limit: the only failure is the short input.
     let mut input = b"chunked 1.0,2,2147483648\n{}".to_vec();
     input.extend_from_slice(b"abc");
