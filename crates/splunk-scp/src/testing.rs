@@ -27,6 +27,7 @@
 //! assert_eq!(s.executes()[1].field(0, "seen").as_deref(), Some("1"));
 //! ```
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -191,9 +192,15 @@ pub fn parse_replies(mut data: &[u8]) -> (Vec<Reply>, Vec<u8>) {
 ///
 /// For tests of a command written as an example: `Proc::spawn_exe(&examples_dir(env!("CARGO_MANIFEST_DIR")).join("mycmd"), &[])`.
 pub fn examples_dir(manifest_dir: &str) -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
+    // One build per package and test process (tests run in parallel threads).
+    static BUILT: OnceLock<std::sync::Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    built
+        .entry(manifest_dir.to_owned())
+        .or_insert_with(|| {
             // target/<profile>/deps/<test-binary>
             let exe = std::env::current_exe().expect("current_exe");
             let profile_dir = exe
