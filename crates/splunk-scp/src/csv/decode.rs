@@ -1,11 +1,16 @@
 //! Body decoder: CSV bytes → [`RecordBatch`].
 //!
+//! Rows as the Splunk SDK reads them (Python's `csv.reader`): every line after the header is a
+//! row, so a blank line is a row of empty fields and a short row is padded with empty fields.
+//!
 //! Tolerances: quoted or bare header names and values, LF or CRLF, a last row without a
 //! terminator, a body of only line breaks (= empty), invalid UTF-8 (replaced by U+FFFD before
 //! parsing, so it never panics), text after a closing quote (kept literally, like Python's csv),
-//! fields up to [`DecodeLimits::max_field_bytes`]. Errors: rows whose field count differs from
-//! the header's ([`CsvError::RaggedRow`]), unclosed quotes ([`CsvError::UnterminatedQuote`]) and
-//! fields over the size limit ([`CsvError::FieldTooLarge`]).
+//! fields up to [`DecodeLimits::max_field_bytes`]. Errors: rows with more fields than the
+//! header ([`CsvError::RaggedRow`]: the SDK would drop the extra values silently), a carriage
+//! return outside quotes that is not part of CRLF ([`CsvError::BareCr`], CR-only line endings;
+//! Python's reader fails too), unclosed quotes ([`CsvError::UnterminatedQuote`]) and fields
+//! over the size limit ([`CsvError::FieldTooLarge`]).
 //!
 //! Cost: linear in the body size for every input (no rescans of the remaining text per row).
 
