@@ -1,4 +1,4 @@
-//! Throughput of the SCP v2 body codec on one core: `cargo bench --bench scp_codec`.
+//! Throughput of the SCP v2 body codec on one core: `cargo bench -p splunk-scp --bench scp_codec`.
 //!
 //! Two shapes, each pushed through the decoder and, separately, the encoder:
 //! * short rows: 4 fields in splunkd's quoting style (`"1627354345.934",web01,42,"ok"`);
