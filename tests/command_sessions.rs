@@ -25,7 +25,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 #[test]
 fn random_sessions_of_t1651detect_match_a_single_chunk_run() {
     let all = command_fixtures::scenario();
-    let n = env_u64("T1651_SESSIONS", 12);
+    let n = env_u64("T1651_SESSIONS", 40);
     let first = env_u64("T1651_SEED", 0x0007_1651);
     let exe = command_support::exe();
     let mut answered = 0u64;

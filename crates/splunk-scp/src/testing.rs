@@ -252,6 +252,8 @@ pub fn examples_dir(manifest_dir: &str) -> PathBuf {
 /// A spawned command driven over real pipes.
 pub struct Proc {
     child: Child,
+    /// Signalled when the command's stderr reached EOF (all of it collected).
+    stderr_done: Receiver<()>,
     stdin_tx: Option<std::sync::mpsc::Sender<Vec<u8>>>,
     write_done: Receiver<Result<(), String>>,
     stdout_rx: Receiver<Vec<u8>>,
@@ -303,17 +305,20 @@ impl Proc {
         let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let mut se = child.stderr.take().unwrap();
         let sink = stderr.clone();
+        let (stderr_done_tx, stderr_done) = channel();
         thread::spawn(move || {
             let mut b = vec![0u8; 4096];
             while let Ok(n) = se.read(&mut b) {
                 if n == 0 {
-                    return;
+                    break;
                 }
                 sink.lock().unwrap().extend_from_slice(&b[..n]);
             }
+            let _ = stderr_done_tx.send(());
         });
         Proc {
             child,
+            stderr_done,
             stdin_tx: Some(stdin_tx),
             write_done,
             stdout_rx,
@@ -443,10 +448,12 @@ impl Proc {
                 break s;
             }
             assert!(Instant::now() < deadline, "command did not exit after EOF");
-            thread::sleep(Duration::from_millis(5));
+            thread::sleep(Duration::from_micros(200));
         };
-        // Give the stderr thread a moment to collect the last lines.
-        thread::sleep(Duration::from_millis(20));
+        // Every line of stderr, up to its EOF (bounded: a grandchild could hold it open).
+        let _ = self
+            .stderr_done
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()));
         (
             status.code().unwrap_or(-1),
             std::mem::take(&mut self.buf),

@@ -2,7 +2,7 @@
 //! type, `sum` in both phases, `generatehello`), each checked reply by reply and against a
 //! single-chunk run of the same input (`splunk_scp::testing::sessions`).
 //!
-//! `cargo test` runs a bounded number (a few seconds in debug). Long mode:
+//! `cargo test` runs a bounded number (200, about 3 s in debug). Long mode:
 //! `SCP_SESSIONS=1000000 cargo test --release -p splunk-scp --test scp_sessions -- --nocapture`
 //! (`SCP_SEED=<n>` picks the first seed; a failure prints the seed that reproduces it).
 
@@ -10,7 +10,7 @@ mod scp_emulator;
 
 use splunk_scp::testing::sessions::{check, random_rows, Plan, Rng};
 
-const DEFAULT_SESSIONS: u64 = 40;
+const DEFAULT_SESSIONS: u64 = 200;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -134,7 +134,7 @@ fn random_lock_step_sessions_match_a_single_chunk_run() {
         if let Err(e) = session(seed) {
             panic!("session {i} (SCP_SEED={seed} SCP_SESSIONS=1 reproduces it): {e}");
         }
-        if n >= 1000 && (i + 1) % 10_000 == 0 {
+        if n >= 1000 && (i + 1) % 5_000 == 0 {
             eprintln!(
                 "{} sessions ok ({:.0} s)",
                 i + 1,
