@@ -1,7 +1,7 @@
 //! Named, configurable resource limits and the hint that tells a user how to raise one.
 //!
 //! Every limit error carries the name of the setting that raises it (e.g. `max_chunk_bytes`),
-//! so its text can end with "set max_chunk_bytes=<bytes> to raise it". The engine uses the
+//! so its text can end with "set `max_chunk_bytes=<bytes>` to raise it". The engine uses the
 //! [`Limit::default_setting`] names; a command that exposes a limit under another option name
 //! tells the runtime with [`crate::Runtime::limit_setting`], and the runtime rewrites the
 //! name in the errors it reports.

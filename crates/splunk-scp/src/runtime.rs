@@ -444,7 +444,7 @@ impl Runtime {
         self
     }
 
-    /// The option name that raises `limit`, quoted in error hints ("set `name`=<bytes> to raise
+    /// The option name that raises `limit`, quoted in error hints ("set `name=<bytes>` to raise
     /// it"). Defaults: [`Limit::default_setting`].
     pub fn limit_setting(mut self, limit: Limit, name: impl Into<String>) -> Self {
         self.settings.set(limit, name.into());
