@@ -369,7 +369,7 @@ fn run_session(label: &str, s: &SessionFile) {
     let reps = replies(&out);
     let (last_meta, last_body) = reps.last().expect("replies");
     assert_eq!(last_meta["finished"], true, "{label}");
-    let rows = t1651::scp::csv::decode(last_body.clone())
+    let rows = splunk_scp::csv::decode(last_body.clone())
         .map(|b| b.len())
         .unwrap_or(0);
     assert!(rows > 0, "{label}: no summary rows");

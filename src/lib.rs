@@ -3,7 +3,8 @@
 //! The crate is split into modules with one-way dependencies:
 //!
 //! * [`scp`]: Splunk's chunked custom search command protocol (SCP v2): framing, metadata,
-//!   the CSV body codec and a command runtime. It knows nothing of T1651.
+//!   the CSV body codec and a command runtime. It is the workspace crate `splunk-scp`
+//!   (`crates/splunk-scp`), re-exported here under its old path; it knows nothing of T1651.
 //! * [`detect`]: the detection domain: event normalisation for every Azure Activity Log,
 //!   AWS CloudTrail and Google Cloud audit log shape, invocation collapse, aggregation and
 //!   mergeable partial state.
@@ -18,4 +19,4 @@ pub mod command;
 pub mod detect;
 pub mod modinput;
 pub mod scan;
-pub mod scp;
+pub use splunk_scp as scp;

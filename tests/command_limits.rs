@@ -67,3 +67,34 @@ fn bad_arguments_fail_the_getinfo_with_a_message() {
     assert!(e.contains("--max-reply-bytes=<bytes>"), "{e}");
     assert_ne!(code, 0);
 }
+
+/// Issue 15 defect 2: the documented maximum works, anything larger is refused at getinfo.
+#[test]
+fn documented_maximum_chunk_size_works_and_larger_is_refused() {
+    let (info, exec, code) = run(&["--max-chunk-bytes=2147483648"], "_raw,_time\nx,1\n");
+    assert_eq!((info, exec, code), (None, None, 0));
+    let (info, _, code) = run(&["--max-chunk-bytes=2147483649"], "");
+    let e = info.expect("refused on the getinfo reply");
+    assert!(
+        e.contains("above the supported maximum of 2147483648 bytes"),
+        "{e}"
+    );
+    assert_ne!(code, 0);
+}
+
+/// Issue 15 defect 1: the limit error comes after the whole oversized request was read, so
+/// splunkd (which writes the whole chunk first) sees the message, not a broken pipe.
+#[test]
+fn chunk_limit_error_is_replied_after_the_body_was_read() {
+    let mut p = Proc::spawn_exe(&exe(), &["--max-chunk-bytes=1000"]);
+    p.exchange(&getinfo(&[]));
+    // 8 MiB: far more than any pipe buffer; `send` fails if the command replies (and exits)
+    // before it read everything.
+    let body = format!("_raw\n{}\n", "z".repeat(8 << 20));
+    let r = p.exchange(&execute(true, &body));
+    assert!(r
+        .error()
+        .unwrap()
+        .contains("exceeds the limit of 1000 bytes"));
+    assert_ne!(p.finish().0, 0);
+}

@@ -16,8 +16,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use t1651::scp::csv::{decode, decode_with, encode, DecodeLimits, LineEnding};
-use t1651::scp::{CsvError, Output, RecordBatch, Value};
+use splunk_scp::csv::{decode, decode_with, encode, DecodeLimits, LineEnding};
+use splunk_scp::{CsvError, Output, RecordBatch, Value};
 
 type Rows = Vec<Vec<(String, String, Vec<String>, bool)>>;
 

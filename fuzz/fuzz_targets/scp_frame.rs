@@ -16,7 +16,7 @@
 use std::io::{BufReader, Cursor, Read};
 
 use libfuzzer_sys::fuzz_target;
-use t1651::scp::frame::{write_chunk, FrameLimits, FrameReader};
+use splunk_scp::frame::{write_chunk, FrameLimits, FrameReader};
 
 /// A reader that returns at most `splits[i % len]` bytes per call.
 struct Splitter<'a> {

@@ -13,11 +13,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use t1651::command::T1651Command;
-use t1651::scan;
-use t1651::scp::{
+use splunk_scp::{
     Args, Command, CommandError, CommandInfo, GetInfo, Limit, Output, RecordBatch, Runtime,
 };
+use t1651::command::T1651Command;
+use t1651::scan;
 
 const HELP: &str = "\
 t1651detect: detect MITRE ATT&CK T1651 (Cloud Administration Command) in Azure Activity Log
@@ -31,7 +31,7 @@ Usage:
   t1651detect --version | --help
 
 Protocol limits (commands.conf [t1651detect] command.arg.<N>, e.g. command.arg.1 = --max-chunk-bytes=2147483648):
-  --max-chunk-bytes=N      largest request chunk body (default 1 GiB)
+  --max-chunk-bytes=N      largest request chunk body (default 1 GiB, at most 2147483648)
   --max-metadata-bytes=N   largest request chunk metadata (default 64 MiB)
   --max-field-bytes=N      largest single field value (default 64 MiB)
   --max-reply-bytes=N      largest reply chunk; set it to commands.conf maxchunksize (default: none)
@@ -107,7 +107,14 @@ fn runtime_from_args(argv: &[String]) -> Result<Runtime, String> {
             format!("t1651detect: {flag} needs a positive number of bytes, got '{value}'")
         })?;
         rt = match limit {
-            Limit::ChunkBytes => rt.max_chunk_bytes(bytes),
+            Limit::ChunkBytes => rt
+                .try_max_chunk_bytes(bytes)
+                .map_err(|_| {
+                    format!(
+                        "t1651detect: {flag}={bytes} is above the supported maximum of {} bytes (2 GiB)",
+                        splunk_scp::frame::MAX_CHUNK_BYTES
+                    )
+                })?,
             Limit::MetadataBytes => rt.max_metadata_bytes(bytes),
             Limit::FieldBytes => rt.max_field_bytes(usize::try_from(bytes).unwrap_or(usize::MAX)),
             Limit::ReplyBytes => {

@@ -16,7 +16,7 @@ use std::cell::OnceCell;
 use hashbrown::HashMap;
 
 use crate::detect::fields::{EventFields, STATE_FIELD};
-use crate::scp::{ColumnId, RecordBatch, Row, Value};
+use splunk_scp::{ColumnId, RecordBatch, Row, Value};
 
 /// Column lookup for one chunk. Invariant: every id in `by_name` belongs to `batch`.
 pub struct BatchFields<'b> {
@@ -77,7 +77,7 @@ pub struct RowFields<'a, 'b> {
 }
 
 impl<'a, 'b> RowFields<'a, 'b> {
-    /// The underlying protocol row (for [`crate::scp::Output::record_for`]).
+    /// The underlying protocol row (for [`splunk_scp::Output::record_for`]).
     pub fn row(&self) -> &Row<'b> {
         &self.row
     }
@@ -90,7 +90,7 @@ impl<'a, 'b> RowFields<'a, 'b> {
     /// Decoded values of a multivalue that needs unescaping, cached for this row.
     fn decoded(&self, id: ColumnId, v: &Value<'b>) -> &'a [String] {
         // ColumnId is the logical column's index in the batch (crate-internal invariant).
-        self.cols.decoded[id.0].get_or_init(|| v.values().map(|c| c.into_owned()).collect())
+        self.cols.decoded[id.index()].get_or_init(|| v.values().map(|c| c.into_owned()).collect())
     }
 }
 
@@ -139,7 +139,7 @@ mod tests {
     use super::*;
 
     fn batch(body: &str) -> RecordBatch {
-        crate::scp::csv::decode(body.as_bytes().to_vec()).unwrap()
+        splunk_scp::csv::decode(body.as_bytes().to_vec()).unwrap()
     }
 
     #[test]

@@ -1,8 +1,8 @@
-//! The `t1651detect` search command: a thin adapter from the SCP v2 runtime ([`crate::scp`])
+//! The `t1651detect` search command: a thin adapter from the SCP v2 runtime ([`splunk_scp`])
 //! to the detection engine ([`crate::detect`]).
 //!
 //! * [`fields`]: [`crate::detect::fields::EventFields`] over protocol rows, zero-copy.
-//! * [`t1651`]: [`T1651Command`], the [`crate::scp::Command`] implementation.
+//! * [`t1651`]: [`T1651Command`], the [`splunk_scp::Command`] implementation.
 //!
 //! Which protocol type the command announces depends on its options (see [`T1651Command`]):
 //!

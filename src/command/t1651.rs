@@ -9,7 +9,7 @@ use crate::detect::engine::Engine;
 use crate::detect::fields::required_fields;
 use crate::detect::options::{Mode, Options, Phase, OPTION_NAMES};
 use crate::detect::row::{OutValue, OutputRow};
-use crate::scp::{
+use splunk_scp::{
     Args, Command, CommandError, CommandInfo, CommandType, GetInfo, Output, RecordBatch,
     RecordBuilder,
 };
@@ -27,7 +27,7 @@ enum Role {
 }
 
 /// The `t1651detect` command. Create with [`T1651Command::new`] and hand to
-/// [`crate::scp::run`].
+/// [`splunk_scp::run`].
 ///
 /// Protocol roles (chosen from the options at getinfo):
 ///
@@ -88,6 +88,11 @@ impl T1651Command {
     /// (splunkd runs getinfo-only probe processes).
     pub fn configure(&mut self, args: &Args) -> Result<CommandInfo, CommandError> {
         if let Some(p) = args.positional().first() {
+            // The message wraps the token in '…': a quoted token shows without its quotes.
+            let p = p
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .unwrap_or(p);
             return Err(CommandError::new(format!(
                 "t1651detect takes only name=value options, got '{p}'; valid options are: {}",
                 OPTION_NAMES.join(", ")
@@ -135,9 +140,10 @@ fn put_row(rec: &mut RecordBuilder<'_>, row: &OutputRow) {
     }
 }
 
-/// Ends a run: writes its rows and its one WARN message (if any).
+/// Ends a run: writes its rows and its one WARN message (if any). The rows are aggregates,
+/// derived from no single input row: [`Output::extra_record`] (no `_chunked_idx`).
 fn drain(engine: Engine, out: &mut Output) {
-    let info = engine.finish_with(|row| put_row(&mut out.record(), &row));
+    let info = engine.finish_with(|row| put_row(&mut out.extra_record(), &row));
     if let Some(w) = info.warning {
         out.warn(w);
     }

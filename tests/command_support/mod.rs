@@ -158,7 +158,7 @@ pub fn records(r: &Reply) -> Vec<Record> {
     if r.body.is_empty() {
         return Vec::new();
     }
-    let b = t1651::scp::csv::decode(r.body.clone()).expect("reply body is valid CSV");
+    let b = splunk_scp::csv::decode(r.body.clone()).expect("reply body is valid CSV");
     b.rows()
         .map(|row| {
             row.fields()

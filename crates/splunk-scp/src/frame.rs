@@ -11,8 +11,8 @@
 
 use std::io::{BufRead, ErrorKind, Read, Write};
 
-use crate::scp::error::{ChunkPart, FrameError};
-use crate::scp::limits::Limit;
+use crate::error::{ChunkPart, FrameError};
+use crate::limits::Limit;
 
 /// The longest header line accepted. A valid header is at most ~55 bytes.
 pub const MAX_HEADER_LINE: usize = 1024;
@@ -83,6 +83,10 @@ fn looks_like_v1(s: &str) -> bool {
     }
 }
 
+/// The largest request body a session accepts (2 GiB, the documented `--max-chunk-bytes`
+/// maximum); [`crate::Runtime::try_max_chunk_bytes`] refuses larger limits.
+pub const MAX_CHUNK_BYTES: u64 = 1 << 31;
+
 /// Upper bounds on declared lengths, checked before anything is allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameLimits {
@@ -152,6 +156,13 @@ impl<R: BufRead> FrameReader<R> {
             return Ok(None);
         }
         let (m, b) = ChunkHeader::parse(&self.line)?;
+        if m > self.limits.max_metadata || b > self.limits.max_body {
+            // splunkd is still writing this chunk: read (and drop) all of it before the
+            // caller replies, or the error reply races the rest of the request and splunkd
+            // sees a broken pipe instead of the message. EOF or a read error ends the
+            // discarding early; the limit error is reported either way.
+            self.discard(m.saturating_add(b));
+        }
         if m > self.limits.max_metadata {
             return Err(FrameError::TooLarge {
                 part: ChunkPart::Metadata,
@@ -174,6 +185,23 @@ impl<R: BufRead> FrameReader<R> {
             metadata_len: m as usize,
             body_len: b as usize,
         }))
+    }
+
+    /// Reads and drops up to `n` bytes (fewer at EOF or on a read error).
+    fn discard(&mut self, mut n: u64) {
+        while n > 0 {
+            let buf = match self.inner.fill_buf() {
+                Ok(b) => b,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => return,
+            };
+            if buf.is_empty() {
+                return;
+            }
+            let k = buf.len().min(usize::try_from(n).unwrap_or(usize::MAX));
+            self.inner.consume(k);
+            n -= k as u64;
+        }
     }
 
     /// Reads one header line into `self.line`, skipping blank lines. False on clean EOF.

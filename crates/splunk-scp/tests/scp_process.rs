@@ -3,7 +3,7 @@
 
 mod scp_emulator;
 
-use scp_emulator::{chunk, execute, getinfo, getinfo_with, splunkd_body, Proc};
+use scp_emulator::{chunk, execute, getinfo, getinfo_with, splunkd_body};
 
 fn rows(n: usize, f: impl Fn(usize) -> Vec<String>) -> Vec<Vec<String>> {
     (0..n).map(f).collect()
@@ -11,7 +11,7 @@ fn rows(n: usize, f: impl Fn(usize) -> Vec<String>) -> Vec<Vec<String>> {
 
 #[test]
 fn sum_reduce_getinfo_announces_map_phase() {
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     let r = p.exchange(&getinfo(&["total=total", "value1"]));
     assert_eq!(
         r.meta,
@@ -24,9 +24,13 @@ fn sum_reduce_getinfo_announces_map_phase() {
 
 #[test]
 fn probe_with_getinfo_only_answers_and_exits_zero() {
-    for ex in ["sum", "generatehello"] {
-        let mut p = Proc::spawn(ex);
-        let r = p.exchange(&getinfo(&[]));
+    for (ex, args) in [
+        ("sum", &["total=t"][..]),
+        ("generatehello", &[][..]),
+        ("echo", &[][..]),
+    ] {
+        let mut p = scp_emulator::spawn(ex);
+        let r = p.exchange(&getinfo(args));
         assert!(r.meta.get("type").is_some(), "{ex}: {:?}", r.meta);
         assert!(r.error().is_none());
         let (code, trailing, stderr) = p.finish();
@@ -39,7 +43,7 @@ fn probe_with_getinfo_only_answers_and_exits_zero() {
 #[test]
 fn getinfo_without_trailing_newline_does_not_block() {
     // The getinfo chunk has no terminating newline; a line-oriented reader would hang here.
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     let r = p.exchange(&getinfo(&["total=t", "phase=map", "x"]));
     assert_eq!(r.meta, serde_json::json!({"type":"streaming"}));
     // stdin stays open: the command must wait for the next request, not reply on its own.
@@ -56,7 +60,7 @@ fn getinfo_without_trailing_newline_does_not_block() {
 
 #[test]
 fn map_phase_lock_step_per_chunk_with_trailing_empty_finish() {
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     p.exchange(&getinfo(&["total=total", "value1", "phase=map"]));
     let mut partials = Vec::new();
     for c in 0..5 {
@@ -83,7 +87,7 @@ fn map_phase_lock_step_per_chunk_with_trailing_empty_finish() {
 #[test]
 fn reduce_buffers_until_finished_in_both_styles() {
     // 6.3/8.0 style: the last data chunk carries finished:true.
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     p.exchange(&getinfo(&["total=n"]));
     let r = p.exchange(&execute(
         false,
@@ -106,7 +110,7 @@ fn reduce_buffers_until_finished_in_both_styles() {
     assert_eq!(p.finish().0, 0);
 
     // 8.2 style: an empty final chunk (B = 0).
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     p.exchange(&getinfo(&["total=n"]));
     p.exchange(&execute(
         false,
@@ -119,7 +123,7 @@ fn reduce_buffers_until_finished_in_both_styles() {
 
 #[test]
 fn generator_pages_at_maxresultrows() {
-    let mut p = Proc::spawn("generatehello");
+    let mut p = scp_emulator::spawn("generatehello");
     let r = p.exchange(&getinfo_with(&["count=25"], 10));
     assert_eq!(
         r.meta,
@@ -152,7 +156,7 @@ fn generator_pages_at_maxresultrows() {
 
 #[test]
 fn requests_after_finished_still_get_exactly_one_reply() {
-    let mut p = Proc::spawn("generatehello");
+    let mut p = scp_emulator::spawn("generatehello");
     p.exchange(&getinfo(&["count=2"]));
     assert_eq!(p.exchange(&execute(false, "")).finished(), Some(true));
     let r = p.exchange(&execute(true, ""));
@@ -162,7 +166,7 @@ fn requests_after_finished_still_get_exactly_one_reply() {
 
 #[test]
 fn eof_between_execute_chunks_exits_zero() {
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     p.exchange(&getinfo(&["total=n"]));
     p.exchange(&execute(false, "n\n1\n"));
     let (code, trailing, _) = p.finish();
@@ -171,7 +175,7 @@ fn eof_between_execute_chunks_exits_zero() {
 
 /// Sends `bad` after a valid getinfo; expects one error reply and a non-zero exit.
 fn expect_fatal(bad: &[u8], want: &str) {
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     p.exchange(&getinfo(&["total=n"]));
     let _ = p.send(bad);
     let (code, trailing, stderr) = p.finish();
@@ -213,8 +217,8 @@ fn non_json_metadata_is_a_clear_error() {
 #[test]
 fn ragged_row_is_a_clear_error() {
     expect_fatal(
-        &execute(true, "n,m\n1,2\n3\n"),
-        "CSV row 2 has 1 fields but the header has 2",
+        &execute(true, "n,m\n1,2\n3,4,5\n"),
+        "CSV row 2 has 3 fields but the header has 2",
     );
 }
 
@@ -231,14 +235,14 @@ fn bad_getinfo_options_name_the_option() {
         ),
         (&["phase=map", "x"][..], "A value for \"total\" is required"),
     ] {
-        let mut p = Proc::spawn("sum");
+        let mut p = scp_emulator::spawn("sum");
         let r = p.exchange(&getinfo(args));
         assert_eq!(r.error(), Some(want));
         assert_eq!(r.finished(), Some(true));
         let (code, _, _) = p.finish();
         assert_eq!(code, 1);
     }
-    let mut p = Proc::spawn("generatehello");
+    let mut p = scp_emulator::spawn("generatehello");
     let r = p.exchange(&getinfo(&["count=-3"]));
     assert_eq!(
         r.error(),
@@ -249,13 +253,13 @@ fn bad_getinfo_options_name_the_option() {
 
 #[test]
 fn v1_invocations_say_chunked_true_is_missing() {
-    let p = Proc::spawn_args("sum", &["__GETINFO__", "total=x"]);
+    let p = scp_emulator::spawn_args("sum", &["__GETINFO__", "total=x"]);
     let (code, out, stderr) = p.finish();
     assert_eq!(code, 1);
     assert!(out.is_empty());
     assert!(stderr.contains("chunked = true is missing"), "{stderr}");
 
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     let _ = p.send(b"splunkVersion:6.5.1\nallowStream:1\n\nfield\nvalue\n");
     let (code, _, stderr) = p.finish();
     assert_eq!(code, 1);
@@ -264,7 +268,7 @@ fn v1_invocations_say_chunked_true_is_missing() {
 
 #[test]
 fn multibyte_and_big_fields_round_trip_through_a_process() {
-    let mut p = Proc::spawn("sum");
+    let mut p = scp_emulator::spawn("sum");
     p.exchange(&getinfo(&["total=total", "phase=map", "v"]));
     let big = "ท\",\n".repeat(2_000_000); // 12 MB field with quotes, commas, newlines
     let body = splunkd_body(
@@ -273,5 +277,36 @@ fn multibyte_and_big_fields_round_trip_through_a_process() {
     );
     let r = p.exchange(&execute(true, &body));
     assert_eq!(r.field(0, "total").as_deref(), Some("3.25"));
+    assert_eq!(p.finish().0, 0);
+}
+
+/// Defect 4: a `println!` inside `process` must not corrupt the protocol stream.
+#[test]
+fn println_in_process_goes_to_stderr_not_into_the_protocol() {
+    let mut p = scp_emulator::spawn("echo");
+    let r = p.exchange(&getinfo(&["debug=t"]));
+    assert_eq!(r.meta["type"], "streaming");
+    let r = p.exchange(&execute(true, "x\na\nb\n"));
+    assert_eq!(r.finished(), Some(true));
+    assert_eq!(r.records().len(), 2);
+    assert_eq!(r.field(1, "echo_n").as_deref(), Some("1"));
+    let (code, rest, stderr) = p.finish();
+    assert_eq!((code, rest.as_slice()), (0, &b""[..]));
+    assert!(stderr.contains("debug: row 0\ndebug: row 1\n"), "{stderr}");
+}
+
+/// The README's 30-line command, as a process.
+#[test]
+fn readme_command_upper() {
+    let mut p = scp_emulator::spawn("upper");
+    let r = p.exchange(&getinfo(&["field=x"]));
+    assert_eq!(
+        r.raw_meta,
+        r#"{"type":"streaming","required_fields":["x"]}"#
+    );
+    p.exchange(&execute(false, "x,_chunked_idx\nab,0\n"));
+    let r = p.exchange(&execute(true, "x,_chunked_idx\ncd,0\n"));
+    assert_eq!(r.field(0, "x").as_deref(), Some("CD"));
+    assert_eq!(r.field(0, "_chunked_idx").as_deref(), Some("0"));
     assert_eq!(p.finish().0, 0);
 }

@@ -1,7 +1,7 @@
 //! The decoded input of one execute chunk: a [`RecordBatch`].
 //!
-//! Layout (chosen for speed): the body text is kept as one `String`; every field is a 31-bit
-//! span into it, or into a side buffer holding the few values that needed unescaping (`""`).
+//! Layout (chosen for speed): the body text is kept as one `String`; every field is a 32-bit
+//! span into it (quoted fields are unescaped in place, so no second buffer exists).
 //! No per-field allocation happens while decoding. `__mv_<f>` companion columns are folded into
 //! the logical column `f`; their `$a$;$b$` encoding is decoded lazily, on access.
 //!
@@ -11,10 +11,9 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// Bit 31 of [`Span::start`] marks a span into the unescape buffer instead of the body.
-pub(crate) const EXTRA_BIT: u32 = 1 << 31;
-
-/// A field's location: `start` (bit 31 = side buffer) and byte length.
+/// A field's location in the batch text: byte offset and byte length. 32-bit offsets bound a
+/// body to `u32::MAX` bytes ([`crate::csv::MAX_BODY_BYTES`]), above the documented 2 GiB
+/// `--max-chunk-bytes` maximum ([`crate::frame::MAX_CHUNK_BYTES`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Span {
     pub start: u32,
@@ -33,11 +32,18 @@ pub(crate) struct Column {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ColumnId(pub(crate) usize);
 
+impl ColumnId {
+    /// The logical column's position in its batch (0-based, `__mv_` companions not counted):
+    /// an index for per-column side tables of the batch it came from.
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
 /// The rows of one execute chunk, with field lookup by name.
 #[derive(Debug, Clone, Default)]
 pub struct RecordBatch {
     pub(crate) text: String,
-    pub(crate) extra: String,
     pub(crate) csv_names: Vec<String>,
     pub(crate) fields: Vec<Span>,
     pub(crate) rows: usize,
@@ -87,7 +93,6 @@ impl RecordBatch {
 
     /// Empties the batch and returns the body buffer for reuse by the frame reader.
     pub fn recycle(&mut self) -> Vec<u8> {
-        self.extra.clear();
         self.csv_names.clear();
         self.fields.clear();
         self.rows = 0;
@@ -100,12 +105,8 @@ impl RecordBatch {
 
     #[inline]
     pub(crate) fn span_str(&self, s: Span) -> &str {
-        let (buf, start) = if s.start & EXTRA_BIT != 0 {
-            (&self.extra, (s.start & !EXTRA_BIT) as usize)
-        } else {
-            (&self.text, s.start as usize)
-        };
-        &buf[start..start + s.len as usize]
+        let start = s.start as usize;
+        &self.text[start..start + s.len as usize]
     }
 
     #[inline]

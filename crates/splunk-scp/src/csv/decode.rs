@@ -1,22 +1,30 @@
 //! Body decoder: CSV bytes → [`RecordBatch`].
 //!
+//! Rows as the Splunk SDK reads them (Python's `csv.reader`): every line after the header is a
+//! row, so a blank line is a row of empty fields and a short row is padded with empty fields.
+//!
 //! Tolerances: quoted or bare header names and values, LF or CRLF, a last row without a
 //! terminator, a body of only line breaks (= empty), invalid UTF-8 (replaced by U+FFFD before
 //! parsing, so it never panics), text after a closing quote (kept literally, like Python's csv),
-//! fields up to [`DecodeLimits::max_field_bytes`]. Errors: rows whose field count differs from
-//! the header's ([`CsvError::RaggedRow`]), unclosed quotes ([`CsvError::UnterminatedQuote`]) and
-//! fields over the size limit ([`CsvError::FieldTooLarge`]).
+//! fields up to [`DecodeLimits::max_field_bytes`]. Errors: rows with more fields than the
+//! header ([`CsvError::RaggedRow`]: the SDK would drop the extra values silently), a carriage
+//! return outside quotes that is not part of CRLF ([`CsvError::BareCr`], CR-only line endings;
+//! Python's reader fails too), unclosed quotes ([`CsvError::UnterminatedQuote`]) and fields
+//! over the size limit ([`CsvError::FieldTooLarge`]).
 //!
 //! Cost: linear in the body size for every input (no rescans of the remaining text per row).
 
 use std::collections::HashMap;
 
-use crate::scp::error::CsvError;
-use crate::scp::limits::Limit;
-use crate::scp::record::{Column, RecordBatch, Span, EXTRA_BIT};
+use crate::error::CsvError;
+use crate::limits::Limit;
+use crate::record::{Column, RecordBatch, Span};
 
 /// Default [`DecodeLimits::max_field_bytes`]: 64 MiB, far above splunklib's 10 MB field cap.
 pub const DEFAULT_MAX_FIELD_BYTES: usize = 64 << 20;
+
+/// Largest body the decoder accepts.
+pub const MAX_BODY_BYTES: usize = u32::MAX as usize;
 
 /// Limits applied while decoding a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +71,7 @@ pub fn decode_into_with(
     limits: &DecodeLimits,
 ) -> Result<(), CsvError> {
     batch.recycle();
-    if body.len() >= EXTRA_BIT as usize {
+    if body.len() > MAX_BODY_BYTES {
         return Err(CsvError::BodyTooLarge(body.len()));
     }
     // Validate first: replacing invalid UTF-8 changes lengths, so it must precede the spans.
@@ -74,7 +82,7 @@ pub fn decode_into_with(
             .into_bytes(),
     };
     // U+FFFD replacement can grow the text (1 invalid byte -> 3 bytes).
-    if bytes.len() >= EXTRA_BIT as usize {
+    if bytes.len() > MAX_BODY_BYTES {
         let n = bytes.len();
         batch.recycle();
         return Err(CsvError::BodyTooLarge(n));
@@ -90,7 +98,7 @@ pub fn decode_str_into_with(
     limits: &DecodeLimits,
 ) -> Result<(), CsvError> {
     batch.recycle();
-    if body.len() >= EXTRA_BIT as usize {
+    if body.len() > MAX_BODY_BYTES {
         return Err(CsvError::BodyTooLarge(body.len()));
     }
     parse_valid(batch, body.into_bytes(), limits)
@@ -123,22 +131,18 @@ fn parse_bytes(
     batch: &mut RecordBatch,
     limits: &DecodeLimits,
 ) -> Result<(), CsvError> {
-    // Start of the run of line breaks that ends the body: rows starting there are not rows
-    // (sloppy writers add blank lines). Computed once: rescanning the rest of the body at
-    // every row that starts with a line break would be quadratic (a one-column body of blank
-    // lines is valid).
-    let tail = b
-        .iter()
-        .rposition(|&c| c != b'\n' && c != b'\r')
-        .map_or(0, |i| i + 1);
-    // A body of only line breaks (e.g. the truncated generatehello recording) holds nothing.
-    if tail == 0 {
+    // A body of only line breaks (e.g. the truncated generatehello recording) has no header
+    // and holds nothing.
+    if b.iter().all(|&c| c == b'\n' || c == b'\r') {
         return Ok(());
     }
+    // CR is checked for only when the body holds one (splunkd writes LF).
+    let has_cr = memchr::memchr(b'\r', b).is_some();
     let mut p = Parser {
         b,
         pos: 0,
         max_field: limits.max_field_bytes,
+        has_cr,
     };
     // Header row.
     let mut header: Vec<Span> = Vec::new();
@@ -148,10 +152,10 @@ fn parse_bytes(
     batch.csv_names = header.iter().map(|&s| p.get(s).into_owned()).collect();
     let mut done = end;
     let mut fields = std::mem::take(&mut batch.fields);
+    // Every line after the header is a row, as in the SDK's reader (Python's csv): a blank
+    // line is a row of empty fields, a short row is padded with empty fields; only a row
+    // with more fields than the header (values that would be lost) is an error.
     while !done {
-        if p.pos >= tail {
-            break;
-        }
         row += 1;
         let before = fields.len();
         done = match p.row_into(&mut fields, row) {
@@ -167,13 +171,19 @@ fn parse_bytes(
             }
         };
         let got = fields.len() - before;
-        if got != ncols {
+        if got > ncols {
+            batch.fields = fields;
             return Err(CsvError::RaggedRow {
                 row,
                 got,
                 expected: ncols,
             });
         }
+        let empty = Span {
+            start: p.pos.min(u32::MAX as usize) as u32,
+            len: 0,
+        };
+        fields.resize(before + ncols, empty);
     }
     batch.rows = row;
     batch.fields = fields;
@@ -218,6 +228,8 @@ struct Parser<'a> {
     pos: usize,
     /// [`DecodeLimits::max_field_bytes`].
     max_field: usize,
+    /// The body holds a `\r`: unquoted text is checked for bare CRs.
+    has_cr: bool,
 }
 
 impl Parser<'_> {
@@ -243,6 +255,17 @@ impl Parser<'_> {
             } else {
                 let b = &*self.b;
                 let start = self.pos;
+                if self.has_cr {
+                    let end = memchr::memchr2(b',', b'\n', &b[start..]).map_or(n, |k| start + k);
+                    let text = &b[start..end];
+                    let text = text
+                        .strip_suffix(b"\r")
+                        .filter(|_| end < n && b[end] == b'\n' || end == n)
+                        .unwrap_or(text);
+                    if memchr::memchr(b'\r', text).is_some() {
+                        return Err(CsvError::BareCr { row, column });
+                    }
+                }
                 match memchr::memchr2(b',', b'\n', &b[start..]) {
                     Some(k) => {
                         let d = start + k;
@@ -298,6 +321,12 @@ impl Parser<'_> {
                     if self.b[after] == b'\r' && after + 1 < n && self.b[after + 1] == b'\n' {
                         self.pos = after + 2;
                         return Ok(self.pos >= n);
+                    }
+                    if self.b[after] == b'\r' && after + 1 < n {
+                        return Err(CsvError::BareCr {
+                            row,
+                            column: column - 1,
+                        });
                     }
                     after += 1;
                     self.pos = after;
@@ -384,6 +413,9 @@ impl Parser<'_> {
             } else {
                 e
             };
+            if self.has_cr && memchr::memchr(b'\r', &b[after..e2]).is_some() {
+                return Err(CsvError::BareCr { row, column });
+            }
             self.b.copy_within(after..e2, w);
             w += e2 - after;
             after = e;
@@ -459,7 +491,7 @@ fn copy_to_quote_sse2(_: &mut [u8], _: &mut usize, _: &mut usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scp::record::Value;
+    use crate::record::Value;
 
     fn rows(body: &str) -> Vec<Vec<String>> {
         let b = decode(body.as_bytes().to_vec()).unwrap();
@@ -496,11 +528,17 @@ mod tests {
         );
         assert_eq!(rows("a,b\n1,\n"), [vec!["1", ""]]);
         assert_eq!(rows("a\n\n\"\"\n"), [vec![""], vec![""]]);
-        assert_eq!(rows("a\n\"\"\n\n"), [vec![""]]);
+        assert_eq!(rows("a\n\"\"\n\n"), [vec![""], vec![""]]);
         assert_eq!(rows("a,b\n\"x\"y,2\n"), [vec!["xy", "2"]]);
-        // trailing blank lines are ignored, a blank line between rows is ragged
-        assert_eq!(rows("a,b\n1,2\n\r\n\n"), [vec!["1", "2"]]);
-        assert!(decode(b"a,b\n1,2\n\n3,4\n".to_vec()).is_err());
+        // Every line is a row, as in the SDK's reader: blank lines are rows of empty fields.
+        assert_eq!(
+            rows("a,b\n1,2\n\r\n\n"),
+            [vec!["1", "2"], vec!["", ""], vec!["", ""]]
+        );
+        assert_eq!(
+            rows("a,b\n1,2\n\n3,4\n"),
+            [vec!["1", "2"], vec!["", ""], vec!["3", "4"]]
+        );
     }
 
     /// Quoted fields with escaped quotes at every spacing and length (the sixteen-byte
@@ -546,14 +584,8 @@ mod tests {
 
     #[test]
     fn errors_are_typed() {
-        assert_eq!(
-            decode(b"a,b\n1,2\n3\n".to_vec()).unwrap_err(),
-            CsvError::RaggedRow {
-                row: 2,
-                got: 1,
-                expected: 2
-            }
-        );
+        // Short rows are padded (the SDK leaves the missing fields out).
+        assert_eq!(rows("a,b\n1,2\n3\n"), [vec!["1", "2"], vec!["3", ""]]);
         assert_eq!(
             decode(b"a,b\n1,2,3\n".to_vec()).unwrap_err(),
             CsvError::RaggedRow {
@@ -606,7 +638,6 @@ mod tests {
                 vec!["\"\"".into(), "".into(), "\"q\"\"".into()],
             ]
         );
-        assert!(b.extra.is_empty(), "no second copy of escaped fields");
         // A quote left open after in-place moves is an error, and the batch is reusable.
         let mut batch = RecordBatch::new();
         let e = decode_into(&mut batch, "a\n\"é\"\"ü\"\"€x".as_bytes().to_vec()).unwrap_err();

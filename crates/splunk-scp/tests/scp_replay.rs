@@ -32,7 +32,12 @@ fn driver(args: &[&str]) -> Option<(i32, String)> {
 fn recordings_replay_and_match() {
     let sum = scp_emulator::example("sum");
     let hello = scp_emulator::example("generatehello");
-    let (sum, hello) = (sum.to_str().unwrap(), hello.to_str().unwrap());
+    let echo = scp_emulator::example("echo");
+    let (sum, hello, echo) = (
+        sum.to_str().unwrap(),
+        hello.to_str().unwrap(),
+        echo.to_str().unwrap(),
+    );
     let r = format!("{SHARED}/recordings/scpv2/Splunk-6.3");
     let mb = format!("{SHARED}/recordings/current_tests_data/custom_search/multibyte_input.gz");
     let cases: Vec<Vec<String>> = vec![
@@ -55,9 +60,15 @@ fn recordings_replay_and_match() {
             "--".into(),
             hello.into(),
         ],
-        vec![format!("--replay={mb}"), "--".into(), sum.into()],
+        vec![format!("--replay={mb}"), "--".into(), echo.into()],
         vec![format!("--replay={mb}"), "--".into(), hello.into()],
-        vec!["--probe-only".into(), "--".into(), sum.into()],
+        vec![
+            "--probe-only".into(),
+            "--arg".into(),
+            "total=t".into(),
+            "--".into(),
+            sum.into(),
+        ],
     ];
     for case in cases {
         let mut args: Vec<&str> = vec!["--show=0", "--timeout=30"];

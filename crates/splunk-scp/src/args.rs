@@ -1,9 +1,12 @@
 //! `searchinfo.args` parsing: `name=value` options and positional field names.
 //!
-//! splunkd sends the arguments tokenised with outer quotes removed (`pattern="\w+"` arrives as
-//! `pattern=\w+`); quotes still present around a whole value or token (hand-made or re-encoded
-//! input) are stripped too. Each token is split on its first `=`: with an identifier-like name
-//! before it, it is an option, otherwise a positional field name.
+//! As the Splunk SDK (`SearchCommand._protocol_v2_option_parser`): splunkd sends the arguments
+//! tokenised with outer quotes already removed (`pattern="\w+"` arrives as `pattern=\w+`), so
+//! nothing is unquoted again: a token `total="q"` means the user typed the quotes as part of
+//! the value (`total="\"q\""`), and the value is `"q"`. Each token is split on its first
+//! `=`: with one, it is an option (whatever its name: `1x=2` is the option `1x`, reported by
+//! [`Options::finish`] as `Unrecognized option: 1x=2` exactly as the SDK does), without one
+//! it is a positional field name.
 //!
 //! [`Options`] hands out option values and, in [`Options::finish`], rejects every option the
 //! command did not ask for, naming it and the valid options.
@@ -14,27 +17,40 @@ use thiserror::Error;
 
 /// An argument problem, worded for the Splunk user.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ArgError {
     /// An option the command does not know.
     #[error("Unrecognized option: {name}={value} (valid options: {})", valid.join(", "))]
     Unknown {
+        /// The option's name.
         name: String,
+        /// Its value.
         value: String,
+        /// The options the command knows.
         valid: Vec<String>,
     },
     /// A required option is absent.
     #[error("A value for \"{name}\" is required")]
-    Missing { name: String },
+    Missing {
+        /// The option's name.
+        name: String,
+    },
     /// A value that does not parse or is not among the allowed ones.
     #[error("Invalid value for {name}: {value:?} (expected {expected})")]
     Invalid {
+        /// The option's name.
         name: String,
+        /// The value given.
         value: String,
+        /// What would be valid.
         expected: String,
     },
     /// The same option twice.
     #[error("Option {name} is given more than once")]
-    Duplicate { name: String },
+    Duplicate {
+        /// The option's name.
+        name: String,
+    },
     /// Positional arguments where none (or fewer/more) are accepted.
     #[error("{0}")]
     Positional(String),
@@ -47,20 +63,6 @@ pub struct Args {
     positional: Vec<String>,
 }
 
-fn unquote(s: &str) -> &str {
-    if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') {
-        &s[1..s.len() - 1]
-    } else {
-        s
-    }
-}
-
-fn is_option_name(s: &str) -> bool {
-    let mut b = s.bytes();
-    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-')
-}
-
 impl Args {
     /// Splits `searchinfo.args` into options and positional names.
     pub fn parse<S: AsRef<str>>(tokens: &[S]) -> Args {
@@ -68,10 +70,8 @@ impl Args {
         for t in tokens {
             let t = t.as_ref();
             match t.split_once('=') {
-                Some((name, value)) if is_option_name(name) => {
-                    a.options.push((name.to_owned(), unquote(value).to_owned()))
-                }
-                _ => a.positional.push(unquote(t).to_owned()),
+                Some((name, value)) => a.options.push((name.to_owned(), value.to_owned())),
+                None => a.positional.push(t.to_owned()),
             }
         }
         a
@@ -218,13 +218,15 @@ mod tests {
             "x>=3",
             "=v",
         ]);
-        assert_eq!(a.positional(), ["value1", "f 2", "x>=3", "=v"]);
+        // As the SDK: no second unquoting; every token with `=` is an option.
+        assert_eq!(a.positional(), ["value1", "\"f 2\""]);
         let mut o = a.checker();
         assert_eq!(o.required("total").unwrap(), "total");
         assert_eq!(o.choice("phase", &["map", "reduce"]).unwrap(), Some("map"));
-        assert_eq!(o.get("text").unwrap(), Some("Hello World!"));
+        assert_eq!(o.get("text").unwrap(), Some("\"Hello World!\""));
         assert_eq!(o.parse::<u32>("count", "an integer").unwrap(), None);
-        o.finish().unwrap();
+        let e = o.finish().unwrap_err().to_string();
+        assert!(e.starts_with("Unrecognized option: x>=3"), "{e}");
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! The JSON metadata of requests (splunkd → command) and replies (command → splunkd).
 //!
-//! Requests are parsed leniently (unknown keys ignored, times as string or number, `search`
-//! percent-decoded). Replies are written compactly with `None` keys omitted and `inspector`
+//! Requests are parsed as leniently as the Splunk SDK reads them (`MetadataDecoder`, Python's
+//! `json` plus truthiness): unknown keys ignored, a repeated key keeps its last value, times
+//! as string or number, `search` percent-decoded, `args: null` (or any non-list) as no
+//! arguments, and the flags `preview`, `finished` and `streaming_command_will_restart` as
+//! booleans, numbers (0 = false) or strings (`"true"`/`"false"`, `"1"`/`"0"`, `""` = false;
+//! unlike Python, the string `"false"` is false). Replies are written compactly with `None` keys omitted and `inspector`
 //! always serialised before `error` (MLTK notes splunkd reads them in that order).
 
 use std::collections::BTreeMap;
@@ -10,25 +14,26 @@ use std::fmt;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::scp::error::MetadataError;
+use crate::error::MetadataError;
 
 /// A request's metadata as sent by splunkd; `action` selects getinfo or execute.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
 pub struct Request {
     /// `"getinfo"` or `"execute"`. Absent only in malformed or hand-made input.
     #[serde(default)]
     pub action: Option<String>,
     /// True when the search produces preview results (getinfo only).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub preview: Option<bool>,
     /// Present from Splunk 8.0 on; semantics unknown, always false in traces.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub streaming_command_will_restart: Option<bool>,
     /// The search context (getinfo only).
     #[serde(default)]
     pub searchinfo: Option<SearchInfo>,
     /// True on splunkd's last execute request.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub finished: Option<bool>,
 }
 
@@ -38,15 +43,55 @@ impl Request {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(Request::default());
         }
-        serde_json::from_slice(bytes).map_err(|source| MetadataError::Json {
+        let err = |source| MetadataError::Json {
             source,
             start: String::from_utf8_lossy(&bytes[..bytes.len().min(120)]).into_owned(),
-        })
+        };
+        // Through `Value`: a repeated key keeps its last value (as Python's json), where a
+        // derived struct would reject it.
+        let v: serde_json::Value = serde_json::from_slice(bytes).map_err(err)?;
+        serde_json::from_value(v).map_err(err)
     }
+}
+
+/// A flag as the SDK reads it: bool, number (0 = false), string (`true`/`false`/`1`/`0`/empty,
+/// any case); null = absent.
+fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    use serde_json::Value;
+    match Value::deserialize(d)? {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(b)),
+        Value::Number(n) => Ok(Some(n.as_f64().is_some_and(|f| f != 0.0))),
+        Value::String(s) => match s.trim().to_ascii_lowercase().as_str() {
+            "true" | "t" | "1" | "yes" => Ok(Some(true)),
+            "false" | "f" | "0" | "no" | "" => Ok(Some(false)),
+            _ => Err(de::Error::custom(format!("expected a boolean, got {s:?}"))),
+        },
+        other => Err(de::Error::custom(format!(
+            "expected a boolean, got {other}"
+        ))),
+    }
+}
+
+/// A list of strings as the SDK uses `args` (`if args and isinstance(args, list)`): null or
+/// a non-list is empty; non-string elements are kept in their JSON text.
+fn lenient_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    use serde_json::Value;
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    })
 }
 
 /// The getinfo request: what a command learns about the search it runs in.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct GetInfo {
     /// `preview` from the request.
     pub preview: bool,
@@ -60,12 +105,13 @@ pub struct GetInfo {
 ///
 /// String fields absent from the request are empty; `Debug` never prints `session_key`.
 #[derive(Clone, Default, Deserialize)]
+#[non_exhaustive]
 pub struct SearchInfo {
     /// Arguments after SPL tokenisation, outer quotes removed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_list")]
     pub args: Vec<String>,
     /// Arguments as typed, quotes kept.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_list")]
     pub raw_args: Vec<String>,
     /// The job's dispatch directory; empty or temporary in getinfo-only probes.
     #[serde(default, deserialize_with = "lenient_string")]
@@ -199,6 +245,7 @@ fn opt_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> 
 
 /// An execute request's flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ExecuteRequest {
     /// splunkd's last request.
     pub finished: bool,
@@ -235,6 +282,7 @@ impl Request {
 /// The command type announced in the getinfo reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum CommandType {
     /// Stateless per record, distributable to indexers.
     Streaming,
@@ -249,18 +297,26 @@ pub enum CommandType {
 /// Severity of an inspector message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
 pub enum Level {
+    /// `DEBUG`.
     Debug,
+    /// `INFO`.
     Info,
+    /// `WARN` (splunklib's name for Python's WARNING).
     Warn,
+    /// `ERROR`.
     Error,
+    /// `FATAL`.
     Fatal,
 }
 
 /// One `[level, text]` inspector message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
+    /// Severity.
     pub level: Level,
+    /// Text shown to the user.
     pub text: String,
 }
 
@@ -270,32 +326,67 @@ impl Serialize for Message {
     }
 }
 
-/// `inspector` of a reply.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// `inspector` of a reply: messages and `metric.<name>` entries (splunklib's
+/// `write_metric`), serialised as `{"messages":[...],"metric.<name>":<value>,...}` (keys
+/// without content omitted).
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inspector {
+    /// `[level, text]` messages.
     pub messages: Vec<Message>,
+    /// `(name, value)` metrics, sent as `"metric.<name>": value`.
+    pub metrics: Vec<(String, serde_json::Value)>,
+}
+
+impl Inspector {
+    /// True when there is nothing to send.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty() && self.metrics.is_empty()
+    }
+}
+
+impl Serialize for Inspector {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        if !self.messages.is_empty() || self.metrics.is_empty() {
+            m.serialize_entry("messages", &self.messages)?;
+        }
+        for (name, value) in &self.metrics {
+            m.serialize_entry(&format!("metric.{name}"), value)?;
+        }
+        m.end()
+    }
 }
 
 /// A reply's metadata. Field order is the serialisation order; `None` keys are omitted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Reply {
+    /// `type` (getinfo reply).
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub command_type: Option<CommandType>,
+    /// `generating` (getinfo reply of a generator).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generating: Option<bool>,
+    /// `required_fields` (getinfo reply).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub required_fields: Option<Vec<String>>,
+    /// `streaming_preop`: the map phase's SPL (getinfo reply of a reporting command).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub streaming_preop: Option<String>,
+    /// `maxwait` (getinfo reply).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maxwait: Option<u64>,
+    /// `run_in_preview` (getinfo reply).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_in_preview: Option<bool>,
+    /// `finished`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished: Option<bool>,
-    /// Serialised before `error`.
+    /// Messages and metrics; serialised before `error`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inspector: Option<Inspector>,
+    /// `error`: the fatal error text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -305,7 +396,10 @@ impl Reply {
     pub fn execute(finished: bool, messages: Vec<Message>) -> Reply {
         Reply {
             finished: Some(finished),
-            inspector: (!messages.is_empty()).then_some(Inspector { messages }),
+            inspector: (!messages.is_empty()).then_some(Inspector {
+                messages,
+                metrics: Vec::new(),
+            }),
             ..Reply::default()
         }
     }
@@ -319,7 +413,10 @@ impl Reply {
         });
         Reply {
             finished: Some(true),
-            inspector: Some(Inspector { messages }),
+            inspector: Some(Inspector {
+                messages,
+                metrics: Vec::new(),
+            }),
             error: Some(text.to_owned()),
             ..Reply::default()
         }

@@ -9,11 +9,26 @@
 //! * `finished` in both splunkd styles: data on the last chunk (6.3/8.0) or a trailing
 //!   header-only chunk (8.2); empty and header-only chunks mid-stream never reach
 //!   [`Command::process`];
-//! * `streaming`/`stateful` commands answer every chunk with the records they emitted for it;
-//!   `events`/`reporting` commands answer `finished:false` with empty bodies and send all their
-//!   records on the reply to splunkd's `finished:true` request;
-//! * generators are called once per request with `maxresultrows` as the page size and answer
-//!   `finished:false` until they return [`Progress::Done`];
+//! * every chunk's reply carries the records `process` emitted for it (as the SDK's per-chunk
+//!   `stream`/`transform`/`reduce`); what `finish` emits goes with the reply to splunkd's
+//!   `finished:true` request. `streaming`/`stateful` replies are never split (splunkd merges
+//!   them with the chunk by `_chunked_idx`); `events`/`reporting` and generator output is
+//!   **paged at `maxresultrows`**: a reply holds at most that many records and says
+//!   `finished:false` while more are held, and splunkd asks again (as with splunklib's
+//!   generators). If stdin closes while records are still held, the session fails naming how
+//!   many were not sent: never a silent loss;
+//! * records of `process` in a streaming/stateful/events command whose input carries
+//!   `_chunked_idx` must keep it ([`Output::record_for`], [`Output::passthrough`]) or be
+//!   marked as added rows ([`Output::extra_record`]); otherwise the chunk fails with an
+//!   error naming those methods (unless [`CommandInfo::aggregating`]);
+//! * generators are called with `maxresultrows` as the page size (only when no page is
+//!   pending) and answered `finished:false` until they return [`Progress::Done`] and every
+//!   record is sent, whatever `finished` splunkd's requests carry;
+//! * **stdout is guarded** ([`Runtime::guard_stdout`]): on stdio the protocol is written to a
+//!   private duplicate of fd 1 and fd 1 points at stderr, so a `println!` in a hook lands in
+//!   search.log instead of corrupting the chunk stream;
+//! * over-limit requests are read to their end (and dropped) before the error reply, so
+//!   splunkd, which writes the whole chunk first, sees the message and not a broken pipe;
 //! * fatal errors (bad frame, bad JSON, bad CSV, a command error **or panic**, a reply larger
 //!   than the configured maximum) produce
 //!   `{"finished":true,"inspector":{"messages":[...,["ERROR",text]]},"error":text}` and exit 1;
@@ -31,7 +46,7 @@
 //! # Example: a reporting command in a few lines
 //!
 //! ```
-//! use t1651::scp::{Args, Command, CommandError, CommandInfo, CommandType, GetInfo, Output, RecordBatch};
+//! use splunk_scp::{Args, Command, CommandError, CommandInfo, CommandType, GetInfo, Output, RecordBatch};
 //!
 //! /// `| countby field=<name>`: counts records per value of a field.
 //! #[derive(Default)]
@@ -64,7 +79,7 @@
 //!
 //! // In main(): `std::process::ExitCode` from the stdin/stdout session.
 //! # fn main_() -> std::process::ExitCode {
-//! t1651::scp::run(CountBy::default())
+//! splunk_scp::run(CountBy::default())
 //! # }
 //! ```
 
@@ -72,22 +87,24 @@ use std::io::{self, BufRead, ErrorKind, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 
-use crate::scp::args::Args;
-use crate::scp::csv::{self, DecodeLimits, LineEnding};
-use crate::scp::error::{FrameError, ProtocolError};
-use crate::scp::frame::{self, FrameLimits, FrameReader};
-use crate::scp::limits::{Limit, SettingNames};
-use crate::scp::metadata::{CommandType, GetInfo, Inspector, Level, Message, Reply, Request};
-use crate::scp::output::Output;
-use crate::scp::record::RecordBatch;
-use crate::scp::signals::{self, Phase};
+use crate::args::Args;
+use crate::csv::{self, DecodeLimits, LineEnding};
+use crate::error::{FrameError, ProtocolError};
+use crate::frame::{self, FrameLimits, FrameReader};
+use crate::limits::{Limit, SettingNames};
+use crate::metadata::{CommandType, GetInfo, Inspector, Level, Message, Reply, Request};
+use crate::output::Output;
+use crate::record::RecordBatch;
+use crate::signals::{self, Phase};
 
 /// Rows per generator page when getinfo carries no `maxresultrows` (splunkd's default).
 pub const DEFAULT_MAXRESULTROWS: u64 = 50_000;
 
 /// A command's failure, shown to the Splunk user as the search error.
 ///
-/// Any `std::error::Error` converts into it, so `?` works in command hooks.
+/// It is a `std::error::Error` itself; the common error types (this crate's, I/O, number
+/// parsing, UTF-8, JSON, strings and boxed errors) convert into it, so `?` works in command
+/// hooks; for others use `CommandError::new(e.to_string())` or `Box<dyn Error>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandError(String);
 
@@ -109,14 +126,67 @@ impl std::fmt::Display for CommandError {
     }
 }
 
-impl<E: std::error::Error> From<E> for CommandError {
-    fn from(e: E) -> Self {
-        CommandError(e.to_string())
+impl std::error::Error for CommandError {}
+
+/// `?` on the errors command hooks meet most: the error's text becomes the message.
+macro_rules! command_error_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for CommandError {
+            fn from(e: $t) -> Self {
+                CommandError(e.to_string())
+            }
+        }
+    )*};
+}
+command_error_from!(
+    crate::args::ArgError,
+    crate::error::CsvError,
+    crate::error::FrameError,
+    crate::error::MetadataError,
+    crate::error::ProtocolError,
+    LimitTooHigh,
+    std::io::Error,
+    std::fmt::Error,
+    std::num::ParseIntError,
+    std::num::ParseFloatError,
+    std::str::ParseBoolError,
+    std::str::Utf8Error,
+    std::string::FromUtf8Error,
+    serde_json::Error,
+    String,
+    &str,
+    Box<dyn std::error::Error>,
+    Box<dyn std::error::Error + Send + Sync>,
+);
+
+/// A limit set above what the runtime supports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitTooHigh {
+    /// The limit.
+    pub limit: Limit,
+    /// The value asked for.
+    pub requested: u64,
+    /// The largest supported value.
+    pub max: u64,
+}
+
+impl std::fmt::Display for LimitTooHigh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} bytes is above the supported maximum of {} bytes",
+            self.limit.default_setting(),
+            self.requested,
+            self.max
+        )
     }
 }
 
+impl std::error::Error for LimitTooHigh {}
+
 /// What the getinfo hook tells splunkd about the command.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct CommandInfo {
     /// `type` of the reply.
     pub command_type: CommandType,
@@ -132,6 +202,9 @@ pub struct CommandInfo {
     pub messages: Vec<Message>,
     /// `finished:true` on the getinfo reply: "do not run me".
     pub decline: bool,
+    /// Records emitted by `process` are aggregates, not derived from input rows: they need
+    /// no `_chunked_idx` (a map phase). Not sent to splunkd.
+    pub aggregating: bool,
 }
 
 impl CommandInfo {
@@ -145,6 +218,7 @@ impl CommandInfo {
             maxwait: None,
             messages: Vec::new(),
             decline: false,
+            aggregating: false,
         }
     }
 
@@ -161,6 +235,32 @@ impl CommandInfo {
     /// Sets `streaming_preop`.
     pub fn streaming_preop(mut self, spl: impl Into<String>) -> Self {
         self.streaming_preop = Some(spl.into());
+        self
+    }
+
+    /// Sets `maxwait`: the most seconds the command may go without producing output
+    /// (commands.conf `maxwait`; 0 = no limit).
+    pub fn maxwait(mut self, seconds: u64) -> Self {
+        self.maxwait = Some(seconds);
+        self
+    }
+
+    /// Sets `run_in_preview`: whether splunkd runs the command for preview results.
+    pub fn run_in_preview(mut self, run: bool) -> Self {
+        self.run_in_preview = Some(run);
+        self
+    }
+
+    /// Declares that records emitted by `process` are aggregates derived from no single
+    /// input row (a map phase): the runtime does not ask them for `_chunked_idx`.
+    pub fn aggregating(mut self) -> Self {
+        self.aggregating = true;
+        self
+    }
+
+    /// Answers the getinfo with `finished:true`: "do not run me".
+    pub fn decline(mut self) -> Self {
+        self.decline = true;
         self
     }
 
@@ -184,10 +284,12 @@ pub trait Command {
     /// no side effects, no expensive work here.
     fn getinfo(&mut self, info: &GetInfo, args: &Args) -> Result<CommandInfo, CommandError>;
 
-    /// Handles one chunk (≥ 1 row). Streaming/stateful commands emit the output rows of this
-    /// chunk into `out` (use [`Output::record_for`]/[`Output::passthrough`] to keep
-    /// `_chunked_idx`); events/reporting commands usually only ingest, but anything they emit is
-    /// held back and sent with the final reply.
+    /// Handles one chunk (≥ 1 row). Records emitted into `out` go with this chunk's reply
+    /// (paged at `maxresultrows` for events/reporting). Use [`Output::record_for`] /
+    /// [`Output::passthrough`] for records derived from input rows (they keep
+    /// `_chunked_idx`) and [`Output::extra_record`] for added rows. Reporting commands
+    /// usually only ingest here and emit in [`Command::finish`]. Call
+    /// [`Output::finish_early`] to end the command after this chunk.
     fn process(&mut self, batch: &RecordBatch, out: &mut Output) -> Result<(), CommandError>;
 
     /// Called once when splunkd sends its last request; emits final records and messages.
@@ -273,6 +375,7 @@ pub struct Runtime {
     line_ending: LineEnding,
     settings: SettingNames,
     handle_sigterm: bool,
+    guard_stdout: bool,
 }
 
 impl Default for Runtime {
@@ -297,6 +400,7 @@ impl Runtime {
             line_ending: LineEnding::CrLf,
             settings: SettingNames::default(),
             handle_sigterm: true,
+            guard_stdout: true,
         }
     }
 
@@ -306,10 +410,25 @@ impl Runtime {
         self
     }
 
-    /// Largest accepted request body ([`FrameLimits::max_body`], default 1 GiB).
+    /// Largest accepted request body ([`FrameLimits::max_body`], default 1 GiB). Values above
+    /// [`crate::frame::MAX_CHUNK_BYTES`] are lowered to it; [`Self::try_max_chunk_bytes`]
+    /// refuses them instead.
     pub fn max_chunk_bytes(mut self, max: u64) -> Self {
-        self.limits.max_body = max;
+        self.limits.max_body = max.min(crate::frame::MAX_CHUNK_BYTES);
         self
+    }
+
+    /// As [`Self::max_chunk_bytes`], refusing values above [`crate::frame::MAX_CHUNK_BYTES`]
+    /// (2 GiB) with an error that names the maximum.
+    pub fn try_max_chunk_bytes(self, max: u64) -> Result<Self, LimitTooHigh> {
+        if max > crate::frame::MAX_CHUNK_BYTES {
+            return Err(LimitTooHigh {
+                limit: Limit::ChunkBytes,
+                requested: max,
+                max: crate::frame::MAX_CHUNK_BYTES,
+            });
+        }
+        Ok(self.max_chunk_bytes(max))
     }
 
     /// Largest accepted request metadata ([`FrameLimits::max_metadata`], default 64 MiB).
@@ -325,7 +444,7 @@ impl Runtime {
         self
     }
 
-    /// The option name that raises `limit`, quoted in error hints ("set `name`=<bytes> to raise
+    /// The option name that raises `limit`, quoted in error hints ("set `name=<bytes>` to raise
     /// it"). Defaults: [`Limit::default_setting`].
     pub fn limit_setting(mut self, limit: Limit, name: impl Into<String>) -> Self {
         self.settings.set(limit, name.into());
@@ -345,6 +464,14 @@ impl Runtime {
     /// limits under a few KiB may still be exceeded by it.
     pub fn max_reply_bytes(mut self, max: Option<usize>) -> Self {
         self.max_reply_bytes = max;
+        self
+    }
+
+    /// Whether [`Self::run`]/[`Self::run_generator`] protect the protocol channel from
+    /// stray writes to stdout (default true, Unix): the session writes to a private duplicate
+    /// of fd 1 and fd 1 is pointed at stderr, so `println!` in a hook goes to search.log.
+    pub fn guard_stdout(mut self, on: bool) -> Self {
+        self.guard_stdout = on;
         self
     }
 
@@ -397,7 +524,13 @@ impl Runtime {
                 let _ = writeln!(stderr, "warning: cannot install the SIGTERM handler: {e}");
             }
         }
-        let outcome = self.session(kind, io::stdin().lock(), io::stdout().lock(), &mut stderr);
+        let outcome = match self.guard_stdout.then(guard_stdout).flatten() {
+            Some(proto) => {
+                let w = io::BufWriter::with_capacity(1 << 16, proto);
+                self.session(kind, io::stdin().lock(), w, &mut stderr)
+            }
+            None => self.session(kind, io::stdin().lock(), io::stdout().lock(), &mut stderr),
+        };
         signals::set_phase(Phase::Exiting);
         ExitCode::from(outcome.exit_code())
     }
@@ -490,6 +623,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             finished: info.decline.then_some(true),
             inspector: (!info.messages.is_empty()).then(|| Inspector {
                 messages: info.messages.clone(),
+                metrics: Vec::new(),
             }),
             error: None,
         };
@@ -497,18 +631,35 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             return self.write_failure(e, info.decline);
         }
         let mut finished = info.decline;
-        let buffered = matches!(
-            info.command_type,
-            CommandType::Events | CommandType::Reporting
-        );
+        // Output that is not tied to a request's rows is paged at `maxresultrows`: what does
+        // not fit waits for splunkd's next request (splunkd keeps asking while the command
+        // answers finished:false). Streaming/stateful output belongs to its chunk (splunkd
+        // merges it by `_chunked_idx`), so it always goes with that chunk's reply.
+        let pageable = matches!(kind, Kind::Gen(_))
+            || matches!(
+                info.command_type,
+                CommandType::Events | CommandType::Reporting
+            );
+        // Records derived from input rows must carry the row's `_chunked_idx` when splunkd
+        // sent one (it merges the output with the fields it did not send by it).
+        let check_idx = !matches!(info.command_type, CommandType::Reporting) && !info.aggregating;
         let page = getinfo
             .searchinfo
             .maxresultrows
             .unwrap_or(DEFAULT_MAXRESULTROWS)
             .clamp(1, usize::MAX as u64) as usize;
-        let mut output = Output::new();
+        let mut st = ExecState {
+            output: Output::new(),
+            sent: 0,
+            page,
+            pageable,
+        };
         let mut batch = RecordBatch::new();
         let mut executes = 0usize;
+        // splunkd sent finished:true / the command's hooks are done (finish ran, or the
+        // generator returned Done).
+        let mut splunkd_finished = false;
+        let mut hooks_done = false;
 
         // ---- execute
         loop {
@@ -518,23 +669,18 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                     if executes == 0 {
                         return RunOutcome::Probe;
                     }
-                    if !finished {
-                        let _ = writeln!(
-                            self.log,
-                            "stdin closed after {executes} execute request(s) without finished=true; exiting"
-                        );
-                    }
-                    return RunOutcome::Completed;
+                    return self.eof(&st, executes, splunkd_finished, hooks_done, kind);
                 }
                 Ok(Some(_)) => {}
-                Err(e) => return self.frame_failure_with(e, &mut output),
+                Err(e) => return self.frame_failure_with(e, &mut st.output),
             }
             executes += 1;
             signals::set_phase(Phase::Running);
             let req = match Request::parse(&self.meta).and_then(Request::into_execute) {
                 Ok(r) => r,
-                Err(e) => return self.fail(&e.to_string(), output.take_messages()),
+                Err(e) => return self.fail(&e.to_string(), st.output.take_messages()),
             };
+            splunkd_finished |= req.finished;
             if finished {
                 // Lock step even after our final reply: answer, never stay silent.
                 if let Err(e) = self.write_raw(&Reply::execute(true, Vec::new()).to_json(), false) {
@@ -542,71 +688,160 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                 }
                 continue;
             }
-            let reply_finished;
-            let send_records;
-            match kind {
-                Kind::Gen(g) => {
-                    match guarded(|| g.generate(&mut output, page)) {
-                        Ok(p) => reply_finished = p == Progress::Done,
-                        Err(e) => return self.fail(e.message(), output.take_messages()),
-                    }
-                    send_records = true;
-                }
-                Kind::Cmd(c) => {
-                    let body = std::mem::take(&mut self.body);
-                    let decoded = if self.reader.body_is_utf8() {
-                        // SAFETY: the frame reader validated every byte of this body
-                        // ([`FrameReader::body_is_utf8`]) and nothing changed it since.
-                        let text = unsafe { String::from_utf8_unchecked(body) };
-                        csv::decode_str_into_with(&mut batch, text, &self.rt.decode_limits)
-                    } else {
-                        csv::decode_into_with(&mut batch, body, &self.rt.decode_limits)
-                    };
-                    if let Err(e) = decoded {
-                        let e = self.rt.settings.rename_csv(e);
-                        return self.fail(
-                            &format!("execute request {executes}: {e}"),
-                            output.take_messages(),
-                        );
-                    }
-                    if !batch.is_empty() {
-                        if let Err(e) = guarded(|| c.process(&batch, &mut output)) {
-                            return self.fail(e.message(), output.take_messages());
+            if !hooks_done {
+                match kind {
+                    Kind::Gen(g) => {
+                        // Only asked for a new page once the previous one is out.
+                        if st.pending() == 0 {
+                            match guarded(|| g.generate(&mut st.output, page)) {
+                                Ok(p) => hooks_done = p == Progress::Done,
+                                Err(e) => return self.fail(e.message(), st.output.take_messages()),
+                            }
+                            if let Err(e) = st.output.take_invalid() {
+                                return self.fail(&e, st.output.take_messages());
+                            }
                         }
                     }
-                    self.body = batch.recycle();
-                    if req.finished {
-                        // No more data follows: release the request buffer (as large as the
-                        // largest chunk) before the final reply, often the largest, is built.
-                        self.body = Vec::new();
-                        if let Err(e) = guarded(|| c.finish(&mut output)) {
-                            return self.fail(e.message(), output.take_messages());
+                    Kind::Cmd(c) => {
+                        let body = std::mem::take(&mut self.body);
+                        let decoded = if self.reader.body_is_utf8() {
+                            // SAFETY: the frame reader validated every byte of this body
+                            // ([`FrameReader::body_is_utf8`]) and nothing changed it since.
+                            let text = unsafe { String::from_utf8_unchecked(body) };
+                            csv::decode_str_into_with(&mut batch, text, &self.rt.decode_limits)
+                        } else {
+                            csv::decode_into_with(&mut batch, body, &self.rt.decode_limits)
+                        };
+                        if let Err(e) = decoded {
+                            let e = self.rt.settings.rename_csv(e);
+                            return self.fail(
+                                &format!("execute request {executes}: {e}"),
+                                st.output.take_messages(),
+                            );
+                        }
+                        if !batch.is_empty() {
+                            let first = st.output.len();
+                            if let Err(e) = guarded(|| c.process(&batch, &mut st.output)) {
+                                return self.fail(e.message(), st.output.take_messages());
+                            }
+                            if let Err(e) = st.output.take_invalid() {
+                                return self.fail(&e, st.output.take_messages());
+                            }
+                            if check_idx && batch.column("_chunked_idx").is_some() {
+                                if let Err(e) = st.output.check_chunked_idx(first) {
+                                    return self.fail(
+                                        &format!("execute request {executes}: {e}"),
+                                        st.output.take_messages(),
+                                    );
+                                }
+                            }
+                        }
+                        self.body = batch.recycle();
+                        let early = std::mem::take(&mut st.output.finish_early);
+                        if req.finished || early {
+                            // No more data follows: release the request buffer (as large as
+                            // the largest chunk) before the final reply, often the largest,
+                            // is built.
+                            self.body = Vec::new();
+                            if let Err(e) = guarded(|| c.finish(&mut st.output)) {
+                                return self.fail(e.message(), st.output.take_messages());
+                            }
+                            if let Err(e) = st.output.take_invalid() {
+                                return self.fail(&e, st.output.take_messages());
+                            }
+                            hooks_done = true;
                         }
                     }
-                    reply_finished = req.finished;
-                    send_records = req.finished || !buffered;
                 }
+            } else if matches!(kind, Kind::Cmd(_)) && has_data_rows(&self.body) {
+                // Data while the command only pages out held rows: never dropped silently.
+                let text = format!(
+                    "execute request {executes} carries data rows while the command is still \
+                     sending {} held output row(s) (it answered finished=false after its input ended)",
+                    st.pending()
+                );
+                return self.fail(&text, st.output.take_messages());
             }
-            if let Err(e) = self.reply(&mut output, reply_finished, send_records) {
+            if let Some(n) = st.empty_records() {
+                let text = format!(
+                    "the command emitted {n} record(s) with no fields and no other record sets \
+                     a field: a CSV reply cannot carry them; set at least one field"
+                );
+                return self.fail(&text, st.output.take_messages());
+            }
+            let reply_finished = hooks_done && st.pending() <= st.page();
+            if let Err(e) = self.reply(&mut st, reply_finished) {
                 return self.write_failure(e, reply_finished);
             }
             finished = reply_finished;
         }
     }
 
-    /// Writes one execute reply from `output` (records only if `send_records`).
-    fn reply(
+    /// The end of input after at least one execute request: says what did not happen, and
+    /// fails when output rows the command produced were never sent.
+    fn eof(
         &mut self,
-        output: &mut Output,
-        finished: bool,
-        send_records: bool,
-    ) -> Result<(), WriteFail> {
-        self.reply_body.clear();
-        if send_records {
-            csv::encode(output, &mut self.reply_body, self.rt.line_ending);
-            output.clear_records();
+        st: &ExecState,
+        executes: usize,
+        splunkd_finished: bool,
+        hooks_done: bool,
+        kind: &Kind<'_>,
+    ) -> RunOutcome {
+        let pending = st.pending();
+        if pending > 0 {
+            let text = format!(
+                "splunkd closed stdin after {executes} execute request(s) with {pending} row(s) \
+                 of output not yet sent (the last reply said finished=false and asked for another \
+                 request); those rows are lost"
+            );
+            let _ = writeln!(self.log, "error: {text}");
+            return RunOutcome::Failed(text);
         }
-        let meta = Reply::execute(finished, output.take_messages()).to_json();
+        if !hooks_done {
+            let what = match (kind, splunkd_finished) {
+                (Kind::Gen(_), _) => {
+                    "while the generator had more rows (its last reply said finished=false)"
+                }
+                (Kind::Cmd(_), false) => {
+                    "without finished=true: the command's finish hook did not run"
+                }
+                (Kind::Cmd(_), true) => "before the command finished",
+            };
+            let _ = writeln!(
+                self.log,
+                "splunkd closed stdin after {executes} execute request(s) {what}; exiting"
+            );
+        }
+        RunOutcome::Completed
+    }
+
+    /// Writes one execute reply: the next page of held records (all of them when not
+    /// pageable), the pending messages, `finished`.
+    fn reply(&mut self, st: &mut ExecState, finished: bool) -> Result<(), WriteFail> {
+        self.reply_body.clear();
+        let n = st.pending().min(st.page());
+        if n > 0 {
+            csv::encode::encode_range(
+                &st.output,
+                st.sent..st.sent + n,
+                &mut self.reply_body,
+                self.rt.line_ending,
+            );
+            st.sent += n;
+        }
+        if st.sent == st.output.len() {
+            st.output.clear_records();
+            st.sent = 0;
+        }
+        let mut reply = Reply::execute(finished, st.output.take_messages());
+        let metrics = std::mem::take(&mut st.output.metrics);
+        if !metrics.is_empty() {
+            reply
+                .inspector
+                .get_or_insert_with(Inspector::default)
+                .metrics = metrics;
+        }
+        let meta = reply.to_json();
         self.write_raw(&meta, true)
     }
 
@@ -705,6 +940,72 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         let meta = self.fatal_json(text, messages);
         let _ = frame::write_chunk(&mut self.out, &meta, &[]).and_then(|_| self.out.flush());
         RunOutcome::Failed(text.to_owned())
+    }
+}
+
+/// Moves the protocol channel off fd 1: duplicates fd 1 to a private close-on-exec
+/// descriptor, which the session writes, and points fd 1 at stderr, so a `println!` (or a
+/// library printing to stdout) inside a hook lands in search.log instead of corrupting the
+/// chunk stream. `None` (stdout used as is) when a descriptor call fails or off Unix.
+#[cfg(unix)]
+fn guard_stdout() -> Option<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    let _ = io::stdout().flush();
+    // SAFETY: fcntl/dup2/close on the standard descriptors and on the new descriptor we own;
+    // no memory is passed. On failure nothing is changed (the new descriptor is closed).
+    unsafe {
+        let fd = libc::fcntl(1, libc::F_DUPFD_CLOEXEC, 3);
+        if fd < 0 {
+            return None;
+        }
+        if libc::dup2(2, 1) < 0 {
+            libc::close(fd);
+            return None;
+        }
+        Some(std::fs::File::from_raw_fd(fd))
+    }
+}
+
+#[cfg(not(unix))]
+fn guard_stdout() -> Option<std::fs::File> {
+    None
+}
+
+/// True when a body holds anything after its header line.
+fn has_data_rows(body: &[u8]) -> bool {
+    memchr::memchr(b'\n', body)
+        .is_some_and(|i| body[i + 1..].iter().any(|&b| b != b'\n' && b != b'\r'))
+}
+
+/// Output held between replies of one session.
+struct ExecState {
+    output: Output,
+    /// Records of `output` already sent (a prefix).
+    sent: usize,
+    /// `maxresultrows`.
+    page: usize,
+    /// Whether output is paged across replies (events, reporting, generators).
+    pageable: bool,
+}
+
+impl ExecState {
+    /// Records not sent yet.
+    fn pending(&self) -> usize {
+        self.output.len() - self.sent
+    }
+
+    /// Records per reply.
+    fn page(&self) -> usize {
+        if self.pageable {
+            self.page
+        } else {
+            usize::MAX
+        }
+    }
+
+    /// `Some(n)` when records are pending but none has a field (nothing to write them under).
+    fn empty_records(&self) -> Option<usize> {
+        (self.pending() > 0 && self.output.columns.is_empty()).then(|| self.pending())
     }
 }
 

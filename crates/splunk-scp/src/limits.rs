@@ -1,22 +1,22 @@
 //! Named, configurable resource limits and the hint that tells a user how to raise one.
 //!
 //! Every limit error carries the name of the setting that raises it (e.g. `max_chunk_bytes`),
-//! so its text can end with "set max_chunk_bytes=<bytes> to raise it". The engine uses the
+//! so its text can end with "set `max_chunk_bytes=<bytes>` to raise it". The engine uses the
 //! [`Limit::default_setting`] names; a command that exposes a limit under another option name
-//! tells the runtime with [`crate::scp::Runtime::limit_setting`], and the runtime rewrites the
+//! tells the runtime with [`crate::Runtime::limit_setting`], and the runtime rewrites the
 //! name in the errors it reports.
 
-use crate::scp::error::{ChunkPart, CsvError, FrameError, ProtocolError};
+use crate::error::{ChunkPart, CsvError, FrameError, ProtocolError};
 
 /// A configurable limit of the protocol engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Limit {
-    /// Declared body size of one request chunk ([`crate::scp::frame::FrameLimits::max_body`]).
+    /// Declared body size of one request chunk ([`crate::frame::FrameLimits::max_body`]).
     ChunkBytes,
     /// Declared metadata size of one request chunk
-    /// ([`crate::scp::frame::FrameLimits::max_metadata`]).
+    /// ([`crate::frame::FrameLimits::max_metadata`]).
     MetadataBytes,
-    /// Size of one decoded CSV field ([`crate::scp::csv::DecodeLimits::max_field_bytes`]).
+    /// Size of one decoded CSV field ([`crate::csv::DecodeLimits::max_field_bytes`]).
     FieldBytes,
     /// Size of one reply chunk (commands.conf `maxchunksize`).
     ReplyBytes,

@@ -6,9 +6,9 @@ mod scp_emulator;
 use std::io::{BufReader, Cursor, Read};
 
 use proptest::prelude::*;
-use t1651::scp::csv::{decode, encode, encode_mv, LineEnding};
-use t1651::scp::frame::{write_chunk, FrameReader};
-use t1651::scp::{
+use splunk_scp::csv::{decode, encode, encode_mv, LineEnding};
+use splunk_scp::frame::{write_chunk, FrameReader};
+use splunk_scp::{
     Args, Command, CommandError, CommandInfo, CommandType, GetInfo, MultiValue, Output,
     RecordBatch, Runtime, Value,
 };

@@ -1,4 +1,4 @@
-//! Throughput of the SCP v2 body codec on one core: `cargo bench --bench scp_codec`.
+//! Throughput of the SCP v2 body codec on one core: `cargo bench -p splunk-scp --bench scp_codec`.
 //!
 //! Two shapes, each pushed through the decoder and, separately, the encoder:
 //! * short rows: 4 fields in splunkd's quoting style (`"1627354345.934",web01,42,"ok"`);
@@ -12,8 +12,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use t1651::scp::csv::{decode_into, encode, LineEnding};
-use t1651::scp::{Output, RecordBatch};
+use splunk_scp::csv::{decode_into, encode, LineEnding};
+use splunk_scp::{Output, RecordBatch};
 
 const MEASURE: Duration = Duration::from_millis(1500);
 
@@ -160,7 +160,7 @@ fn bench(label: &str, names: [&str; 4], rows: Vec<[String; 4]>) {
     });
 
     // Sanity: what we encoded decodes back to the generated rows.
-    let check = t1651::scp::csv::decode(encoded.clone()).expect("encoded body decodes");
+    let check = splunk_scp::csv::decode(encoded.clone()).expect("encoded body decodes");
     assert_eq!(check.len(), n);
     for (i, r) in rows.iter().enumerate().step_by(997) {
         for (k, name) in names.iter().enumerate() {

@@ -10,8 +10,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::scp::metadata::{Level, Message};
-use crate::scp::record::{Row, Value};
+use crate::metadata::{Level, Message};
+use crate::record::{Row, Value};
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Cell {
@@ -28,7 +28,7 @@ pub(crate) struct Cell {
 /// Build records with [`Output::record`]; the builder commits the record when dropped:
 ///
 /// ```
-/// # use t1651::scp::Output;
+/// # use splunk_scp::Output;
 /// let mut out = Output::new();
 /// out.record().set("host", "web01").set("count", 3u64);
 /// out.record().set("host", "web02").set_multi("ips", ["10.0.0.1", "10.0.0.2"]);
@@ -47,6 +47,14 @@ pub struct Output {
     hint: Vec<u32>,
     scratch: String,
     pub(crate) messages: Vec<Message>,
+    /// `metric.<name>` inspector entries for the next reply.
+    pub(crate) metrics: Vec<(String, serde_json::Value)>,
+    /// Set by [`Output::finish_early`].
+    pub(crate) finish_early: bool,
+    /// `extra[i]`: record i was started with [`Output::extra_record`].
+    extra: Vec<bool>,
+    /// The first misuse seen (a reserved field name), reported by the runtime as an error.
+    invalid: Option<String>,
 }
 
 impl Output {
@@ -56,13 +64,63 @@ impl Output {
     }
 
     /// Starts a record; it is committed when the returned builder is dropped.
+    ///
+    /// In `process` of a streaming, stateful or events command whose input carries
+    /// `_chunked_idx`, every record must say how it relates to the input: use
+    /// [`Output::record_for`]/[`Output::passthrough`] for records derived from an input row
+    /// (they keep its `_chunked_idx`, which splunkd needs to merge the fields it did not send)
+    /// or [`Output::extra_record`] for added rows; a plain `record()` there fails the chunk
+    /// with an error naming these methods (instead of silently dropping `_chunked_idx`).
     pub fn record(&mut self) -> RecordBuilder<'_> {
+        self.start(false)
+    }
+
+    /// Starts a record that is not derived from any input row (it gets no `_chunked_idx`):
+    /// rows a streaming, stateful or events command adds beside its input rows.
+    pub fn extra_record(&mut self) -> RecordBuilder<'_> {
+        self.start(true)
+    }
+
+    fn start(&mut self, extra: bool) -> RecordBuilder<'_> {
         let first = self.cells.len();
         RecordBuilder {
             out: self,
             first,
             k: 0,
+            extra,
         }
+    }
+
+    /// Takes the first misuse recorded since the last call (e.g. a field named `__mv_x`).
+    pub(crate) fn take_invalid(&mut self) -> Result<(), String> {
+        self.invalid.take().map_or(Ok(()), Err)
+    }
+
+    /// Checks that records `from..` carry `_chunked_idx` or were started with
+    /// [`Output::extra_record`].
+    pub(crate) fn check_chunked_idx(&self, from: usize) -> Result<(), String> {
+        let idx = self.by_name.get("_chunked_idx").copied();
+        for i in from..self.len() {
+            if self.extra[i] {
+                continue;
+            }
+            let start = if i == 0 { 0 } else { self.row_ends[i - 1] };
+            let has = idx.is_some_and(|c| {
+                self.cells[start..self.row_ends[i]]
+                    .iter()
+                    .any(|x| x.col == c)
+            });
+            if !has {
+                return Err(format!(
+                    "output record {} of this chunk has no _chunked_idx although the input rows \
+                     carry one (splunkd merges output rows with the fields it did not send by \
+                     it): build records derived from input rows with Output::record_for(row) or \
+                     Output::passthrough(row), and added rows with Output::extra_record()",
+                    i - from + 1
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Starts a record carrying `_chunked_idx` of `row` (when the input has it), so splunkd can
@@ -109,6 +167,27 @@ impl Output {
         });
     }
 
+    /// Adds an inspector metric to the next reply, sent as `"metric.<name>": value` (as
+    /// splunklib's `write_metric`; its own metrics are
+    /// `[elapsed seconds, invocations, input count, output count]`). A later value for the
+    /// same name in the same reply replaces the earlier one.
+    pub fn metric(&mut self, name: impl Into<String>, value: impl Into<serde_json::Value>) {
+        let name = name.into();
+        let value = value.into();
+        match self.metrics.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.metrics.push((name, value)),
+        }
+    }
+
+    /// Ends the command early, from [`crate::Command::process`]: the runtime calls
+    /// [`crate::Command::finish`] right after this `process`, sends the remaining output and
+    /// replies `finished:true` (splunkd then stops sending data; any request that still
+    /// arrives gets an empty `finished:true` reply).
+    pub fn finish_early(&mut self) {
+        self.finish_early = true;
+    }
+
     /// Adds a `WARN` message to the next reply.
     pub fn warn(&mut self, text: impl Into<String>) {
         self.message(Level::Warn, text)
@@ -121,6 +200,7 @@ impl Output {
 
     /// Removes all records (keeps messages). Allocations are kept.
     pub fn clear_records(&mut self) {
+        self.extra.clear();
         self.columns.clear();
         self.by_name.clear();
         self.has_multi.clear();
@@ -146,7 +226,7 @@ impl Output {
             } else {
                 let enc =
                     &self.text[c.start + c.len as usize..c.start + (c.len + c.mv_len) as usize];
-                crate::scp::record::MultiValue::parse(enc, display)
+                crate::record::MultiValue::parse(enc, display)
                     .map_or(Value::Single(display), Value::Multi)
             };
             (name, v)
@@ -154,6 +234,14 @@ impl Output {
     }
 
     fn column_id(&mut self, name: &str, k: usize) -> u32 {
+        if let Some(base) = name.strip_prefix("__mv_") {
+            if self.invalid.is_none() {
+                self.invalid = Some(format!(
+                    "output field name {name:?} is reserved for the multivalue encoding of \
+                     {base:?}: set {base:?} with RecordBuilder::set_multi instead"
+                ));
+            }
+        }
         if let Some(&c) = self.hint.get(k) {
             if self.columns[c as usize] == name {
                 return c;
@@ -177,6 +265,7 @@ pub struct RecordBuilder<'a> {
     out: &'a mut Output,
     first: usize,
     k: usize,
+    extra: bool,
 }
 
 impl RecordBuilder<'_> {
@@ -216,7 +305,7 @@ impl RecordBuilder<'_> {
                 out.scratch.push(';');
             }
             out.text.push_str(v);
-            crate::scp::csv::encode_mv_value(v, &mut out.scratch);
+            crate::csv::encode_mv_value(v, &mut out.scratch);
             n += 1;
         }
         let len = out.text.len() - start;
@@ -267,6 +356,7 @@ impl Drop for RecordBuilder<'_> {
         out.hint
             .extend(out.cells[self.first..].iter().map(|c| c.col));
         out.row_ends.push(out.cells.len());
+        out.extra.push(self.extra);
     }
 }
 
@@ -335,6 +425,60 @@ macro_rules! float_field {
     )*};
 }
 float_field!(f32, f64);
+/// A float written as Python 3's `repr(float)` (what splunklib's `str()` gives): shortest
+/// round-trip digits, fixed notation for decimal exponents -4..16 with `.0` on integral
+/// values, scientific (`1e+16`, `1.5e-05`) otherwise; `nan`, `inf`, `-inf`. For replies that
+/// must match a splunklib command's byte for byte.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PyFloat(pub f64);
+
+impl FieldValue for PyFloat {
+    fn write_field(&self, out: &mut String) {
+        out.push_str(&python_float_repr(self.0))
+    }
+}
+
+fn python_float_repr(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    }
+    // `{:e}` gives the shortest round-trip digits: d[.ddd]e<exp>.
+    let e = format!("{:e}", x);
+    let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let sign = if mant.starts_with('-') { "-" } else { "" };
+    if (-4..16).contains(&exp) {
+        let point = exp + 1; // digits before the decimal point
+        let s = if point <= 0 {
+            format!("0.{}{}", "0".repeat((-point) as usize), digits)
+        } else if point as usize >= digits.len() {
+            format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
+        } else {
+            format!(
+                "{}.{}",
+                &digits[..point as usize],
+                &digits[point as usize..]
+            )
+        };
+        format!("{sign}{s}")
+    } else {
+        let m = if digits.len() > 1 {
+            format!("{}.{}", &digits[..1], &digits[1..])
+        } else {
+            digits
+        };
+        let esign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{m}e{esign}{:02}", exp.abs())
+    }
+}
+
 impl<T: FieldValue> FieldValue for Option<T> {
     /// `None` writes an empty field.
     fn write_field(&self, out: &mut String) {
@@ -347,6 +491,21 @@ impl<T: FieldValue> FieldValue for Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_repr() {
+        let r = python_float_repr;
+        assert_eq!(r(2147943.07810599), "2147943.07810599");
+        assert_eq!(r(2147943.07811), "2147943.07811");
+        assert_eq!(r(5.0), "5.0");
+        assert_eq!(r(-0.5), "-0.5");
+        assert_eq!(r(0.0001), "0.0001");
+        assert_eq!(r(0.00001), "1e-05");
+        assert_eq!(r(1.5e-7), "1.5e-07");
+        assert_eq!(r(1e16), "1e+16");
+        assert_eq!(r(123456789012345.6), "123456789012345.6");
+        assert_eq!(r(1e22), "1e+22");
+    }
 
     #[test]
     fn union_of_keys_and_values() {

@@ -9,6 +9,6 @@ pub mod encode;
 
 pub use decode::{
     decode, decode_into, decode_into_with, decode_str_into_with, decode_with, DecodeLimits,
-    DEFAULT_MAX_FIELD_BYTES,
+    DEFAULT_MAX_FIELD_BYTES, MAX_BODY_BYTES,
 };
 pub use encode::{encode, encode_mv, encode_mv_value, LineEnding};

@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use t1651::scp::{
+use splunk_scp::{
     run_generator, Args, CommandError, CommandInfo, CommandType, Generator, GetInfo, Output,
     Progress,
 };

@@ -5,8 +5,8 @@ mod scp_emulator;
 use std::io::{self, Cursor, Write};
 
 use scp_emulator::{chunk, execute, getinfo, getinfo_with, parse_replies, Reply};
-use t1651::scp::frame::FrameLimits;
-use t1651::scp::{
+use splunk_scp::frame::FrameLimits;
+use splunk_scp::{
     Args, Command, CommandError, CommandInfo, CommandType, Generator, GetInfo, Level, Output,
     Progress, RecordBatch, RunOutcome, Runtime,
 };
@@ -131,7 +131,7 @@ fn streaming_one_reply_per_chunk_preserving_chunked_idx() {
     assert_eq!(r1.field(1, "_chunked_idx").as_deref(), Some("1"));
     assert_eq!(r1.field(0, "len").as_deref(), Some("3"));
     // The multivalue survives the round trip with its __mv_ companion.
-    let b = t1651::scp::csv::decode(r1.body.clone()).unwrap();
+    let b = splunk_scp::csv::decode(r1.body.clone()).unwrap();
     let v = b.row(1).get("n").unwrap();
     assert_eq!(v.values().collect::<Vec<_>>(), ["1", "2"]);
     // empty chunk mid-stream: still exactly one (empty) reply
@@ -173,8 +173,11 @@ fn union_of_keys_keeps_late_fields() {
     );
 }
 
+/// Rows emitted in `process` go with that chunk's reply for every type (as the SDK's
+/// per-chunk `transform`/`reduce`): nothing is held in memory until the end (issue 15,
+/// defect 3); what `finish` emits goes with the final reply.
 #[test]
-fn reporting_buffers_until_finished_in_both_styles() {
+fn events_and_reporting_stream_process_output_per_chunk_in_both_styles() {
     for kind in ["reporting", "events"] {
         // 8.2 style: trailing header-only finished chunk
         let mut cmd = Probe::default();
@@ -189,16 +192,16 @@ fn reporting_buffers_until_finished_in_both_styles() {
         assert_eq!(outcome, RunOutcome::Completed);
         assert_eq!(replies.len(), 4);
         for r in &replies[1..3] {
-            assert_eq!((r.finished(), r.body.len()), (Some(false), 0), "{kind}");
+            assert_eq!(
+                (r.finished(), r.records().len()),
+                (Some(false), 2),
+                "{kind}"
+            );
         }
         let last = &replies[3];
         assert_eq!(last.finished(), Some(true));
-        assert_eq!(
-            last.records().len(),
-            5,
-            "{kind}: 4 held-back rows + summary"
-        );
-        assert_eq!(last.field(4, "rows").as_deref(), Some("4"));
+        assert_eq!(last.records().len(), 1, "{kind}: the summary");
+        assert_eq!(last.field(0, "rows").as_deref(), Some("4"));
 
         // 6.3/8.0 style: one chunk with all rows and finished:true
         let mut cmd = Probe::default();
@@ -512,9 +515,9 @@ fn legacy_header_on_stdin_is_named() {
         .unwrap()
         .contains("chunked = true is missing"));
     assert!(out.is_empty(), "a v1 peer gets no v2 reply");
-    assert!(t1651::scp::runtime::check_argv(["__EXECUTE__"])
+    assert!(splunk_scp::runtime::check_argv(["__EXECUTE__"])
         .unwrap_err()
         .to_string()
         .contains("chunked = true is missing"));
-    assert!(t1651::scp::runtime::check_argv(["--flag"]).is_ok());
+    assert!(splunk_scp::runtime::check_argv(["--flag"]).is_ok());
 }

@@ -6,7 +6,7 @@
 //! empty is written as `""` so it is not mistaken for a blank line. Records end with the chosen
 //! [`LineEnding`]. No records (or no columns) → empty body.
 
-use crate::scp::output::{Cell, Output};
+use crate::output::{Cell, Output};
 
 /// Record terminator of encoded bodies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -88,8 +88,19 @@ fn write_field(buf: &mut Vec<u8>, v: &[u8]) {
 
 /// Appends the CSV body of every record in `out` to `buf`.
 pub fn encode(out: &Output, buf: &mut Vec<u8>, eol: LineEnding) {
+    encode_range(out, 0..out.len(), buf, eol)
+}
+
+/// As [`encode`], for records `range` of `out` only (a page of a larger output). The header
+/// is the union of all of `out`'s columns.
+pub fn encode_range(
+    out: &Output,
+    range: std::ops::Range<usize>,
+    buf: &mut Vec<u8>,
+    eol: LineEnding,
+) {
     let ncols = out.columns.len();
-    if out.row_ends.is_empty() || ncols == 0 {
+    if range.is_empty() || ncols == 0 {
         return;
     }
     let eol = eol.bytes();
@@ -111,8 +122,12 @@ pub fn encode(out: &Output, buf: &mut Vec<u8>, eol: LineEnding) {
     // Rows: place each record's cells into column slots (later cells of a name win).
     let text = out.text.as_bytes();
     let mut slots: Vec<Option<Cell>> = vec![None; ncols];
-    let mut start = 0usize;
-    for &end in &out.row_ends {
+    let mut start = if range.start == 0 {
+        0
+    } else {
+        out.row_ends[range.start - 1]
+    };
+    for &end in &out.row_ends[range] {
         let cells = &out.cells[start..end];
         start = end;
         // Fast path: the record sets every column exactly once, in column order.
