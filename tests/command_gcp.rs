@@ -195,7 +195,7 @@ fn every_gcp_shape_at_every_chunking() {
 fn gcp_operation_names_in_the_operations_option() {
     let events = gcp_scenario();
     let s = session(
-        &["operations=\"beta.compute.instances.setMetadata,osconfig.ExecutePatchJob\""],
+        &["operations=beta.compute.instances.setMetadata,osconfig.ExecutePatchJob"],
         &[events],
         Finish::LastChunk,
         false,
