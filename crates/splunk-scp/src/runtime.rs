@@ -884,18 +884,21 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         }
     }
 
+    /// A bad first frame (the getinfo request). A v1-looking first line means the peer
+    /// speaks v1 and would not understand a v2 reply: logged, no reply.
     fn frame_failure(&mut self, e: FrameError) -> RunOutcome {
-        let mut o = Output::new();
-        self.frame_failure_with(e, &mut o)
-    }
-
-    fn frame_failure_with(&mut self, e: FrameError, output: &mut Output) -> RunOutcome {
         if let FrameError::LegacyProtocol { .. } = e {
-            // The peer speaks v1 and would not understand a v2 reply.
             let text = e.to_string();
             let _ = writeln!(self.log, "error: {text}");
             return RunOutcome::Failed(text);
         }
+        let mut o = Output::new();
+        self.frame_failure_with(e, &mut o)
+    }
+
+    /// A bad frame after getinfo: the peer has spoken v2, so every error (a v1-looking line
+    /// included: it is garbage here) gets an error reply.
+    fn frame_failure_with(&mut self, e: FrameError, output: &mut Output) -> RunOutcome {
         let e = self.rt.settings.rename_frame(e);
         self.fail(&e.to_string(), output.take_messages())
     }

@@ -267,3 +267,24 @@ proptest! {
         }
     }
 }
+
+/// A v1-looking line after a v2 getinfo is garbage from a v2 peer, not a v1 peer: it gets an
+/// error reply (proptest found `A:\n` leaving splunkd without one).
+#[test]
+fn v1_looking_line_after_getinfo_gets_an_error_reply() {
+    for tail in [&b"A:\n"[..], b"9:\n", b"key:value\n"] {
+        let input = [scp_emulator::getinfo(&[]), tail.to_vec()].concat();
+        let mut out = Vec::new();
+        let outcome = Runtime::new().run_io(
+            &mut Echo::default(),
+            Cursor::new(input),
+            &mut out,
+            &mut std::io::sink(),
+        );
+        let (replies, rest) = scp_emulator::parse_replies(&out);
+        assert!(rest.is_empty());
+        assert_ne!(outcome.exit_code(), 0);
+        assert_eq!(replies.len(), 2, "{tail:?}");
+        assert!(replies[1].error().is_some(), "{tail:?}");
+    }
+}
