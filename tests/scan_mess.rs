@@ -100,7 +100,7 @@ fn copies_cut_records_and_selectors_offline() {
     // The cards say what a selector is and who acted for the service role.
     let (out, _, _) = scan(&dir, &["--layout", "cards", "--width", "120"]);
     assert!(
-        out.contains("selects (any number of VMs)")
+        out.contains("selectors")
             && out.contains("tag:Env=prod")
             && out.contains("via service")
             && !out.contains("first_seen_utc"),

@@ -283,13 +283,7 @@ pub(super) fn build_card(
     used.extend(["targeted_vms", "vm_count"]);
     // Targets that select machines (`InstanceIds=*`, a tag, a whole scale set): why a row
     // with few or no VMs is a finding.
-    push(
-        &mut fields,
-        &mut used,
-        row,
-        "target_selectors",
-        "selects (any number of VMs)",
-    );
+    push(&mut fields, &mut used, row, "target_selectors", "selectors");
     push(
         &mut fields,
         &mut used,
