@@ -288,3 +288,48 @@ fn v1_looking_line_after_getinfo_gets_an_error_reply() {
         assert!(replies[1].error().is_some(), "{tail:?}");
     }
 }
+
+/// Long fields dense in quotes (JSON `_raw` has one every few bytes; empty JSON strings and
+/// `\"` escapes make runs of three and four): runs of every length at every offset of the
+/// sixteen-byte unescape, with the fields after them intact.
+fn quote_dense() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            6 => Just('"'),
+            4 => Just('a'),
+            1 => Just(','),
+            1 => Just('\n'),
+            1 => Just('é'),
+            1 => Just('\\'),
+        ],
+        0..160,
+    )
+    .prop_map(|v| v.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #[test]
+    fn quote_dense_fields_round_trip(
+        rows in prop::collection::vec((quote_dense(), quote_dense(), 0usize..20), 1..6)
+    ) {
+        let mut body = String::from("a,b,c\n");
+        for (a, b, pad) in &rows {
+            body.push_str(&format!(
+                "\"{}\",\"{}\",{}\n",
+                a.replace('"', "\"\""),
+                b.replace('"', "\"\""),
+                "x".repeat(*pad)
+            ));
+        }
+        let batch = decode(body.into_bytes()).expect("well-formed CSV");
+        prop_assert_eq!(batch.len(), rows.len());
+        for (i, (a, b, pad)) in rows.iter().enumerate() {
+            let row = batch.row(i);
+            prop_assert_eq!(row.str("a"), Some(a.as_str()));
+            prop_assert_eq!(row.str("b"), Some(b.as_str()));
+            let x = "x".repeat(*pad);
+            prop_assert_eq!(row.str("c"), Some(x.as_str()));
+        }
+    }
+}

@@ -435,63 +435,272 @@ impl Parser<'_> {
 }
 
 /// The unescaping copy of [`Parser::quoted`], sixteen bytes at a time: moves `b[i..]` to
-/// `b[w..]` (`w <= i`) up to the next `"`, advancing both. Returns whether it stopped at a
-/// quote (`b[i] == b'"'`); false when fewer than 16 bytes are left (the caller finishes).
-#[cfg(target_arch = "x86_64")]
+/// `b[w..]` (`w <= i`), dropping the second quote of every `""` pair, up to the field's
+/// closing quote, advancing both. Returns whether it stopped at a quote (`b[i] == b'"'`,
+/// which the caller then handles: a closing quote, or the start of a run of sixteen or more
+/// quotes, which is left to the scalar code); false when fewer than 16 bytes are left.
+///
+/// Precondition: `b[i]` is not the second quote of a pair (the caller starts it right after
+/// a pair or at a non-quote byte), so every run of quotes starting at or after `i` pairs up
+/// from its own start.
+///
+/// Per block of sixteen bytes, with `q` the quote bits: runs of quotes that touch the end
+/// of the block are left for the next block (which starts at their first quote); within
+/// the others, the second, fourth, … quote of each run is dropped (`""` → `"`), and the
+/// last quote of an odd-length run is the closing quote. The kept bytes are packed with
+/// `pshufb` (two eight-byte lanes, shuffles from a 256-entry table) when the CPU has
+/// SSSE3; otherwise (and off x86_64) only quote-free blocks are copied here.
 #[inline(always)]
 fn copy_to_quote_sse2(b: &mut [u8], w: &mut usize, i: &mut usize) -> bool {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
-        _mm_storeu_si128,
-    };
-    let (n, p) = (b.len(), b.as_mut_ptr());
-    let (mut r, mut o) = (*i, *w);
-    debug_assert!(o <= r);
-    let mut found = false;
-    // SAFETY: SSE2 is part of the x86_64 baseline. Loads read 16 bytes at `r` with
-    // `r + 16 <= n`; stores write at `o <= r`: 16 bytes only when they end inside the loaded
-    // word (no quote in it: `o + 16 <= r + 16`) or before it (`o + 16 <= r`), so a store never
-    // clobbers a source byte not yet read; else the `k` bytes before the quote, one by one.
-    unsafe {
-        let quote = _mm_set1_epi8(b'"' as i8);
-        while r + 16 <= n {
-            let x = _mm_loadu_si128(p.add(r) as *const __m128i);
-            let mask = _mm_movemask_epi8(_mm_cmpeq_epi8(x, quote)) as u32;
-            if mask == 0 {
-                _mm_storeu_si128(p.add(o) as *mut __m128i, x);
-                o += 16;
-                r += 16;
-                continue;
-            }
-            let k = mask.trailing_zeros() as usize;
-            if r - o >= 16 {
-                _mm_storeu_si128(p.add(o) as *mut __m128i, x);
-            } else {
-                for j in 0..k {
-                    *p.add(o + j) = *p.add(r + j);
-                }
-            }
-            o += k;
-            r += k;
-            found = true;
-            break;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd::has_ssse3() {
+            // SAFETY: SSSE3 was detected at run time.
+            return unsafe { simd::unescape_ssse3(b, w, i) };
         }
+        simd::copy_to_quote_sse2(b, w, i)
     }
-    (*i, *w) = (r, o);
-    found
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (b, w, i);
+        false
+    }
 }
 
-/// Elsewhere the eight-byte loop of [`Parser::quoted`] does all the work.
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn copy_to_quote_sse2(_: &mut [u8], _: &mut usize, _: &mut usize) -> bool {
-    false
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        _mm_set_epi64x, _mm_shuffle_epi8, _mm_srli_si128, _mm_storel_epi64, _mm_storeu_si128,
+    };
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    /// 0 = not checked yet, 1 = no, 2 = yes.
+    static SSSE3: AtomicU8 = AtomicU8::new(0);
+
+    #[inline(always)]
+    pub(super) fn has_ssse3() -> bool {
+        match SSSE3.load(Ordering::Relaxed) {
+            0 => {
+                let yes = std::is_x86_feature_detected!("ssse3");
+                SSSE3.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+                yes
+            }
+            v => v == 2,
+        }
+    }
+
+    /// For each 8-bit keep mask: the shuffle that packs the kept bytes of an eight-byte
+    /// lane to its front (unused positions repeat index 0; they are overwritten later or
+    /// lie past the field's end).
+    const PACK: [[u8; 8]; 256] = {
+        let mut t = [[0u8; 8]; 256];
+        let mut m = 0;
+        while m < 256 {
+            let (mut j, mut k) = (0, 0);
+            while j < 8 {
+                if m & (1 << j) != 0 {
+                    t[m][k] = j as u8;
+                    k += 1;
+                }
+                j += 1;
+            }
+            m += 1;
+        }
+        t
+    };
+
+    /// Bytes kept by each 8-bit keep mask.
+    const KEPT: [u8; 256] = {
+        let mut t = [0u8; 256];
+        let mut m = 0;
+        while m < 256 {
+            t[m] = (m as u32).count_ones() as u8;
+            m += 1;
+        }
+        t
+    };
+
+    /// Tests: take the path of a CPU without SSSE3 (`true`) or detect again (`false`).
+    #[cfg(test)]
+    pub(super) fn force_no_ssse3(on: bool) {
+        SSSE3.store(if on { 1 } else { 0 }, Ordering::Relaxed);
+    }
+
+    const EVEN: u32 = 0x5555;
+    const ODD: u32 = 0xAAAA;
+
+    /// See [`super::copy_to_quote_sse2`].
+    ///
+    /// # Safety
+    /// The CPU must support SSSE3.
+    #[target_feature(enable = "ssse3")]
+    pub(super) unsafe fn unescape_ssse3(b: &mut [u8], w: &mut usize, i: &mut usize) -> bool {
+        let (n, p) = (b.len(), b.as_mut_ptr());
+        let (mut r, mut o) = (*i, *w);
+        debug_assert!(o <= r);
+        let mut found = false;
+        // SAFETY: loads read 16 bytes at `r` with `r + 16 <= n`. Stores write at `o <= r`
+        // and never past the bytes consumed (`r + upto`), which are the only ones read:
+        // the 16-byte store only when the block has no quote (it ends at `o + 16 <= r + 16`);
+        // the two eight-byte stores of a packed block end at most at `o + kept_lo + 8 <=
+        // o + 16`, and are used only when the whole block is consumed (`o + 16 <= r + 16`)
+        // or the gap is at least 16 (`o + 16 <= r`); otherwise bytes move one at a time to
+        // `o + kept <= r + upto`. So no store clobbers a byte not yet read, and none leaves
+        // the buffer.
+        unsafe {
+            let quote = _mm_set1_epi8(b'"' as i8);
+            while r + 16 <= n {
+                let x = _mm_loadu_si128(p.add(r) as *const __m128i);
+                let mut q = _mm_movemask_epi8(_mm_cmpeq_epi8(x, quote)) as u32;
+                if q == 0 {
+                    _mm_storeu_si128(p.add(o) as *mut __m128i, x);
+                    o += 16;
+                    r += 16;
+                    continue;
+                }
+                // A run touching the block's end continues in the next block: stop before it.
+                let mut len = 16u32;
+                if q & 0x8000 != 0 {
+                    let run = (!(q << 16)).leading_zeros();
+                    len = 16 - run;
+                    if len == 0 {
+                        // Sixteen quotes or more: the scalar code pairs them.
+                        found = true;
+                        break;
+                    }
+                    q &= (1 << len) - 1;
+                }
+                let starts = q & !(q << 1);
+                // Bits of runs that start at an even position: adding the start carries
+                // through the run and clears it (runs end before bit `len`, so the carry
+                // stays inside the mask's 16 bits plus one).
+                let even_runs = q & !(q.wrapping_add(starts & EVEN));
+                let drop = (even_runs & ODD) | (q & !even_runs & EVEN);
+                let ends = q & !(q >> 1);
+                let close = ends & !drop;
+                let upto = if close != 0 {
+                    close.trailing_zeros()
+                } else {
+                    len
+                };
+                let keep = !drop & ((1u32 << upto) - 1);
+                if upto == 16 || r - o >= 16 {
+                    let (lo, hi) = ((keep & 0xFF) as usize, ((keep >> 8) & 0xFF) as usize);
+                    let shuffle = _mm_add_epi8(
+                        _mm_set_epi64x(i64::from_le_bytes(PACK[hi]), i64::from_le_bytes(PACK[lo])),
+                        _mm_set_epi64x(0x0808_0808_0808_0808, 0),
+                    );
+                    let packed = _mm_shuffle_epi8(x, shuffle);
+                    _mm_storel_epi64(p.add(o) as *mut __m128i, packed);
+                    o += KEPT[lo] as usize;
+                    _mm_storel_epi64(p.add(o) as *mut __m128i, _mm_srli_si128(packed, 8));
+                    o += KEPT[hi] as usize;
+                } else {
+                    // Part of the block stays unread (after the closing quote, or a run
+                    // left for the next block) and the gap is too small for the eight-byte
+                    // stores to stay clear of it: move the kept bytes one by one.
+                    let mut k = keep;
+                    while k != 0 {
+                        *p.add(o) = *p.add(r + k.trailing_zeros() as usize);
+                        o += 1;
+                        k &= k - 1;
+                    }
+                }
+                r += upto as usize;
+                if close != 0 {
+                    found = true;
+                    break;
+                }
+            }
+        }
+        (*i, *w) = (r, o);
+        found
+    }
+
+    /// Without SSSE3: quote-free blocks of sixteen bytes are moved here; the rest is left
+    /// to the caller's eight-byte and scalar loops.
+    #[inline(always)]
+    pub(super) fn copy_to_quote_sse2(b: &mut [u8], w: &mut usize, i: &mut usize) -> bool {
+        let (n, p) = (b.len(), b.as_mut_ptr());
+        let (mut r, mut o) = (*i, *w);
+        debug_assert!(o <= r);
+        let mut found = false;
+        // SAFETY: SSE2 is part of the x86_64 baseline. Loads read 16 bytes at `r` with
+        // `r + 16 <= n`; stores write at `o <= r`: 16 bytes only when they end inside the
+        // loaded word (no quote in it: `o + 16 <= r + 16`) or before it (`o + 16 <= r`), so
+        // a store never clobbers a source byte not yet read; else the `k` bytes before the
+        // quote, one by one.
+        unsafe {
+            let quote = _mm_set1_epi8(b'"' as i8);
+            while r + 16 <= n {
+                let x = _mm_loadu_si128(p.add(r) as *const __m128i);
+                let mask = _mm_movemask_epi8(_mm_cmpeq_epi8(x, quote)) as u32;
+                if mask == 0 {
+                    _mm_storeu_si128(p.add(o) as *mut __m128i, x);
+                    o += 16;
+                    r += 16;
+                    continue;
+                }
+                let k = mask.trailing_zeros() as usize;
+                if r - o >= 16 {
+                    _mm_storeu_si128(p.add(o) as *mut __m128i, x);
+                } else {
+                    for j in 0..k {
+                        *p.add(o + j) = *p.add(r + j);
+                    }
+                }
+                o += k;
+                r += k;
+                found = true;
+                break;
+            }
+        }
+        (*i, *w) = (r, o);
+        found
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::Value;
+
+    /// Quote runs of every length 0..=20 at every offset, then a neighbour field, both with
+    /// the packed (SSSE3) unescape and with the path of CPUs without it.
+    #[test]
+    fn both_unescape_paths_agree_on_quote_runs() {
+        let mut cases = Vec::new();
+        for lead in 0..24 {
+            for run in 0..=20 {
+                for tail in [0, 1, 5, 17] {
+                    let v = format!(
+                        "{}{}{}",
+                        "a".repeat(lead),
+                        "\"".repeat(run),
+                        "b".repeat(tail)
+                    );
+                    cases.push(v);
+                }
+            }
+        }
+        let mut body = String::from("v,n\n");
+        for v in &cases {
+            body.push_str(&format!("\"{}\",\"n\"\"\"\"\"\n", v.replace('"', "\"\"")));
+        }
+        for no_ssse3 in [false, true] {
+            #[cfg(target_arch = "x86_64")]
+            simd::force_no_ssse3(no_ssse3);
+            let b = decode(body.clone().into_bytes()).unwrap();
+            #[cfg(target_arch = "x86_64")]
+            simd::force_no_ssse3(false);
+            assert_eq!(b.len(), cases.len());
+            for (i, v) in cases.iter().enumerate() {
+                assert_eq!(b.row(i).str("v"), Some(v.as_str()), "no_ssse3={no_ssse3}");
+                assert_eq!(b.row(i).str("n"), Some("n\"\""), "no_ssse3={no_ssse3}");
+            }
+        }
+    }
 
     fn rows(body: &str) -> Vec<Vec<String>> {
         let b = decode(body.as_bytes().to_vec()).unwrap();
