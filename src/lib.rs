@@ -12,11 +12,14 @@
 //! * [`scan`]: the offline front end: reads exported log files and runs [`detect`].
 //! * [`command`]: the `t1651detect` search command, a thin adapter from [`scp`] to [`detect`].
 //! * [`modinput`]: the modular input that collects control-plane audit events.
+//! * [`parallel`]: the one concurrency primitive: per-row work on several threads, results
+//!   consumed in row order (the command's normalisation and summary rows use it).
 //!
 //! The binaries in `src/bin/` are thin front ends over these modules.
 
 pub mod command;
 pub mod detect;
 pub mod modinput;
+pub mod parallel;
 pub mod scan;
 pub use splunk_scp as scp;

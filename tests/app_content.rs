@@ -175,7 +175,7 @@ fn search_problems(ctx: &str, search: &str, app: &App) -> Vec<String> {
             }
             let ok = match k {
                 "mode" => matches!(v, "summary" | "events"),
-                "threshold" | "max_values" | "max_groups" | "max_invocations" => {
+                "threshold" | "max_values" | "max_groups" | "max_invocations" | "threads" => {
                     v.parse::<u64>().is_ok()
                 }
                 "include_failed" | "distributed" => matches!(v, "true" | "false"),

@@ -471,6 +471,47 @@ fn max_values_cuts_columns_and_flags_them() {
     assert_eq!(col(r, "correlation_ids_truncated"), "TRUE");
 }
 
+/// Which groups `max_groups` keeps must not depend on the invocation table's hash order
+/// (every engine has its own random hash seed): the same input gives the same rows.
+#[test]
+fn max_groups_keeps_the_same_groups_in_every_engine() {
+    let raws: Vec<String> = (0..40)
+        .flat_map(|i| {
+            let mut a = Activity::run_command(
+                &format!("vm{i}"),
+                "Succeeded",
+                &format!("00000000-0000-4000-8000-{i:012}"),
+                &format!("2026-03-14T02:{:02}:00Z", 59 - i),
+            );
+            a.upn = Some(format!("user{}@contoso.com", i / 4));
+            [a.rest()]
+        })
+        .collect();
+    let first = run(opts(&[("max_groups", "4")]), &raws);
+    assert_eq!(first.rows.len(), 4);
+    for _ in 0..20 {
+        let again = run(opts(&[("max_groups", "4")]), &raws);
+        assert_eq!(again.rows, first.rows);
+        assert_eq!(again.stats, first.stats);
+    }
+    // The groups of the earliest invocations are the ones kept (user9 ran first).
+    let mut callers: Vec<&str> = first
+        .rows
+        .iter()
+        .map(|r| col(r, "caller_identity"))
+        .collect();
+    callers.sort_unstable();
+    assert_eq!(
+        callers,
+        [
+            "user6@contoso.com",
+            "user7@contoso.com",
+            "user8@contoso.com",
+            "user9@contoso.com"
+        ]
+    );
+}
+
 #[test]
 fn group_and_invocation_limits() {
     let raws: Vec<String> = ["a", "b", "c"]

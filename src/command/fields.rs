@@ -8,10 +8,13 @@
 //! Multivalues (`__mv_` companions) are read as their decoded values: [`EventFields::value`]
 //! is the first value (not splunkd's newline-joined display form), [`EventFields::values`]
 //! all of them. Values are borrowed from the chunk; the only copies are of multivalues whose
-//! encoding contains an escaped `$` (`$$`), which are decoded once per row and column into a
-//! per-chunk cache reset between rows.
+//! encoding contains an escaped `$` (`$$`), which are decoded once per row and column into
+//! the row's own cache (allocated only for such a row).
+//!
+//! [`BatchFields::row`] takes `&self` and a [`RowFields`] is `Sync`, so the rows of one chunk
+//! can be read by several threads at once (the command normalises on two cores).
 
-use std::cell::OnceCell;
+use std::sync::OnceLock;
 
 use hashbrown::HashMap;
 
@@ -25,8 +28,8 @@ pub struct BatchFields<'b> {
     raw: Option<ColumnId>,
     time: Option<ColumnId>,
     state: Option<ColumnId>,
-    /// Per logical column: decoded values of a `$$`-escaped multivalue of the current row.
-    decoded: Vec<OnceCell<Vec<String>>>,
+    /// Number of logical columns (the size of a row's decode cache).
+    columns: usize,
 }
 
 impl<'b> BatchFields<'b> {
@@ -36,14 +39,13 @@ impl<'b> BatchFields<'b> {
             .column_names()
             .filter_map(|n| batch.column(n).map(|id| (n, id)))
             .collect();
-        let n = batch.column_names().count();
         BatchFields {
             raw: by_name.get("_raw").copied(),
             time: by_name.get("_time").copied(),
             state: by_name.get(STATE_FIELD).copied(),
+            columns: batch.column_names().count(),
             by_name,
             batch,
-            decoded: (0..n).map(|_| OnceCell::new()).collect(),
         }
     }
 
@@ -57,15 +59,12 @@ impl<'b> BatchFields<'b> {
         }
     }
 
-    /// The fields of row `i` (`i < batch.len()`). Clears the previous row's decode cache,
-    /// which is why this takes `&mut self`: a [`RowFields`] must be dropped before the next.
-    pub fn row(&mut self, i: usize) -> RowFields<'_, 'b> {
-        for c in &mut self.decoded {
-            c.take();
-        }
+    /// The fields of row `i` (`i < batch.len()`).
+    pub fn row(&self, i: usize) -> RowFields<'_, 'b> {
         RowFields {
             cols: self,
             row: self.batch.row(i),
+            decoded: OnceLock::new(),
         }
     }
 }
@@ -74,6 +73,9 @@ impl<'b> BatchFields<'b> {
 pub struct RowFields<'a, 'b> {
     cols: &'a BatchFields<'b>,
     row: Row<'b>,
+    /// Per logical column: decoded values of a `$$`-escaped multivalue; allocated on the
+    /// first such value of the row.
+    decoded: OnceLock<Box<[OnceLock<Vec<String>>]>>,
 }
 
 impl<'a, 'b> RowFields<'a, 'b> {
@@ -88,9 +90,12 @@ impl<'a, 'b> RowFields<'a, 'b> {
     }
 
     /// Decoded values of a multivalue that needs unescaping, cached for this row.
-    fn decoded(&self, id: ColumnId, v: &Value<'b>) -> &'a [String] {
+    fn decoded(&self, id: ColumnId, v: &Value<'b>) -> &[String] {
+        let cache = self
+            .decoded
+            .get_or_init(|| (0..self.cols.columns).map(|_| OnceLock::new()).collect());
         // ColumnId is the logical column's index in the batch (crate-internal invariant).
-        self.cols.decoded[id.index()].get_or_init(|| v.values().map(|c| c.into_owned()).collect())
+        cache[id.index()].get_or_init(|| v.values().map(|c| c.into_owned()).collect())
     }
 }
 
@@ -149,7 +154,7 @@ mod tests {
              \"{}\",1.5,\"a\nb\",\"p$q\",\"$a$;$b$\",\"$p$$q$;$r$\"\n\
              raw2,,solo,,,\n",
         );
-        let mut f = BatchFields::new(&b);
+        let f = BatchFields::new(&b);
         {
             let r = f.row(0);
             assert_eq!(r.value("_raw"), Some("{}"));
@@ -176,7 +181,7 @@ mod tests {
     #[test]
     fn quoted_header_names_resolve() {
         let b = batch("\"_raw\",\"t1651_state\"\n,\"{\"\"t\"\":1}\"\n");
-        let mut f = BatchFields::new(&b);
+        let f = BatchFields::new(&b);
         assert_eq!(f.row(0).value(STATE_FIELD), Some("{\"t\":1}"));
     }
 }

@@ -4,11 +4,12 @@
 //! [`Engine`] through [`BatchFields`], and the engine's [`OutputRow`]s are written to the
 //! protocol [`Output`]. All detection semantics live in [`crate::detect`].
 
-use crate::command::fields::BatchFields;
+use crate::command::fields::{BatchFields, RowFields};
 use crate::detect::engine::Engine;
 use crate::detect::fields::required_fields;
 use crate::detect::options::{Mode, Options, Phase, OPTION_NAMES};
 use crate::detect::row::{OutValue, OutputRow};
+use crate::parallel;
 use splunk_scp::{
     Args, Command, CommandError, CommandInfo, CommandType, GetInfo, Output, RecordBatch,
     RecordBuilder,
@@ -130,6 +131,20 @@ impl T1651Command {
     }
 }
 
+/// Feeds a chunk's rows to the engine: normalised on up to `threads=` threads, folded in
+/// row order (see [`parallel`]), so the result equals `ingest_fields` row by row.
+fn ingest_rows(engine: &mut Engine, rows: &[RowFields<'_, '_>]) {
+    let opts = engine.options().clone();
+    parallel::ordered(
+        rows.len(),
+        opts.threads,
+        |i| Engine::prepare(&opts, &rows[i]),
+        |i, p| {
+            engine.ingest_prepared(p, &rows[i]);
+        },
+    );
+}
+
 /// Writes the columns of an engine row into an output record.
 fn put_row(rec: &mut RecordBuilder<'_>, row: &OutputRow) {
     for (name, v) in &row.columns {
@@ -155,7 +170,8 @@ impl Command for T1651Command {
     }
 
     fn process(&mut self, batch: &RecordBatch, out: &mut Output) -> Result<(), CommandError> {
-        let mut fields = BatchFields::new(batch);
+        let fields = BatchFields::new(batch);
+        let rows: Vec<RowFields<'_, '_>> = (0..batch.len()).map(|i| fields.row(i)).collect();
         match &mut self.role {
             Role::Unconfigured => {
                 return Err(CommandError::new(
@@ -163,24 +179,25 @@ impl Command for T1651Command {
                 ))
             }
             Role::Summary(engine) => {
-                for i in 0..batch.len() {
-                    engine.ingest_fields(&fields.row(i));
-                }
+                ingest_rows(engine, &rows);
             }
             Role::Map { engine, opts } => {
-                for i in 0..batch.len() {
-                    engine.ingest_fields(&fields.row(i));
-                }
+                ingest_rows(engine, &rows);
                 let done = std::mem::replace(engine, Engine::new(opts.clone()));
                 drain(done, out);
             }
             Role::Events(engine) => {
-                for i in 0..batch.len() {
-                    let f = fields.row(i);
-                    if let Some(row) = engine.event_row(&f) {
-                        put_row(&mut out.passthrough(f.row()), &row);
-                    }
-                }
+                let opts = engine.options().clone();
+                parallel::ordered(
+                    rows.len(),
+                    opts.threads,
+                    |i| Engine::prepare(&opts, &rows[i]),
+                    |i, p| {
+                        if let Some(row) = engine.event_row_prepared(p, &rows[i]) {
+                            put_row(&mut out.passthrough(rows[i].row()), &row);
+                        }
+                    },
+                );
             }
         }
         Ok(())

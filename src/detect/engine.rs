@@ -102,6 +102,15 @@ pub enum Disposition {
     Dropped,
 }
 
+/// An event read by [`Engine::prepare`], waiting for [`Engine::ingest_prepared`].
+#[allow(clippy::large_enum_variant)] // as `Normalized`: the event is the common case
+pub enum Prepared<'a> {
+    /// A map-phase partial-state row: merged (and parsed) by the stateful half.
+    PartialState,
+    /// An event, normalised.
+    Event(Normalized<'a>),
+}
+
 /// Counters over a run. Map-phase counters travel to the reduce side in a stats row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -418,20 +427,50 @@ impl Engine {
 
     /// Ingest one Splunk event or map-phase partial row (a row with a non-empty
     /// `t1651_state` field). Uses `_raw` when it is JSON, else the flattened fields.
+    ///
+    /// Equals `ingest_prepared(Engine::prepare(opts, f), f)`.
     pub fn ingest_fields<F: EventFields + ?Sized>(&mut self, f: &F) -> Disposition {
-        if let Some(state) = f.value(STATE_FIELD).filter(|s| !s.is_empty()) {
-            self.stats.partial_rows += 1;
-            return match self.ingest_partial(state) {
-                Ok(()) => Disposition::Partial,
-                Err(()) => {
-                    self.stats.skipped[SkipReason::BadPartialState.index()] += 1;
-                    Disposition::Skipped(SkipReason::BadPartialState)
-                }
-            };
+        let p = Engine::prepare(&self.opts, f);
+        self.ingest_prepared(p, f)
+    }
+
+    /// The pure half of [`Engine::ingest_fields`] and [`Engine::event_row`]: everything
+    /// that reads one event and nothing of the engine's state (normalisation, the `_raw`
+    /// scan), so it may run on another thread. Feeding the results to
+    /// [`Engine::ingest_prepared`] (or [`Engine::event_row_prepared`]) in input order gives
+    /// exactly the answer of feeding the events themselves: every state change (interning,
+    /// de-duplication, limits, counters) happens there, in that order.
+    pub fn prepare<'a, F: EventFields + ?Sized>(opts: &Options, f: &'a F) -> Prepared<'a> {
+        if f.value(STATE_FIELD).is_some_and(|s| !s.is_empty()) {
+            return Prepared::PartialState;
         }
-        self.stats.events += 1;
-        let n = normalize_fields(f, &self.opts);
-        self.ingest_normalized(n)
+        Prepared::Event(normalize_fields(f, opts))
+    }
+
+    /// The stateful half of [`Engine::ingest_fields`]. `f` must be the event `p` was
+    /// prepared from (a partial-state row is read from it here).
+    pub fn ingest_prepared<F: EventFields + ?Sized>(
+        &mut self,
+        p: Prepared<'_>,
+        f: &F,
+    ) -> Disposition {
+        match p {
+            Prepared::PartialState => {
+                let state = f.value(STATE_FIELD).unwrap_or("");
+                self.stats.partial_rows += 1;
+                match self.ingest_partial(state) {
+                    Ok(()) => Disposition::Partial,
+                    Err(()) => {
+                        self.stats.skipped[SkipReason::BadPartialState.index()] += 1;
+                        Disposition::Skipped(SkipReason::BadPartialState)
+                    }
+                }
+            }
+            Prepared::Event(n) => {
+                self.stats.events += 1;
+                self.ingest_normalized(n)
+            }
+        }
     }
 
     /// Ingest an already normalised event (or its disposition).
@@ -759,9 +798,29 @@ impl Engine {
     }
 
     /// Fold every open invocation into its group (end of a direct or reduce run).
+    /// Folds the open invocations into their groups. When `max_groups` could be reached on
+    /// the way, they are folded oldest first (ties broken by their keys' strings), so which
+    /// groups are kept never depends on the table's hash order, i.e. on the process.
     fn fold_all_invocations(&mut self) {
         let table = std::mem::take(&mut self.invocations);
-        for (k, st) in table.into_entries() {
+        let mut entries: Vec<(InvKey, InvState)> = table.into_entries().collect();
+        if self.groups.len().saturating_add(entries.len()) > self.opts.max_groups {
+            let s = &self.strings;
+            let corr = |c: &Corr| match *c {
+                Corr::Guid(g) => (0u8, g, ""),
+                Corr::Str(id) => (1u8, [0; 16], s.get(id)),
+            };
+            entries.sort_unstable_by(|(ka, sa), (kb, sb)| {
+                sa.first
+                    .cmp(&sb.first)
+                    .then_with(|| ka.op.cmp(&kb.op))
+                    .then_with(|| corr(&ka.corr).cmp(&corr(&kb.corr)))
+                    .then_with(|| s.cmp(ka.target & !KIND_BITS, kb.target & !KIND_BITS))
+                    .then_with(|| (ka.target & KIND_BITS).cmp(&(kb.target & KIND_BITS)))
+                    .then_with(|| s.cmp(ka.doc, kb.doc))
+            });
+        }
+        for (k, st) in entries {
             let targets = [k.target];
             let targets: &[u32] = if k.target == 0 { &[] } else { &targets };
             let c = self.contexts[st.ctx as usize];
@@ -789,6 +848,24 @@ impl Engine {
         self.stats.events += 1;
         let n = normalize_fields(f, &self.opts);
         self.event_row_of(n)
+    }
+
+    /// `mode=events` for an event prepared with [`Engine::prepare`]: equals
+    /// [`Engine::event_row`] of that event. A partial-state row is not an event: like any
+    /// other record `normalize_fields` does not recognise, it is read as one (and so
+    /// counted as ignored or skipped).
+    pub fn event_row_prepared<F: EventFields + ?Sized>(
+        &mut self,
+        p: Prepared<'_>,
+        f: &F,
+    ) -> Option<OutputRow> {
+        match p {
+            Prepared::Event(n) => {
+                self.stats.events += 1;
+                self.event_row_of(n)
+            }
+            Prepared::PartialState => self.event_row(f),
+        }
     }
 
     /// `mode=events` for a JSON record.
@@ -882,11 +959,18 @@ impl Engine {
                 .then_with(|| ka.bucket.cmp(&kb.bucket))
         });
         let mut truncated_rows = 0;
-        for (k, g) in keyed {
-            let (row, cut) = self.summary_row(k, g);
-            truncated_rows += u64::from(cut);
-            sink(row);
-        }
+        // Rows are built on up to `threads` threads (each reads only the finished state)
+        // and handed to the sink in this order.
+        let this = &*self;
+        crate::parallel::ordered(
+            keyed.len(),
+            self.opts.threads,
+            |i| this.summary_row(keyed[i].0, keyed[i].1),
+            |_, (row, cut)| {
+                truncated_rows += u64::from(cut);
+                sink(row);
+            },
+        );
         self.stats.truncated_rows += truncated_rows;
     }
 

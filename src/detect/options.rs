@@ -24,6 +24,7 @@ pub const OPTION_NAMES: &[&str] = &[
     "max_groups",
     "max_invocations",
     "max_event_ids",
+    "threads",
 ];
 
 /// Name of the command, used when building the `streaming_preop` string.
@@ -275,6 +276,10 @@ pub struct Options {
     /// Bound on the event identities remembered for de-duplication (about 40 bytes each);
     /// events beyond it are not checked for duplicates, and counted in the warning.
     pub max_event_ids: usize,
+    /// Threads that read and normalise events (and build summary rows); the answer never
+    /// depends on it (see [`crate::parallel`]). Default: two when the process may use two
+    /// cores, else one.
+    pub threads: usize,
     /// The options given explicitly, as `(name, value)` in the order given, for re-emitting.
     given: Vec<(&'static str, String)>,
 }
@@ -294,6 +299,7 @@ impl Default for Options {
             max_groups: 100_000,
             max_invocations: 5_000_000,
             max_event_ids: 5_000_000,
+            threads: crate::parallel::default_threads(),
             given: Vec::new(),
         }
     }
@@ -400,6 +406,11 @@ impl Options {
             "max_event_ids" => {
                 self.max_event_ids = parse_positive(v).ok_or_else(|| invalid("an integer >= 1"))?
             }
+            "threads" => {
+                self.threads = parse_positive(v)
+                    .filter(|n| *n <= MAX_THREADS)
+                    .ok_or_else(|| invalid("an integer from 1 to 16"))?
+            }
             _ => unreachable!("name comes from OPTION_NAMES"),
         }
         Ok(())
@@ -461,6 +472,10 @@ pub fn parse_bool(v: &str) -> Option<bool> {
         _ => None,
     }
 }
+
+/// The largest `threads=` accepted. More than about four gains nothing: the in-order fold
+/// on the search's own thread becomes the bottleneck.
+pub const MAX_THREADS: usize = 16;
 
 fn parse_positive(v: &str) -> Option<usize> {
     v.parse::<usize>().ok().filter(|n| *n >= 1)
