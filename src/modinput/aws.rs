@@ -1,9 +1,23 @@
-//! AWS: SigV4-signed CloudTrail `LookupEvents` per region × event name, optional STS AssumeRole.
+//! AWS: SigV4-signed CloudTrail `LookupEvents` per account × region × event name, optional
+//! STS AssumeRole, `regions = all` and AWS Organizations member accounts.
 //!
 //! `LookupEvents` takes one lookup attribute, so each configured event name is its own source
 //! in each region. The inner `CloudTrailEvent` JSON string is the event, exactly as returned.
+//!
+//! Accounts: the stanza's own identity (access key or chain, then `role_arn` if set), or with
+//! `aws_organization_role` every ACTIVE account that Organizations `ListAccounts` returns to
+//! that identity, each through its own AssumeRole session (`ExternalId` if configured, the
+//! regional STS). Regions: the named ones, or with `regions = all` those EC2 `DescribeRegions`
+//! (`AllRegions=false`: enabled and opted-in only) returns for each account, once per account
+//! and run; names from the network are used only if they are regions of the stanza's partition
+//! whose CloudTrail host passes the endpoint allow-list. The accounts and their regions are
+//! found before collection, `workers` at a time; an account whose role cannot be assumed or
+//! whose regions cannot be listed is logged as an ERROR with its id and counted, and the other
+//! accounts are collected. Checkpoint keys: `aws:<region>:<event>` for the stanza's own
+//! account (one account per stanza), `aws:<account>:<region>:<event>` for member accounts.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant, SystemTime};
 
@@ -29,13 +43,19 @@ use super::timespec::parse_api_time;
 /// `X-Amz-Target` of CloudTrail LookupEvents (JSON 1.1 protocol).
 pub const LOOKUP_EVENTS_TARGET: &str =
     "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents";
+/// `X-Amz-Target` of Organizations ListAccounts (JSON 1.1 protocol).
+pub const LIST_ACCOUNTS_TARGET: &str = "AWSOrganizationsV20161128.ListAccounts";
+/// More regions than any partition has: a DescribeRegions answer beyond this is refused.
+const MAX_REGIONS: usize = 500;
 /// Largest page LookupEvents serves.
 const MAX_RESULTS: u32 = 50;
 const MALFORMED_ATTEMPTS: u32 = 3;
 
-/// A region × event name stream.
+/// An account × region × event name stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AwsSource {
+    /// A member account (with `aws_organization_role`); `None`: the stanza's own identity.
+    pub account: Option<String>,
     pub region: String,
     pub event_name: String,
 }
@@ -227,26 +247,35 @@ fn profile_keys() -> Result<Option<Keys>, ModinputError> {
     }))
 }
 
-/// CloudTrail collector for one stanza. Clones share the assumed-role keys and the per-region
-/// rate limit, and collect different sources concurrently.
+/// One account's session slot: locked while its keys are fetched, so concurrent clones
+/// assume a role once, and different accounts do not wait for each other.
+type Slot = Arc<Mutex<Option<Keys>>>;
+
+/// CloudTrail collector for one stanza. Clones share the sessions and the per-account,
+/// per-region rate limit, and collect different sources concurrently.
 #[derive(Clone)]
 pub struct AwsCollector<'h> {
     http: &'h HttpClient,
     cfg: AwsConfig,
     /// Long-term keys (`aws_auth = access_key`); `None` with the credential chain.
     base: Option<Keys>,
-    /// Keys in use: `base`, or the assumed role's when `role_arn` is set. Shared by the clones
-    /// that collect concurrently: one AssumeRole for the whole run.
-    current: Arc<Mutex<Option<Keys>>>,
+    /// Keys in use per account: `""` is the stanza's own identity (`base`, or the `role_arn`
+    /// session), a member account id its `aws_organization_role` session. Shared by the
+    /// clones: one AssumeRole per account for the whole run.
+    sessions: Arc<Mutex<HashMap<String, Slot>>>,
     operations: Vec<String>,
-    /// Next free LookupEvents slot per region, shared by the clones (see [`lookup_interval`]).
+    /// Next free LookupEvents slot per account and region, shared by the clones (see
+    /// [`lookup_interval`]).
     next_slot: Arc<Mutex<HashMap<String, Instant>>>,
     budget: Budget,
+    /// Accounts examined at the same time when the sources are listed.
+    workers: usize,
     set_aside: u64,
+    accounts_failed: u64,
 }
 
-/// Spacing between LookupEvents calls in one region: the API allows 2 per second per account
-/// and region, so 500 ms keeps the input under it instead of leaning on throttling retries.
+/// Spacing between LookupEvents calls in one account and region: the API allows 2 per second
+/// per account and region, so 500 ms keeps the input under it instead of leaning on throttling retries.
 /// `T1651_MODINPUT_AWS_PACING_MS` overrides it (tests use 0).
 fn lookup_interval() -> StdDuration {
     std::env::var("T1651_MODINPUT_AWS_PACING_MS")
@@ -263,6 +292,7 @@ impl<'h> AwsCollector<'h> {
         secret_key: Option<Secret>,
         operations: &[String],
         budget: Budget,
+        workers: usize,
     ) -> Self {
         let base = secret_key.map(|secret| Keys {
             access_key_id: cfg.access_key_id.clone(),
@@ -274,16 +304,27 @@ impl<'h> AwsCollector<'h> {
             http,
             cfg,
             base,
-            current: Arc::new(Mutex::new(None)),
+            sessions: Arc::new(Mutex::new(HashMap::new())),
             operations: operations.to_vec(),
             next_slot: Arc::new(Mutex::new(HashMap::new())),
             budget,
+            workers: workers.max(1),
             set_aside: 0,
+            accounts_failed: 0,
         }
     }
 
-    fn keys(&mut self) -> Result<Keys, ModinputError> {
-        let slot = self.current.clone();
+    fn slot(&self, account: Option<&str>) -> Slot {
+        let mut map = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(account.unwrap_or("").to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// The keys of `account` (`None`: the stanza's own identity), assuming its role when the
+    /// session is missing or ends within five minutes.
+    fn keys_for(&self, account: Option<&str>) -> Result<Keys, ModinputError> {
+        let slot = self.slot(account);
         let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(k) = &*guard {
             let fresh = k.expires.is_none_or(|e| {
@@ -295,16 +336,208 @@ impl<'h> AwsCollector<'h> {
                 return Ok(k.clone());
             }
         }
-        let base = match &self.base {
-            Some(k) => k.clone(),
-            None => self.chain_keys()?,
-        };
-        let keys = match self.cfg.role_arn.clone() {
-            None => base,
-            Some(arn) => self.assume_role(&arn, &base)?,
+        let keys = match account.and_then(|a| self.cfg.member_role_arn(a)) {
+            // Lock order: a member's slot, then the stanza's (never the reverse).
+            Some(arn) => self.assume_role(&arn, &self.keys_for(None)?)?,
+            None => {
+                let base = match &self.base {
+                    Some(k) => k.clone(),
+                    None => self.chain_keys()?,
+                };
+                match self.cfg.role_arn.clone() {
+                    None => base,
+                    Some(arn) => self.assume_role(&arn, &base)?,
+                }
+            }
         };
         *guard = Some(keys.clone());
         Ok(keys)
+    }
+
+    /// Drop `account`'s keys after AWS refused them as expired, unless another clone already
+    /// replaced them.
+    fn forget_keys(&self, account: Option<&str>, refused: &Keys) {
+        let slot = self.slot(account);
+        let mut g = slot.lock().unwrap_or_else(|p| p.into_inner());
+        if g.as_ref()
+            .is_some_and(|k| k.access_key_id == refused.access_key_id)
+        {
+            *g = None;
+        }
+    }
+
+    /// Organizations ListAccounts with the stanza's identity: the ids of the ACTIVE accounts,
+    /// each once. Paged by NextToken under the run's [`Budget`] (a repeated token or more than
+    /// `max_pages` pages is an error); an element without a 12-digit `Id` and a `State` (or the
+    /// older `Status`) is set aside with a WARN; other states are skipped with an INFO.
+    fn list_accounts(&mut self) -> Result<Vec<String>, ModinputError> {
+        #[derive(Deserialize)]
+        struct Page {
+            #[serde(rename = "Accounts", default)]
+            accounts: Vec<serde_json::Value>,
+            #[serde(rename = "NextToken", default)]
+            next_token: Option<String>,
+        }
+        let keys = self.keys_for(None)?;
+        let url = format!("{}/", self.cfg.organizations_url);
+        let region = self.cfg.organizations_region.clone();
+        let mut pager = self.budget.pager();
+        let mut next: Option<String> = None;
+        let mut seen = HashSet::new();
+        let mut active = Vec::new();
+        loop {
+            let page_no = pager.next_page("Organizations ListAccounts", next.as_deref())?;
+            let what = format!("Organizations ListAccounts page {page_no}");
+            let body = match &next {
+                Some(t) => serde_json::json!({ "NextToken": t }),
+                None => serde_json::json!({}),
+            }
+            .to_string();
+            let resp = self.http.send(&what, || {
+                let mut req = HttpRequest::post(url.clone(), body.clone().into_bytes())
+                    .header("Content-Type", "application/x-amz-json-1.1")
+                    .header("X-Amz-Target", LIST_ACCOUNTS_TARGET);
+                sign_request(&mut req, &keys, &region, "organizations")?;
+                Ok(req)
+            })?;
+            if resp.status != 200 {
+                let (kind, message) = json_error(&resp);
+                let reason = format!("HTTP {} {kind}: {}", resp.status, excerpt(&message));
+                return Err(if is_bad_keys(&kind) {
+                    ModinputError::Auth { what, reason }
+                } else if kind.contains("AccessDenied") || kind.contains("NotInUse") {
+                    ModinputError::Forbidden {
+                        what,
+                        reason: format!("{reason} (aws_organization_role needs the management account or a delegated administrator with organizations:ListAccounts)"),
+                    }
+                } else {
+                    ModinputError::Http { what, reason }
+                });
+            }
+            let page: Page =
+                serde_json::from_str(&resp.body).map_err(|e| ModinputError::Malformed {
+                    what: what.clone(),
+                    reason: e.to_string(),
+                })?;
+            for (pos, raw) in page.accounts.iter().enumerate() {
+                let id = raw.get("Id").and_then(|v| v.as_str());
+                let state = raw
+                    .get("State")
+                    .or_else(|| raw.get("Status"))
+                    .and_then(|v| v.as_str());
+                match (id, state) {
+                    (Some(id), Some(state))
+                        if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) =>
+                    {
+                        if state != "ACTIVE" {
+                            log::info(&format!(
+                                "account {id} is {}; not collected",
+                                excerpt(state)
+                            ));
+                        } else if seen.insert(id.to_string()) {
+                            active.push(id.to_string());
+                        }
+                    }
+                    _ => {
+                        self.set_aside += 1;
+                        log::warn(&format!(
+                            "{what}: element {pos} set aside: no 12-digit Id and State; the other accounts are collected"
+                        ));
+                    }
+                }
+            }
+            match page.next_token.filter(|t| !t.is_empty()) {
+                Some(t) => next = Some(t),
+                None => break,
+            }
+        }
+        log::info(&format!(
+            "Organizations ListAccounts: {} active accounts",
+            active.len()
+        ));
+        Ok(active)
+    }
+
+    /// EC2 DescribeRegions (`AllRegions=false`) in the home region with `account`'s keys: the
+    /// regions enabled for that account. A name that is not a region of the stanza's partition,
+    /// or whose CloudTrail endpoint the allow-list refuses, is skipped with a WARN.
+    fn describe_regions(&self, account: Option<&str>) -> Result<Vec<String>, ModinputError> {
+        let keys = self.keys_for(account)?;
+        let home = self.cfg.home_region.clone();
+        let what = format!(
+            "EC2 DescribeRegions in {home}{}",
+            account.map(|a| format!(" for account {a}")).unwrap_or_default()
+        );
+        let url = format!("{}/", self.cfg.ec2_url);
+        let body = b"Action=DescribeRegions&Version=2016-11-15&AllRegions=false".to_vec();
+        let resp = self.http.send(&what, || {
+            let mut req = HttpRequest::post(url.clone(), body.clone()).header(
+                "Content-Type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            );
+            sign_request(&mut req, &keys, &home, "ec2")?;
+            Ok(req)
+        })?;
+        if resp.status != 200 {
+            let code = xml_text(&resp.body, "Code").unwrap_or_default();
+            let msg = xml_text(&resp.body, "Message").unwrap_or_else(|| excerpt(&resp.body));
+            let reason = format!("HTTP {} {code}: {}", resp.status, excerpt(&msg));
+            return Err(
+                if code == "AuthFailure" || code.contains("Expired") || is_bad_keys(&code) {
+                    ModinputError::Auth { what, reason }
+                } else if resp.status == 403 || code == "UnauthorizedOperation" {
+                    ModinputError::Forbidden {
+                        what,
+                        reason: format!("{reason} (regions = all needs ec2:DescribeRegions)"),
+                    }
+                } else {
+                    ModinputError::Http { what, reason }
+                },
+            );
+        }
+        let items = region_items(&resp.body).map_err(|reason| ModinputError::Malformed {
+            what: what.clone(),
+            reason,
+        })?;
+        let mut regions = Vec::new();
+        for (pos, (name, opt_in)) in items.into_iter().enumerate() {
+            // AllRegions=false answers with enabled regions only; a not-opted-in one is not
+            // collected even if a server sends it.
+            if opt_in.as_deref() == Some("not-opted-in") {
+                continue;
+            }
+            let Some(name) = name else {
+                log::warn(&format!("{what}: item {pos} has no regionName; skipped"));
+                continue;
+            };
+            match self.cfg.cloudtrail_url(&name) {
+                Ok(_) if !regions.contains(&name) => regions.push(name),
+                Ok(_) => {}
+                Err(e) => log::warn(&format!("{what}: region skipped: {e}")),
+            }
+        }
+        if regions.is_empty() {
+            return Err(ModinputError::Malformed {
+                what,
+                reason: "no usable region in the answer".into(),
+            });
+        }
+        regions.sort();
+        log::debug(&format!("{what}: {}", regions.join(",")));
+        Ok(regions)
+    }
+
+    /// One account's regions: its session is established first (a member account whose role
+    /// cannot be assumed fails here, once), then the named regions or DescribeRegions.
+    fn account_regions(&self, account: Option<&str>) -> Result<Vec<String>, ModinputError> {
+        if account.is_some() {
+            self.keys_for(account)?;
+        }
+        if self.cfg.all_regions {
+            self.describe_regions(account)
+        } else {
+            Ok(self.cfg.regions.clone())
+        }
     }
 
     /// The standard AWS credential chain: environment, shared credentials file profile, web
@@ -529,15 +762,16 @@ impl<'h> AwsCollector<'h> {
         self.json_credentials(what, &format!("{list_url}{role}"), &h)
     }
 
-    /// Wait for this region's next LookupEvents slot. Slots are reserved under a lock, so the
-    /// concurrent clones together stay within the per-account, per-region rate.
-    fn wait_for_slot(&self, region: &str) {
+    /// Wait for this account's and region's next LookupEvents slot. Slots are reserved under a
+    /// lock, so the concurrent clones together stay within the per-account, per-region rate.
+    fn wait_for_slot(&self, account: Option<&str>, region: &str) {
+        let key = format!("{}/{region}", account.unwrap_or(""));
         let wait = {
             let mut slots = self.next_slot.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
-            let slot = slots.get(region).map_or(now, |t| (*t).max(now));
+            let slot = slots.get(&key).map_or(now, |t| (*t).max(now));
             slots.insert(
-                region.to_string(),
+                key,
                 slot.checked_add(lookup_interval()).unwrap_or(slot),
             );
             slot - now
@@ -560,13 +794,7 @@ impl<'h> AwsCollector<'h> {
             ));
         }
         // The global endpoint signs for us-east-1; a regional one for its own region.
-        let region = self
-            .cfg
-            .sts_url
-            .split('.')
-            .find(|p| p.contains('-') && p.chars().last().is_some_and(|c| c.is_ascii_digit()))
-            .unwrap_or("us-east-1")
-            .to_string();
+        let region = self.cfg.sts_region.clone();
         let what = format!("STS AssumeRole {arn}");
         let resp = self.http.send(&what, || {
             let mut req = HttpRequest::post(url.clone(), body.clone().into_bytes()).header(
@@ -585,23 +813,19 @@ impl<'h> AwsCollector<'h> {
         Ok(keys)
     }
 
-    fn endpoint(&self, region: &str) -> String {
-        let t = &self.cfg.endpoint_template;
-        format!("{}/", t.replace("{region}", region))
-    }
-
     /// One LookupEvents call; refreshes assumed-role keys once if AWS says they expired.
     fn lookup(
         &mut self,
         what: &str,
+        account: Option<&str>,
         region: &str,
         body: &str,
     ) -> Result<HttpResponse, ModinputError> {
-        let url = self.endpoint(region);
-        self.wait_for_slot(region);
+        let url = format!("{}/", self.cfg.cloudtrail_url(region)?);
+        self.wait_for_slot(account, region);
         let mut refreshed = false;
         loop {
-            let keys = self.keys()?;
+            let keys = self.keys_for(account)?;
             let resp = self.http.send(what, || {
                 let mut req = HttpRequest::post(url.clone(), body.as_bytes().to_vec())
                     .header("Content-Type", "application/x-amz-json-1.1")
@@ -612,34 +836,16 @@ impl<'h> AwsCollector<'h> {
             if resp.status == 200 {
                 return Ok(resp);
             }
-            let err: Option<AwsErrorBody> = serde_json::from_str(&resp.body).ok();
-            let kind = err
-                .as_ref()
-                .and_then(|e| e.kind.clone())
-                .unwrap_or_default();
-            let kind = kind.rsplit('#').next().unwrap_or_default().to_string();
-            let message = err
-                .and_then(|e| e.message)
-                .unwrap_or_else(|| excerpt(&resp.body));
+            let (kind, message) = json_error(&resp);
             let expired = kind.contains("ExpiredToken") || kind.contains("InvalidClientTokenId");
-            if expired && !refreshed && self.cfg.role_arn.is_some() {
+            if expired && !refreshed && (self.cfg.role_arn.is_some() || account.is_some()) {
                 log::info(&format!("{what}: {kind}; assuming the role again"));
-                // Drop the refused keys unless another clone already replaced them.
-                let mut g = self.current.lock().unwrap_or_else(|p| p.into_inner());
-                if g.as_ref()
-                    .is_some_and(|k| k.access_key_id == keys.access_key_id)
-                {
-                    *g = None;
-                }
-                drop(g);
+                self.forget_keys(account, &keys);
                 refreshed = true;
                 continue;
             }
             let reason = format!("HTTP {} {kind}: {}", resp.status, excerpt(&message));
-            let bad_keys = kind.contains("UnrecognizedClient")
-                || kind.contains("InvalidSignature")
-                || kind.contains("IncompleteSignature")
-                || expired;
+            let bad_keys = is_bad_keys(&kind);
             return Err(if bad_keys {
                 ModinputError::Auth {
                     what: what.to_string(),
@@ -660,28 +866,148 @@ impl<'h> AwsCollector<'h> {
     }
 }
 
+/// `__type` (without its namespace) and message of an AWS JSON error body.
+fn json_error(resp: &HttpResponse) -> (String, String) {
+    let err: Option<AwsErrorBody> = serde_json::from_str(&resp.body).ok();
+    let kind = err
+        .as_ref()
+        .and_then(|e| e.kind.clone())
+        .unwrap_or_default();
+    let kind = kind.rsplit('#').next().unwrap_or_default().to_string();
+    let message = err
+        .and_then(|e| e.message)
+        .unwrap_or_else(|| excerpt(&resp.body));
+    (kind, message)
+}
+
+/// Error codes that mean the keys themselves were refused.
+fn is_bad_keys(kind: &str) -> bool {
+    [
+        "UnrecognizedClient",
+        "InvalidSignature",
+        "IncompleteSignature",
+        "SignatureDoesNotMatch",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+    ]
+    .iter()
+    .any(|c| kind.contains(c))
+}
+
+/// `(regionName, optInStatus)` of every `regionInfo/item` of a DescribeRegions answer.
+fn region_items(doc: &str) -> Result<Vec<(Option<String>, Option<String>)>, String> {
+    let mut r = Reader::from_str(doc);
+    let mut path: Vec<Vec<u8>> = Vec::new();
+    let mut text = String::new();
+    let (mut name, mut opt_in) = (None, None);
+    let mut items = Vec::new();
+    let mut seen_info = false;
+    loop {
+        match r.read_event().map_err(|e| format!("not XML: {e}"))? {
+            Event::Start(s) => {
+                let n = s.local_name().as_ref().to_vec();
+                if n == b"regionInfo" {
+                    seen_info = true;
+                }
+                if n == b"item" && path.last().is_some_and(|p| p == b"regionInfo") {
+                    (name, opt_in) = (None, None);
+                }
+                path.push(n);
+                text.clear();
+            }
+            Event::Text(t) => text.push_str(&t.decode().map_err(|e| e.to_string())?),
+            // Region names have no entities: keep one so that the name fails validation.
+            Event::GeneralRef(_) => text.push('&'),
+            Event::End(_) => {
+                let n = path.pop().unwrap_or_default();
+                match n.as_slice() {
+                    b"regionName" => name = Some(text.trim().to_string()),
+                    b"optInStatus" => opt_in = Some(text.trim().to_string()),
+                    b"item" if path.last().is_some_and(|p| p == b"regionInfo") => {
+                        items.push((name.take(), opt_in.take()));
+                        if items.len() > MAX_REGIONS {
+                            return Err(format!("more than {MAX_REGIONS} regions"));
+                        }
+                    }
+                    _ => {}
+                }
+                text.clear();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    if !seen_info {
+        return Err("no <regionInfo>".into());
+    }
+    Ok(items)
+}
+
 impl Collector for AwsCollector<'_> {
     type Source = AwsSource;
 
-    /// Event name major, region minor: concurrent workers start on different regions, whose
-    /// rate limits are independent, instead of queueing on one region's.
+    /// The accounts (the stanza's own, or the organization's ACTIVE ones) and their regions,
+    /// `workers` accounts at a time. Event name major, then account, then region: concurrent
+    /// workers start on different regions, whose rate limits are independent, instead of
+    /// queueing on one region's.
     fn sources(&mut self) -> Result<Vec<AwsSource>, ModinputError> {
+        let accounts: Vec<Option<String>> = if self.cfg.organization_role.is_some() {
+            self.list_accounts()?.into_iter().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        let results: Mutex<Vec<Option<Result<Vec<String>, ModinputError>>>> =
+            Mutex::new((0..accounts.len()).map(|_| None).collect());
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..self.workers.min(accounts.len()) {
+                let (c, accounts, results, next) = (self.clone(), &accounts, &results, &next);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(account) = accounts.get(i) else { break };
+                    let r = c.account_regions(account.as_deref());
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+                });
+            }
+        });
+        let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut per_account = Vec::new();
+        for (account, result) in accounts.into_iter().zip(results) {
+            match (result.unwrap_or_else(|| Ok(Vec::new())), account) {
+                (Ok(regions), account) => per_account.push((account, regions)),
+                (Err(e), None) => return Err(e),
+                (Err(e), Some(a)) => {
+                    self.accounts_failed += 1;
+                    log::error(&format!(
+                        "account {a}: {e}; its events are not collected this run (the other accounts are)"
+                    ));
+                }
+            }
+        }
         Ok(self
             .operations
             .iter()
             .flat_map(|e| {
-                self.cfg.regions.iter().map(move |r| AwsSource {
-                    region: r.clone(),
-                    event_name: e.clone(),
+                per_account.iter().flat_map(move |(a, regions)| {
+                    regions.iter().map(move |r| AwsSource {
+                        account: a.clone(),
+                        region: r.clone(),
+                        event_name: e.clone(),
+                    })
                 })
             })
             .collect())
     }
 
     fn key(&self, s: &AwsSource) -> String {
-        format!("aws:{}:{}", s.region, s.event_name)
+        match &s.account {
+            None => format!("aws:{}:{}", s.region, s.event_name),
+            Some(a) => format!("aws:{a}:{}:{}", s.region, s.event_name),
+        }
     }
 
+    /// In a member account, refused credentials fail that source only (as access denied),
+    /// not the stanza: the other accounts' keys are independent.
     fn collect(
         &mut self,
         s: &AwsSource,
@@ -689,6 +1015,39 @@ impl Collector for AwsCollector<'_> {
         to: DateTime<Utc>,
         emit: &mut Emit<'_>,
     ) -> Result<(), ModinputError> {
+        match (self.collect_source(s, from, to, emit), &s.account) {
+            (Err(ModinputError::Auth { what, reason }), Some(a)) => {
+                Err(ModinputError::Forbidden {
+                    what: format!("account {a}: {what}"),
+                    reason: format!("credentials refused: {reason}"),
+                })
+            }
+            (r, _) => r,
+        }
+    }
+
+    fn set_aside(&self) -> u64 {
+        self.set_aside
+    }
+
+    fn accounts_failed(&self) -> u64 {
+        self.accounts_failed
+    }
+}
+
+impl AwsCollector<'_> {
+    fn collect_source(
+        &mut self,
+        s: &AwsSource,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        emit: &mut Emit<'_>,
+    ) -> Result<(), ModinputError> {
+        let in_account = s
+            .account
+            .as_deref()
+            .map(|a| format!(" of account {a}"))
+            .unwrap_or_default();
         // LookupEvents takes whole seconds; widen to cover the slice (de-duplication absorbs the overlap).
         let start = from.timestamp();
         let end = to.timestamp() + i64::from(to.timestamp_subsec_nanos() > 0);
@@ -697,7 +1056,7 @@ impl Collector for AwsCollector<'_> {
         loop {
             let page_no = pager.next_page(
                 &format!(
-                    "CloudTrail LookupEvents {} in {} ({start} .. {end})",
+                    "CloudTrail LookupEvents {} in {}{in_account} ({start} .. {end})",
                     s.event_name, s.region
                 ),
                 next.as_deref(),
@@ -713,13 +1072,13 @@ impl Collector for AwsCollector<'_> {
             }
             let body = body.to_string();
             let what = format!(
-                "CloudTrail LookupEvents {} in {} ({start} .. {end}) page {page_no}",
+                "CloudTrail LookupEvents {} in {}{in_account} ({start} .. {end}) page {page_no}",
                 s.event_name, s.region
             );
             let mut attempt = 0;
             let page: LookupPage = loop {
                 attempt += 1;
-                let resp = self.lookup(&what, &s.region, &body)?;
+                let resp = self.lookup(&what, s.account.as_deref(), &s.region, &body)?;
                 match serde_json::from_str::<LookupPage>(&resp.body) {
                     Ok(p) => break p,
                     Err(e) if attempt < MALFORMED_ATTEMPTS => {
@@ -794,10 +1153,6 @@ impl Collector for AwsCollector<'_> {
             }
         }
     }
-
-    fn set_aside(&self) -> u64 {
-        self.set_aside
-    }
 }
 
 #[cfg(test)]
@@ -810,6 +1165,36 @@ mod tests {
         assert_eq!(xml_text(doc, "AccessKeyId").as_deref(), Some("ASIAEXAMPLE"));
         assert_eq!(xml_text(doc, "SecretAccessKey").as_deref(), Some("s&k"));
         assert_eq!(xml_text(doc, "Nope"), None);
+    }
+
+    #[test]
+    fn describe_regions_items() {
+        let doc = r#"<?xml version="1.0" encoding="UTF-8"?>
+<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+  <requestId>59dbff89-35bd-4eac-99ed-be587EXAMPLE</requestId>
+  <regionInfo>
+    <item><regionName>us-east-1</regionName><regionEndpoint>ec2.us-east-1.amazonaws.com</regionEndpoint><optInStatus>opt-in-not-required</optInStatus></item>
+    <item><regionName>af-south-1</regionName><optInStatus>not-opted-in</optInStatus></item>
+    <item><regionEndpoint>ec2.x.amazonaws.com</regionEndpoint></item>
+    <item><regionName>a&amp;b</regionName></item>
+  </regionInfo>
+</DescribeRegionsResponse>"#;
+        let items = region_items(doc).unwrap();
+        assert_eq!(
+            items,
+            vec![
+                (Some("us-east-1".into()), Some("opt-in-not-required".into())),
+                (Some("af-south-1".into()), Some("not-opted-in".into())),
+                (None, None),
+                (Some("a&b".into()), None),
+            ]
+        );
+        assert!(region_items("<Response><Errors/></Response>").is_err());
+        let many = format!(
+            "<r><regionInfo>{}</regionInfo></r>",
+            "<item><regionName>us-east-1</regionName></item>".repeat(MAX_REGIONS + 1)
+        );
+        assert!(region_items(&many).unwrap_err().contains("more than"));
     }
 
     #[test]

@@ -370,6 +370,11 @@ impl Checkpoint {
         Ok(())
     }
 
+    /// Keys of every source with a checkpoint.
+    pub fn source_keys(&self) -> impl Iterator<Item = &str> {
+        self.state.sources.keys().map(String::as_str)
+    }
+
     /// The state of one source (tests and diagnostics).
     pub fn source(&self, source: &str) -> Option<&SourceState> {
         self.state.sources.get(source)
