@@ -466,7 +466,9 @@ impl<'h> AwsCollector<'h> {
         let home = self.cfg.home_region.clone();
         let what = format!(
             "EC2 DescribeRegions in {home}{}",
-            account.map(|a| format!(" for account {a}")).unwrap_or_default()
+            account
+                .map(|a| format!(" for account {a}"))
+                .unwrap_or_default()
         );
         let url = format!("{}/", self.cfg.ec2_url);
         let body = b"Action=DescribeRegions&Version=2016-11-15&AllRegions=false".to_vec();
@@ -770,10 +772,7 @@ impl<'h> AwsCollector<'h> {
             let mut slots = self.next_slot.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             let slot = slots.get(&key).map_or(now, |t| (*t).max(now));
-            slots.insert(
-                key,
-                slot.checked_add(lookup_interval()).unwrap_or(slot),
-            );
+            slots.insert(key, slot.checked_add(lookup_interval()).unwrap_or(slot));
             slot - now
         };
         if !wait.is_zero() {
@@ -964,7 +963,9 @@ impl Collector for AwsCollector<'_> {
                 let (c, accounts, results, next) = (self.clone(), &accounts, &results, &next);
                 scope.spawn(move || loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(account) = accounts.get(i) else { break };
+                    let Some(account) = accounts.get(i) else {
+                        break;
+                    };
                     let r = c.account_regions(account.as_deref());
                     results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
                 });
@@ -1016,12 +1017,10 @@ impl Collector for AwsCollector<'_> {
         emit: &mut Emit<'_>,
     ) -> Result<(), ModinputError> {
         match (self.collect_source(s, from, to, emit), &s.account) {
-            (Err(ModinputError::Auth { what, reason }), Some(a)) => {
-                Err(ModinputError::Forbidden {
-                    what: format!("account {a}: {what}"),
-                    reason: format!("credentials refused: {reason}"),
-                })
-            }
+            (Err(ModinputError::Auth { what, reason }), Some(a)) => Err(ModinputError::Forbidden {
+                what: format!("account {a}: {what}"),
+                reason: format!("credentials refused: {reason}"),
+            }),
             (r, _) => r,
         }
     }

@@ -405,7 +405,11 @@ fn collect_source<C: Collector, W: Write>(
 /// enabled, an account no longer listed (or not reachable this run), an operation removed.
 /// Their checkpoints are kept: a source that comes back resumes from where it stopped (at
 /// most the 89 days the APIs keep), and its remembered ids still prevent duplicates.
-fn note_absent_sources<C: Collector>(collector: &C, sources: &[C::Source], checkpoint: &Checkpoint) {
+fn note_absent_sources<C: Collector>(
+    collector: &C,
+    sources: &[C::Source],
+    checkpoint: &Checkpoint,
+) {
     let current: HashSet<String> = sources.iter().map(|s| collector.key(s)).collect();
     let absent: Vec<&str> = checkpoint
         .source_keys()

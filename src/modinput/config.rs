@@ -219,7 +219,11 @@ fn suffix_of(partition: &str) -> &'static str {
 /// The region a request to `url` is signed for, when the host names one
 /// (`sts.eu-west-1.amazonaws.com`).
 fn region_in_host(url: &str) -> Option<String> {
-    let host = url.parse::<ureq::http::Uri>().ok()?.host()?.to_ascii_lowercase();
+    let host = url
+        .parse::<ureq::http::Uri>()
+        .ok()?
+        .host()?
+        .to_ascii_lowercase();
     host.split('.').find(|p| is_region(p)).map(str::to_string)
 }
 
@@ -892,7 +896,10 @@ fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
                     format!("`{h}` is not a region name; expected a name such as us-east-1"),
                 ));
             }
-            if regions.first().is_some_and(|r| partition_of(r) != partition_of(&h)) {
+            if regions
+                .first()
+                .is_some_and(|r| partition_of(r) != partition_of(&h))
+            {
                 return Err(ModinputError::param(
                     "aws_home_region",
                     "is in another partition than regions; expected a region of the same partition",
@@ -1001,7 +1008,10 @@ fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
     )?;
     let organizations_region =
         region_in_host(&organizations_url).unwrap_or_else(|| org_home.to_string());
-    for (name, url) in [("aws_ec2_url", &ec2_url), ("aws_organizations_url", &organizations_url)] {
+    for (name, url) in [
+        ("aws_ec2_url", &ec2_url),
+        ("aws_organizations_url", &organizations_url),
+    ] {
         if url.contains("{region}") {
             return Err(ModinputError::param(
                 name,
@@ -1187,13 +1197,19 @@ mod tests {
                 "`aws_organization_role`",
             ),
             (
-                &[("regions", "all"), ("aws_ec2_url", "https://ec2.evil.example.com")][..],
+                &[
+                    ("regions", "all"),
+                    ("aws_ec2_url", "https://ec2.evil.example.com"),
+                ][..],
                 "`aws_ec2_url`",
             ),
             (
                 &[
                     ("regions", "all"),
-                    ("aws_organizations_url", "https://organizations.us-east-1.evil.com"),
+                    (
+                        "aws_organizations_url",
+                        "https://organizations.us-east-1.evil.com",
+                    ),
                 ][..],
                 "`aws_organizations_url`",
             ),
