@@ -299,6 +299,8 @@ pub struct Emu {
     pub token_expires_in: Value,
     /// Added before every data response (emulated network latency; served without the lock).
     pub latency: Duration,
+    /// Added before every AWS STS, Organizations and EC2 response (account set-up calls).
+    pub setup_latency: Duration,
     /// `x-ms-ratelimit-remaining-subscription-reads` sent with Activity Log pages.
     pub ratelimit_remaining: Option<u32>,
     /// splunkd is a search head cluster member (`shcluster/member/info` answers 200).
@@ -532,6 +534,7 @@ fn start_with(tls: bool) -> Shared {
         aws_bad_elements: Vec::new(),
         token_expires_in: json!(3599),
         latency: Duration::ZERO,
+        setup_latency: Duration::ZERO,
         in_flight: 0,
         max_in_flight: 0,
         shc_member: false,
@@ -601,6 +604,14 @@ fn handle(emu: &Shared, req: &Req) -> Resp {
     };
     if !latency.is_zero() && is_data_request(req) {
         std::thread::sleep(latency);
+    }
+    let setup_latency = emu.lock().unwrap().setup_latency;
+    if !setup_latency.is_zero()
+        && req.method == "POST"
+        && req.path() == "/"
+        && !is_data_request(req)
+    {
+        std::thread::sleep(setup_latency);
     }
     let resp = handle_now(emu, req);
     if is_data_request(req) {
@@ -1301,14 +1312,16 @@ fn lookup_events(e: &mut Emu, req: &Req) -> Resp {
         .aws_events
         .iter()
         .filter(|(r, rec)| {
-            let t = DateTime::parse_from_rfc3339(rec["eventTime"].as_str().unwrap())
-                .unwrap()
-                .timestamp() as f64;
+            // Cheap comparisons first: the bench holds tens of thousands of records.
             *r == region
                 && rec["recipientAccountId"] == caller.account.as_str()
                 && rec["eventName"] == name.as_str()
-                && t >= start
-                && t <= end
+                && {
+                    let t = DateTime::parse_from_rfc3339(rec["eventTime"].as_str().unwrap())
+                        .unwrap()
+                        .timestamp() as f64;
+                    t >= start && t <= end
+                }
         })
         .filter(|(_, rec)| {
             rec["eventID"]
