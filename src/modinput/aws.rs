@@ -183,69 +183,227 @@ fn xml_text(doc: &str, name: &str) -> Option<String> {
     }
 }
 
-/// Static keys of the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else
-/// `$HOME/.aws/credentials`), profile `AWS_PROFILE` (else `default`): `aws_access_key_id`,
-/// `aws_secret_access_key`, optional `aws_session_token`. `Ok(None)` when there is no such
-/// file or profile (the chain goes on); an error when the profile exists but lacks a key.
-/// Profiles that assume roles, SSO or credential processes (in `~/.aws/config`) are not read.
-fn profile_keys() -> Result<Option<Keys>, ModinputError> {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    let path = match env("AWS_SHARED_CREDENTIALS_FILE") {
-        Some(p) => std::path::PathBuf::from(p),
-        None => match env("HOME") {
-            Some(h) => std::path::Path::new(&h).join(".aws").join("credentials"),
-            None => return Ok(None),
-        },
-    };
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(None);
-    };
-    let profile = env("AWS_PROFILE").unwrap_or_else(|| "default".into());
-    let mut in_profile = false;
-    let mut found = false;
-    let mut values: HashMap<String, String> = HashMap::new();
-    for line in text.lines() {
-        let line = line.trim();
+/// One profile's settings (keys lower-cased), merged from the shared config file and the
+/// shared credentials file.
+type Profile = HashMap<String, String>;
+
+/// Sections of an AWS shared config or credentials file. In the config file (`config = true`)
+/// a profile section is `[profile NAME]` (or `[default]`); other section kinds (`sso-session`,
+/// `services`) are ignored. Comments start with `#` or `;`; indented lines under a key with an
+/// empty value are a nested block (e.g. `s3 =`) and are ignored.
+fn parse_profiles(text: &str, config: bool) -> HashMap<String, Profile> {
+    let mut out: HashMap<String, Profile> = HashMap::new();
+    let mut current: Option<String> = None;
+    let mut nested = false;
+    for raw in text.lines() {
+        let line = raw.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            in_profile = name.trim() == profile;
-            found |= in_profile;
+            let name = name.trim();
+            current = if !config || name == "default" {
+                Some(name.to_string())
+            } else {
+                name.strip_prefix("profile ")
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty())
+            };
+            if let Some(c) = &current {
+                out.entry(c.clone()).or_default();
+            }
+            nested = false;
             continue;
         }
-        if in_profile {
-            if let Some((k, v)) = line.split_once('=') {
-                values.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-            }
+        if nested && raw.starts_with([' ', '\t']) {
+            continue;
+        }
+        let Some(name) = &current else { continue };
+        if let Some((k, v)) = line.split_once('=') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+            nested = v.is_empty();
+            out.entry(name.clone()).or_default().insert(k, v);
         }
     }
-    if !found {
-        return Ok(None);
+    out
+}
+
+/// The profiles of the shared config file (`AWS_CONFIG_FILE`, else `$HOME/.aws/config`) and
+/// the shared credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else `$HOME/.aws/credentials`;
+/// its values win), and a description of the files for messages.
+fn shared_profiles() -> (HashMap<String, Profile>, String) {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let home = env("HOME").map(std::path::PathBuf::from);
+    let path = |var: &str, file: &str| {
+        env(var)
+            .map(std::path::PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".aws").join(file)))
+    };
+    let mut profiles: HashMap<String, Profile> = HashMap::new();
+    let mut files = Vec::new();
+    for (var, file, config) in [
+        ("AWS_CONFIG_FILE", "config", true),
+        ("AWS_SHARED_CREDENTIALS_FILE", "credentials", false),
+    ] {
+        let Some(p) = path(var, file) else { continue };
+        let Ok(text) = std::fs::read_to_string(&p) else {
+            continue;
+        };
+        files.push(p.display().to_string());
+        for (name, values) in parse_profiles(&text, config) {
+            profiles.entry(name).or_default().extend(values);
+        }
     }
-    let what = format!("AWS profile `{profile}` of {}", path.display());
-    let (Some(id), Some(secret)) = (
-        values.remove("aws_access_key_id"),
-        values.remove("aws_secret_access_key"),
-    ) else {
+    (profiles, files.join(" and "))
+}
+
+/// Settings that make a profile a credential source.
+const PROFILE_CREDENTIAL_KEYS: &[&str] = &[
+    "aws_access_key_id",
+    "role_arn",
+    "credential_process",
+    "sso_start_url",
+    "sso_session",
+    "sso_account_id",
+    "web_identity_token_file",
+    "credential_source",
+];
+
+/// Static keys of a profile (`aws_access_key_id`, `aws_secret_access_key`, optional
+/// `aws_session_token`); `Ok(None)` without an access key id.
+fn static_keys(p: &Profile, what: &str) -> Result<Option<Keys>, ModinputError> {
+    let Some(id) = p.get("aws_access_key_id") else {
+        return Ok(None);
+    };
+    let Some(secret) = p.get("aws_secret_access_key") else {
         return Err(ModinputError::Auth {
-            what,
-            reason: "the profile has no aws_access_key_id / aws_secret_access_key (role, SSO and process profiles are not supported)".into(),
+            what: what.to_string(),
+            reason: "aws_access_key_id without aws_secret_access_key".into(),
         });
     };
-    log::register_secret(&secret);
-    let token = values.remove("aws_session_token");
+    log::register_secret(secret);
+    let token = p.get("aws_session_token").cloned();
     if let Some(t) = &token {
         log::register_secret(t);
     }
-    log::debug(&format!("AWS credentials from {what}"));
     Ok(Some(Keys {
-        access_key_id: id,
-        secret: Secret::new(secret),
+        access_key_id: id.clone(),
+        secret: Secret::new(secret.clone()),
         session_token: token.map(Secret::new),
         expires: None,
     }))
 }
+
+/// Longest output read from a `credential_process` (its JSON is a few hundred bytes).
+const MAX_PROCESS_OUTPUT: u64 = 64 * 1024;
+/// How long a `credential_process` may run.
+const PROCESS_TIMEOUT: StdDuration = StdDuration::from_secs(60);
+
+/// Run a profile's `credential_process` (through `/bin/sh -c`, as the AWS SDKs do on Unix;
+/// stdin empty, stderr discarded) and read the documented JSON from its stdout: `Version` 1,
+/// `AccessKeyId`, `SecretAccessKey`, optional `SessionToken` and `Expiration`. Its output is
+/// never logged, not even in an error (a JSON error names only its kind and position); a
+/// process that runs longer than [`PROCESS_TIMEOUT`] is killed.
+fn credential_process(cmd: &str, what: &str) -> Result<Keys, ModinputError> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let what = format!("{what}: credential_process");
+    let err = |reason: String| ModinputError::Auth {
+        what: what.clone(),
+        reason,
+    };
+    let mut child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| err(format!("cannot start it: {e}")))?;
+    let Some(stdout) = child.stdout.take() else {
+        return Err(err("no stdout".into()));
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = stdout.take(MAX_PROCESS_OUTPUT + 1).read_to_end(&mut v);
+        let _ = tx.send(v);
+    });
+    let deadline = Instant::now() + PROCESS_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(StdDuration::from_millis(10))
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(err(format!(
+                    "did not finish within {} s; killed",
+                    PROCESS_TIMEOUT.as_secs()
+                )));
+            }
+            Err(e) => return Err(err(format!("cannot wait for it: {e}"))),
+        }
+    };
+    // A descendant may still hold stdout open: wait for it only until the deadline.
+    let out = rx
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        .map_err(|_| err("its stdout was not closed".into()))?;
+    if !status.success() {
+        return Err(err(format!("{status} (its output is not logged)")));
+    }
+    if out.len() as u64 > MAX_PROCESS_OUTPUT {
+        return Err(err(format!(
+            "more than {MAX_PROCESS_OUTPUT} bytes of output (not logged)"
+        )));
+    }
+    #[derive(Deserialize)]
+    struct Doc {
+        #[serde(rename = "Version")]
+        version: u32,
+        #[serde(rename = "AccessKeyId")]
+        access_key_id: String,
+        #[serde(rename = "SecretAccessKey")]
+        secret_access_key: String,
+        #[serde(rename = "SessionToken", default)]
+        session_token: Option<String>,
+        #[serde(rename = "Expiration", default)]
+        expiration: Option<String>,
+    }
+    let d: Doc = serde_json::from_slice(&out).map_err(|e| {
+        err(format!(
+            "its output is not the documented JSON ({:?} error at line {} column {}; the output is not logged)",
+            e.classify(),
+            e.line(),
+            e.column()
+        ))
+    })?;
+    log::register_secret(&d.secret_access_key);
+    if let Some(t) = &d.session_token {
+        log::register_secret(t);
+    }
+    if d.version != 1 {
+        return Err(err(format!("Version {} (expected 1)", d.version)));
+    }
+    let expires = match d.expiration.as_deref() {
+        None => None,
+        Some(e) => Some(
+            parse_api_time(e).ok_or_else(|| err("Expiration is not an ISO-8601 time".into()))?,
+        ),
+    };
+    log::debug(&format!("AWS credentials from {what}"));
+    Ok(Keys {
+        access_key_id: d.access_key_id,
+        secret: Secret::new(d.secret_access_key),
+        session_token: d.session_token.map(Secret::new),
+        expires,
+    })
+}
+
+/// Longest chain of `source_profile` links followed.
+const MAX_PROFILE_CHAIN: usize = 5;
 
 /// One account's session slot: locked while its keys are fetched, so concurrent clones
 /// assume a role once, and different accounts do not wait for each other.
@@ -542,7 +700,8 @@ impl<'h> AwsCollector<'h> {
         }
     }
 
-    /// The standard AWS credential chain: environment, shared credentials file profile, web
+    /// The standard AWS credential chain: environment, shared config/credentials file profile
+    /// ([`AwsCollector::profile_keys`]), web
     /// identity (IRSA), ECS container credentials, EC2 instance metadata (IMDSv2). The first source that is configured is
     /// used; its failure is the error (no silent fall-through to another identity).
     fn chain_keys(&self) -> Result<Keys, ModinputError> {
@@ -561,7 +720,7 @@ impl<'h> AwsCollector<'h> {
                 expires: None,
             });
         }
-        if let Some(keys) = profile_keys()? {
+        if let Some(keys) = self.profile_keys()? {
             return Ok(keys);
         }
         if let (Some(file), Some(arn)) = (env("AWS_WEB_IDENTITY_TOKEN_FILE"), env("AWS_ROLE_ARN")) {
@@ -780,13 +939,145 @@ impl<'h> AwsCollector<'h> {
         }
     }
 
+    /// The shared-file profile `AWS_PROFILE` (else `default`), if it is a credential source.
+    /// `Ok(None)` (the chain goes on) when no file has it, or when `default` has no credential
+    /// settings (a config file with only a region); a profile named by `AWS_PROFILE` without
+    /// credentials is an error.
+    fn profile_keys(&self) -> Result<Option<Keys>, ModinputError> {
+        let named = std::env::var("AWS_PROFILE").ok().filter(|v| !v.is_empty());
+        let profile = named.clone().unwrap_or_else(|| "default".into());
+        let (profiles, files) = shared_profiles();
+        let Some(p) = profiles.get(&profile) else {
+            return Ok(None);
+        };
+        if named.is_none() && !PROFILE_CREDENTIAL_KEYS.iter().any(|k| p.contains_key(*k)) {
+            return Ok(None);
+        }
+        let keys = self.resolve_profile(&profiles, &profile, &files, &mut Vec::new())?;
+        log::debug(&format!("AWS credentials from AWS profile `{profile}`"));
+        Ok(Some(keys))
+    }
+
+    /// The keys of profile `name`: a role profile (`role_arn` + `source_profile`, optional
+    /// `external_id` and `role_session_name`) assumes its role with its source profile's keys
+    /// (at most [`MAX_PROFILE_CHAIN`] links, no loops; `source_profile` naming the profile
+    /// itself uses its static keys); otherwise static keys; otherwise `credential_process`.
+    /// SSO, `credential_source`, `mfa_serial` and `web_identity_token_file` profiles are
+    /// refused with the reason.
+    fn resolve_profile(
+        &self,
+        profiles: &HashMap<String, Profile>,
+        name: &str,
+        files: &str,
+        chain: &mut Vec<String>,
+    ) -> Result<Keys, ModinputError> {
+        let what = format!("AWS profile `{name}` of {files}");
+        let err = |reason: &str| ModinputError::Auth {
+            what: what.clone(),
+            reason: reason.to_string(),
+        };
+        let Some(p) = profiles.get(name) else {
+            return Err(err("no such profile"));
+        };
+        if ["sso_start_url", "sso_session", "sso_account_id"]
+            .iter()
+            .any(|k| p.contains_key(*k))
+        {
+            return Err(err("SSO profiles are not supported: their token comes from an interactive `aws sso login` and expires within hours, which an unattended input cannot renew; use a role profile, credential_process or another source of the chain"));
+        }
+        if let Some(arn) = p.get("role_arn") {
+            if p.contains_key("mfa_serial") {
+                return Err(err(
+                    "mfa_serial needs a code typed by a person; not supported",
+                ));
+            }
+            if p.contains_key("credential_source") {
+                return Err(err("credential_source is not supported; use source_profile, or aws_auth = chain without a profile"));
+            }
+            if !super::config::is_role_arn(arn) {
+                return Err(err(
+                    "role_arn is not a role ARN (arn:aws:iam::123456789012:role/NAME)",
+                ));
+            }
+            let Some(src) = p.get("source_profile") else {
+                return Err(err("role_arn without source_profile is not supported"));
+            };
+            if chain.iter().any(|c| c == name) {
+                return Err(err("source_profile links form a loop"));
+            }
+            if chain.len() >= MAX_PROFILE_CHAIN {
+                return Err(err("more than 5 source_profile links"));
+            }
+            chain.push(name.to_string());
+            if !profiles.contains_key(src) {
+                return Err(err(&format!(
+                    "source_profile `{}` is not a profile of these files",
+                    excerpt(src)
+                )));
+            }
+            let base = if src == name {
+                static_keys(p, &what)?.ok_or_else(|| {
+                    err("source_profile names the profile itself, which has no static keys")
+                })?
+            } else {
+                self.resolve_profile(profiles, src, files, chain)?
+            };
+            if let Some(x) = p.get("external_id") {
+                if !(2..=1224).contains(&x.len()) {
+                    return Err(err("external_id must be 2 to 1224 characters"));
+                }
+            }
+            let session = p
+                .get("role_session_name")
+                .filter(|s| {
+                    (2..=64).contains(&s.len())
+                        && s.chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+                })
+                .map(String::as_str)
+                .unwrap_or("t1651-cloud-audit");
+            return self.assume_role_with(
+                arn,
+                &base,
+                p.get("external_id").map(String::as_str),
+                session,
+            );
+        }
+        if let Some(keys) = static_keys(p, &what)? {
+            return Ok(keys);
+        }
+        if let Some(cmd) = p.get("credential_process") {
+            return credential_process(cmd, &what);
+        }
+        if p.contains_key("web_identity_token_file") {
+            return Err(err("web_identity_token_file in a profile is not supported; set AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN in splunkd's environment"));
+        }
+        Err(err("the profile has no credentials (expected aws_access_key_id + aws_secret_access_key, role_arn + source_profile, or credential_process)"))
+    }
+
     fn assume_role(&self, arn: &str, base: &Keys) -> Result<Keys, ModinputError> {
+        self.assume_role_with(
+            arn,
+            base,
+            self.cfg.external_id.as_deref(),
+            "t1651-cloud-audit",
+        )
+    }
+
+    fn assume_role_with(
+        &self,
+        arn: &str,
+        base: &Keys,
+        external_id: Option<&str>,
+        session: &str,
+    ) -> Result<Keys, ModinputError> {
         let url = format!("{}/", self.cfg.sts_url);
         let mut body = format!(
-            "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName=t1651-cloud-audit&DurationSeconds=3600",
-            utf8_percent_encode(arn, NON_ALPHANUMERIC)
+            "Action=AssumeRole&Version=2011-06-15&RoleArn={}&RoleSessionName={}&DurationSeconds=3600",
+            utf8_percent_encode(arn, NON_ALPHANUMERIC),
+            utf8_percent_encode(session, NON_ALPHANUMERIC)
         );
-        if let Some(x) = &self.cfg.external_id {
+        if let Some(x) = external_id {
             body.push_str(&format!(
                 "&ExternalId={}",
                 utf8_percent_encode(x, NON_ALPHANUMERIC)
@@ -1164,6 +1455,28 @@ mod tests {
         assert_eq!(xml_text(doc, "AccessKeyId").as_deref(), Some("ASIAEXAMPLE"));
         assert_eq!(xml_text(doc, "SecretAccessKey").as_deref(), Some("s&k"));
         assert_eq!(xml_text(doc, "Nope"), None);
+    }
+
+    #[test]
+    fn shared_file_profiles() {
+        let config = "# comment\n[default]\nregion = eu-west-1\n[profile a]\nrole_arn = arn:aws:iam::123456789012:role/r\ns3 =\n  source_profile = nested-not-a-setting\nSource_Profile = b\n[sso-session corp]\nsso_start_url = x\n[profile ]\nx = 1\n[plain]\ny = 2\n";
+        let p = parse_profiles(config, true);
+        assert_eq!(p["default"]["region"], "eu-west-1");
+        assert_eq!(
+            p["a"]["source_profile"], "b",
+            "keys are case-insensitive; nested blocks ignored"
+        );
+        assert_eq!(p["a"]["s3"], "");
+        assert_eq!(
+            p.len(),
+            2,
+            "sso-session, empty and non-profile sections are not profiles: {p:?}"
+        );
+        let creds = parse_profiles(
+            "[a]\naws_access_key_id = AKIA\n; c\naws_secret_access_key = s=k\n",
+            false,
+        );
+        assert_eq!(creds["a"]["aws_secret_access_key"], "s=k");
     }
 
     #[test]

@@ -96,8 +96,9 @@ fn azure_auth(stanza: &Stanza) -> Result<AzureAuth, ModinputError> {
 pub enum AwsAuth {
     /// `access_key_id` + secret access key from storage/passwords (`credential`).
     AccessKey,
-    /// The standard chain: environment, web identity (IRSA), ECS container credentials, EC2
-    /// instance metadata (IMDSv2), in that order; the first that is configured is used.
+    /// The standard chain: environment, shared config/credentials file profile, web identity
+    /// (IRSA), ECS container credentials, EC2 instance metadata (IMDSv2), in that order; the
+    /// first that is configured is used.
     Chain,
 }
 
@@ -336,7 +337,8 @@ pub fn is_region(s: &str) -> bool {
         && !parts[parts.len() - 1].is_empty()
 }
 
-fn is_role_arn(s: &str) -> bool {
+/// A role ARN of any partition: `arn:aws:iam::123456789012:role/NAME`.
+pub fn is_role_arn(s: &str) -> bool {
     let parts: Vec<&str> = s.splitn(6, ':').collect();
     parts.len() == 6
         && parts[0] == "arn"

@@ -39,7 +39,7 @@ pub const PARAMS: &[ParamSpec] = &[
     p("client_id", "Azure client ID", "Azure only, required: the application (client) ID of the app registration."),
     p("subscription_ids", "Azure subscription IDs", "Azure only: comma-separated subscription IDs. Empty: every subscription the app registration can read."),
     p("environment", "Azure environment", "Azure only: public (default), usgov or china."),
-    p("aws_auth", "AWS authentication", "AWS only: access_key (default; access_key_id plus the secret key stored as the credential) or chain (the standard chain: environment, shared credentials file profile, web identity/IRSA, ECS container credentials, EC2 instance metadata with IMDSv2; no credential)."),
+    p("aws_auth", "AWS authentication", "AWS only: access_key (default; access_key_id plus the secret key stored as the credential) or chain (the standard chain: environment, shared config/credentials file profile (static keys, role_arn + source_profile, or credential_process; not SSO), web identity/IRSA, ECS container credentials, EC2 instance metadata with IMDSv2; no credential)."),
     p("access_key_id", "AWS access key ID", "AWS only, required: the access key ID whose secret key is stored in the credential."),
     p("role_arn", "AWS role ARN", "AWS only, optional: a role to assume with STS AssumeRole before calling CloudTrail (and, with aws_organization_role, before listing the organization)."),
     p("external_id", "AWS external ID", "AWS only, optional: the ExternalId sent with AssumeRole (role_arn and aws_organization_role) when the role's trust policy requires one."),
