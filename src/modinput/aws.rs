@@ -1184,8 +1184,11 @@ fn is_bad_keys(kind: &str) -> bool {
     .any(|c| kind.contains(c))
 }
 
-/// `(regionName, optInStatus)` of every `regionInfo/item` of a DescribeRegions answer.
-fn region_items(doc: &str) -> Result<Vec<(Option<String>, Option<String>)>, String> {
+/// `regionName` and `optInStatus` of one `regionInfo/item` (either may be missing).
+type RegionItem = (Option<String>, Option<String>);
+
+/// Every `regionInfo/item` of a DescribeRegions answer.
+fn region_items(doc: &str) -> Result<Vec<RegionItem>, String> {
     let mut r = Reader::from_str(doc);
     let mut path: Vec<Vec<u8>> = Vec::new();
     let mut text = String::new();
@@ -1246,7 +1249,9 @@ impl Collector for AwsCollector<'_> {
         } else {
             vec![None]
         };
-        let results: Mutex<Vec<Option<Result<Vec<String>, ModinputError>>>> =
+        // One slot per account: its regions, or why it could not be set up.
+        type Regions = Result<Vec<String>, ModinputError>;
+        let results: Mutex<Vec<Option<Regions>>> =
             Mutex::new((0..accounts.len()).map(|_| None).collect());
         let next = AtomicUsize::new(0);
         std::thread::scope(|scope| {
