@@ -552,9 +552,26 @@ fn organization_paging_loop_is_an_error() {
         "{}",
         out.stderr
     );
-    let e = emu.lock().unwrap();
-    assert_eq!(e.list_accounts_calls, 2, "stopped at the repeated token");
-    assert!(lookup_scopes_empty(&e.log));
+    {
+        let e = emu.lock().unwrap();
+        assert_eq!(e.list_accounts_calls, 2, "stopped at the repeated token");
+        assert!(lookup_scopes_empty(&e.log));
+    }
+
+    // The page cap applies to ListAccounts too: six accounts, two per page, max_pages = 2.
+    emu.lock().unwrap().org_repeat_token = false;
+    let mut capped = params.clone();
+    capped.push(("max_pages".into(), "2".into()));
+    let out = run(&emu, &cp, "t1651_cloud_audit://orgcap", &capped);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.lines().any(|l| l.starts_with("ERROR")
+            && l.contains("Organizations ListAccounts")
+            && l.contains("max_pages = 2")),
+        "{}",
+        out.stderr
+    );
+    assert!(lookup_scopes_empty(&emu.lock().unwrap().log));
 }
 
 fn lookup_scopes_empty(log: &[Req]) -> bool {
@@ -593,4 +610,63 @@ fn organization_listing_refused_names_the_permission() {
         out.stderr
     );
     assert!(out.events.is_empty());
+}
+
+/// Credentials refused by CloudTrail in one member account fail that account's sources only
+/// (in a single-account stanza the same refusal stops the stanza: nothing else could work).
+#[test]
+fn member_account_refused_by_cloudtrail_does_not_stop_the_others() {
+    let emu = start();
+    let now = Utc::now();
+    {
+        let mut e = emu.lock().unwrap();
+        e.org_accounts = vec![
+            ("111111111111".into(), "ACTIVE".into()),
+            ("444444444444".into(), "ACTIVE".into()),
+        ];
+        e.lookup_refused_accounts.insert("111111111111".into());
+    }
+    for (i, a) in ["111111111111", "444444444444"].iter().enumerate() {
+        load(
+            &emu,
+            500 + i as u64,
+            60,
+            a,
+            "us-east-1",
+            now - Duration::hours(2),
+            now - Duration::minutes(1),
+        );
+    }
+    let base = emu.lock().unwrap().base_url.clone();
+    let params = with(
+        &base,
+        &[
+            ("regions", "us-east-1"),
+            ("aws_organization_role", "T1651Audit"),
+            ("aws_organizations_url", &base),
+            // One at a time: a stanza-wide stop at the first refusal would skip the rest.
+            ("workers", "1"),
+        ],
+    );
+    let cp = checkpoint_dir("aws-org-refused-member");
+    let out = run(&emu, &cp, "t1651_cloud_audit://orgref", &params);
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert_exactly_once(
+        &ids(&out.events),
+        &records(&emu, &["444444444444"], &["us-east-1"]),
+    );
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("ERROR"))
+        .collect();
+    assert_eq!(
+        errors.len(),
+        4,
+        "one per event name of the refused account: {}",
+        out.stderr
+    );
+    assert!(errors
+        .iter()
+        .all(|l| l.contains("account 111111111111") && l.contains("UnrecognizedClientException")));
 }

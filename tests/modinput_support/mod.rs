@@ -271,6 +271,8 @@ pub struct Emu {
     /// the accounts whose role trust policy refuses the management account.
     pub org_role: String,
     pub org_denied: HashSet<String>,
+    /// Accounts whose sessions LookupEvents refuses (UnrecognizedClientException).
+    pub lookup_refused_accounts: HashSet<String>,
     /// ListAccounts calls served, and DescribeRegions calls as (caller account, scope region, AllRegions).
     pub list_accounts_calls: u32,
     pub describe_regions_calls: Vec<(String, String, String)>,
@@ -514,6 +516,7 @@ fn start_with(tls: bool) -> Shared {
         org_repeat_token: false,
         org_role: "T1651Audit".into(),
         org_denied: HashSet::new(),
+        lookup_refused_accounts: HashSet::new(),
         list_accounts_calls: 0,
         describe_regions_calls: Vec::new(),
         account_regions: HashMap::new(),
@@ -1269,6 +1272,12 @@ fn lookup_events(e: &mut Emu, req: &Req) -> Resp {
         Ok(c) => c,
         Err(r) => return r,
     };
+    if e.lookup_refused_accounts.contains(&caller.account) {
+        return Resp::json(
+            403,
+            &json!({"__type": "UnrecognizedClientException", "message": "The security token included in the request is invalid."}),
+        );
+    }
     match fault {
         Some(Fault::Status(s)) => {
             return Resp::json(
