@@ -670,3 +670,83 @@ fn member_account_refused_by_cloudtrail_does_not_stop_the_others() {
         .iter()
         .all(|l| l.contains("account 111111111111") && l.contains("UnrecognizedClientException")));
 }
+
+/// LookupEvents pacing holds per account and region when accounts are collected concurrently:
+/// the k-th call of one account in one region comes at least k × the pacing after its first
+/// (less a margin for the first call's own send delay), whatever `workers` is.
+#[test]
+fn lookup_pacing_is_per_account_and_region() {
+    let emu = start();
+    let now = Utc::now();
+    {
+        let mut e = emu.lock().unwrap();
+        e.org_accounts = vec![
+            ("111111111111".into(), "ACTIVE".into()),
+            ("444444444444".into(), "ACTIVE".into()),
+        ];
+    }
+    for (i, a) in ["111111111111", "444444444444"].iter().enumerate() {
+        load(
+            &emu,
+            600 + i as u64,
+            400,
+            a,
+            "us-east-1",
+            now - Duration::minutes(50),
+            now - Duration::minutes(1),
+        );
+    }
+    let base = emu.lock().unwrap().base_url.clone();
+    let params = with(
+        &base,
+        &[
+            ("regions", "us-east-1"),
+            ("aws_organization_role", "T1651Audit"),
+            ("aws_organizations_url", &base),
+            ("workers", "8"),
+            ("start_from", "-1h"),
+        ],
+    );
+    let cp = checkpoint_dir("aws-org-pacing");
+    let xml = input_xml(&base, &cp, "t1651_cloud_audit://orgpace", &as_refs(&params));
+    let out = run_bin(
+        &[],
+        xml.as_bytes(),
+        &[("T1651_MODINPUT_AWS_PACING_MS", "200")],
+    );
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_no_secret("stderr", &out.stderr);
+    let e = emu.lock().unwrap();
+    let mut per_account: BTreeMap<String, Vec<std::time::Instant>> = BTreeMap::new();
+    for r in e.log.iter().filter(|r| {
+        r.header("x-amz-target")
+            .is_some_and(|t| t.contains("LookupEvents"))
+    }) {
+        let akid = r
+            .header("authorization")
+            .unwrap()
+            .split("Credential=")
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
+        let account = e.sessions.get(akid).map(|s| s.2.clone()).unwrap();
+        per_account.entry(account).or_default().push(r.at);
+    }
+    assert_eq!(per_account.len(), 2);
+    for (account, mut times) in per_account {
+        times.sort();
+        assert!(times.len() >= 6, "{account}: {} calls", times.len());
+        // Slots are reserved 200 ms apart; a call may leave its slot late (load), so compare
+        // each call with the first, less a margin for the first call's own delay.
+        for (k, t) in times.iter().enumerate().skip(1) {
+            let floor = std::time::Duration::from_millis(200 * k as u64 - 100);
+            assert!(
+                *t - times[0] >= floor,
+                "{account}: call {k} only {:?} after the first",
+                *t - times[0]
+            );
+        }
+    }
+}
