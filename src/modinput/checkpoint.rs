@@ -162,7 +162,7 @@ impl Checkpoint {
 
     /// Open (or create) the checkpoint of `stanza`, replaying (and folding in) the journal of a
     /// previous run that did not finish; journal lines that are not complete are ignored (see
-    /// [`parse_journal_line`]). A corrupt checkpoint file is an error: starting over would
+    /// `parse_journal_line`). A corrupt checkpoint file is an error: starting over would
     /// resend everything, so the operator decides (delete the file to start over).
     pub fn open(dir: &Path, stanza: &str, retention: Duration) -> Result<Self, ModinputError> {
         std::fs::create_dir_all(dir)
