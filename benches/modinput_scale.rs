@@ -10,6 +10,11 @@
 //!   stanza per account, as deployed: splunkd runs each enabled input stanza as its
 //!   own process, so the accounts run as that many concurrent processes, LookupEvents paced
 //!   at the default 2 requests/s per region within each.
+//! * AWS Organizations: `T1651_BENCH_ACCOUNTS` (50) ACTIVE member accounts listed by one stanza
+//!   (`aws_organization_role`, `regions = all`: each account's 17 default regions from
+//!   DescribeRegions), one process; `T1651_BENCH_ORG_EVENTS` (8) events per account and region;
+//!   every STS, Organizations and EC2 call also answered after the latency; one first run and
+//!   one next run per `workers` value in `T1651_BENCH_ORG_WORKERS` (8,64).
 //!
 //! Reports wall time per run and peak RSS per process: `VmHWM` of /proc/<pid>/status, read
 //! every 10 ms until the process exits (a high-water mark of the process's own address space;
@@ -23,7 +28,7 @@ use std::io::{Read, Write};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{Duration, Utc};
-use modinput_support::fixtures::{aws_backlog, azure_backlog};
+use modinput_support::fixtures::{aws_account_backlog, aws_backlog, azure_backlog};
 use modinput_support::*;
 
 const REGIONS: &[&str] = &[
@@ -264,17 +269,101 @@ fn aws(latency: StdDuration) {
     );
 }
 
+fn aws_org(latency: StdDuration) {
+    let accounts = env_num("T1651_BENCH_ACCOUNTS", 50) as usize;
+    let per_region = env_num("T1651_BENCH_ORG_EVENTS", 8) as usize;
+    let workers: Vec<usize> = std::env::var("T1651_BENCH_ORG_WORKERS")
+        .unwrap_or_else(|_| "8,64".into())
+        .split(',')
+        .filter_map(|w| w.trim().parse().ok())
+        .collect();
+    let emu = start();
+    let now = Utc::now();
+    {
+        let mut e = emu.lock().unwrap();
+        for a in 0..accounts {
+            let id = format!("{:012}", 200_000_000_000u64 + a as u64);
+            for (i, r) in REGIONS.iter().enumerate() {
+                for ev in aws_account_backlog(
+                    (a * 100 + i) as u64,
+                    per_region,
+                    &id,
+                    r,
+                    now - Duration::minutes(55),
+                    now - Duration::minutes(6),
+                ) {
+                    e.aws_events.push((r.to_string(), ev));
+                }
+            }
+            e.org_accounts.push((id, "ACTIVE".into()));
+        }
+        e.org_page_size = 20;
+        e.latency = latency;
+        e.setup_latency = latency;
+    }
+    let base = emu.lock().unwrap().base_url.clone();
+    for w in workers {
+        let mut params = aws_params(&base);
+        params.retain(|(k, _)| {
+            !matches!(
+                k.as_str(),
+                "regions" | "settle_lag" | "late_window" | "overlap"
+            )
+        });
+        params.extend(
+            [
+                ("regions", "all"),
+                ("start_from", "-1h"),
+                ("aws_organization_role", "T1651Audit"),
+                ("aws_organizations_url", base.as_str()),
+                ("aws_ec2_url", base.as_str()),
+                ("workers", &w.to_string()),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let cp = checkpoint_dir(&format!("bench-aws-org-{w}"));
+        let mut line = format!(
+            "aws organization {accounts} accounts x {} regions x 4 event names, {} ms latency, one process, workers {w}:",
+            REGIONS.len(),
+            latency.as_millis()
+        );
+        for run in ["first run", "next run"] {
+            emu.lock().unwrap().log.clear();
+            let u = start_input(input_xml(
+                &base,
+                &cp,
+                "t1651_cloud_audit://org",
+                &as_refs(&params),
+            ))();
+            assert_eq!(u.status, 0, "{}", u.stderr);
+            line.push_str(&format!(
+                " {run} {:.1} s ({} events, {} requests, peak RSS {});",
+                u.wall.as_secs_f64(),
+                u.events,
+                emu.lock().unwrap().log.len(),
+                mib(u.max_rss_kib)
+            ));
+        }
+        println!("{line}");
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` would pass nothing: run only as a bench.
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
     let latency = StdDuration::from_millis(env_num("T1651_BENCH_LATENCY_MS", 200));
-    let which = std::env::var("T1651_BENCH_CLOUDS").unwrap_or_else(|_| "azure,aws".into());
-    if which.contains("azure") {
+    let which = std::env::var("T1651_BENCH_CLOUDS").unwrap_or_else(|_| "azure,aws,org".into());
+    let which: Vec<&str> = which.split(',').map(str::trim).collect();
+    if which.contains(&"azure") {
         azure(latency);
     }
-    if which.contains("aws") {
+    if which.contains(&"aws") {
         aws(latency);
+    }
+    if which.contains(&"org") {
+        aws_org(latency);
     }
 }

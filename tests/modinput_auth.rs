@@ -1,6 +1,7 @@
 //! Credential sources other than a stored secret (issue 13, "Credentials"), against the
 //! loopback emulators: Azure managed identity (IMDS) and workload identity federation; the AWS
-//! standard chain (environment, web identity, ECS, IMDSv2) and AssumeRole with ExternalId.
+//! standard chain (environment, shared-file profiles: static keys, role profiles and
+//! credential_process; web identity, ECS, IMDSv2) and AssumeRole with ExternalId.
 //! The metadata endpoints are pointed at the emulator with T1651_MODINPUT_IMDS_URL /
 //! T1651_MODINPUT_ECS_URL, which the input honours only for loopback with the test-only switch.
 
@@ -23,6 +24,7 @@ const NO_AWS_ENV: &[(&str, &str)] = &[
         "AWS_SHARED_CREDENTIALS_FILE",
         "/nonexistent/t1651-no-aws-credentials",
     ),
+    ("AWS_CONFIG_FILE", "/nonexistent/t1651-no-aws-config"),
     ("AWS_PROFILE", ""),
 ];
 
@@ -299,6 +301,167 @@ fn aws_chain_shared_credentials_profile() {
         "{}",
         out.stderr
     );
+}
+
+/// Environment for a profile test: the two shared files in `dir`, profile `profile`.
+fn profile_env<'a>(
+    config: &'a str,
+    credentials: &'a str,
+    profile: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    let mut env = NO_AWS_ENV.to_vec();
+    env.retain(|(k, _)| {
+        !matches!(
+            *k,
+            "AWS_SHARED_CREDENTIALS_FILE" | "AWS_CONFIG_FILE" | "AWS_PROFILE"
+        )
+    });
+    env.push(("AWS_CONFIG_FILE", config));
+    env.push(("AWS_SHARED_CREDENTIALS_FILE", credentials));
+    env.push(("AWS_PROFILE", profile));
+    env
+}
+
+/// A role profile of ~/.aws/config (`role_arn` + `source_profile`, `external_id`,
+/// `role_session_name`) assumes its role with the source profile's static keys from the
+/// credentials file; the STS call is signed with those keys and carries the profile's settings.
+#[test]
+fn aws_chain_role_profile_of_the_config_file() {
+    let (emu, base) = aws_emu();
+    emu.lock().unwrap().external_id = Some("prof-xid-77".into());
+    let dir = checkpoint_dir("auth-role-profile-files");
+    let (config, credentials) = (format!("{dir}/config"), format!("{dir}/credentials"));
+    std::fs::write(
+        &config,
+        format!("[default]\nregion = eu-west-1\n\n[profile splunk]\nrole_arn = {ROLE_ARN}\nsource_profile = keys\nexternal_id = prof-xid-77\nrole_session_name = splunk-audit\ns3 =\n  max_concurrent_requests = 20\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        &credentials,
+        format!("[keys]\naws_access_key_id = {AWS_KEY_ID}\naws_secret_access_key = {AWS_SECRET}\n"),
+    )
+    .unwrap();
+    let env = profile_env(&config, &credentials, "splunk");
+    let out = run(&emu, "auth-role-profile", &chain_params(&base), &env);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.events.len(), 30);
+    let e = emu.lock().unwrap();
+    assert_eq!(e.sts_calls, 1);
+    assert_eq!(e.assume_calls[0].0, ROLE_ARN);
+    assert_eq!(e.assume_calls[0].2.as_deref(), Some("prof-xid-77"));
+    let sts = e
+        .log
+        .iter()
+        .find(|r| r.body_str().starts_with("Action=AssumeRole"))
+        .unwrap();
+    assert_eq!(
+        form_decode(&sts.body_str())["RoleSessionName"],
+        "splunk-audit"
+    );
+    assert!(sts
+        .header("authorization")
+        .unwrap()
+        .contains(&format!("Credential={AWS_KEY_ID}/")));
+    drop(e);
+    no_password_read(&emu);
+
+    // A loop of source_profile links, an SSO profile, MFA: errors naming the profile and why.
+    for (text, needle) in [
+        (
+            format!("[profile splunk]\nrole_arn = {ROLE_ARN}\nsource_profile = other\n[profile other]\nrole_arn = {ROLE_ARN}\nsource_profile = splunk\n"),
+            "loop",
+        ),
+        (
+            "[profile splunk]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Audit\n".to_string(),
+            "SSO profiles are not supported",
+        ),
+        (
+            format!("[profile splunk]\nrole_arn = {ROLE_ARN}\nsource_profile = keys\nmfa_serial = arn:aws:iam::123456789012:mfa/u\n"),
+            "mfa_serial",
+        ),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let out = run(&emu, "auth-role-profile-bad", &chain_params(&base), &env);
+        assert_eq!(out.code, Some(1), "{}", out.stderr);
+        assert!(
+            out.stderr.lines().any(|l| l.starts_with("ERROR")
+                && l.contains("AWS profile `")
+                && l.contains(needle)),
+            "{needle}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// `credential_process`: its JSON gives the keys; its output never reaches a log line, not when
+/// it succeeds, fails or prints something that is not the documented JSON.
+#[test]
+fn aws_chain_credential_process() {
+    let (emu, base) = aws_emu();
+    let dir = checkpoint_dir("auth-process-files");
+    let (config, credentials) = (format!("{dir}/config"), format!("{dir}/nonexistent"));
+    let script = format!("{dir}/creds.sh");
+    let write_script = |body: &str| {
+        std::fs::write(&script, format!("#!/bin/sh\n{body}\n")).unwrap();
+    };
+    std::fs::write(
+        &config,
+        format!("[default]\ncredential_process = /bin/sh {script} --profile x\n"),
+    )
+    .unwrap();
+    write_script(&format!(
+        "echo 'PROCESS-STDERR-SECRET' >&2\n[ \"$2\" = x ] || exit 9\nprintf '{{\"Version\": 1, \"AccessKeyId\": \"{AWS_KEY_ID}\", \"SecretAccessKey\": \"{AWS_SECRET}\"}}'"
+    ));
+    // AWS_PROFILE unset: the default profile.
+    let env = profile_env(&config, &credentials, "");
+    let out = run(&emu, "auth-process", &chain_params(&base), &env);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.events.len(), 30);
+    assert!(!out.stderr.contains("PROCESS-STDERR-SECRET"));
+    no_password_read(&emu);
+
+    for (body, needle) in [
+        (
+            format!("printf '{{\"Version\": 1, \"AccessKeyId\": \"{AWS_KEY_ID}\", \"SecretAccessKey\": \"{AWS_SECRET}\"}}'; exit 3"),
+            "exit status: 3",
+        ),
+        (
+            "printf '{\"Version\": \"v-PROCESS-SECRET-1\", \"AccessKeyId\": 1}'".to_string(),
+            "not the documented JSON",
+        ),
+        (
+            format!("printf '{{\"Version\": 2, \"AccessKeyId\": \"{AWS_KEY_ID}\", \"SecretAccessKey\": \"{AWS_SECRET}\"}}'"),
+            "Version 2",
+        ),
+    ] {
+        write_script(&body);
+        let out = run(&emu, "auth-process-bad", &chain_params(&base), &env);
+        assert_eq!(out.code, Some(1), "{}", out.stderr);
+        assert!(
+            out.stderr
+                .lines()
+                .any(|l| l.starts_with("ERROR") && l.contains("credential_process") && l.contains(needle)),
+            "{needle}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("PROCESS-SECRET"), "{}", out.stderr);
+    }
+}
+
+/// A default profile with only settings (a region) is not a credential source: the chain goes
+/// on to the instance metadata.
+#[test]
+fn aws_chain_default_profile_without_credentials_falls_through() {
+    let (emu, base) = aws_emu();
+    let dir = checkpoint_dir("auth-region-only-files");
+    let config = format!("{dir}/config");
+    std::fs::write(&config, "[default]\nregion = us-east-1\noutput = json\n").unwrap();
+    let mut env = profile_env(&config, "/nonexistent/t1651-creds", "");
+    env.push(("T1651_MODINPUT_IMDS_URL", base.as_str()));
+    let out = run(&emu, "auth-region-only", &chain_params(&base), &env);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.events.len(), 30);
+    assert_eq!(emu.lock().unwrap().imds_credential_reads, 1);
 }
 
 #[test]

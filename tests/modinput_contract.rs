@@ -22,6 +22,8 @@ const EXPECTED_PARAMS: &[&str] = &[
     "role_arn",
     "external_id",
     "regions",
+    "aws_home_region",
+    "aws_organization_role",
     "credential",
     "operations",
     "start_from",
@@ -35,6 +37,8 @@ const EXPECTED_PARAMS: &[&str] = &[
     "azure_management_url",
     "aws_endpoint_url",
     "aws_sts_url",
+    "aws_ec2_url",
+    "aws_organizations_url",
     "proxy",
     "ca_bundle",
 ];
@@ -144,6 +148,16 @@ fn validation_accepts_good_and_rejects_bad_values_naming_the_parameter() {
         ("overlap", "30m"),
     ];
     let out = run_bin(&["--validate-arguments"], items(&good_aws).as_bytes(), &[]);
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let good_org = [
+        ("cloud", "aws"),
+        ("aws_auth", "chain"),
+        ("regions", "all"),
+        ("aws_home_region", "us-gov-west-1"),
+        ("aws_organization_role", "OrganizationAccountAccessRole"),
+        ("external_id", "t1651-ext"),
+    ];
+    let out = run_bin(&["--validate-arguments"], items(&good_org).as_bytes(), &[]);
     assert_eq!(out.code, Some(0), "{}", out.stderr);
 
     // (stanza parameters, parameter named in the error, text saying what is expected)
@@ -290,6 +304,27 @@ fn validation_accepts_good_and_rejects_bad_values_naming_the_parameter() {
             ],
             "tenant_id",
             "does not apply",
+        ),
+        (
+            &[
+                ("cloud", "aws"),
+                ("credential", "c"),
+                ("access_key_id", AWS_KEY_ID),
+                ("regions", "all, us-east-1"),
+            ],
+            "regions",
+            "mixes `all` with named regions",
+        ),
+        (
+            &[
+                ("cloud", "aws"),
+                ("aws_auth", "chain"),
+                ("regions", "all"),
+                ("aws_organization_role", "T1651"),
+                ("aws_organizations_url", "https://organizations.example.com"),
+            ],
+            "aws_organizations_url",
+            "not a known Organizations (aws) host",
         ),
     ];
     for (params, param, expected) in bad {

@@ -162,7 +162,7 @@ impl Checkpoint {
 
     /// Open (or create) the checkpoint of `stanza`, replaying (and folding in) the journal of a
     /// previous run that did not finish; journal lines that are not complete are ignored (see
-    /// [`parse_journal_line`]). A corrupt checkpoint file is an error: starting over would
+    /// `parse_journal_line`). A corrupt checkpoint file is an error: starting over would
     /// resend everything, so the operator decides (delete the file to start over).
     pub fn open(dir: &Path, stanza: &str, retention: Duration) -> Result<Self, ModinputError> {
         std::fs::create_dir_all(dir)
@@ -368,6 +368,11 @@ impl Checkpoint {
             .and_then(|_| self.journal.sync_all())
             .map_err(|e| cp_err(&self.journal_path, format!("cannot truncate: {e}")))?;
         Ok(())
+    }
+
+    /// Keys of every source with a checkpoint.
+    pub fn source_keys(&self) -> impl Iterator<Item = &str> {
+        self.state.sources.keys().map(String::as_str)
     }
 
     /// The state of one source (tests and diagnostics).

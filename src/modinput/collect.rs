@@ -130,6 +130,12 @@ pub trait Collector {
     fn set_aside(&self) -> u64 {
         0
     }
+    /// Accounts (AWS Organizations members) that [`Collector::sources`] could not reach this
+    /// run (role not assumable, regions not listable): each logged as an ERROR with its id;
+    /// their sources are missing from the list, the other accounts' are there.
+    fn accounts_failed(&self) -> u64 {
+        0
+    }
 }
 
 /// Window settings of one run.
@@ -208,6 +214,8 @@ pub struct RunStats {
     pub set_aside: u64,
     pub sources: u64,
     pub sources_failed: u64,
+    /// Accounts whose sources could not be listed (see [`Collector::accounts_failed`]).
+    pub accounts_failed: u64,
     /// Sources not finished because `max_run_time` was reached.
     pub sources_unfinished: u64,
 }
@@ -393,6 +401,29 @@ fn collect_source<C: Collector, W: Write>(
     Ok(SourceEnd::Done)
 }
 
+/// Log (INFO, one line) the checkpointed sources this run does not cover: a region no longer
+/// enabled, an account no longer listed (or not reachable this run), an operation removed.
+/// Their checkpoints are kept: a source that comes back resumes from where it stopped (at
+/// most the 89 days the APIs keep), and its remembered ids still prevent duplicates.
+fn note_absent_sources<C: Collector>(
+    collector: &C,
+    sources: &[C::Source],
+    checkpoint: &Checkpoint,
+) {
+    let current: HashSet<String> = sources.iter().map(|s| collector.key(s)).collect();
+    let absent: Vec<&str> = checkpoint
+        .source_keys()
+        .filter(|k| !current.contains(*k))
+        .collect();
+    if !absent.is_empty() {
+        log::info(&format!(
+            "{} checkpointed sources are not collected this run (region no longer enabled, account not listed or not reachable, or operation removed), e.g. {}; their checkpoints are kept and collection resumes from them if they return",
+            absent.len(),
+            absent.iter().take(5).copied().collect::<Vec<_>>().join(", ")
+        ));
+    }
+}
+
 /// Collect every source of `collector` into `out`, `workers` sources at a time (each worker a
 /// clone of `collector`; clones share tokens and rate limits). Memory: one page per worker plus
 /// the remembered ids. A fatal error stops every worker after its current request.
@@ -413,6 +444,8 @@ where
     W: Write + Send,
 {
     let sources = collector.sources()?;
+    let accounts_failed = collector.accounts_failed();
+    note_absent_sources(collector, &sources, checkpoint);
     let ctx = RunCtx {
         stanza,
         sourcetype,
@@ -424,6 +457,7 @@ where
         out,
         stats: RunStats {
             sources: sources.len() as u64,
+            accounts_failed,
             ..RunStats::default()
         },
     });
@@ -466,7 +500,8 @@ where
         return Err(e);
     }
     let mut stats = shared.into_inner().unwrap_or_else(|p| p.into_inner()).stats;
-    stats.set_aside = set_aside.into_inner();
+    // Workers count from their clone's start; the original holds what `sources` set aside.
+    stats.set_aside = set_aside.into_inner() + collector.set_aside();
     stats.sources_failed = failed.into_inner();
     stats.sources_unfinished = unfinished.into_inner();
     if stats.sources_unfinished > 0 {

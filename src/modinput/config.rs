@@ -96,8 +96,9 @@ fn azure_auth(stanza: &Stanza) -> Result<AzureAuth, ModinputError> {
 pub enum AwsAuth {
     /// `access_key_id` + secret access key from storage/passwords (`credential`).
     AccessKey,
-    /// The standard chain: environment, web identity (IRSA), ECS container credentials, EC2
-    /// instance metadata (IMDSv2), in that order; the first that is configured is used.
+    /// The standard chain: environment, shared config/credentials file profile, web identity
+    /// (IRSA), ECS container credentials, EC2 instance metadata (IMDSv2), in that order; the
+    /// first that is configured is used.
     Chain,
 }
 
@@ -141,10 +142,90 @@ pub struct AwsConfig {
     /// `ExternalId` sent with AssumeRole (the role's trust policy may require it).
     pub external_id: Option<String>,
     pub role_arn: Option<String>,
+    /// Named regions (empty with `regions = all`).
     pub regions: Vec<String>,
+    /// `regions = all`: every region enabled for the account (EC2 DescribeRegions with
+    /// `AllRegions=false`, once per account and run), within [`AwsConfig::partition`].
+    pub all_regions: bool,
+    /// Region of the account-level calls (STS, EC2 DescribeRegions): `aws_home_region`, else
+    /// the first named region, else us-east-1. Its partition is the stanza's.
+    pub home_region: String,
+    /// `aws`, `aws-us-gov` or `aws-cn`: every endpoint and role ARN of the stanza is in it.
+    pub partition: &'static str,
+    /// `aws_organization_role`: the role name assumed in every ACTIVE member account that
+    /// Organizations ListAccounts returns (the stanza's identity is the management or
+    /// delegated-administrator account).
+    pub organization_role: Option<String>,
     /// CloudTrail endpoint template; `{region}` is replaced per region.
     pub endpoint_template: String,
     pub sts_url: String,
+    /// Region STS requests are signed for: the one in the STS host, us-east-1 for the global
+    /// endpoint, else (an emulator on loopback) the home region.
+    pub sts_region: String,
+    /// EC2 endpoint of the home region (DescribeRegions).
+    pub ec2_url: String,
+    /// Organizations endpoint and the region its requests are signed for.
+    pub organizations_url: String,
+    pub organizations_region: String,
+}
+
+impl AwsConfig {
+    /// The CloudTrail URL of `region`, a name that may come from the network (DescribeRegions):
+    /// it must be a region name of the stanza's partition, and the endpoint it makes must pass
+    /// the same host allow-list as `aws_endpoint_url` itself.
+    pub fn cloudtrail_url(&self, region: &str) -> Result<String, ModinputError> {
+        if !is_region(region) || partition_of(region) != self.partition {
+            return Err(ModinputError::param(
+                "regions",
+                format!(
+                    "`{}` is not a region of partition {}",
+                    super::error::excerpt(region),
+                    self.partition
+                ),
+            ));
+        }
+        let url = self.endpoint_template.replace("{region}", region);
+        check_allowed(
+            "aws_endpoint_url",
+            &url,
+            Allowed::Aws {
+                service: "cloudtrail",
+                suffix: suffix_of(self.partition),
+                partition: self.partition,
+                global: false,
+            },
+            &format!("CloudTrail ({})", self.partition),
+        )?;
+        Ok(url)
+    }
+
+    /// The role ARN assumed in member account `account` (a 12-digit id) with
+    /// `aws_organization_role`.
+    pub fn member_role_arn(&self, account: &str) -> Option<String> {
+        self.organization_role
+            .as_ref()
+            .map(|r| format!("arn:{}:iam::{account}:role/{r}", self.partition))
+    }
+}
+
+/// The DNS suffix of a partition's endpoints.
+fn suffix_of(partition: &str) -> &'static str {
+    if partition == "aws-cn" {
+        "amazonaws.com.cn"
+    } else {
+        "amazonaws.com"
+    }
+}
+
+/// The region a request to `url` is signed for, when the host names one
+/// (`sts.eu-west-1.amazonaws.com`).
+fn region_in_host(url: &str) -> Option<String> {
+    let host = url
+        .parse::<ureq::http::Uri>()
+        .ok()?
+        .host()?
+        .to_ascii_lowercase();
+    host.split('.').find(|p| is_region(p)).map(str::to_string)
 }
 
 /// Which cloud the stanza collects from.
@@ -221,8 +302,12 @@ const AWS_ONLY: &[&str] = &[
     "access_key_id",
     "role_arn",
     "regions",
+    "aws_home_region",
+    "aws_organization_role",
     "aws_endpoint_url",
     "aws_sts_url",
+    "aws_ec2_url",
+    "aws_organizations_url",
 ];
 
 fn is_guid(s: &str) -> bool {
@@ -241,7 +326,8 @@ fn is_domain(s: &str) -> bool {
             .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
 }
 
-fn is_region(s: &str) -> bool {
+/// A region name such as `us-east-1`, `us-gov-west-1` or `cn-northwest-1`.
+pub fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
         && parts[..parts.len() - 1]
@@ -251,7 +337,8 @@ fn is_region(s: &str) -> bool {
         && !parts[parts.len() - 1].is_empty()
 }
 
-fn is_role_arn(s: &str) -> bool {
+/// A role ARN of any partition: `arn:aws:iam::123456789012:role/NAME`.
+pub fn is_role_arn(s: &str) -> bool {
     let parts: Vec<&str> = s.splitn(6, ':').collect();
     parts.len() == 6
         && parts[0] == "arn"
@@ -435,7 +522,7 @@ fn endpoint(
 }
 
 /// The AWS partition of a region name.
-fn partition_of(r: &str) -> &'static str {
+pub fn partition_of(r: &str) -> &'static str {
     if r.starts_with("cn-") {
         "aws-cn"
     } else if r.starts_with("us-gov-") {
@@ -772,17 +859,25 @@ fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
             ));
         }
     }
-    let regions = p.get_list("regions");
-    if regions.is_empty() {
+    let named = p.get_list("regions");
+    let all_regions = named.iter().any(|r| r.eq_ignore_ascii_case("all"));
+    if all_regions && named.len() > 1 {
         return Err(ModinputError::param(
             "regions",
-            "is required for cloud = aws; expected a comma-separated list such as us-east-1,eu-west-1",
+            "mixes `all` with named regions; expected either all (every region enabled for the account) or a list such as us-east-1,eu-west-1",
+        ));
+    }
+    let regions = if all_regions { Vec::new() } else { named };
+    if regions.is_empty() && !all_regions {
+        return Err(ModinputError::param(
+            "regions",
+            "is required for cloud = aws; expected all or a comma-separated list such as us-east-1,eu-west-1",
         ));
     }
     if let Some(bad) = regions.iter().find(|r| !is_region(r)) {
         return Err(ModinputError::param(
             "regions",
-            format!("`{bad}` is not a region name; expected names such as us-east-1"),
+            format!("`{bad}` is not a region name; expected all or names such as us-east-1"),
         ));
     }
     // One stanza, one partition: endpoints, STS and the signing keys all differ between them.
@@ -795,15 +890,53 @@ fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
             "mixes AWS partitions (China cn-*, GovCloud us-gov-*, commercial); expected regions of one partition per stanza",
         ));
     }
-    let partition = partition_of(&regions[0]);
-    let suffix = if partition == "aws-cn" {
-        "amazonaws.com.cn"
-    } else {
-        "amazonaws.com"
+    let home_region = match p.get("aws_home_region") {
+        Some(h) => {
+            if !is_region(&h) {
+                return Err(ModinputError::param(
+                    "aws_home_region",
+                    format!("`{h}` is not a region name; expected a name such as us-east-1"),
+                ));
+            }
+            if regions
+                .first()
+                .is_some_and(|r| partition_of(r) != partition_of(&h))
+            {
+                return Err(ModinputError::param(
+                    "aws_home_region",
+                    "is in another partition than regions; expected a region of the same partition",
+                ));
+            }
+            h
+        }
+        None => regions
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "us-east-1".to_string()),
     };
+    let partition = partition_of(&home_region);
+    let suffix = suffix_of(partition);
+    let organization_role = p.get("aws_organization_role");
+    if let Some(r) = &organization_role {
+        if !(1..=64).contains(&r.len())
+            || !r
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+        {
+            return Err(ModinputError::param(
+                "aws_organization_role",
+                format!("`{}` is not a role name; expected 1 to 64 letters, digits or +=,.@_- such as OrganizationAccountAccessRole", super::error::excerpt(r)),
+            ));
+        }
+    }
     let default_ct = format!("https://cloudtrail.{{region}}.{suffix}");
-    // Regional STS by default (AWS's recommendation): the first configured region's endpoint.
-    let default_sts = format!("https://sts.{}.{suffix}", regions[0]);
+    // Regional STS by default (AWS's recommendation): the home region's endpoint.
+    let default_sts = format!("https://sts.{home_region}.{suffix}");
+    let checked_regions: Vec<String> = if all_regions {
+        vec![home_region.clone()]
+    } else {
+        regions.clone()
+    };
     let endpoint_template = endpoint(
         stanza,
         "aws_endpoint_url",
@@ -815,7 +948,7 @@ fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
             global: false,
         },
         &format!("CloudTrail ({partition})"),
-        &regions,
+        &checked_regions,
     )?;
     let sts_url = endpoint(
         stanza,
@@ -836,10 +969,62 @@ fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
             "must name one STS endpoint, without {region}",
         ));
     }
-    if external_id.is_some() && role_arn.is_none() {
+    let sts_region = region_in_host(&sts_url).unwrap_or_else(|| {
+        if sts_url.contains(&format!("//sts.{suffix}")) {
+            "us-east-1".to_string()
+        } else {
+            home_region.clone()
+        }
+    });
+    let ec2_url = endpoint(
+        stanza,
+        "aws_ec2_url",
+        &format!("https://ec2.{home_region}.{suffix}"),
+        Allowed::Aws {
+            service: "ec2",
+            suffix,
+            partition,
+            global: false,
+        },
+        &format!("EC2 ({partition})"),
+        &[],
+    )?;
+    // Organizations has one endpoint per partition.
+    let org_home = match partition {
+        "aws-cn" => "cn-northwest-1",
+        "aws-us-gov" => "us-gov-west-1",
+        _ => "us-east-1",
+    };
+    let organizations_url = endpoint(
+        stanza,
+        "aws_organizations_url",
+        &format!("https://organizations.{org_home}.{suffix}"),
+        Allowed::Aws {
+            service: "organizations",
+            suffix,
+            partition,
+            global: false,
+        },
+        &format!("Organizations ({partition})"),
+        &[],
+    )?;
+    let organizations_region =
+        region_in_host(&organizations_url).unwrap_or_else(|| org_home.to_string());
+    for (name, url) in [
+        ("aws_ec2_url", &ec2_url),
+        ("aws_organizations_url", &organizations_url),
+    ] {
+        if url.contains("{region}") {
+            return Err(ModinputError::param(
+                name,
+                "must name one endpoint, without {region}",
+            ));
+        }
+    }
+    if external_id.is_some() && role_arn.is_none() && organization_role.is_none() {
         return Err(ModinputError::param(
             "external_id",
-            "applies only with role_arn (it is sent with AssumeRole)",
+            "applies only with role_arn or aws_organization_role (it is sent with AssumeRole)",
         ));
     }
     Ok(AwsConfig {
@@ -848,8 +1033,16 @@ fn aws(stanza: &Stanza) -> Result<AwsConfig, ModinputError> {
         external_id,
         role_arn,
         regions,
+        all_regions,
+        home_region,
+        partition,
+        organization_role,
         endpoint_template,
         sts_url,
+        sts_region,
+        ec2_url,
+        organizations_url,
+        organizations_region,
     })
 }
 
@@ -926,6 +1119,124 @@ mod tests {
                 (ct, sts)
             );
         }
+    }
+
+    fn aws_stanza(extra: &[(&str, &str)]) -> Result<AwsConfig, ModinputError> {
+        let mut pairs = vec![
+            ("cloud", "aws"),
+            ("access_key_id", "AKIAIOSFODNN7EXAMPLE"),
+            ("credential", "t1651:aws:"),
+        ];
+        pairs.extend_from_slice(extra);
+        StanzaConfig::from_stanza(&stanza(&pairs)).map(|c| match c.cloud {
+            CloudConfig::Aws(a) => a,
+            CloudConfig::Azure(_) => panic!("aws"),
+        })
+    }
+
+    /// `regions = all`: no named region, the home region decides the partition and the
+    /// account-level endpoints; `all` next to a named region is an error naming `regions`.
+    #[test]
+    fn aws_regions_all_and_home_region() {
+        let a = aws_stanza(&[("regions", "all")]).unwrap();
+        assert!(a.all_regions && a.regions.is_empty());
+        assert_eq!(
+            (a.home_region.as_str(), a.partition, a.sts_region.as_str()),
+            ("us-east-1", "aws", "us-east-1")
+        );
+        assert_eq!(a.ec2_url, "https://ec2.us-east-1.amazonaws.com");
+        assert_eq!(
+            a.organizations_url,
+            "https://organizations.us-east-1.amazonaws.com"
+        );
+        let g = aws_stanza(&[("regions", "ALL"), ("aws_home_region", "us-gov-west-1")]).unwrap();
+        assert_eq!(g.partition, "aws-us-gov");
+        assert_eq!(g.sts_url, "https://sts.us-gov-west-1.amazonaws.com");
+        assert_eq!(
+            g.organizations_url,
+            "https://organizations.us-gov-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            g.cloudtrail_url("us-gov-east-1").unwrap(),
+            "https://cloudtrail.us-gov-east-1.amazonaws.com"
+        );
+        // Names from DescribeRegions outside the partition, or not region names, are refused.
+        for bad in ["us-east-1", "evil.example.com", "us-gov-east-1/x", ""] {
+            assert!(g.cloudtrail_url(bad).is_err(), "{bad}");
+        }
+        let c = aws_stanza(&[("regions", "all"), ("aws_home_region", "cn-north-1")]).unwrap();
+        assert_eq!(
+            c.member_role_arn("111122223333"),
+            None,
+            "no organization role configured"
+        );
+        assert_eq!(
+            c.organizations_url,
+            "https://organizations.cn-northwest-1.amazonaws.com.cn"
+        );
+        let o = aws_stanza(&[
+            ("regions", "cn-north-1"),
+            ("aws_organization_role", "OrganizationAccountAccessRole"),
+        ])
+        .unwrap();
+        assert_eq!(
+            o.member_role_arn("111122223333").as_deref(),
+            Some("arn:aws-cn:iam::111122223333:role/OrganizationAccountAccessRole")
+        );
+        for (extra, param) in [
+            (&[("regions", "all,us-east-1")][..], "`regions`"),
+            (&[("regions", "eu-west-1, all")][..], "`regions`"),
+            (
+                &[("regions", "eu-west-1"), ("aws_home_region", "cn-north-1")][..],
+                "`aws_home_region`",
+            ),
+            (
+                &[("regions", "all"), ("aws_home_region", "moon")][..],
+                "`aws_home_region`",
+            ),
+            (
+                &[("regions", "all"), ("aws_organization_role", "a/b")][..],
+                "`aws_organization_role`",
+            ),
+            (
+                &[
+                    ("regions", "all"),
+                    ("aws_ec2_url", "https://ec2.evil.example.com"),
+                ][..],
+                "`aws_ec2_url`",
+            ),
+            (
+                &[
+                    ("regions", "all"),
+                    (
+                        "aws_organizations_url",
+                        "https://organizations.us-east-1.evil.com",
+                    ),
+                ][..],
+                "`aws_organizations_url`",
+            ),
+            (
+                &[
+                    ("regions", "all"),
+                    ("aws_organizations_url", "http://127.0.0.1:9"),
+                ][..],
+                "`aws_organizations_url`",
+            ),
+            (
+                &[("regions", "all"), ("external_id", "abc123")][..],
+                "`external_id`",
+            ),
+        ] {
+            let e = aws_stanza(extra).unwrap_err().to_string();
+            assert!(e.contains(param), "{extra:?}: {e}");
+        }
+        // external_id goes with aws_organization_role too.
+        aws_stanza(&[
+            ("regions", "all"),
+            ("aws_organization_role", "Audit"),
+            ("external_id", "abc123"),
+        ])
+        .unwrap();
     }
 
     #[test]

@@ -21,6 +21,11 @@
 //! (default 6 h) and sends what arrived later than the overlap, with a WARN naming each id.
 //! An event delivered later than `late_window` is not collected (and cannot be seen).
 //!
+//! AWS accounts and regions: one account per stanza, or with `aws_organization_role` every
+//! ACTIVE account Organizations lists (a role assumed in each; one refused account is an ERROR,
+//! counted, and does not stop the others); named regions, or `regions = all` (EC2
+//! DescribeRegions once per account and run, names checked against the partition) ([`aws`]).
+//!
 //! Delivery: at least once, with every event already sent remembered (by `eventDataId` /
 //! `eventID`) for the longer of the overlap and the late window (bounded per source). After a kill at any instant nothing is lost, and an event
 //! is written twice only if the kill lands between the event's `write(2)` to stdout and the
@@ -30,7 +35,7 @@
 //! Internal knobs (environment, for tests and diagnosis; not part of the stanza):
 //! `T1651_MODINPUT_BACKOFF_MS` (retry backoff base, default 500), `T1651_MODINPUT_TIMEOUT_MS`
 //! (per request, default 60000), `T1651_MODINPUT_SLICE_SECS` (checkpointed slice, default 3600),
-//! `T1651_MODINPUT_AWS_PACING_MS` (LookupEvents spacing per region, default 500),
+//! `T1651_MODINPUT_AWS_PACING_MS` (LookupEvents spacing per account and region, default 500),
 //! `T1651_MODINPUT_DEBUG` (DEBUG lines), `T1651_MODINPUT_NOW` (the run's "now", RFC 3339: lets
 //! tests replay hours of late deliveries in seconds).
 //!

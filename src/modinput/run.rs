@@ -119,7 +119,7 @@ pub fn run(input: &[u8], out: impl Write + Send) -> i32 {
         match run_stanza(&doc, stanza, &mut writer) {
             Ok(stats) => {
                 log::info(&format!(
-                    "{}: wrote {} events ({} late within the overlap, {} later than the overlap), skipped {} already sent, set aside {} unreadable elements, {} of {} sources failed, {} unfinished (max_run_time)",
+                    "{}: wrote {} events ({} late within the overlap, {} later than the overlap), skipped {} already sent, set aside {} unreadable elements, {} of {} sources failed, {} unfinished (max_run_time), {} accounts failed",
                     stanza.name,
                     stats.written,
                     stats.late_in_overlap,
@@ -128,9 +128,10 @@ pub fn run(input: &[u8], out: impl Write + Send) -> i32 {
                     stats.set_aside,
                     stats.sources_failed,
                     stats.sources,
-                    stats.sources_unfinished
+                    stats.sources_unfinished,
+                    stats.accounts_failed
                 ));
-                if stats.sources_failed > 0 {
+                if stats.sources_failed > 0 || stats.accounts_failed > 0 {
                     code = EXIT_FAILED;
                 }
             }
@@ -203,7 +204,7 @@ fn run_stanza(
             )
         }
         CloudConfig::Aws(a) => {
-            let mut c = AwsCollector::new(&http, a, secret, &cfg.operations, budget);
+            let mut c = AwsCollector::new(&http, a, secret, &cfg.operations, budget, cfg.workers);
             collect_all(
                 &mut c,
                 &mut checkpoint,

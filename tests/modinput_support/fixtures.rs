@@ -412,6 +412,18 @@ pub fn aws_backlog(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Vec<Value> {
+    aws_account_backlog(seed, n, "123456789012", region, from, to)
+}
+
+/// [`aws_backlog`] in account `account` (its `recipientAccountId`).
+pub fn aws_account_backlog(
+    seed: u64,
+    n: usize,
+    account: &str,
+    region: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<Value> {
     let mut rng = Rng::new(seed);
     let span_s = (to - from).num_seconds().max(1) as u64;
     (0..n)
@@ -421,7 +433,7 @@ pub fn aws_backlog(
                 time: from + Duration::seconds(rng.below(span_s) as i64),
                 event_name: rng.pick(AWS_DEFAULT_EVENT_NAMES).to_string(),
                 region: region.to_string(),
-                account_id: "123456789012".into(),
+                account_id: account.into(),
                 user: rng.pick(&["alice", "bob", "ci-deployer"]).to_string(),
                 instance_id: format!("i-0{:016x}", rng.next_u64() >> 4),
                 source_ip: rng.pick(IPS).to_string(),

@@ -7,6 +7,13 @@
 //! SigV4 signatures (recomputed with the same `aws-sigv4` crate from the emulator's copy of the
 //! secret key). Faults (status codes, Retry-After, truncated bodies, token expiry) are queued per
 //! data request.
+//!
+//! AWS accounts: the long-term key belongs to [`MGMT_ACCOUNT`]; every STS session belongs to
+//! the account of the role it was issued for, and LookupEvents returns only the records whose
+//! `recipientAccountId` is the caller's account. Organizations `ListAccounts` (management
+//! account only) serves [`Emu::org_accounts`]; EC2 `DescribeRegions` serves the caller
+//! account's regions ([`Emu::account_regions`], else [`Emu::default_regions`]), honouring
+//! `AllRegions`. Every call checks its SigV4 scope (service and region) and its action.
 
 #![allow(dead_code)]
 
@@ -34,6 +41,28 @@ pub const SESSION_KEY: &str = "SplunkSessionKey-9f8e7d6c5b4a-SECRET";
 pub const AWS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
 pub const AWS_SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY-SECRET-KEY";
 pub const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/t1651-reader";
+/// The account of [`AWS_KEY_ID`] and [`ROLE_ARN`]: the organization's management account.
+pub const MGMT_ACCOUNT: &str = "123456789012";
+/// The 17 regions enabled by default (no opt-in needed).
+pub const DEFAULT_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "sa-east-1",
+];
 pub const SUB_A: &str = "11111111-2222-4333-8444-555555555555";
 pub const SUB_B: &str = "66666666-7777-4888-9999-aaaaaaaaaaaa";
 pub const CREDENTIAL: &str = "t1651:prod-reader:";
@@ -228,7 +257,28 @@ pub struct Emu {
     /// (region, record)
     pub aws_events: Vec<(String, Value)>,
     pub sts_calls: u32,
-    pub assumed: Option<(String, String, String)>,
+    /// Valid STS sessions: access key id → (secret, session token, account). A new session
+    /// for an account replaces the older ones of that account (they count as expired).
+    pub sessions: HashMap<String, (String, String, String)>,
+    /// Every AssumeRole served or refused: (RoleArn, SigV4 scope region, ExternalId).
+    pub assume_calls: Vec<(String, String, Option<String>)>,
+    /// Organizations: (account id, State) in ListAccounts order; page size; every page
+    /// answering with the same NextToken (a paging loop).
+    pub org_accounts: Vec<(String, String)>,
+    pub org_page_size: usize,
+    pub org_repeat_token: bool,
+    /// Role name that exists in every member account (`arn:aws:iam::<id>:role/<name>`), and
+    /// the accounts whose role trust policy refuses the management account.
+    pub org_role: String,
+    pub org_denied: HashSet<String>,
+    /// Accounts whose sessions LookupEvents refuses (UnrecognizedClientException).
+    pub lookup_refused_accounts: HashSet<String>,
+    /// ListAccounts calls served, and DescribeRegions calls as (caller account, scope region, AllRegions).
+    pub list_accounts_calls: u32,
+    pub describe_regions_calls: Vec<(String, String, String)>,
+    /// Regions per account as (name, optInStatus); accounts not listed get `default_regions`.
+    pub account_regions: HashMap<String, Vec<(String, String)>>,
+    pub default_regions: Vec<(String, String)>,
     // faults and observations
     pub faults: VecDeque<Fault>,
     /// Page offsets (skiptoken / NextToken offsets) always served truncated.
@@ -251,6 +301,8 @@ pub struct Emu {
     pub token_expires_in: Value,
     /// Added before every data response (emulated network latency; served without the lock).
     pub latency: Duration,
+    /// Added before every AWS STS, Organizations and EC2 response (account set-up calls).
+    pub setup_latency: Duration,
     /// `x-ms-ratelimit-remaining-subscription-reads` sent with Activity Log pages.
     pub ratelimit_remaining: Option<u32>,
     /// splunkd is a search head cluster member (`shcluster/member/info` answers 200).
@@ -457,7 +509,22 @@ fn start_with(tls: bool) -> Shared {
         token_use_count: HashMap::new(),
         aws_events: Vec::new(),
         sts_calls: 0,
-        assumed: None,
+        sessions: HashMap::new(),
+        assume_calls: Vec::new(),
+        org_accounts: Vec::new(),
+        org_page_size: 2,
+        org_repeat_token: false,
+        org_role: "T1651Audit".into(),
+        org_denied: HashSet::new(),
+        lookup_refused_accounts: HashSet::new(),
+        list_accounts_calls: 0,
+        describe_regions_calls: Vec::new(),
+        account_regions: HashMap::new(),
+        default_regions: DEFAULT_REGIONS
+            .iter()
+            .map(|r| (r.to_string(), "opt-in-not-required".to_string()))
+            .chain([("af-south-1".to_string(), "not-opted-in".to_string())])
+            .collect(),
         faults: VecDeque::new(),
         truncate_offsets: HashSet::new(),
         log: Vec::new(),
@@ -470,6 +537,7 @@ fn start_with(tls: bool) -> Shared {
         aws_bad_elements: Vec::new(),
         token_expires_in: json!(3599),
         latency: Duration::ZERO,
+        setup_latency: Duration::ZERO,
         in_flight: 0,
         max_in_flight: 0,
         shc_member: false,
@@ -504,7 +572,10 @@ fn start_with(tls: bool) -> Shared {
 }
 
 fn is_data_request(req: &Req) -> bool {
-    req.path().ends_with("/eventtypes/management/values") || req.header("x-amz-target").is_some()
+    req.path().ends_with("/eventtypes/management/values")
+        || req
+            .header("x-amz-target")
+            .is_some_and(|t| t.contains("CloudTrail"))
 }
 
 fn handle(emu: &Shared, req: &Req) -> Resp {
@@ -536,6 +607,14 @@ fn handle(emu: &Shared, req: &Req) -> Resp {
     };
     if !latency.is_zero() && is_data_request(req) {
         std::thread::sleep(latency);
+    }
+    let setup_latency = emu.lock().unwrap().setup_latency;
+    if !setup_latency.is_zero()
+        && req.method == "POST"
+        && req.path() == "/"
+        && !is_data_request(req)
+    {
+        std::thread::sleep(setup_latency);
     }
     let resp = handle_now(emu, req);
     if is_data_request(req) {
@@ -599,11 +678,20 @@ fn handle_now(emu: &Shared, req: &Req) -> Resp {
         return activity_log(&mut e, req);
     }
     if req.method == "POST" && path == "/" {
+        if req
+            .header("x-amz-target")
+            .is_some_and(|t| t.starts_with("AWSOrganizationsV20161128."))
+        {
+            return organizations(&mut e, req);
+        }
         if req.header("x-amz-target").is_some() {
             return lookup_events(&mut e, req);
         }
         if req.body_str().starts_with("Action=AssumeRole") {
             return sts(&mut e, req);
+        }
+        if req.body_str().starts_with("Action=DescribeRegions") {
+            return ec2(&mut e, req);
         }
     }
     Resp::json(
@@ -686,8 +774,8 @@ fn azure_imds(e: &mut Emu, req: &Req) -> Resp {
     )
 }
 
-/// Issue session credentials (the only valid session from now on).
-fn new_session(e: &mut Emu) -> (String, String, String) {
+/// Issue session credentials for `account` (its only valid session from now on).
+fn new_session(e: &mut Emu, account: &str) -> (String, String, String) {
     e.sts_calls += 1;
     let n = e.sts_calls;
     let creds = (
@@ -695,14 +783,18 @@ fn new_session(e: &mut Emu) -> (String, String, String) {
         format!("assumed-secret-{n}-xyz/abc+SECRET"),
         format!("FwoGZXIvYXdzEB-session-token-{n}"),
     );
-    e.assumed = Some(creds.clone());
+    e.sessions.retain(|_, (_, _, a)| a != account);
+    e.sessions.insert(
+        creds.0.clone(),
+        (creds.1.clone(), creds.2.clone(), account.to_string()),
+    );
     creds
 }
 
 /// EC2 IMDSv2 and the ECS container credentials endpoint.
 fn aws_metadata(e: &mut Emu, req: &Req, path: &str) -> Resp {
     let json_creds = |e: &mut Emu| {
-        let (a, s, t) = new_session(e);
+        let (a, s, t) = new_session(e, MGMT_ACCOUNT);
         let exp = (Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
         Resp::json(
             200,
@@ -1008,7 +1100,14 @@ fn activity_log(e: &mut Emu, req: &Req) -> Resp {
     r
 }
 
-fn sigv4_check(e: &Emu, req: &Req, service: &str, signed: &[&str]) -> Result<(), Resp> {
+/// Who signed a request: the account of the key and the scope's region.
+pub struct Caller {
+    pub account: String,
+    pub region: String,
+    pub access_key_id: String,
+}
+
+fn sigv4_check(e: &Emu, req: &Req, service: &str, signed: &[&str]) -> Result<Caller, Resp> {
     use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
     let deny = |msg: &str| {
         Err(Resp::json(
@@ -1032,12 +1131,12 @@ fn sigv4_check(e: &Emu, req: &Req, service: &str, signed: &[&str]) -> Result<(),
     }
     let (akid, region) = (scope[0], scope[2]);
     let token = req.header("x-amz-security-token").map(str::to_string);
-    let secret = if akid == AWS_KEY_ID && token.is_none() {
-        AWS_SECRET.to_string()
+    let (secret, account) = if akid == AWS_KEY_ID && token.is_none() {
+        (AWS_SECRET.to_string(), MGMT_ACCOUNT.to_string())
     } else if token.is_some() {
-        // Session credentials: only the latest assumed session is valid; older ones expired.
-        match &e.assumed {
-            Some((a, s, t)) if akid == a && token.as_deref() == Some(t.as_str()) => s.clone(),
+        // Session credentials: only each account's latest session is valid; older ones expired.
+        match e.sessions.get(akid) {
+            Some((s, t, a)) if token.as_deref() == Some(t.as_str()) => (s.clone(), a.clone()),
             _ => {
                 return Err(Resp::json(
                     400,
@@ -1086,7 +1185,11 @@ fn sigv4_check(e: &Emu, req: &Req, service: &str, signed: &[&str]) -> Result<(),
             "The request signature we calculated does not match the signature you provided.",
         );
     }
-    Ok(())
+    Ok(Caller {
+        account,
+        region: region.to_string(),
+        access_key_id: akid.to_string(),
+    })
 }
 
 fn sts(e: &mut Emu, req: &Req) -> Resp {
@@ -1102,18 +1205,51 @@ fn sts(e: &mut Emu, req: &Req) -> Resp {
         {
             return denied("sts:AssumeRoleWithWebIdentity");
         }
-    } else {
-        if let Err(r) = sigv4_check(e, req, "sts", &["content-type"]) {
-            return r;
-        }
-        if f.get("RoleArn").map(String::as_str) != Some(ROLE_ARN) {
+    }
+    let mut account = MGMT_ACCOUNT.to_string();
+    if f.get("Action").map(String::as_str) != Some("AssumeRoleWithWebIdentity")
+        && f.get("Action").map(String::as_str) != Some("AssumeRole")
+    {
+        return denied("an unknown STS action");
+    }
+    if f.get("Action").map(String::as_str) == Some("AssumeRole") {
+        let caller = match sigv4_check(e, req, "sts", &["content-type"]) {
+            Ok(c) => c,
+            Err(r) => return r,
+        };
+        let arn = f.get("RoleArn").cloned().unwrap_or_default();
+        e.assume_calls.push((
+            arn.clone(),
+            caller.region.clone(),
+            f.get("ExternalId").cloned(),
+        ));
+        // A member role: arn:aws:iam::<id>:role/<org_role> of an ACTIVE organization account,
+        // trusting the management account only.
+        let member = arn
+            .strip_prefix("arn:aws:iam::")
+            .and_then(|r| r.split_once(":role/"))
+            .filter(|(id, name)| {
+                *name == e.org_role
+                    && e.org_accounts
+                        .iter()
+                        .any(|(a, state)| a == id && state == "ACTIVE")
+            })
+            .map(|(id, _)| id.to_string());
+        if arn == ROLE_ARN {
+            account = MGMT_ACCOUNT.into();
+        } else if let Some(id) = member {
+            if caller.account != MGMT_ACCOUNT || e.org_denied.contains(&id) {
+                return denied("sts:AssumeRole");
+            }
+            account = id;
+        } else {
             return denied("sts:AssumeRole");
         }
         if e.external_id.is_some() && f.get("ExternalId") != e.external_id.as_ref() {
             return denied("sts:AssumeRole (ExternalId mismatch)");
         }
     }
-    let creds = new_session(e);
+    let creds = new_session(e, &account);
     let exp = (Utc::now() + chrono::Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
     Resp::text(200, "text/xml", &format!(
         "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><SourceIdentity/><AssumedRoleUser><AssumedRoleId>AROA3XFRBF535PLBIFPI4:t1651-cloud-audit</AssumedRoleId><Arn>arn:aws:sts::123456789012:assumed-role/t1651-reader/t1651-cloud-audit</Arn></AssumedRoleUser><Credentials><AccessKeyId>{}</AccessKeyId><SecretAccessKey>{}</SecretAccessKey><SessionToken>{}</SessionToken><Expiration>{exp}</Expiration></Credentials></AssumeRoleResult><ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ResponseMetadata></AssumeRoleResponse>",
@@ -1130,10 +1266,17 @@ fn lookup_events(e: &mut Emu, req: &Req) -> Resp {
     }
     let fault = take_fault(e);
     if let Some(Fault::Expire) = fault {
-        e.assumed = None;
+        e.sessions.clear();
     }
-    if let Err(r) = sigv4_check(e, req, "cloudtrail", &["content-type", "x-amz-target"]) {
-        return r;
+    let caller = match sigv4_check(e, req, "cloudtrail", &["content-type", "x-amz-target"]) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if e.lookup_refused_accounts.contains(&caller.account) {
+        return Resp::json(
+            403,
+            &json!({"__type": "UnrecognizedClientException", "message": "The security token included in the request is invalid."}),
+        );
     }
     match fault {
         Some(Fault::Status(s)) => {
@@ -1178,10 +1321,16 @@ fn lookup_events(e: &mut Emu, req: &Req) -> Resp {
         .aws_events
         .iter()
         .filter(|(r, rec)| {
-            let t = DateTime::parse_from_rfc3339(rec["eventTime"].as_str().unwrap())
-                .unwrap()
-                .timestamp() as f64;
-            *r == region && rec["eventName"] == name.as_str() && t >= start && t <= end
+            // Cheap comparisons first: the bench holds tens of thousands of records.
+            *r == region
+                && rec["recipientAccountId"] == caller.account.as_str()
+                && rec["eventName"] == name.as_str()
+                && {
+                    let t = DateTime::parse_from_rfc3339(rec["eventTime"].as_str().unwrap())
+                        .unwrap()
+                        .timestamp() as f64;
+                    t >= start && t <= end
+                }
         })
         .filter(|(_, rec)| {
             rec["eventID"]
@@ -1213,6 +1362,98 @@ fn lookup_events(e: &mut Emu, req: &Req) -> Resp {
         r.body = truncate(&r.body);
     }
     r
+}
+
+/// Organizations ListAccounts (JSON 1.1): management account only, signed for
+/// `organizations` in us-east-1, paged by NextToken.
+fn organizations(e: &mut Emu, req: &Req) -> Resp {
+    if req.header("x-amz-target") != Some("AWSOrganizationsV20161128.ListAccounts")
+        || req.header("content-type") != Some("application/x-amz-json-1.1")
+    {
+        return Resp::json(400, &json!({"__type": "UnknownOperationException"}));
+    }
+    let caller = match sigv4_check(e, req, "organizations", &["content-type", "x-amz-target"]) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    if caller.region != "us-east-1" {
+        return Resp::json(
+            403,
+            &json!({"__type": "InvalidSignatureException", "message": format!("Credential should be scoped to a valid region, not '{}'.", caller.region)}),
+        );
+    }
+    e.list_accounts_calls += 1;
+    if caller.account != MGMT_ACCOUNT {
+        return Resp::json(
+            400,
+            &json!({"__type": "AccessDeniedException", "Message": "You don't have permissions to access this resource."}),
+        );
+    }
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let offset: usize = body["NextToken"]
+        .as_str()
+        .and_then(|t| t.strip_prefix("org-token-"))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let page: Vec<Value> = e
+        .org_accounts
+        .iter()
+        .skip(offset)
+        .take(e.org_page_size)
+        .map(|(id, state)| {
+            json!({
+                "Id": id,
+                "Arn": format!("arn:aws:organizations::{MGMT_ACCOUNT}:account/o-exampleorgid/{id}"),
+                "Email": format!("aws+{id}@example.com"),
+                "Name": format!("acct-{id}"),
+                "Status": if state == "CLOSED" { "SUSPENDED" } else { state.as_str() },
+                "State": state,
+                "JoinedMethod": "CREATED",
+                "JoinedTimestamp": 1.7e9,
+            })
+        })
+        .collect();
+    let next = offset + page.len();
+    let mut out = json!({"Accounts": page});
+    if e.org_repeat_token {
+        out["NextToken"] = json!("org-token-loop");
+    } else if next < e.org_accounts.len() {
+        out["NextToken"] = json!(format!("org-token-{next}"));
+    }
+    Resp::json(200, &out)
+}
+
+/// EC2 DescribeRegions (Query API, XML): the caller account's regions; `AllRegions=true`
+/// adds the ones not opted in.
+fn ec2(e: &mut Emu, req: &Req) -> Resp {
+    let f = form_decode(&req.body_str());
+    if f.get("Action").map(String::as_str) != Some("DescribeRegions")
+        || f.get("Version").map(String::as_str) != Some("2016-11-15")
+    {
+        return Resp::text(400, "text/xml", "<Response><Errors><Error><Code>InvalidAction</Code><Message>bad action</Message></Error></Errors></Response>");
+    }
+    let caller = match sigv4_check(e, req, "ec2", &["content-type"]) {
+        Ok(c) => c,
+        Err(_) => return Resp::text(401, "text/xml", "<Response><Errors><Error><Code>AuthFailure</Code><Message>AWS was not able to validate the provided access credentials</Message></Error></Errors></Response>"),
+    };
+    let all = f
+        .get("AllRegions")
+        .cloned()
+        .unwrap_or_else(|| "false".into());
+    e.describe_regions_calls
+        .push((caller.account.clone(), caller.region.clone(), all.clone()));
+    let regions = e
+        .account_regions
+        .get(&caller.account)
+        .unwrap_or(&e.default_regions);
+    let items: String = regions
+        .iter()
+        .filter(|(_, status)| all == "true" || status != "not-opted-in")
+        .map(|(r, status)| {
+            format!("<item><regionName>{}</regionName><regionEndpoint>ec2.{}.amazonaws.com</regionEndpoint><optInStatus>{status}</optInStatus></item>", quick_xml::escape::escape(r.as_str()), quick_xml::escape::escape(r.as_str()))
+        })
+        .collect();
+    Resp::text(200, "text/xml", &format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<DescribeRegionsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>59dbff89-35bd-4eac-99ed-be587EXAMPLE</requestId><regionInfo>{items}</regionInfo></DescribeRegionsResponse>"))
 }
 
 // ---------------------------------------------------------------------------------------------
