@@ -5,10 +5,10 @@
 //! A structural scan (brackets and strings only, vectorised search inside strings) finds
 //! where each record begins and ends in a bounded buffer; each record is then handed on,
 //! checked by serde_json first unless the sink's own parser checks it in the same pass
-//! (see [`Sink::offer`](super::Sink::offer)). Top-level objects are records; the elements of a top-level
-//! array, and of the `records`/`Records` array of a wrapper object (first key), are
-//! records. Nothing else is held: a one-line 1 GB CloudTrail file streams like JSON lines,
-//! at the same cost per byte.
+//! (see [`Sink::offer`](super::Sink::offer)). Top-level objects are records; the elements
+//! of a top-level array, and of the `records`/`Records` array of a wrapper object (first
+//! key), are records. Nothing else is held: a one-line 1 GB CloudTrail file streams like
+//! JSON lines, at the same cost per byte.
 //!
 //! # Line mode and document mode
 //!
