@@ -33,7 +33,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::detect::row::OutputRow;
 use crate::scan::input::{
-    self, Event, Input, Problem, ReadOptions, ReadStats, Sink, Skipped, WalkOptions, Walked,
+    self, Event, Input, Offer, Problem, ReadOptions, ReadStats, Sink, Skipped, WalkOptions, Walked,
 };
 use crate::scan::render::{self, Format, Layout, RowCounts, TableOptions};
 
@@ -247,6 +247,18 @@ pub trait Engine {
     /// Returns the row to output now, if the engine streams rows (`mode=events`); such a
     /// row is written at once and not kept.
     fn push(&mut self, event: &Event<'_>) -> Option<OutputRow>;
+    /// Takes, in one pass, a structurally complete event whose JSON the reader has not
+    /// checked (see [`Sink::offer`], whose contract this follows: use it only if the
+    /// engine's own parser reads it as well-formed, and refuse everything serde_json
+    /// refuses). The default declines ([`Offered::CheckFirst`]): the reader checks the
+    /// event and then [pushes](Engine::push) it.
+    fn offer(&mut self, event: &Event<'_>) -> Offered {
+        let _ = event;
+        Offered::CheckFirst
+    }
+    /// The event this engine last [refused](Offered::Refused) was malformed and is
+    /// reported by the reader: undo its counting (it is not an event).
+    fn withdraw(&mut self) {}
     /// Ends the run and returns the remaining rows.
     fn finish(self: Box<Self>) -> EngineOutput;
     /// The output columns (every column a row may have, in order), for the CSV header of
@@ -254,6 +266,17 @@ pub trait Engine {
     fn columns(&self) -> Vec<String> {
         Vec::new()
     }
+}
+
+/// What an engine did with an event offered unchecked ([`Engine::offer`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Offered {
+    /// Not taken: the reader checks the event first ([`Offer::CheckFirst`]).
+    CheckFirst,
+    /// Taken as well-formed, with the row to output now, if any ([`Offer::Taken`]).
+    Taken(Option<OutputRow>),
+    /// Taken but malformed to the engine's parser, counted as unusable ([`Offer::Refused`]).
+    Refused,
 }
 
 /// Error of an engine's option parser, shown to the user as is.
@@ -633,6 +656,25 @@ impl Sink for EngineSink<'_, '_> {
             self.out.row(row);
         }
         self.tick();
+    }
+
+    fn offer(&mut self, event: &Event<'_>) -> Offer {
+        let offer = match self.engine.offer(event) {
+            Offered::CheckFirst => Offer::CheckFirst,
+            Offered::Taken(row) => {
+                if let Some(row) = row {
+                    self.out.row(row);
+                }
+                Offer::Taken
+            }
+            Offered::Refused => Offer::Refused,
+        };
+        self.tick();
+        offer
+    }
+
+    fn withdraw(&mut self) {
+        self.engine.withdraw();
     }
 
     fn problem(&mut self, problem: &Problem) {

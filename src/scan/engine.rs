@@ -7,16 +7,44 @@
 //! only what that line does not: limits reached and multivalues cut.
 
 use crate::detect::engine::{warning_text, Engine as Detect, Stats};
+use crate::detect::normalize::SkipReason;
 use crate::detect::options::{Mode, Options};
 use crate::detect::row::{OutValue, OutputRow};
-use crate::scan::cli::{Engine, EngineOutput, OptionError};
+use crate::scan::cli::{Engine, EngineOutput, Offered, OptionError};
 use crate::scan::input::Event;
 
 /// A scan run: the detection engine. In `mode=events` its rows are streamed out as the
 /// events arrive (nothing is kept).
+///
+/// # One pass
+///
+/// The reader [offers](Engine::offer) each structurally complete record before checking its
+/// JSON, and the engine's own `_raw` scanner (which reads every byte of the record anyway)
+/// is the check: a record it reads is taken; a record it finds broken was counted as
+/// `broken_json` and nothing else, and is [`Offered::Refused`], so the reader checks it
+/// with serde_json and, if serde_json refuses it too, reports it and withdraws it (the
+/// count is undone in [`Engine::finish`]). This relies on the scanner refusing everything
+/// serde_json refuses (it follows serde_json's typed deserialisation, which accepts less
+/// than its validation: `tests/scan_onepass.rs` holds the two to that), and on a
+/// structurally complete record never looking *cut short* to the scanner, which could
+/// then use its beginning: the one way that can happen is a `\u` escape with fewer than
+/// four characters after it before the record's end, so a record with a backslash in its
+/// last [`TAIL_CHECKED`] bytes is declined and checked first.
 struct DetectEngine {
     engine: Detect,
     events_mode: bool,
+    /// Refused records the reader reported as malformed: not events.
+    withdrawn: u64,
+}
+
+/// See [`DetectEngine`]: a `\u` escape needs four characters after the `u`, so a `\` at or
+/// after `len - 5` could end the text inside an escape; one byte of margin.
+const TAIL_CHECKED: usize = 6;
+
+impl DetectEngine {
+    fn broken(&self) -> u64 {
+        self.engine.stats().skipped[SkipReason::BrokenJson.index()]
+    }
 }
 
 impl Engine for DetectEngine {
@@ -29,14 +57,38 @@ impl Engine for DetectEngine {
         }
     }
 
+    fn offer(&mut self, event: &Event<'_>) -> Offered {
+        let b = event.bytes();
+        if memchr::memchr(b'\\', &b[b.len().saturating_sub(TAIL_CHECKED)..]).is_some() {
+            return Offered::CheckFirst;
+        }
+        let before = self.broken();
+        let row = self.push(event);
+        if self.broken() != before {
+            debug_assert!(row.is_none());
+            Offered::Refused
+        } else {
+            Offered::Taken(row)
+        }
+    }
+
+    fn withdraw(&mut self) {
+        self.withdrawn += 1;
+    }
+
     fn columns(&self) -> Vec<String> {
         header_columns(self.engine.options())
     }
 
     fn finish(self: Box<Self>) -> EngineOutput {
-        let DetectEngine { engine, .. } = *self;
+        let DetectEngine {
+            engine, withdrawn, ..
+        } = *self;
         let opts = engine.options().clone();
-        let done = engine.finish();
+        let mut done = engine.finish();
+        // Withdrawn records were reported by the reader as malformed: not events.
+        done.stats.skipped[SkipReason::BrokenJson.index()] -= withdrawn;
+        done.stats.events -= withdrawn;
         let rows = done.rows;
         let skipped = done
             .stats
@@ -65,6 +117,7 @@ pub fn factory(options: &[(&'static str, String)]) -> Result<Box<dyn Engine>, Op
     Ok(Box::new(DetectEngine {
         events_mode: opts.mode == Mode::Events,
         engine: Detect::new(opts),
+        withdrawn: 0,
     }))
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Event, Location, Problem, ProblemKind, ReadStats, Sink, Skipped};
+use super::{Event, Location, Offer, Problem, ProblemKind, ReadStats, Sink, Skipped};
 
 /// One input being decoded.
 pub(super) struct Ctx<'a, S> {
@@ -62,6 +62,33 @@ impl<'a, S: Sink> Ctx<'a, S> {
             },
         };
         self.sink.event(&ev);
+    }
+
+    /// Offers a structurally complete record whose JSON is not checked (see
+    /// [`Sink::offer`]); a record the sink takes (even refused) is counted as an event
+    /// until it is [withdrawn](Ctx::withdraw).
+    pub(super) fn offer(&mut self, text: &str, line: u64, index: Option<u64>) -> Offer {
+        let ev = Event {
+            text,
+            complete: true,
+            location: Location {
+                file: self.file,
+                message: self.message,
+                line,
+                index,
+            },
+        };
+        let offer = self.sink.offer(&ev);
+        if offer != Offer::CheckFirst {
+            self.stats.events += 1;
+        }
+        offer
+    }
+
+    /// The record last refused by the sink is malformed: it is no event.
+    pub(super) fn withdraw(&mut self) {
+        self.stats.events -= 1;
+        self.sink.withdraw();
     }
 
     /// Reports a malformed piece of an otherwise readable input.

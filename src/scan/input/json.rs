@@ -3,11 +3,12 @@
 //! # How records are found
 //!
 //! A structural scan (brackets and strings only, vectorised search inside strings) finds
-//! where each record begins and ends in a bounded buffer; each record is then checked by
-//! serde_json and handed on. Top-level objects are records; the elements of a top-level
-//! array, and of the `records`/`Records` array of a wrapper object (first key), are
-//! records. Nothing else is held: a one-line 1 GB CloudTrail file streams like JSON lines,
-//! at the same cost per byte.
+//! where each record begins and ends in a bounded buffer; each record is then handed on,
+//! checked by serde_json first unless the sink's own parser checks it in the same pass
+//! (see [`Sink::offer`](super::Sink::offer)). Top-level objects are records; the elements
+//! of a top-level array, and of the `records`/`Records` array of a wrapper object (first
+//! key), are records. Nothing else is held: a one-line 1 GB CloudTrail file streams like
+//! JSON lines, at the same cost per byte.
 //!
 //! # Line mode and document mode
 //!
@@ -39,7 +40,7 @@ use std::io::{self, Read};
 use serde::de::IgnoredAny;
 
 use super::ctx::{At, Ctx};
-use super::{ProblemKind, Sink, MAX_RECORD_LEN};
+use super::{Offer, ProblemKind, Sink, MAX_RECORD_LEN};
 
 /// Read size and initial buffer size.
 const CHUNK: usize = 1024 * 1024;
@@ -673,7 +674,12 @@ impl<R: Read> Reader<R> {
         }
     }
 
-    /// Checks a structurally complete record with serde_json and delivers it.
+    /// Delivers a structurally complete record if it is well-formed JSON, else reports it.
+    ///
+    /// One pass on the happy path: the record is [offered](Ctx::offer) to the sink
+    /// unchecked, and serde_json reads it only when the sink declines unchecked records or
+    /// refuses this one, so that what is reported (kind, position, serde_json's message)
+    /// and counted is exactly what checking every record first would give.
     fn check_and_emit<S: Sink>(
         &mut self,
         ctx: &mut Ctx<'_, S>,
@@ -684,28 +690,36 @@ impl<R: Read> Reader<R> {
     ) {
         let bytes = &self.buf.data[start..end];
         let line = at.line.unwrap_or(1);
-        let checked = std::str::from_utf8(bytes)
-            .map_err(|e| (None, e.valid_up_to()))
-            .and_then(|text| {
-                serde_json::from_str::<IgnoredAny>(text)
-                    .map(|_| text)
-                    .map_err(|e| (Some(e), 0))
-            });
-        match checked {
-            Ok(text) => {
-                ctx.values += 1;
-                ctx.emit(text, true, line, index);
-            }
-            Err((None, valid)) => {
-                let mut p = self.buf.at(start + valid);
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => {
+                let mut p = self.buf.at(start + e.valid_up_to());
                 p.index = index;
                 ctx.record_problem(
                     p,
                     ProblemKind::BadEncoding,
                     format!("invalid UTF-8 in the record starting at line {line}"),
                 );
+                return;
             }
-            Err((Some(e), _)) => {
+        };
+        let offer = ctx.offer(text, line, index);
+        if offer == Offer::Taken {
+            ctx.values += 1;
+            return;
+        }
+        match serde_json::from_str::<IgnoredAny>(text) {
+            Ok(_) => {
+                ctx.values += 1;
+                if offer == Offer::CheckFirst {
+                    ctx.emit(text, true, line, index);
+                }
+                // Refused: the sink's stricter verdict stands, as if checked first.
+            }
+            Err(e) => {
+                if offer == Offer::Refused {
+                    ctx.withdraw();
+                }
                 // serde_json positions are relative to the record: find the byte.
                 let mut rel = 0usize;
                 let mut nl = memchr::memchr_iter(b'\n', bytes);

@@ -98,7 +98,8 @@ pub struct Event<'a> {
 
 impl<'a> Event<'a> {
     /// The record's JSON text as bytes. Invariant: valid UTF-8 whose first byte is `{`;
-    /// well-formed JSON of one object when [`Event::complete`].
+    /// well-formed JSON of one object when [`Event::complete`] (except for an event
+    /// [offered](Sink::offer) unchecked: brackets and strings balance, nothing more is known).
     pub fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
     }
@@ -218,9 +219,46 @@ impl Problem {
     }
 }
 
+/// What a sink did with a record offered to it unchecked ([`Sink::offer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Offer {
+    /// The sink does not read unchecked JSON and took nothing: the reader checks the record
+    /// and delivers it through [`Sink::event`] only if it is well-formed (two passes).
+    CheckFirst,
+    /// Taken: the sink's own parser read the record as well-formed JSON.
+    Taken,
+    /// Taken, but the sink's own parser found the record malformed, and counted it as an
+    /// event it could not use; nothing else of it was kept. The reader then checks the
+    /// record itself: if it is malformed, the reader reports it (as the two-pass reader
+    /// would) and calls [`Sink::withdraw`], so it is no event at all; if the reader finds
+    /// it well-formed (the sink's parser is stricter), the sink's verdict stands.
+    Refused,
+}
+
 /// Receives events, problems and skipped entries, in input order.
+///
+/// A record whose brackets balance is first [offered](Sink::offer) unchecked: a sink whose
+/// own parser reads every byte anyway (the detection engine) makes the happy path one pass
+/// over the record, and the reader's JSON check runs only on records the sink refused, to
+/// report them exactly as before. Whatever a sink answers, the problems reported, the
+/// counts in [`ReadStats`] and the records that reach the sink as usable are those of a
+/// reader that checks every record before delivering it.
 pub trait Sink {
+    /// Takes one record. Its text is well-formed JSON of one object when
+    /// [`Event::complete`] (see [`Event::bytes`]).
     fn event(&mut self, event: &Event<'_>);
+    /// Offers a structurally complete record (`event.complete`; brackets and strings
+    /// balance) whose JSON the reader has **not** checked. The default declines
+    /// ([`Offer::CheckFirst`]). A sink that takes it (answers [`Offer::Taken`] or
+    /// [`Offer::Refused`]) must use it only if its own parser found it well-formed, and
+    /// that parser must refuse every text serde_json refuses (it may refuse more).
+    fn offer(&mut self, event: &Event<'_>) -> Offer {
+        let _ = event;
+        Offer::CheckFirst
+    }
+    /// The record this sink last [refused](Offer::Refused) is malformed and was reported
+    /// as a problem: forget it (it is not an event).
+    fn withdraw(&mut self) {}
     /// Called for every problem (it is counted in [`ReadStats`] whatever the sink does).
     fn problem(&mut self, problem: &Problem) {
         let _ = problem;
