@@ -2,16 +2,21 @@
 # Yardstick: t1651detect vs the same core logic as a splunklib ReportingCommand
 # (bench/splunklib_t1651.py), both driven by scp_driver.py on the same CSV of events.
 #
-# Usage: bench/splunklib_compare.sh /path/to/scp_driver.py [EVENTS] [PROBES]
+# Usage: bench/splunklib_compare.sh /path/to/scp_driver.py [EVENTS] [PROBES] [ROUNDS]
 #   EVENTS: generated events (default 200000; same generator as benches/command_e2e.rs)
 #   PROBES: getinfo-only probes per command for the median round trip (default 20)
+#   ROUNDS: interleaved rounds (default 3): t1651detect, t1651detect pinned to one CPU
+#           (when `taskset` exists), splunklib, in turn; medians are reported
 # Env: T1651_VENV (default target/splunklib-venv): the venv splunk-sdk is installed into.
-# Prints rows/s (driver's rows_in / execute time), the ratio, and both getinfo round trips.
+# Prints rows/s (driver's rows_in / execute time) per round and their medians, the ratio of
+# the medians and the median of the per-round ratios, the load average before and after,
+# and both getinfo round trips.
 set -euo pipefail
 
 DRIVER=${1:?usage: $0 /path/to/scp_driver.py [EVENTS] [PROBES]}
 EVENTS=${2:-200000}
 PROBES=${3:-20}
+ROUNDS=${4:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VENV=${T1651_VENV:-$ROOT/target/splunklib-venv}
 OUT=$ROOT/target/splunklib-compare
@@ -41,31 +46,50 @@ probe() { # name, command...
     done
 }
 
-run rust "${RUST[@]}"
-run splunklib "${PY[@]}"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+VARIANTS=(rust splunklib)
+command -v taskset >/dev/null && VARIANTS=(rust rust1 splunklib)
+for r in $(seq "$ROUNDS"); do
+    run "rust.$r" "${RUST[@]}"
+    if command -v taskset >/dev/null; then run "rust1.$r" taskset -c 0 "${RUST[@]}"; fi
+    run "splunklib.$r" "${PY[@]}"
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 probe rust "${RUST[@]}"
 probe splunklib "${PY[@]}"
 
-python3 - "$OUT" "$PROBES" <<'PY'
+python3 - "$OUT" "$PROBES" "$ROUNDS" "${VARIANTS[@]}" <<'PY'
 import csv, json, statistics, sys
-out, probes = sys.argv[1], int(sys.argv[2])
+out, probes, rounds, variants = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+names = {"rust": "t1651detect", "rust1": "t1651detect, 1 CPU", "splunklib": "splunklib"}
 def load(n): return json.load(open(f"{out}/{n}.json"))
 def probe_ms(n): return statistics.median(load(f"{n}.probe{i}")["getinfo_seconds"] for i in range(1, probes + 1)) * 1e3
-r, p = load("rust"), load("splunklib")
-for name, s in (("t1651detect", r), ("splunklib", p)):
-    mb = s["request_bytes"] / s["execute_seconds"] / 1e6
-    print(f"{name:12s} rows_in {s['rows_in']}, execute {s['execute_seconds']:.3f} s: "
-          f"{s['rows_in_per_second']:.0f} rows/s, {mb:.1f} MB/s; rows out {s['rows_out']}; exit {s['exit_code']}; "
-          f"warnings {len(s['warnings'])}")
-print(f"throughput ratio t1651detect / splunklib: {r['rows_in_per_second'] / p['rows_in_per_second']:.1f}x (target 20x)")
+runs = {v: [load(f"{v}.{r}") for r in range(1, rounds + 1)] for v in variants}
+for v in variants:
+    for s in runs[v]:
+        if s["exit_code"] != 0 or s["warnings"]:
+            print(f"{names[v]}: exit {s['exit_code']}, warnings {s['warnings'][:3]}")
+    rate = [s["rows_in_per_second"] for s in runs[v]]
+    mbs = [s["request_bytes"] / s["execute_seconds"] / 1e6 for s in runs[v]]
+    print(f"{names[v]:20s} rows_in {runs[v][0]['rows_in']}, rows out {runs[v][0]['rows_out']}: "
+          f"rows/s per round {', '.join(f'{x:.0f}' for x in rate)}; median {statistics.median(rate):.0f} rows/s, "
+          f"{statistics.median(mbs):.1f} MB/s")
+med = lambda v: statistics.median(s["rows_in_per_second"] for s in runs[v])
+per_round = [a["rows_in_per_second"] / b["rows_in_per_second"] for a, b in zip(runs["rust"], runs["splunklib"])]
+print(f"throughput ratio t1651detect / splunklib: {med('rust') / med('splunklib'):.1f}x (ratio of medians), "
+      f"per round {', '.join(f'{x:.1f}' for x in per_round)}, median {statistics.median(per_round):.1f}x (target 20x)")
+if "rust1" in runs:
+    print(f"one CPU: t1651detect / splunklib {med('rust1') / med('splunklib'):.1f}x")
 print(f"getinfo round trip (median of {probes}, process start included): "
       f"t1651detect {probe_ms('rust'):.1f} ms, splunklib {probe_ms('splunklib'):.1f} ms")
 def groups(n):
     with open(f"{out}/{n}.out.csv") as f:
         return {tuple(row[k].lower() for k in ("caller_identity", "resource_group", "subscription_id", "operation_lower")):
                 (int(row["invocation_count"]), int(row["vm_count"])) for row in csv.DictReader(f)}
-gr, gp = groups("rust"), groups("splunklib")
+gr, gp = groups("rust.1"), groups("splunklib.1")
 same = sum(1 for k, v in gr.items() if gp.get(k) == v)
 print(f"same answer check: {len(gr)} vs {len(gp)} groups, {same} with equal (invocation_count, vm_count); "
       f"invocations {sum(v[0] for v in gr.values())} vs {sum(v[0] for v in gp.values())}")
+if "rust1" in runs:
+    print(f"t1651detect 1 CPU vs 2: outputs {'identical' if open(f'{out}/rust.1.out.csv').read() == open(f'{out}/rust1.1.out.csv').read() else 'DIFFER'}")
 PY

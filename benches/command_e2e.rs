@@ -1,26 +1,34 @@
-//! End-to-end benchmark of the `t1651detect` binary (release build) over the protocol, one core.
+//! End-to-end benchmark of the `t1651detect` binary (release build) over the protocol.
 //!
 //! `cargo bench --bench command_e2e` generates events of mixed shapes (Azure REST, Azure
 //! Event Hub records, CloudTrail, with 10 % noise operations) as splunkd-style request
 //! chunks (CSV with `_raw` JSON, `_time`, `sourcetype` and empty `__mv_` companions, 50,000
-//! rows per chunk, 8.2-style header-only finish) into a temp file once, then streams that
-//! file into the spawned binary (getinfo + execute session) and reports:
-//! events/s, MB/s of request bytes (wall and CPU), peak RSS of the child (`wait4`
-//! `ru_maxrss`), the largest request chunk, and the getinfo round trip (process start
-//! included; median of probes).
+//! rows per chunk, 8.2-style header-only finish) into a temp file once per run, then streams
+//! that file into the spawned binary (getinfo + execute session), side by side in one run:
+//!
+//! * **1 core**: the child pinned to one CPU (`sched_setaffinity`), so it runs one thread;
+//! * **2 cores**: the default (`threads` = 2 when two CPUs are available),
+//!
+//! alternated `T1651_BENCH_ROUNDS` times, and reports per variant the median wall and CPU
+//! time, events/s and MB/s of request bytes (wall and CPU), CPU time per event, the largest
+//! peak RSS of the child (`wait4` `ru_maxrss`) against the largest request chunk; both
+//! variants' replies must be byte-identical. Then the getinfo round trip (process start
+//! included; median of probes). The machine's load average is printed before and after.
 //!
 //! Environment (all optional):
-//! * `T1651_BENCH_EVENTS` (500000), `T1651_BENCH_GROUPS` (10000): the throughput run;
-//! * `T1651_BENCH_RSS_EVENTS` (1000000), `T1651_BENCH_RSS_GROUPS` (10000): the RSS run (0 = skip);
+//! * `T1651_BENCH_RUNS` (`100000:10000,1000000:10000,1000000:100000`): `events:groups` per run;
+//! * `T1651_BENCH_ROUNDS` (3): alternations per run;
 //! * `T1651_BENCH_PROBES` (50): getinfo probes;
 //! * `T1651_BENCH_ARGS`: command options for the sessions, space-separated (e.g. `span=1h`);
 //! * `T1651_BENCH_DIR=dir`: write the session files there and keep them (for `perf record
-//!   -- target/release/t1651detect < dir/throughput.scp`); default: a temp dir, removed;
-//! * `T1651_BENCH_CSV=path`: only write the throughput run's events as a plain CSV
-//!   (`_raw,_time,sourcetype`, for `scp_driver.py --csv`) and exit.
+//!   -- target/release/t1651detect < dir/run-<events>-<groups>.scp`); default: a temp dir,
+//!   removed;
+//! * `T1651_BENCH_CSV=path`: only write `T1651_BENCH_EVENTS` (200000) events in
+//!   `T1651_BENCH_GROUPS` (10000) groups as a plain CSV (`_raw,_time,sourcetype`, for
+//!   `scp_driver.py --csv`) and exit.
 //!
-//! Targets (issue 3): ≥ 250 MB/s of request bytes, ≥ 150k events/s, peak RSS ≤ 64 MB above
-//! the largest request chunk for 1M events in 10k groups, getinfo round trip < 5 ms.
+//! Targets (issue 16): >= 600 MB/s of request bytes on one core; peak RSS <= largest chunk +
+//! 32 MB; getinfo round trip < 5 ms.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -292,12 +300,28 @@ struct Usage {
     status: i32,
 }
 
-/// Spawns the binary with `stdin`, collects stdout, reaps it with `wait4`.
+/// Spawns the binary with `stdin` (pinned to one CPU when `one_core`), collects stdout,
+/// reaps it with `wait4`.
 // Reaped with wait4 (for its rusage), which std's Child cannot do.
 #[allow(clippy::zombie_processes)]
-fn run_child(stdin: Stdio) -> (Usage, Vec<u8>, Vec<u8>) {
+fn run_child(stdin: Stdio, one_core: bool) -> (Usage, Vec<u8>, Vec<u8>) {
+    use std::os::unix::process::CommandExt;
     let t0 = Instant::now();
-    let mut child = Command::new(BIN)
+    let mut cmd = Command::new(BIN);
+    if one_core {
+        // SAFETY: only async-signal-safe libc calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                libc::CPU_SET(0, &mut set);
+                if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let mut child = cmd
         .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -357,8 +381,24 @@ fn mb(b: f64) -> f64 {
     b / 1e6
 }
 
-fn run_session(label: &str, s: &SessionFile) {
-    let (u, out, err) = run_child(Stdio::from(File::open(&s.path).unwrap()));
+/// One variant's rounds of one run.
+#[derive(Default)]
+struct Rounds {
+    wall: Vec<f64>,
+    cpu: Vec<f64>,
+    max_rss_kib: u64,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs one session file, returns its usage and the reply stream (checked: exit 0, a
+/// finished last reply with summary rows).
+fn run_once(label: &str, s: &SessionFile, one_core: bool) -> (Usage, Vec<u8>) {
+    let (u, out, err) = run_child(Stdio::from(File::open(&s.path).unwrap()), one_core);
     assert_eq!(
         u.status,
         0,
@@ -373,32 +413,59 @@ fn run_session(label: &str, s: &SessionFile) {
         .map(|b| b.len())
         .unwrap_or(0);
     assert!(rows > 0, "{label}: no summary rows");
-    let warn = last_meta
-        .pointer("/inspector/messages")
-        .map(|m| m.to_string());
-    let (wall, cpu) = (u.wall.as_secs_f64(), u.cpu.as_secs_f64());
-    let rss_mb = u.max_rss_kib as f64 / 1024.0;
+    (u, out)
+}
+
+fn run_session(label: &str, s: &SessionFile, rounds: usize) {
+    let variants = [("1 core ", true), ("2 cores", false)];
+    let mut results: Vec<Rounds> = variants.iter().map(|_| Rounds::default()).collect();
+    let mut first_output: Option<Vec<u8>> = None;
+    for _ in 0..rounds {
+        for (k, (_, one_core)) in variants.iter().enumerate() {
+            let (u, out) = run_once(label, s, *one_core);
+            match &first_output {
+                None => first_output = Some(out),
+                Some(want) => assert!(*want == out, "{label}: the replies of 1 and 2 cores differ"),
+            }
+            let r = &mut results[k];
+            r.wall.push(u.wall.as_secs_f64());
+            r.cpu.push(u.cpu.as_secs_f64());
+            r.max_rss_kib = r.max_rss_kib.max(u.max_rss_kib);
+        }
+    }
+    let out = first_output.expect("at least one round");
+    let reps = replies(&out);
+    let rows = splunk_scp::csv::decode(reps.last().unwrap().1.clone())
+        .map(|b| b.len())
+        .unwrap_or(0);
     let chunk_mb = s.largest_chunk as f64 / (1024.0 * 1024.0);
     println!(
-        "{label}: {} events, {:.1} MB of requests, {} replies, {rows} summary rows",
+        "{label}: {} events, {:.1} MB of requests, {} replies, {rows} summary rows, largest request chunk {chunk_mb:.1} MiB; median of {rounds} alternated rounds, replies identical",
         s.events,
         mb(s.request_bytes as f64),
         reps.len()
     );
-    println!(
-        "  wall {wall:.3} s: {:.0} events/s, {:.1} MB/s   | CPU {cpu:.3} s: {:.0} events/s, {:.1} MB/s",
-        s.events as f64 / wall,
-        mb(s.request_bytes as f64) / wall,
-        s.events as f64 / cpu,
-        mb(s.request_bytes as f64) / cpu,
-    );
-    println!(
-        "  peak RSS {rss_mb:.1} MiB; largest request chunk {chunk_mb:.1} MiB; RSS above chunk {:.1} MiB (target <= 64)",
-        rss_mb - chunk_mb
-    );
-    if let Some(w) = warn {
+    if let Some(w) = reps.last().unwrap().0.pointer("/inspector/messages") {
         println!("  messages: {w}");
     }
+    for ((name, _), r) in variants.iter().zip(&results) {
+        let (wall, cpu) = (median(&r.wall), median(&r.cpu));
+        let rss_mb = r.max_rss_kib as f64 / 1024.0;
+        println!(
+            "  {name}: wall {wall:.3} s: {:.0} events/s, {:.1} MB/s | CPU {cpu:.3} s ({:.2} us/event): {:.1} MB/s per CPU-second | peak RSS {rss_mb:.1} MiB (chunk + {:.1})",
+            s.events as f64 / wall,
+            mb(s.request_bytes as f64) / wall,
+            cpu * 1e6 / s.events as f64,
+            mb(s.request_bytes as f64) / cpu,
+            rss_mb - chunk_mb
+        );
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn getinfo_probes(n: usize, args: &[String]) {
@@ -462,11 +529,8 @@ fn env_num(name: &str, default: u64) -> u64 {
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is expected.
-    let events = env_num("T1651_BENCH_EVENTS", 500_000) as usize;
-    let groups = env_num("T1651_BENCH_GROUPS", 10_000);
-    let rss_events = env_num("T1651_BENCH_RSS_EVENTS", 1_000_000) as usize;
-    let rss_groups = env_num("T1651_BENCH_RSS_GROUPS", 10_000);
     let probes = env_num("T1651_BENCH_PROBES", 50) as usize;
+    let rounds = env_num("T1651_BENCH_ROUNDS", 3).max(1) as usize;
     let args: Vec<String> = std::env::var("T1651_BENCH_ARGS")
         .unwrap_or_default()
         .split_whitespace()
@@ -474,6 +538,8 @@ fn main() {
         .collect();
 
     if let Ok(csv_path) = std::env::var("T1651_BENCH_CSV") {
+        let events = env_num("T1651_BENCH_EVENTS", 200_000) as usize;
+        let groups = env_num("T1651_BENCH_GROUPS", 10_000);
         let mut gen = Gen::new(groups);
         let mut w = BufWriter::with_capacity(1 << 20, File::create(&csv_path).expect("create CSV"));
         w.write_all(b"_raw,_time,sourcetype\n").unwrap();
@@ -488,35 +554,47 @@ fn main() {
         return;
     }
 
+    let runs: Vec<(usize, u64)> = std::env::var("T1651_BENCH_RUNS")
+        .unwrap_or_else(|_| "100000:10000,1000000:10000,1000000:100000".into())
+        .split(',')
+        .map(|r| {
+            let (e, g) = r
+                .trim()
+                .split_once(':')
+                .expect("T1651_BENCH_RUNS: events:groups,...");
+            (
+                e.parse().expect("events: an integer"),
+                g.parse().expect("groups: an integer"),
+            )
+        })
+        .collect();
     let keep = std::env::var_os("T1651_BENCH_DIR").map(PathBuf::from);
     let dir = keep.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("t1651-bench-{}", std::process::id()))
     });
     std::fs::create_dir_all(&dir).unwrap();
-    let cleanup = |p: &Path| {
-        if keep.is_none() {
-            std::fs::remove_file(p).ok();
-        }
-    };
-    println!("t1651detect end-to-end ({BIN}), args {args:?}, {ROWS_PER_CHUNK} rows per chunk");
-    getinfo_probes(probes, &args);
-
-    let t = Instant::now();
-    let s = write_session(&dir.join("throughput.scp"), events, groups, &args);
     println!(
-        "(generated {} events in {:.1} s)",
-        s.events,
-        t.elapsed().as_secs_f64()
+        "t1651detect end-to-end ({BIN}), args {args:?}, {ROWS_PER_CHUNK} rows per chunk, {} CPUs available, load average {}",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        loadavg()
     );
-    run_session(&format!("throughput run ({groups} groups)"), &s);
-    cleanup(&s.path);
-
-    if rss_events > 0 {
-        let s = write_session(&dir.join("rss.scp"), rss_events, rss_groups, &args);
-        run_session(&format!("RSS run ({rss_groups} groups)"), &s);
-        cleanup(&s.path);
+    getinfo_probes(probes, &args);
+    for (events, groups) in runs {
+        let t = Instant::now();
+        let path = dir.join(format!("run-{events}-{groups}.scp"));
+        let s = write_session(&path, events, groups, &args);
+        println!(
+            "(generated {} events in {:.1} s)",
+            s.events,
+            t.elapsed().as_secs_f64()
+        );
+        run_session(&format!("{events} events, {groups} groups"), &s, rounds);
+        if keep.is_none() {
+            std::fs::remove_file(&path).ok();
+        }
     }
     if keep.is_none() {
         std::fs::remove_dir_all(&dir).ok();
     }
+    println!("load average after: {}", loadavg());
 }

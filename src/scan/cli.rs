@@ -133,6 +133,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N")]
     pub max_event_ids: Option<String>,
 
+    /// Threads that build the summary rows, 1 to 16 (default: 2 when two cores are
+    /// available). The answer never depends on it.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<String>,
+
     /// Output format: table (main columns), csv or json (JSON lines; both with every column).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -191,6 +196,7 @@ pub const SCAN_OPTION_NAMES: &[&str] = &[
     "max_groups",
     "max_invocations",
     "max_event_ids",
+    "threads",
 ];
 
 impl ScanArgs {
@@ -210,6 +216,7 @@ impl ScanArgs {
             &self.max_groups,
             &self.max_invocations,
             &self.max_event_ids,
+            &self.threads,
         ];
         SCAN_OPTION_NAMES
             .iter()
