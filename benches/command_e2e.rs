@@ -3,7 +3,9 @@
 //! `cargo bench --bench command_e2e` generates events of mixed shapes (Azure REST, Azure
 //! Event Hub records, CloudTrail, with 10 % noise operations) as splunkd-style request
 //! chunks (CSV with `_raw` JSON, `_time`, `sourcetype` and empty `__mv_` companions, 50,000
-//! rows per chunk, 8.2-style header-only finish) into a temp file once per run, then streams
+//! rows per chunk, 8.2-style header-only finish; `maxresultrows` 10,000,000 so that one reply
+//! carries the whole summary, where splunkd would page it over further header-only
+//! requests) into a temp file once per run, then streams
 //! that file into the spawned binary (getinfo + execute session), side by side in one run:
 //!
 //! * **1 core**: the child pinned to one CPU (`sched_setaffinity`), so it runs one thread;
@@ -243,7 +245,7 @@ fn getinfo_meta(args: &[String]) -> String {
         "searchinfo": {"args": args, "raw_args": args, "dispatch_dir": "", "sid": "1772323200.1",
             "app": "t1651_cloud_admin_command", "owner": "admin", "username": "admin",
             "session_key": "bench", "splunkd_uri": "https://127.0.0.1:8089", "splunk_version": "9.2.1",
-            "search": "%7C%20t1651detect", "command": "t1651detect", "maxresultrows": 50000,
+            "search": "%7C%20t1651detect", "command": "t1651detect", "maxresultrows": 10_000_000u64,
             "earliest_time": "0", "latest_time": "0"}
     })
     .to_string()
