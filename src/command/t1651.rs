@@ -5,7 +5,7 @@
 //! protocol [`Output`]. All detection semantics live in [`crate::detect`].
 
 use crate::command::fields::{BatchFields, RowFields};
-use crate::detect::engine::Engine;
+use crate::detect::engine::{Engine, Prepared};
 use crate::detect::fields::required_fields;
 use crate::detect::options::{Mode, Options, Phase, OPTION_NAMES};
 use crate::detect::row::{OutValue, OutputRow};
@@ -131,18 +131,27 @@ impl T1651Command {
     }
 }
 
-/// Feeds a chunk's rows to the engine: normalised on up to `threads=` threads, folded in
-/// row order (see [`parallel`]), so the result equals `ingest_fields` row by row.
-fn ingest_rows(engine: &mut Engine, rows: &[RowFields<'_, '_>]) {
+/// Hands a chunk's rows to `fold` with the engine, in row order, each prepared
+/// ([`Engine::prepare`]: the `_raw` scan and normalisation) on up to `threads=` threads (see
+/// [`parallel`]), so the result equals handing over the rows themselves one by one.
+fn each_prepared<F>(engine: &mut Engine, rows: &[RowFields<'_, '_>], mut fold: F)
+where
+    F: FnMut(&mut Engine, Prepared<'_>, &RowFields<'_, '_>),
+{
     let opts = engine.options().clone();
     parallel::ordered(
         rows.len(),
         opts.threads,
         |i| Engine::prepare(&opts, &rows[i]),
-        |i, p| {
-            engine.ingest_prepared(p, &rows[i]);
-        },
+        |i, p| fold(engine, p, &rows[i]),
     );
+}
+
+/// Feeds a chunk's rows to the engine (`ingest_fields` row by row, in effect).
+fn ingest_rows(engine: &mut Engine, rows: &[RowFields<'_, '_>]) {
+    each_prepared(engine, rows, |e, p, f| {
+        e.ingest_prepared(p, f);
+    });
 }
 
 /// Writes the columns of an engine row into an output record.
@@ -187,17 +196,11 @@ impl Command for T1651Command {
                 drain(done, out);
             }
             Role::Events(engine) => {
-                let opts = engine.options().clone();
-                parallel::ordered(
-                    rows.len(),
-                    opts.threads,
-                    |i| Engine::prepare(&opts, &rows[i]),
-                    |i, p| {
-                        if let Some(row) = engine.event_row_prepared(p, &rows[i]) {
-                            put_row(&mut out.passthrough(rows[i].row()), &row);
-                        }
-                    },
-                );
+                each_prepared(engine, &rows, |e, p, f| {
+                    if let Some(row) = e.event_row_prepared(p, f) {
+                        put_row(&mut out.passthrough(f.row()), &row);
+                    }
+                });
             }
         }
         Ok(())
