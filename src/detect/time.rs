@@ -149,9 +149,9 @@ pub fn format_iso(micros: i64) -> String {
     b[..2].copy_from_slice(&two(c));
     b[2..4].copy_from_slice(&two(yy));
     b[4] = b'-';
-    b[5..7].copy_from_slice(&two(i64::from(m)));
+    b[5..7].copy_from_slice(&two(m));
     b[7] = b'-';
-    b[8..10].copy_from_slice(&two(i64::from(d)));
+    b[8..10].copy_from_slice(&two(d));
     b[10] = b'T';
     b[11..13].copy_from_slice(&two(rem / 3600));
     b[13] = b':';
@@ -178,7 +178,7 @@ pub fn format_epoch(micros: i64) -> String {
     if frac != 0 {
         out.push('.');
         let mut digits = 6;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             digits -= 1;
         }
