@@ -43,6 +43,12 @@
 //!   `vm_count` and make their group a finding (`multi_vm_targeting=TRUE`).
 //! * Every merge is commutative and associative, which is what makes
 //!   `reduce(map(p1), …, map(pn)) == direct run` hold for any split.
+//! * **Limits** (`max_groups`, `max_invocations`, `max_event_ids`) keep what came first: events
+//!   in input order, and the invocations still open at the end oldest first, so a search gives
+//!   the same rows in every run (never the hash tables' order).
+//! * **Threads**: [`Engine::prepare`] is the pure half of ingesting an event (it reads only
+//!   the event and the options); [`Engine::ingest_prepared`] changes the state. Preparing on
+//!   several threads and ingesting in input order is the single-threaded answer.
 
 mod invtable;
 mod partial;
@@ -797,8 +803,7 @@ impl Engine {
         }
     }
 
-    /// Fold every open invocation into its group (end of a direct or reduce run).
-    /// Folds the open invocations into their groups. When `max_groups` could be reached on
+    /// Folds every open invocation into its group (end of a direct or reduce run). When `max_groups` could be reached on
     /// the way, they are folded oldest first (ties broken by their keys' strings), so which
     /// groups are kept never depends on the table's hash order, i.e. on the process.
     fn fold_all_invocations(&mut self) {
