@@ -354,12 +354,13 @@ impl Parser<'_> {
             .ok_or_else(unterminated)?;
         // `w`: end of the unescaped text so far (`w < i` once a quote has been dropped).
         let (mut w, close) = if first + 1 < n && self.b[first + 1] == b'"' {
-            // Escapes (JSON `_raw`: every few bytes): copy left while scanning, eight bytes
-            // at a time, instead of one search and one move per escaped quote.
+            // Escapes (JSON `_raw`: every few bytes): unescape sixteen bytes at a time
+            // ([`unescape_block`]), then eight, then one, instead of one search and one move
+            // per escaped quote.
             let mut w = first + 1;
             let mut i = first + 2;
             let close = loop {
-                let found = copy_to_quote_sse2(self.b, &mut w, &mut i);
+                let found = unescape_block(self.b, &mut w, &mut i);
                 while !found && i + 8 <= n {
                     let word = u64::from_le_bytes(self.b[i..i + 8].try_into().expect("8 bytes"));
                     let x = word ^ 0x2222_2222_2222_2222;
@@ -437,8 +438,9 @@ impl Parser<'_> {
 /// The unescaping copy of [`Parser::quoted`], sixteen bytes at a time: moves `b[i..]` to
 /// `b[w..]` (`w <= i`), dropping the second quote of every `""` pair, up to the field's
 /// closing quote, advancing both. Returns whether it stopped at a quote (`b[i] == b'"'`,
-/// which the caller then handles: a closing quote, or the start of a run of sixteen or more
-/// quotes, which is left to the scalar code); false when fewer than 16 bytes are left.
+/// which the caller then handles: with SSSE3 a closing quote or the start of a run of
+/// sixteen or more quotes, left to the scalar code; without it, any quote); false when fewer
+/// than 16 bytes are left.
 ///
 /// Precondition: `b[i]` is not the second quote of a pair (the caller starts it right after
 /// a pair or at a non-quote byte), so every run of quotes starting at or after `i` pairs up
@@ -451,7 +453,7 @@ impl Parser<'_> {
 /// `pshufb` (two eight-byte lanes, shuffles from a 256-entry table) when the CPU has
 /// SSSE3; otherwise (and off x86_64) only quote-free blocks are copied here.
 #[inline(always)]
-fn copy_to_quote_sse2(b: &mut [u8], w: &mut usize, i: &mut usize) -> bool {
+fn unescape_block(b: &mut [u8], w: &mut usize, i: &mut usize) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         if simd::has_ssse3() {
@@ -530,7 +532,7 @@ mod simd {
     const EVEN: u32 = 0x5555;
     const ODD: u32 = 0xAAAA;
 
-    /// See [`super::copy_to_quote_sse2`].
+    /// See [`super::unescape_block`].
     ///
     /// # Safety
     /// The CPU must support SSSE3.
