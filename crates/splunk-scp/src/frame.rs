@@ -11,8 +11,13 @@
 
 use std::io::{BufRead, ErrorKind, Read, Write};
 
+use crate::csv::StreamDecoder;
 use crate::error::{ChunkPart, FrameError};
 use crate::limits::Limit;
+
+/// Bytes of a body read at a time: small enough to stay in cache until they are checked
+/// (and, with [`FrameReader::decode_body`], parsed).
+const PIECE: u64 = 256 << 10;
 
 /// The longest header line accepted. A valid header is at most ~55 bytes.
 pub const MAX_HEADER_LINE: usize = 1024;
@@ -149,8 +154,23 @@ impl<R: BufRead> FrameReader<R> {
         metadata: &mut Vec<u8>,
         body: &mut Vec<u8>,
     ) -> Result<Option<ChunkHeader>, FrameError> {
-        metadata.clear();
         body.clear();
+        self.body_is_utf8 = false;
+        let Some(head) = self.read_head(metadata)? else {
+            return Ok(None);
+        };
+        self.read_body(head, body)?;
+        Ok(Some(head))
+    }
+
+    /// Reads the next chunk's header line and its metadata into `metadata` (cleared first);
+    /// the caller then reads its body with exactly one of [`Self::read_body`] and
+    /// [`Self::decode_body`], before the next chunk.
+    ///
+    /// `Ok(None)`, limits and truncation as [`Self::read_chunk`]; a chunk over a limit is read
+    /// and dropped whole before the error is returned.
+    pub fn read_head(&mut self, metadata: &mut Vec<u8>) -> Result<Option<ChunkHeader>, FrameError> {
+        metadata.clear();
         self.body_is_utf8 = false;
         if !self.read_header_line()? {
             return Ok(None);
@@ -180,11 +200,44 @@ impl<R: BufRead> FrameReader<R> {
             });
         }
         read_exactly(&mut self.inner, m, metadata, ChunkPart::Metadata)?;
-        self.body_is_utf8 = read_body(&mut self.inner, b, body)?;
+        // Both lengths are within limits that fit in `usize` on every supported target.
         Ok(Some(ChunkHeader {
             metadata_len: m as usize,
             body_len: b as usize,
         }))
+    }
+
+    /// Reads the body of the chunk whose `head` [`Self::read_head`] returned into `body`
+    /// (cleared first); [`Self::body_is_utf8`] then tells whether it is valid UTF-8.
+    pub fn read_body(&mut self, head: ChunkHeader, body: &mut Vec<u8>) -> Result<(), FrameError> {
+        body.clear();
+        self.body_is_utf8 = read_body(&mut self.inner, head.body_len as u64, body)?;
+        Ok(())
+    }
+
+    /// Reads the body of the chunk whose `head` [`Self::read_head`] returned into `decoder`
+    /// (after [`StreamDecoder::begin`]), piece by piece: each piece is parsed right after it
+    /// is read, while it is still in cache. The caller then calls [`StreamDecoder::finish`].
+    pub fn decode_body(
+        &mut self,
+        head: ChunkHeader,
+        decoder: &mut StreamDecoder,
+    ) -> Result<(), FrameError> {
+        let n = head.body_len as u64;
+        let mut got = 0u64;
+        while got < n {
+            let want = (n - got).min(PIECE) as usize;
+            let k = decoder.read_from(&mut self.inner, want)? as u64;
+            got += k;
+            if k < want as u64 {
+                return Err(FrameError::Truncated {
+                    part: ChunkPart::Body,
+                    expected: n,
+                    got,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Reads and drops up to `n` bytes (fewer at EOF or on a read error).
@@ -291,7 +344,6 @@ fn looks_like_v1_bytes(line: &[u8]) -> bool {
 /// memory, and it cost about a third of the command's time for a few percent of its
 /// instructions.
 fn read_body<R: Read>(r: &mut R, n: u64, out: &mut Vec<u8>) -> Result<bool, FrameError> {
-    const PIECE: u64 = 256 << 10;
     const INITIAL_RESERVE: u64 = 64 << 20;
     out.reserve(n.min(INITIAL_RESERVE) as usize);
     // `checked`: prefix of `out` known to be valid UTF-8; `valid` false once an invalid

@@ -549,6 +549,7 @@ impl Runtime {
             rt: self,
             meta: Vec::new(),
             body: Vec::new(),
+            decoder: csv::StreamDecoder::new(self.decode_limits),
             reply_body: Vec::new(),
         };
         s.run(&mut kind)
@@ -561,7 +562,10 @@ struct Session<'l, R, W> {
     log: &'l mut dyn Write,
     rt: &'l Runtime,
     meta: Vec<u8>,
+    /// A body read whole (not decoded while it arrives).
     body: Vec<u8>,
+    /// Decodes a command's bodies as they arrive; it keeps its buffers between chunks.
+    decoder: csv::StreamDecoder,
     reply_body: Vec<u8>,
 }
 
@@ -664,19 +668,33 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
         // ---- execute
         loop {
             signals::set_phase(Phase::Reading);
-            match self.reader.read_chunk(&mut self.meta, &mut self.body) {
+            let head = match self.reader.read_head(&mut self.meta) {
                 Ok(None) => {
                     if executes == 0 {
                         return RunOutcome::Probe;
                     }
                     return self.eof(&st, executes, splunkd_finished, hooks_done, kind);
                 }
-                Ok(Some(_)) => {}
+                Ok(Some(h)) => h,
                 Err(e) => return self.frame_failure_with(e, &mut st.output),
+            };
+            let req = Request::parse(&self.meta).and_then(Request::into_execute);
+            // A command's rows are decoded while the body arrives (see `StreamDecoder`);
+            // every other body (a generator's, one after the command's input ended, one of
+            // a failing request) is read whole.
+            let decoding = req.is_ok() && !finished && !hooks_done && matches!(kind, Kind::Cmd(_));
+            let body = if decoding {
+                self.decoder.begin(&mut batch, head.body_len as u64);
+                self.reader.decode_body(head, &mut self.decoder)
+            } else {
+                self.reader.read_body(head, &mut self.body)
+            };
+            if let Err(e) = body {
+                return self.frame_failure_with(e, &mut st.output);
             }
             executes += 1;
             signals::set_phase(Phase::Running);
-            let req = match Request::parse(&self.meta).and_then(Request::into_execute) {
+            let req = match req {
                 Ok(r) => r,
                 Err(e) => return self.fail(&e.to_string(), st.output.take_messages()),
             };
@@ -703,16 +721,7 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                         }
                     }
                     Kind::Cmd(c) => {
-                        let body = std::mem::take(&mut self.body);
-                        let decoded = if self.reader.body_is_utf8() {
-                            // SAFETY: the frame reader validated every byte of this body
-                            // ([`FrameReader::body_is_utf8`]) and nothing changed it since.
-                            let text = unsafe { String::from_utf8_unchecked(body) };
-                            csv::decode_str_into_with(&mut batch, text, &self.rt.decode_limits)
-                        } else {
-                            csv::decode_into_with(&mut batch, body, &self.rt.decode_limits)
-                        };
-                        if let Err(e) = decoded {
+                        if let Err(e) = self.decoder.finish(&mut batch) {
                             let e = self.rt.settings.rename_csv(e);
                             return self.fail(
                                 &format!("execute request {executes}: {e}"),
@@ -736,13 +745,12 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                                 }
                             }
                         }
-                        self.body = batch.recycle();
                         let early = std::mem::take(&mut st.output.finish_early);
                         if req.finished || early {
                             // No more data follows: release the request buffer (as large as
                             // the largest chunk) before the final reply, often the largest,
                             // is built.
-                            self.body = Vec::new();
+                            batch = RecordBatch::new();
                             if let Err(e) = guarded(|| c.finish(&mut st.output)) {
                                 return self.fail(e.message(), st.output.take_messages());
                             }

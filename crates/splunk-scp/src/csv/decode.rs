@@ -192,7 +192,7 @@ fn parse_bytes(
 }
 
 /// Folds `__mv_<f>` columns into logical columns, in first-appearance order.
-fn build_columns(batch: &mut RecordBatch) {
+pub(super) fn build_columns(batch: &mut RecordBatch) {
     let mut by_name: HashMap<String, usize> = HashMap::with_capacity(batch.csv_names.len());
     let mut columns: Vec<Column> = Vec::with_capacity(batch.csv_names.len());
     for (i, name) in batch.csv_names.iter().enumerate() {
@@ -222,27 +222,27 @@ fn build_columns(batch: &mut RecordBatch) {
     batch.by_name = by_name;
 }
 
-struct Parser<'a> {
+pub(super) struct Parser<'a> {
     /// The body, unescaped in place as quoted fields are parsed.
-    b: &'a mut [u8],
-    pos: usize,
+    pub(super) b: &'a mut [u8],
+    pub(super) pos: usize,
     /// [`DecodeLimits::max_field_bytes`].
-    max_field: usize,
+    pub(super) max_field: usize,
     /// The body holds a `\r`: unquoted text is checked for bare CRs.
-    has_cr: bool,
+    pub(super) has_cr: bool,
 }
 
 impl Parser<'_> {
     /// A (header) field's text; lossy only if a span were to split a character, which the
     /// in-place unescaping never does.
-    fn get(&self, s: Span) -> std::borrow::Cow<'_, str> {
+    pub(super) fn get(&self, s: Span) -> std::borrow::Cow<'_, str> {
         String::from_utf8_lossy(&self.b[s.start as usize..s.start as usize + s.len as usize])
     }
 
     /// Parses one record starting at `self.pos`, appending its fields. Returns true when the
     /// body is exhausted after this record.
     #[inline]
-    fn row_into(&mut self, out: &mut Vec<Span>, row: usize) -> Result<bool, CsvError> {
+    pub(super) fn row_into(&mut self, out: &mut Vec<Span>, row: usize) -> Result<bool, CsvError> {
         let n = self.b.len();
         let mut column = 0usize;
         loop {

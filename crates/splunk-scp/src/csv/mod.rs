@@ -6,9 +6,11 @@
 
 pub mod decode;
 pub mod encode;
+pub mod stream;
 
 pub use decode::{
     decode, decode_into, decode_into_with, decode_str_into_with, decode_with, DecodeLimits,
     DEFAULT_MAX_FIELD_BYTES, MAX_BODY_BYTES,
 };
 pub use encode::{encode, encode_mv, encode_mv_value, LineEnding};
+pub use stream::StreamDecoder;
