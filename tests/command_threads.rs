@@ -1,7 +1,9 @@
-//! `threads=` never changes an answer: the same messy input (every log shape, flattened
-//! events, copies, truncated and broken records, partial-state rows) through the spawned
-//! binary with one thread and with several gives byte-identical replies, in every mode, with
-//! limits reached, for chunks large enough to be cut into many blocks.
+//! `threads=` and `--batch-bytes` never change an answer: the same messy input (every log
+//! shape, flattened events, copies, truncated and broken records, partial-state rows)
+//! through the spawned binary with one thread and with several, and with each request
+//! handed to the command whole or in many batches as it arrives, gives byte-identical
+//! replies, in every mode, with limits reached, for chunks large enough to be cut into many
+//! blocks and read in many pieces.
 
 mod command_fixtures;
 mod command_support;
@@ -9,7 +11,7 @@ mod detect_support;
 mod scp_emulator;
 
 use command_fixtures::{bad_events, mess_events, scenario};
-use command_support::{chunks, preop_args, session, Event, Finish, Record, Session};
+use command_support::{chunks, preop_args, session, session_argv, Event, Finish, Record, Session};
 use t1651::parallel::BLOCK_ROWS;
 
 /// `copies` variations of the scenario with its mess: every copy has its own callers (new
@@ -113,6 +115,47 @@ fn thread_count_never_changes_a_reply() {
                     "{args:?}, chunks of {size}: threads={threads} differs from threads=1"
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn batch_size_never_changes_a_reply() {
+    let events = big_input(80);
+    let cases: &[&[&str]] = &[
+        &[],
+        &["mode=events"],
+        &["phase=map"],
+        &["include_failed=true", "span=1h"],
+        &["max_groups=5"],
+        &["max_invocations=20"],
+        &["max_event_ids=50"],
+    ];
+    let body_bytes = command_support::body(&events, &["_raw", "_time"], false).len();
+    assert!(
+        body_bytes > 8 * 256 * 1024,
+        "{body_bytes} bytes: too few pieces"
+    );
+    for args in cases {
+        let unordered = args.contains(&"phase=map");
+        let run_with = |argv: &[&str]| {
+            let s = session_argv(
+                argv,
+                args,
+                std::slice::from_ref(&events),
+                Finish::HeaderOnly,
+                false,
+            );
+            seen(&s, unordered)
+        };
+        // One batch per request (the chunk is far below 2 GiB).
+        let want = run_with(&["--batch-bytes=2147483648"]);
+        assert!(!want.0.iter().all(Vec::is_empty), "{args:?}: no rows");
+        for argv in [&["--batch-bytes=1"][..], &["--batch-bytes=1000000"], &[]] {
+            assert!(
+                run_with(argv) == want,
+                "{args:?}: {argv:?} differs from whole requests"
+            );
         }
     }
 }

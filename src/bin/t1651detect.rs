@@ -7,7 +7,8 @@
 //! * anything else: an SCP session too, because commands.conf `command.arg.<N>` adds
 //!   arguments: the protocol limits `--max-chunk-bytes=N`, `--max-metadata-bytes=N`,
 //!   `--max-field-bytes=N` and `--max-reply-bytes=N` (set the last one to commands.conf
-//!   `maxchunksize`). Any other argument is reported as an error on the getinfo reply; the
+//!   `maxchunksize`), and `--batch-bytes=N` (rows handed to the command per step). Any other
+//!   argument is reported as an error on the getinfo reply; the
 //!   runtime rejects v1 argv (`__GETINFO__`/`__EXECUTE__`) with "chunked = true is missing".
 
 use std::io::Write;
@@ -35,6 +36,8 @@ Protocol limits (commands.conf [t1651detect] command.arg.<N>, e.g. command.arg.1
   --max-metadata-bytes=N   largest request chunk metadata (default 64 MiB)
   --max-field-bytes=N      largest single field value (default 64 MiB)
   --max-reply-bytes=N      largest reply chunk; set it to commands.conf maxchunksize (default: none)
+  --batch-bytes=N          decoded request text handled per step while a chunk arrives; bounds the
+                           memory a chunk takes (default 8 MiB)
 ";
 
 fn main() -> ExitCode {
@@ -80,11 +83,19 @@ const LIMIT_FLAGS: [(&str, Limit); 4] = [
     ("--max-reply-bytes", Limit::ReplyBytes),
 ];
 
+/// Decoded text per `process` call: a 50,000-event chunk of `_raw` (130 MB and more) is
+/// handled in batches of this size as it arrives, so the command's memory does not grow with
+/// splunkd's chunk size and each batch is still in cache when it is scanned.
+const BATCH_BYTES: usize = 8 << 20;
+
+/// Sets [`Runtime::batch_bytes`] (default [`BATCH_BYTES`]).
+const BATCH_FLAG: &str = "--batch-bytes";
+
 /// The runtime for an SCP session, with the limits given in argv (commands.conf
 /// `command.arg.<N>`). Error hints name the commands.conf setting that raises each limit.
 /// v1 markers (`__GETINFO__`) are left to the runtime, which explains them.
 fn runtime_from_args(argv: &[String]) -> Result<Runtime, String> {
-    let mut rt = Runtime::new();
+    let mut rt = Runtime::new().batch_bytes(Some(BATCH_BYTES));
     for (flag, limit) in LIMIT_FLAGS {
         rt = rt.limit_setting(
             limit,
@@ -96,16 +107,24 @@ fn runtime_from_args(argv: &[String]) -> Result<Runtime, String> {
             continue;
         }
         let (flag, value) = arg.split_once('=').unwrap_or((arg.as_str(), ""));
-        let Some(&(_, limit)) = LIMIT_FLAGS.iter().find(|(f, _)| *f == flag) else {
+        let limit = LIMIT_FLAGS
+            .iter()
+            .find(|(f, _)| *f == flag)
+            .map(|&(_, l)| l);
+        if limit.is_none() && flag != BATCH_FLAG {
             return Err(format!(
                 "t1651detect: unknown argument '{arg}' (from commands.conf command.arg.<N>); \
-                 valid: {}=<bytes>",
+                 valid: {}=<bytes>, {BATCH_FLAG}=<bytes>",
                 LIMIT_FLAGS.map(|(f, _)| f).join("=<bytes>, ")
             ));
-        };
+        }
         let bytes: u64 = value.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
             format!("t1651detect: {flag} needs a positive number of bytes, got '{value}'")
         })?;
+        let Some(limit) = limit else {
+            rt = rt.batch_bytes(Some(usize::try_from(bytes).unwrap_or(usize::MAX)));
+            continue;
+        };
         rt = match limit {
             Limit::ChunkBytes => rt
                 .try_max_chunk_bytes(bytes)

@@ -190,10 +190,8 @@ impl Command for T1651Command {
             Role::Summary(engine) => {
                 ingest_rows(engine, &rows);
             }
-            Role::Map { engine, opts } => {
+            Role::Map { engine, .. } => {
                 ingest_rows(engine, &rows);
-                let done = std::mem::replace(engine, Engine::new(opts.clone()));
-                drain(done, out);
             }
             Role::Events(engine) => {
                 each_prepared(engine, &rows, |e, p, f| {
@@ -202,6 +200,16 @@ impl Command for T1651Command {
                     }
                 });
             }
+        }
+        Ok(())
+    }
+
+    /// The map phase answers each request with the partial state of its rows (however many
+    /// batches the runtime split them into).
+    fn end_request(&mut self, out: &mut Output) -> Result<(), CommandError> {
+        if let Role::Map { engine, opts } = &mut self.role {
+            let done = std::mem::replace(engine, Engine::new(opts.clone()));
+            drain(done, out);
         }
         Ok(())
     }

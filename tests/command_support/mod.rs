@@ -209,7 +209,18 @@ impl Session {
 
 /// Runs getinfo with `args`, then one execute request per chunk of `events`.
 pub fn session(args: &[&str], chunks: &[Vec<Event>], finish: Finish, chunked_idx: bool) -> Session {
-    let mut p = Proc::spawn_exe(&exe(), &[]);
+    session_argv(&[], args, chunks, finish, chunked_idx)
+}
+
+/// As [`session`], with `argv` for the binary (commands.conf `command.arg.<N>`).
+pub fn session_argv(
+    argv: &[&str],
+    args: &[&str],
+    chunks: &[Vec<Event>],
+    finish: Finish,
+    chunked_idx: bool,
+) -> Session {
+    let mut p = Proc::spawn_exe(&exe(), argv);
     let gi = p.exchange(&getinfo(args));
     assert!(gi.error().is_none(), "getinfo failed: {:?}", gi.meta);
     let mut replies = Vec::new();

@@ -223,11 +223,33 @@ impl<R: BufRead> FrameReader<R> {
         head: ChunkHeader,
         decoder: &mut StreamDecoder,
     ) -> Result<(), FrameError> {
+        self.decode_body_with(head, decoder, |_| Ok::<(), ()>(()))
+            .map(|r| r.unwrap_or(()))
+    }
+
+    /// As [`Self::decode_body`], calling `each` after every piece (for instance to take the
+    /// rows decoded so far with [`StreamDecoder::take_batch`]). Once `each` fails it is not
+    /// called again and the rest of the body is read and dropped (the peer is still writing
+    /// it), then its error is returned inside `Ok`.
+    pub fn decode_body_with<E>(
+        &mut self,
+        head: ChunkHeader,
+        decoder: &mut StreamDecoder,
+        mut each: impl FnMut(&mut StreamDecoder) -> Result<(), E>,
+    ) -> Result<Result<(), E>, FrameError> {
         let n = head.body_len as u64;
         let mut got = 0u64;
+        let mut failed = None;
         while got < n {
             let want = (n - got).min(PIECE) as usize;
-            let k = decoder.read_from(&mut self.inner, want)? as u64;
+            let k = if failed.is_some() {
+                std::io::copy(
+                    &mut (&mut self.inner).take(want as u64),
+                    &mut std::io::sink(),
+                )?
+            } else {
+                decoder.read_from(&mut self.inner, want)? as u64
+            };
             got += k;
             if k < want as u64 {
                 return Err(FrameError::Truncated {
@@ -236,8 +258,13 @@ impl<R: BufRead> FrameReader<R> {
                     got,
                 });
             }
+            if failed.is_none() {
+                if let Err(e) = each(decoder) {
+                    failed = Some(e);
+                }
+            }
         }
-        Ok(())
+        Ok(failed.map_or(Ok(()), Err))
     }
 
     /// Reads and drops up to `n` bytes (fewer at EOF or on a read error).

@@ -16,7 +16,9 @@
 //! Writing a command: implement [`Command`] (or [`Generator`] for a generating command, or
 //! [`Reporting`] for map/reduce) and call [`run`] from `main`. Lifecycle: `getinfo` once
 //! (also in splunkd's probe processes: no side effects), `process` per execute chunk with ≥ 1
-//! row, `finish` once on splunkd's last request (or after [`Output::finish_early`]). Fields
+//! row (per batch of its rows under [`Runtime::batch_bytes`]), `end_request` after a chunk's
+//! last `process`, `finish` once on splunkd's last request (or after
+//! [`Output::finish_early`]). Fields
 //! are read through [`Row`] (`get`, `str`, `raw`, `time`, multivalues via
 //! [`Value::values`]); records are written through [`Output::record`],
 //! [`Output::passthrough`]/[`Output::record_for`] (which keep `_chunked_idx`) and

@@ -277,8 +277,10 @@ impl CommandInfo {
 /// A command that consumes records: `streaming`, `stateful`, `events` or `reporting`.
 ///
 /// Hooks are called in this order: `getinfo` once; then `process` once per execute chunk that
-/// holds at least one row; then `finish` once, for splunkd's `finished:true` request. A panic in
-/// any hook becomes an error reply. State kept in `self` persists across chunks.
+/// holds at least one row (several times, on consecutive rows, under
+/// [`Runtime::batch_bytes`]) followed by `end_request`; then `finish` once, for splunkd's
+/// `finished:true` request. A panic in any hook becomes an error reply. State kept in `self`
+/// persists across chunks.
 pub trait Command {
     /// Validates arguments and announces the command type. Runs in getinfo-only probes too:
     /// no side effects, no expensive work here.
@@ -291,6 +293,14 @@ pub trait Command {
     /// usually only ingest here and emit in [`Command::finish`]. Call
     /// [`Output::finish_early`] to end the command after this chunk.
     fn process(&mut self, batch: &RecordBatch, out: &mut Output) -> Result<(), CommandError>;
+
+    /// Called after the last `process` of an execute chunk (only for chunks with rows),
+    /// before its reply: the place for output that answers a whole request when
+    /// [`Runtime::batch_bytes`] splits it into several batches. Default: nothing.
+    fn end_request(&mut self, out: &mut Output) -> Result<(), CommandError> {
+        let _ = out;
+        Ok(())
+    }
 
     /// Called once when splunkd sends its last request; emits final records and messages.
     fn finish(&mut self, out: &mut Output) -> Result<(), CommandError> {
@@ -376,6 +386,7 @@ pub struct Runtime {
     settings: SettingNames,
     handle_sigterm: bool,
     guard_stdout: bool,
+    batch_bytes: Option<usize>,
 }
 
 impl Default for Runtime {
@@ -401,7 +412,25 @@ impl Runtime {
             settings: SettingNames::default(),
             handle_sigterm: true,
             guard_stdout: true,
+            batch_bytes: None,
         }
+    }
+
+    /// Hands a command each request's rows in batches of about `bytes` of decoded text
+    /// (whole rows, in order) instead of one batch per request: [`Command::process`] may
+    /// then run several times per request, each time on the rows decoded since the last
+    /// call, all before that request's reply, which carries their output together. Memory
+    /// for a request's rows is then bounded by two batches instead of the largest chunk
+    /// (with splunkd's 50,000-event chunks of `_raw`, a hundred megabytes and more).
+    /// Default `None`: one batch per request.
+    ///
+    /// A request whose body turns out to be malformed fails (an error reply) even if some
+    /// of its batches were processed already; a command that needs all of a request's rows
+    /// before it acts (or a map phase that emits one partial result per call) should keep
+    /// the default or accept the smaller steps.
+    pub fn batch_bytes(mut self, bytes: Option<usize>) -> Self {
+        self.batch_bytes = bytes.map(|b| b.max(1));
+        self
     }
 
     /// Limits on declared request sizes.
@@ -569,6 +598,28 @@ struct Session<'l, R, W> {
     reply_body: Vec<u8>,
 }
 
+/// Runs `process` on a (non-empty) batch of request `request` and checks what it wrote;
+/// the error is the text of the failure reply.
+fn process_batch(
+    c: &mut dyn Command,
+    batch: &RecordBatch,
+    out: &mut Output,
+    check_idx: bool,
+    request: usize,
+) -> Result<(), String> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let first = out.len();
+    guarded(|| c.process(batch, out)).map_err(|e| e.message().to_owned())?;
+    out.take_invalid()?;
+    if check_idx && batch.column("_chunked_idx").is_some() {
+        out.check_chunked_idx(first)
+            .map_err(|e| format!("execute request {request}: {e}"))?;
+    }
+    Ok(())
+}
+
 /// Runs a hook, turning a panic into an error.
 fn guarded<T>(f: impl FnOnce() -> Result<T, CommandError>) -> Result<T, CommandError> {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -683,14 +734,31 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             // every other body (a generator's, one after the command's input ended, one of
             // a failing request) is read whole.
             let decoding = req.is_ok() && !finished && !hooks_done && matches!(kind, Kind::Cmd(_));
-            let body = if decoding {
-                self.decoder.begin(&mut batch, head.body_len as u64);
-                self.reader.decode_body(head, &mut self.decoder)
-            } else {
-                self.reader.read_body(head, &mut self.body)
+            let mut failed_batch = None;
+            let mut any_rows = false;
+            let body = match (decoding, &mut *kind) {
+                (true, Kind::Cmd(c)) => {
+                    self.decoder.begin(&mut batch, head.body_len as u64);
+                    let split = self.rt.batch_bytes;
+                    let request = executes + 1;
+                    let (batch, out, any) = (&mut batch, &mut st.output, &mut any_rows);
+                    self.reader
+                        .decode_body_with(head, &mut self.decoder, |dec| match split {
+                            Some(limit) if dec.text_len() >= limit && dec.take_batch(batch) => {
+                                *any = true;
+                                process_batch(&mut **c, batch, out, check_idx, request)
+                            }
+                            _ => Ok(()),
+                        })
+                        .map(|r| failed_batch = r.err())
+                }
+                _ => self.reader.read_body(head, &mut self.body),
             };
             if let Err(e) = body {
                 return self.frame_failure_with(e, &mut st.output);
+            }
+            if let Some(text) = failed_batch {
+                return self.fail(&text, st.output.take_messages());
             }
             executes += 1;
             signals::set_phase(Phase::Running);
@@ -728,21 +796,17 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
                                 st.output.take_messages(),
                             );
                         }
-                        if !batch.is_empty() {
-                            let first = st.output.len();
-                            if let Err(e) = guarded(|| c.process(&batch, &mut st.output)) {
+                        if let Err(text) =
+                            process_batch(&mut **c, &batch, &mut st.output, check_idx, executes)
+                        {
+                            return self.fail(&text, st.output.take_messages());
+                        }
+                        if any_rows || !batch.is_empty() {
+                            if let Err(e) = guarded(|| c.end_request(&mut st.output)) {
                                 return self.fail(e.message(), st.output.take_messages());
                             }
                             if let Err(e) = st.output.take_invalid() {
                                 return self.fail(&e, st.output.take_messages());
-                            }
-                            if check_idx && batch.column("_chunked_idx").is_some() {
-                                if let Err(e) = st.output.check_chunked_idx(first) {
-                                    return self.fail(
-                                        &format!("execute request {executes}: {e}"),
-                                        st.output.take_messages(),
-                                    );
-                                }
                             }
                         }
                         let early = std::mem::take(&mut st.output.finish_early);

@@ -521,3 +521,128 @@ fn legacy_header_on_stdin_is_named() {
         .contains("chunked = true is missing"));
     assert!(splunk_scp::runtime::check_argv(["--flag"]).is_ok());
 }
+
+/// Records how the runtime hands it rows: batch sizes, every row's `n` in order, and one
+/// `end_request` per request (which answers with an extra record).
+#[derive(Default)]
+struct Batches {
+    calls: Vec<usize>,
+    seen: Vec<String>,
+    ends: usize,
+    fail_at_call: Option<usize>,
+}
+
+impl Command for Batches {
+    fn getinfo(&mut self, _info: &GetInfo, _args: &Args) -> Result<CommandInfo, CommandError> {
+        Ok(CommandInfo::new(CommandType::Stateful))
+    }
+
+    fn process(&mut self, batch: &RecordBatch, out: &mut Output) -> Result<(), CommandError> {
+        assert!(!batch.is_empty(), "process must never see an empty batch");
+        self.calls.push(batch.len());
+        if self.fail_at_call == Some(self.calls.len()) {
+            return Err(CommandError::new("cannot process this batch"));
+        }
+        for row in batch.rows() {
+            let n = row.str("n").unwrap_or_default().to_owned();
+            out.passthrough(&row)
+                .set("len", row.raw().map_or(0, str::len));
+            self.seen.push(n);
+        }
+        Ok(())
+    }
+
+    fn end_request(&mut self, out: &mut Output) -> Result<(), CommandError> {
+        self.ends += 1;
+        out.extra_record().set("end_of_request", self.ends);
+        Ok(())
+    }
+}
+
+/// A body of `rows` rows of about 500 bytes of `_raw` JSON each (quotes doubled), so that
+/// it arrives in several 256 KiB pieces.
+fn big_body(rows: usize, ragged_at: Option<usize>) -> String {
+    let mut body = String::from("\"_raw\",n,\"_chunked_idx\"\n");
+    for i in 0..rows {
+        let raw = format!("{{\"i\":{i},\"pad\":\"{}\"}}", "x\\\"y".repeat(100));
+        let extra = if ragged_at == Some(i) { ",extra" } else { "" };
+        body.push_str(&format!(
+            "\"{}\",{i},{i}{extra}\n",
+            raw.replace('"', "\"\"")
+        ));
+    }
+    body
+}
+
+fn batches_session(rt: &Runtime, cmd: &mut Batches, input: &[u8]) -> (RunOutcome, Vec<Reply>) {
+    let mut out = Vec::new();
+    let mut log = Vec::new();
+    let outcome = rt.run_io(cmd, Cursor::new(input.to_vec()), &mut out, &mut log);
+    let (replies, rest) = parse_replies(&out);
+    assert!(rest.is_empty());
+    (outcome, replies)
+}
+
+#[test]
+fn batch_bytes_splits_requests_into_consecutive_batches_with_the_same_replies() {
+    let input = cat(&[
+        getinfo(&[]),
+        execute(false, &big_body(2_000, None)),
+        execute(false, ""),
+        execute(true, &big_body(700, None)),
+    ]);
+    let mut whole = Batches::default();
+    let (o1, r1) = batches_session(&Runtime::new(), &mut whole, &input);
+    assert_eq!(o1, RunOutcome::Completed);
+    assert_eq!(
+        whole.calls,
+        [2_000, 700],
+        "one batch per request by default"
+    );
+    for bytes in [1usize, 100_000, 300_000] {
+        let mut split = Batches::default();
+        let rt = Runtime::new().batch_bytes(Some(bytes));
+        let (o2, r2) = batches_session(&rt, &mut split, &input);
+        assert_eq!(o2, RunOutcome::Completed);
+        assert!(split.calls.len() > 2, "{bytes}: {:?}", split.calls);
+        assert_eq!(split.calls.iter().sum::<usize>(), 2_700);
+        assert_eq!(split.seen, whole.seen, "{bytes}: rows in the same order");
+        assert_eq!(split.ends, 2, "one end_request per request with rows");
+        assert_eq!(r2.len(), r1.len());
+        for (a, b) in r1.iter().zip(&r2) {
+            assert_eq!(a.raw_meta, b.raw_meta);
+            assert_eq!(a.body, b.body, "{bytes}: same reply bodies");
+        }
+    }
+}
+
+#[test]
+fn batch_bytes_keeps_errors_of_the_whole_request() {
+    // A malformed row after several batches: the same error reply as without batches.
+    let input = cat(&[getinfo(&[]), execute(true, &big_body(2_000, Some(1_500)))]);
+    let (_, whole) = batches_session(&Runtime::new(), &mut Batches::default(), &input);
+    let rt = Runtime::new().batch_bytes(Some(1));
+    let mut split = Batches::default();
+    let (outcome, replies) = batches_session(&rt, &mut split, &input);
+    assert!(matches!(outcome, RunOutcome::Failed(_)), "{outcome:?}");
+    assert!(split.calls.len() > 1, "{:?}", split.calls);
+    let e = replies[1].error().expect("error reply");
+    assert_eq!(Some(e), whole[1].error());
+    assert!(e.contains("row 1501"), "{e}");
+
+    // A batch that fails mid-body: an error reply once the body is read, nothing after it.
+    let input = cat(&[
+        getinfo(&[]),
+        execute(false, &big_body(2_000, None)),
+        execute(true, BODY),
+    ]);
+    let mut cmd = Batches {
+        fail_at_call: Some(2),
+        ..Batches::default()
+    };
+    let (outcome, replies) = batches_session(&rt, &mut cmd, &input);
+    assert!(matches!(outcome, RunOutcome::Failed(_)), "{outcome:?}");
+    assert_eq!(cmd.calls.len(), 2, "no batch after the failing one");
+    assert_eq!(replies.len(), 2);
+    assert_eq!(replies[1].error(), Some("cannot process this batch"));
+}

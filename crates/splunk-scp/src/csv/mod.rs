@@ -3,6 +3,10 @@
 //! Dialect (protocol.md §6): comma separator, `"` quoting with `""` escapes, LF or CRLF record
 //! terminators, embedded newlines inside quotes, a header row first, `__mv_<f>` companion
 //! columns carrying `$a$;$b$` multivalue encodings (`$` doubled inside values).
+//!
+//! Decoding: [`decode`] and friends take a whole body; [`StreamDecoder`] takes it piece by
+//! piece as it arrives (what the runtime does) with the same result, and can hand out the
+//! rows decoded so far in batches.
 
 pub mod decode;
 pub mod encode;

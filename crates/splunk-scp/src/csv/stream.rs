@@ -54,6 +54,10 @@ pub struct StreamDecoder {
     fields: Vec<Span>,
     /// Data rows parsed so far.
     rows: usize,
+    /// Data rows already moved out by [`Self::take_batch`].
+    rows_taken: usize,
+    /// A text buffer kept for the next [`Self::take_batch`] (batches alternate two buffers).
+    spare: Vec<u8>,
     /// A final error: the rest of the body is read and dropped.
     error: Option<CsvError>,
     /// Body bytes received.
@@ -92,6 +96,7 @@ impl StreamDecoder {
         self.content = false;
         self.names = None;
         self.rows = 0;
+        self.rows_taken = 0;
         self.error = None;
         self.total = 0;
         #[cfg(test)]
@@ -146,11 +151,47 @@ impl StreamDecoder {
         Ok(k)
     }
 
+    /// Bytes of decoded text held for rows not yet taken by [`Self::take_batch`].
+    pub fn text_len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Moves the rows complete so far (at least one data row) into `batch`, which must be
+    /// the batch given to [`Self::begin`], reusing its buffers; returns false (batch
+    /// untouched) when there are none or the body has failed. The rows taken and the rows of
+    /// [`Self::finish`] together are the whole body's rows; row numbers in errors still
+    /// count from the body's start. Splitting a body this way bounds the memory of a huge
+    /// chunk by the size of its batches.
+    pub fn take_batch(&mut self, batch: &mut RecordBatch) -> bool {
+        if self.rows == self.rows_taken || self.error.is_some() || self.lossy {
+            return false;
+        }
+        let names = self.names.clone().unwrap_or_default();
+        let mut old = batch.recycle();
+        if old.capacity() == 0 {
+            old = std::mem::take(&mut self.spare);
+        }
+        let text = std::mem::replace(&mut self.out, old);
+        let fields = std::mem::replace(&mut self.fields, std::mem::take(&mut batch.fields));
+        debug_assert!(std::str::from_utf8(&text).is_ok());
+        // SAFETY: as in `finish`: `out` holds valid UTF-8 cut after a `\n`.
+        batch.text = unsafe { String::from_utf8_unchecked(text) };
+        batch.fields = fields;
+        batch.rows = self.rows - self.rows_taken;
+        batch.csv_names = names;
+        build_columns(batch);
+        self.rows_taken = self.rows;
+        true
+    }
+
     /// Ends the body: parses what is left with the body's real end and fills `batch` (the
-    /// result of [`decode_into_with`](super::decode_into_with) on the whole body). On error
-    /// the batch is left empty.
+    /// result of [`decode_into_with`](super::decode_into_with) on the whole body, less the
+    /// rows [`Self::take_batch`] moved out). On error the batch is left empty.
     pub fn finish(&mut self, batch: &mut RecordBatch) -> Result<(), CsvError> {
-        batch.recycle();
+        let old = batch.recycle();
+        if old.capacity() > self.spare.capacity() {
+            self.spare = old;
+        }
         let result = self.finish_inner();
         if self.pending.capacity() > KEEP_PENDING {
             self.pending = Vec::new();
@@ -166,7 +207,7 @@ impl StreamDecoder {
                 // `\n`), and parsing in place keeps text valid UTF-8 (see `parse_valid`).
                 batch.text = unsafe { String::from_utf8_unchecked(text) };
                 batch.fields = fields;
-                batch.rows = self.rows;
+                batch.rows = self.rows - self.rows_taken;
                 batch.csv_names = self.names.take().unwrap_or_default();
                 if !batch.csv_names.is_empty() {
                     build_columns(batch);
@@ -420,6 +461,32 @@ mod tests {
     }
 
     #[test]
+    fn batches_are_taken_and_row_numbers_count_from_the_body_start() {
+        let mut body = String::from("a,b\n");
+        for i in 0..100 {
+            body.push_str(&format!("\"{i}\"\"x\",{i}\n"));
+        }
+        let mut dec = StreamDecoder::new(DecodeLimits::default());
+        let mut whole_batch = RecordBatch::new();
+        decode_into_with(&mut whole_batch, body.clone().into_bytes(), &dec.limits).unwrap();
+        let (rows, taken) = in_batches(&mut dec, body.as_bytes(), &[7], 50);
+        assert!(taken > 10, "{taken} batches");
+        assert_eq!(rows.unwrap(), rows_of(&whole_batch));
+        // An error after batches were taken names the row counted from the body's start.
+        body.push_str("1,2,3\n");
+        let (r, taken) = in_batches(&mut dec, body.as_bytes(), &[7], 50);
+        assert!(taken > 10);
+        assert_eq!(
+            r,
+            Err(CsvError::RaggedRow {
+                row: 101,
+                got: 3,
+                expected: 2
+            })
+        );
+    }
+
+    #[test]
     fn buffers_are_reused_and_errors_leave_the_batch_empty() {
         let mut dec = StreamDecoder::new(DecodeLimits::default());
         let mut b = RecordBatch::new();
@@ -441,6 +508,53 @@ mod tests {
             streamed(&mut dec, &mut b, body, &[1]),
             whole(body, DecodeLimits::default())
         );
+    }
+
+    /// Every row's fields by name (display text and values), for comparing batches whose
+    /// texts differ (a body taken in batches has one text per batch).
+    type Rows = Vec<Vec<(String, String, Vec<String>)>>;
+
+    fn rows_of(b: &RecordBatch) -> Rows {
+        b.rows()
+            .map(|r| {
+                r.fields()
+                    .map(|(n, v)| {
+                        let vals = v.values().map(|c| c.into_owned()).collect();
+                        (n.to_owned(), v.as_str().to_owned(), vals)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Decodes `body` in pieces, taking a batch whenever `every` bytes of text are held.
+    fn in_batches(
+        dec: &mut StreamDecoder,
+        body: &[u8],
+        sizes: &[usize],
+        every: usize,
+    ) -> (Result<Rows, CsvError>, usize) {
+        let mut b = RecordBatch::new();
+        dec.begin(&mut b, body.len() as u64);
+        let (mut rows, mut taken) = (Rows::new(), 0);
+        let mut rest = body;
+        let mut k = 0;
+        while !rest.is_empty() {
+            let n = sizes[k % sizes.len()].clamp(1, rest.len());
+            k += 1;
+            dec.push(&rest[..n]);
+            rest = &rest[n..];
+            if dec.text_len() >= every && dec.take_batch(&mut b) {
+                assert!(!b.is_empty());
+                rows.extend(rows_of(&b));
+                taken += 1;
+            }
+        }
+        let r = dec.finish(&mut b).map(|()| {
+            rows.extend(rows_of(&b));
+            rows
+        });
+        (r, taken)
     }
 
     fn csv_like() -> impl Strategy<Value = Vec<u8>> {
@@ -467,6 +581,20 @@ mod tests {
             let mut dec = StreamDecoder::new(limits);
             let mut b = RecordBatch::new();
             prop_assert_eq!(streamed(&mut dec, &mut b, &body, &sizes), want);
+        }
+
+        #[test]
+        fn batches_taken_on_the_way_hold_the_whole_decodes_rows(
+            body in csv_like(),
+            sizes in prop::collection::vec(1usize..40, 1..6),
+            every in 1usize..60,
+        ) {
+            let mut whole_batch = RecordBatch::new();
+            let want = decode_into_with(&mut whole_batch, body.clone(), &DecodeLimits::default())
+                .map(|()| rows_of(&whole_batch));
+            let mut dec = StreamDecoder::new(DecodeLimits::default());
+            let (got, _) = in_batches(&mut dec, &body, &sizes, every);
+            prop_assert_eq!(got, want);
         }
 
         #[test]
