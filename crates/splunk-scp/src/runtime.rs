@@ -387,6 +387,7 @@ pub struct Runtime {
     handle_sigterm: bool,
     guard_stdout: bool,
     batch_bytes: Option<usize>,
+    overlap_reading: bool,
 }
 
 impl Default for Runtime {
@@ -413,6 +414,7 @@ impl Runtime {
             handle_sigterm: true,
             guard_stdout: true,
             batch_bytes: None,
+            overlap_reading: true,
         }
     }
 
@@ -431,6 +433,23 @@ impl Runtime {
     pub fn batch_bytes(mut self, bytes: Option<usize>) -> Self {
         self.batch_bytes = bytes.map(|b| b.max(1));
         self
+    }
+
+    /// With [`Self::batch_bytes`] set: whether a request's body is read and decoded on a
+    /// thread of its own while the command processes the batches already decoded (default
+    /// true). It is used only when the process may run on two CPUs or more
+    /// (`std::thread::available_parallelism`, which follows the CPU affinity).
+    pub fn overlap_reading(mut self, on: bool) -> Self {
+        self.overlap_reading = on;
+        self
+    }
+
+    /// Whether requests are read alongside the command's work (see
+    /// [`Self::overlap_reading`]).
+    fn read_ahead(&self) -> bool {
+        self.batch_bytes.is_some()
+            && self.overlap_reading
+            && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
     }
 
     /// Limits on declared request sizes.
@@ -521,7 +540,7 @@ impl Runtime {
     }
 
     /// Runs `cmd` over any streams; diagnostics go to `log`.
-    pub fn run_io<C: Command, R: BufRead, W: Write>(
+    pub fn run_io<C: Command, R: BufRead + Send, W: Write>(
         &self,
         cmd: &mut C,
         input: R,
@@ -532,7 +551,7 @@ impl Runtime {
     }
 
     /// Runs `gen` over any streams; diagnostics go to `log`.
-    pub fn run_generator_io<G: Generator, R: BufRead, W: Write>(
+    pub fn run_generator_io<G: Generator, R: BufRead + Send, W: Write>(
         &self,
         gen: &mut G,
         input: R,
@@ -553,18 +572,20 @@ impl Runtime {
                 let _ = writeln!(stderr, "warning: cannot install the SIGTERM handler: {e}");
             }
         }
+        // `Stdin` (not its lock) so that a request body can be read on a thread of its own.
+        let input = || io::BufReader::with_capacity(1 << 16, io::stdin());
         let outcome = match self.guard_stdout.then(guard_stdout).flatten() {
             Some(proto) => {
                 let w = io::BufWriter::with_capacity(1 << 16, proto);
-                self.session(kind, io::stdin().lock(), w, &mut stderr)
+                self.session(kind, input(), w, &mut stderr)
             }
-            None => self.session(kind, io::stdin().lock(), io::stdout().lock(), &mut stderr),
+            None => self.session(kind, input(), io::stdout().lock(), &mut stderr),
         };
         signals::set_phase(Phase::Exiting);
         ExitCode::from(outcome.exit_code())
     }
 
-    fn session<R: BufRead, W: Write>(
+    fn session<R: BufRead + Send, W: Write>(
         &self,
         mut kind: Kind<'_>,
         input: R,
@@ -596,6 +617,88 @@ struct Session<'l, R, W> {
     /// Decodes a command's bodies as they arrive; it keeps its buffers between chunks.
     decoder: csv::StreamDecoder,
     reply_body: Vec<u8>,
+}
+
+/// Where the batches of one request go: the command, its output and what the checks need.
+struct Batches<'a> {
+    cmd: &'a mut dyn Command,
+    out: &'a mut Output,
+    check_idx: bool,
+    request: usize,
+    any: &'a mut bool,
+}
+
+/// Reads and decodes one request body on a thread of its own while this thread runs
+/// `process` on the batches of `limit` bytes it hands over (two batches circulate: one being
+/// filled, one being processed), so that reading and decoding overlap the command's work.
+/// The batches, their order and every outcome are those of the sequential path: a failing
+/// batch stops the hand-over (the reader drains the body and the error is returned once it
+/// has); a frame error ends the request as it would have; the rows after the last batch stay
+/// in the decoder for [`StreamDecoder::finish`](csv::StreamDecoder::finish).
+fn read_alongside<R: BufRead + Send>(
+    reader: &mut FrameReader<R>,
+    decoder: &mut csv::StreamDecoder,
+    head: frame::ChunkHeader,
+    limit: usize,
+    to: &mut Batches<'_>,
+) -> Result<Result<(), String>, crate::error::FrameError> {
+    use std::sync::mpsc;
+    // Filled batches (at most one waiting) and emptied ones going back.
+    let (full_tx, full_rx) = mpsc::sync_channel::<RecordBatch>(1);
+    let (free_tx, free_rx) = mpsc::channel::<RecordBatch>();
+    for _ in 0..2 {
+        let _ = free_tx.send(RecordBatch::new());
+    }
+    std::thread::scope(|s| {
+        let read = s.spawn(move || {
+            let mut held: Option<RecordBatch> = None;
+            reader.decode_body_with(head, decoder, |dec| {
+                if dec.text_len() < limit {
+                    return Ok(());
+                }
+                // An error: this thread's side has stopped taking batches.
+                let mut b = match held.take() {
+                    Some(b) => b,
+                    None => free_rx.recv().map_err(|_| ())?,
+                };
+                if dec.take_batch(&mut b) {
+                    full_tx.send(b).map_err(|_| ())
+                } else {
+                    held = Some(b);
+                    Ok(())
+                }
+            })
+            // `full_tx` is dropped with the closure: the loop below ends.
+        });
+        let mut free = Some(free_tx);
+        let mut failed = None;
+        for b in full_rx.iter() {
+            if failed.is_none() {
+                *to.any = true;
+                if let Err(e) = process_batch(to.cmd, &b, to.out, to.check_idx, to.request) {
+                    failed = Some(e);
+                    // No more batches: the reader's next wait for one fails.
+                    free = None;
+                }
+            }
+            if let Some(f) = &free {
+                let _ = f.send(b);
+            }
+        }
+        let read = match read.join() {
+            Ok(r) => r,
+            Err(_) => {
+                return Ok(Err(
+                    "internal error: the thread reading the request panicked".to_owned(),
+                ))
+            }
+        };
+        read.map(|r| match failed {
+            Some(e) => Err(e),
+            // The reader only fails when this side stopped (above).
+            None => r.map_err(|()| "internal error: request batches lost".to_owned()),
+        })
+    })
 }
 
 /// Runs `process` on a (non-empty) batch of request `request` and checks what it wrote;
@@ -645,7 +748,7 @@ enum WriteFail {
     Other(String),
 }
 
-impl<R: BufRead, W: Write> Session<'_, R, W> {
+impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
     fn run(&mut self, kind: &mut Kind<'_>) -> RunOutcome {
         // ---- getinfo
         signals::set_phase(Phase::Reading);
@@ -737,6 +840,21 @@ impl<R: BufRead, W: Write> Session<'_, R, W> {
             let mut failed_batch = None;
             let mut any_rows = false;
             let body = match (decoding, &mut *kind) {
+                (true, Kind::Cmd(c)) if self.rt.read_ahead() => {
+                    self.decoder.begin(&mut batch, head.body_len as u64);
+                    let limit = self.rt.batch_bytes.unwrap_or(usize::MAX);
+                    let request = executes + 1;
+                    let mut cmd = Batches {
+                        cmd: &mut **c,
+                        out: &mut st.output,
+                        check_idx,
+                        request,
+                        any: &mut any_rows,
+                    };
+                    let r =
+                        read_alongside(&mut self.reader, &mut self.decoder, head, limit, &mut cmd);
+                    r.map(|r| failed_batch = r.err())
+                }
                 (true, Kind::Cmd(c)) => {
                     self.decoder.begin(&mut batch, head.body_len as u64);
                     let split = self.rt.batch_bytes;

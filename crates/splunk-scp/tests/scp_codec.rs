@@ -237,7 +237,7 @@ impl Command for Echo {
     }
 }
 
-fn run<R: std::io::BufRead>(input: R) -> Vec<u8> {
+fn run<R: std::io::BufRead + Send>(input: R) -> Vec<u8> {
     let mut out = Vec::new();
     let outcome =
         Runtime::new().run_io(&mut Echo::default(), input, &mut out, &mut std::io::sink());

@@ -3,9 +3,9 @@
 
 mod scp_emulator;
 
-use std::cell::Cell;
 use std::io::{BufReader, Cursor, Read};
-use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use scp_emulator::{chunk, execute, getinfo, getinfo_with, run_command, run_generator};
 use splunk_scp::{
@@ -83,13 +83,13 @@ fn rows_body(n: usize, start: usize) -> String {
 /// A reader that counts the bytes the runtime consumed.
 struct Counting<R> {
     inner: R,
-    n: Rc<Cell<usize>>,
+    n: Arc<AtomicUsize>,
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let k = self.inner.read(buf)?;
-        self.n.set(self.n.get() + k);
+        self.n.fetch_add(k, Ordering::Relaxed);
         Ok(k)
     }
 }
@@ -101,7 +101,7 @@ fn d1_limit_error_is_sent_after_the_declared_body_was_discarded() {
     let big = execute(false, &"y".repeat(100_000));
     let input = [getinfo(&[]), big].concat();
     let total = input.len();
-    let n = Rc::new(Cell::new(0));
+    let n = Arc::new(AtomicUsize::new(0));
     let reader = BufReader::with_capacity(
         4096,
         Counting {
@@ -122,7 +122,7 @@ fn d1_limit_error_is_sent_after_the_declared_body_was_discarded() {
         "{outcome:?}"
     );
     assert_eq!(
-        n.get(),
+        n.load(Ordering::Relaxed),
         total,
         "the runtime must read the whole declared request before replying with the error"
     );

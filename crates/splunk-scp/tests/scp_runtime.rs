@@ -599,9 +599,14 @@ fn batch_bytes_splits_requests_into_consecutive_batches_with_the_same_replies() 
         [2_000, 700],
         "one batch per request by default"
     );
-    for bytes in [1usize, 100_000, 300_000] {
+    for (bytes, overlap) in [1usize, 100_000, 300_000]
+        .into_iter()
+        .flat_map(|b| [(b, true), (b, false)])
+    {
         let mut split = Batches::default();
-        let rt = Runtime::new().batch_bytes(Some(bytes));
+        let rt = Runtime::new()
+            .batch_bytes(Some(bytes))
+            .overlap_reading(overlap);
         let (o2, r2) = batches_session(&rt, &mut split, &input);
         assert_eq!(o2, RunOutcome::Completed);
         assert!(split.calls.len() > 2, "{bytes}: {:?}", split.calls);
@@ -621,9 +626,15 @@ fn batch_bytes_keeps_errors_of_the_whole_request() {
     // A malformed row after several batches: the same error reply as without batches.
     let input = cat(&[getinfo(&[]), execute(true, &big_body(2_000, Some(1_500)))]);
     let (_, whole) = batches_session(&Runtime::new(), &mut Batches::default(), &input);
-    let rt = Runtime::new().batch_bytes(Some(1));
+    for overlap in [true, false] {
+        batch_errors(&input, &whole, overlap);
+    }
+}
+
+fn batch_errors(input: &[u8], whole: &[Reply], overlap: bool) {
+    let rt = Runtime::new().batch_bytes(Some(1)).overlap_reading(overlap);
     let mut split = Batches::default();
-    let (outcome, replies) = batches_session(&rt, &mut split, &input);
+    let (outcome, replies) = batches_session(&rt, &mut split, input);
     assert!(matches!(outcome, RunOutcome::Failed(_)), "{outcome:?}");
     assert!(split.calls.len() > 1, "{:?}", split.calls);
     let e = replies[1].error().expect("error reply");
