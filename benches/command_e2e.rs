@@ -9,12 +9,16 @@
 //! that file into the spawned binary (getinfo + execute session), side by side in one run:
 //!
 //! * **1 core**: the child pinned to one CPU (`sched_setaffinity`), so it runs one thread;
-//! * **2 cores**: the default (`threads` = 2 when two CPUs are available),
+//! * **2 cores**: the default (`threads` = 2 when two CPUs are available, and each request
+//!   read and decoded on a thread of its own while the command works),
 //!
 //! alternated `T1651_BENCH_ROUNDS` times, and reports per variant the median wall and CPU
 //! time, events/s and MB/s of request bytes (wall and CPU), CPU time per event, the largest
 //! peak RSS of the child (`wait4` `ru_maxrss`) against the largest request chunk; both
-//! variants' replies must be byte-identical. Then the getinfo round trip (process start
+//! variants' replies must be byte-identical. Peak RSS is the child's `ru_maxrss`, which Linux
+//! also raises to the spawning process's resident size at `exec`: the bench keeps no reply
+//! bytes, trims its heap and resets its own peak before each spawn, and prints its size then
+//! (no child figure below it would mean anything). Then the getinfo round trip (process start
 //! included; median of probes). The machine's load average is printed before and after.
 //!
 //! Environment (all optional):
@@ -299,7 +303,31 @@ struct Usage {
     wall: Duration,
     cpu: Duration,
     max_rss_kib: u64,
+    /// This process's resident size when it spawned the child (see [`shrink_own_peak`]).
+    floor_kib: u64,
     status: i32,
+}
+
+/// Makes the child's `ru_maxrss` its own: Linux records the peak RSS of the memory the child
+/// leaves at `exec` too, which is this process's (shared with `posix_spawn`'s `CLONE_VM`, or
+/// copied by `fork`), so the bench returns freed memory (`malloc_trim`) and resets its own
+/// peak to its current size (`/proc/self/clear_refs`, Linux 4.0+). Returns that size (KiB):
+/// a child figure at or below it would say nothing about the child.
+fn shrink_own_peak() -> u64 {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only releases free heap memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }
 
 /// Spawns the binary with `stdin` (pinned to one CPU when `one_core`), collects stdout,
@@ -308,6 +336,7 @@ struct Usage {
 #[allow(clippy::zombie_processes)]
 fn run_child(stdin: Stdio, one_core: bool) -> (Usage, Vec<u8>, Vec<u8>) {
     use std::os::unix::process::CommandExt;
+    let floor = shrink_own_peak();
     let t0 = Instant::now();
     let mut cmd = Command::new(BIN);
     if one_core {
@@ -349,6 +378,7 @@ fn run_child(stdin: Stdio, one_core: bool) -> (Usage, Vec<u8>, Vec<u8>) {
             wall,
             cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
             max_rss_kib: ru.ru_maxrss as u64,
+            floor_kib: floor,
             status,
         },
         reader.join().unwrap(),
@@ -399,7 +429,7 @@ fn median(v: &[f64]) -> f64 {
 
 /// Runs one session file, returns its usage and the reply stream (checked: exit 0, a
 /// finished last reply with summary rows).
-fn run_once(label: &str, s: &SessionFile, one_core: bool) -> (Usage, Vec<u8>) {
+fn run_once(label: &str, s: &SessionFile, one_core: bool) -> (Usage, Output) {
     let (u, out, err) = run_child(Stdio::from(File::open(&s.path).unwrap()), one_core);
     assert_eq!(
         u.status,
@@ -415,13 +445,41 @@ fn run_once(label: &str, s: &SessionFile, one_core: bool) -> (Usage, Vec<u8>) {
         .map(|b| b.len())
         .unwrap_or(0);
     assert!(rows > 0, "{label}: no summary rows");
-    (u, out)
+    let messages = last_meta
+        .pointer("/inspector/messages")
+        .map(|w| w.to_string());
+    let digest = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        out.hash(&mut h);
+        h.finish()
+    };
+    let output = Output {
+        digest,
+        len: out.len(),
+        replies: reps.len(),
+        rows,
+        messages,
+    };
+    (u, output)
+}
+
+/// What the bench keeps of a reply stream (not the bytes: the bench's own memory counts in
+/// the next child's peak RSS, see [`shrink_own_peak`]).
+#[derive(PartialEq)]
+struct Output {
+    digest: u64,
+    len: usize,
+    replies: usize,
+    rows: usize,
+    messages: Option<String>,
 }
 
 fn run_session(label: &str, s: &SessionFile, rounds: usize) {
     let variants = [("1 core ", true), ("2 cores", false)];
     let mut results: Vec<Rounds> = variants.iter().map(|_| Rounds::default()).collect();
-    let mut first_output: Option<Vec<u8>> = None;
+    let mut first_output: Option<Output> = None;
+    let mut floor_kib = 0;
     for _ in 0..rounds {
         for (k, (_, one_core)) in variants.iter().enumerate() {
             let (u, out) = run_once(label, s, *one_core);
@@ -433,28 +491,27 @@ fn run_session(label: &str, s: &SessionFile, rounds: usize) {
             r.wall.push(u.wall.as_secs_f64());
             r.cpu.push(u.cpu.as_secs_f64());
             r.max_rss_kib = r.max_rss_kib.max(u.max_rss_kib);
+            floor_kib = floor_kib.max(u.floor_kib);
         }
     }
     let out = first_output.expect("at least one round");
-    let reps = replies(&out);
-    let rows = splunk_scp::csv::decode(reps.last().unwrap().1.clone())
-        .map(|b| b.len())
-        .unwrap_or(0);
     let chunk_mb = s.largest_chunk as f64 / (1024.0 * 1024.0);
     println!(
-        "{label}: {} events, {:.1} MB of requests, {} replies, {rows} summary rows, largest request chunk {chunk_mb:.1} MiB; median of {rounds} alternated rounds, replies identical",
+        "{label}: {} events, {:.1} MB of requests, {} replies, {} summary rows, largest request chunk {chunk_mb:.1} MiB; median of {rounds} alternated rounds, replies identical; the bench's own RSS at spawn (the floor of a child's peak RSS figure) {:.1} MiB",
         s.events,
         mb(s.request_bytes as f64),
-        reps.len()
+        out.replies,
+        out.rows,
+        floor_kib as f64 / 1024.0,
     );
-    if let Some(w) = reps.last().unwrap().0.pointer("/inspector/messages") {
+    if let Some(w) = &out.messages {
         println!("  messages: {w}");
     }
     for ((name, _), r) in variants.iter().zip(&results) {
         let (wall, cpu) = (median(&r.wall), median(&r.cpu));
         let rss_mb = r.max_rss_kib as f64 / 1024.0;
         println!(
-            "  {name}: wall {wall:.3} s: {:.0} events/s, {:.1} MB/s | CPU {cpu:.3} s ({:.2} us/event): {:.1} MB/s per CPU-second | peak RSS {rss_mb:.1} MiB (chunk + {:.1})",
+            "  {name}: wall {wall:.3} s: {:.0} events/s, {:.1} MB/s | CPU {cpu:.3} s ({:.2} us/event): {:.1} MB/s per CPU-second | peak RSS {rss_mb:.1} MiB ({:+.1} MiB against the largest chunk)",
             s.events as f64 / wall,
             mb(s.request_bytes as f64) / wall,
             cpu * 1e6 / s.events as f64,
