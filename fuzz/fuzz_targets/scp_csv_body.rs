@@ -10,13 +10,17 @@
 //!   decodes with the default limit either decodes with a tight limit or fails with
 //!   `FieldTooLarge`.
 //!
+//! * streaming: the same bytes fed to `StreamDecoder` in pieces (sizes taken from the input
+//!   itself), with batches taken on the way, give the same rows, or the same error, as the
+//!   whole-body decode.
+//!
 //! Excluded from the round trip: logical column names that themselves start with `__mv_`
 //! (written back as a plain column they would be read as a companion: a limitation of the
 //! protocol's naming, not of the codec).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use splunk_scp::csv::{decode, decode_with, encode, DecodeLimits, LineEnding};
+use splunk_scp::csv::{decode, decode_with, encode, DecodeLimits, LineEnding, StreamDecoder};
 use splunk_scp::{CsvError, Output, RecordBatch, Value};
 
 type Rows = Vec<Vec<(String, String, Vec<String>, bool)>>;
@@ -52,8 +56,37 @@ fn reencode(b: &RecordBatch, eol: LineEnding) -> Vec<u8> {
     body
 }
 
+/// Decodes `data` piece by piece (piece sizes 1..=64 from the bytes themselves), taking a
+/// batch whenever 16 or more bytes of text are held.
+fn streamed(data: &[u8]) -> Result<Rows, CsvError> {
+    let mut dec = StreamDecoder::new(DecodeLimits::default());
+    let mut b = RecordBatch::new();
+    dec.begin(&mut b, data.len() as u64);
+    let mut rows = Rows::new();
+    let mut rest = data;
+    let mut k = 0;
+    while !rest.is_empty() {
+        let n = (usize::from(data[k % data.len()]) % 64 + 1).min(rest.len());
+        k += 1;
+        dec.push(&rest[..n]);
+        rest = &rest[n..];
+        if dec.text_len() >= 16 && dec.take_batch(&mut b) {
+            rows.extend(snapshot(&b));
+        }
+    }
+    dec.finish(&mut b)?;
+    rows.extend(snapshot(&b));
+    Ok(rows)
+}
+
 fuzz_target!(|data: &[u8]| {
-    let Ok(batch) = decode(data.to_vec()) else {
+    let whole = decode(data.to_vec());
+    match (streamed(data), &whole) {
+        (Ok(a), Ok(b)) => assert_eq!(a, snapshot(b), "streamed rows differ"),
+        (Err(a), Err(b)) => assert_eq!(&a, b, "streamed error differs"),
+        (a, b) => panic!("streamed {a:?}, whole {b:?}"),
+    }
+    let Ok(batch) = whole else {
         return;
     };
     let rows = snapshot(&batch);
