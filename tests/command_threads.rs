@@ -79,6 +79,19 @@ fn run(args: &[String], events: &[Event], size: usize) -> Session {
     session(&args, &chunks(events, size), Finish::HeaderOnly, false)
 }
 
+/// Every mode, and every limit reached: which groups, invocations and ids are kept depends
+/// on the order of arrival, which the fold keeps.
+const CASES: &[&[&str]] = &[
+    &[],
+    &["mode=events"],
+    &["phase=map"],
+    &["include_failed=true", "span=1h"],
+    &["max_groups=5"],
+    &["max_invocations=20"],
+    &["max_event_ids=50"],
+    &["max_values=2"],
+];
+
 #[test]
 fn thread_count_never_changes_a_reply() {
     let events = big_input(80);
@@ -87,19 +100,7 @@ fn thread_count_never_changes_a_reply() {
         "{} rows: too few blocks",
         events.len()
     );
-    let cases: &[&[&str]] = &[
-        &[],
-        &["mode=events"],
-        &["phase=map"],
-        &["include_failed=true", "span=1h"],
-        // Limits reached: which groups, invocations and ids are kept depends on the order
-        // of arrival, which the fold keeps.
-        &["max_groups=5"],
-        &["max_invocations=20"],
-        &["max_event_ids=50"],
-        &["max_values=2"],
-    ];
-    for args in cases {
+    for args in CASES {
         for size in [events.len(), 3 * BLOCK_ROWS + 17] {
             let unordered = args.contains(&"phase=map");
             let one = run(&with_threads(args, 1), &events, size);
@@ -122,21 +123,12 @@ fn thread_count_never_changes_a_reply() {
 #[test]
 fn batch_size_never_changes_a_reply() {
     let events = big_input(80);
-    let cases: &[&[&str]] = &[
-        &[],
-        &["mode=events"],
-        &["phase=map"],
-        &["include_failed=true", "span=1h"],
-        &["max_groups=5"],
-        &["max_invocations=20"],
-        &["max_event_ids=50"],
-    ];
     let body_bytes = command_support::body(&events, &["_raw", "_time"], false).len();
     assert!(
         body_bytes > 8 * 256 * 1024,
         "{body_bytes} bytes: too few pieces"
     );
-    for args in cases {
+    for args in CASES {
         let unordered = args.contains(&"phase=map");
         let run_with = |argv: &[&str]| {
             let s = session_argv(

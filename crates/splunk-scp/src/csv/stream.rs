@@ -379,6 +379,19 @@ mod tests {
         sizes: &[usize],
     ) -> Snapshot {
         dec.begin(b, body.len() as u64);
+        feed(dec, body, sizes, |_| {});
+        let r = dec.finish(b);
+        snapshot(r, b)
+    }
+
+    /// Feeds `body` to `dec` in pieces of the given sizes (cycled), calling `each` after
+    /// every piece.
+    fn feed(
+        dec: &mut StreamDecoder,
+        body: &[u8],
+        sizes: &[usize],
+        mut each: impl FnMut(&mut StreamDecoder),
+    ) {
         let mut rest = body;
         let mut k = 0;
         while !rest.is_empty() {
@@ -386,9 +399,8 @@ mod tests {
             k += 1;
             dec.push(&rest[..n]);
             rest = &rest[n..];
+            each(dec);
         }
-        let r = dec.finish(b);
-        snapshot(r, b)
     }
 
     fn check_all_splits(body: &[u8], limits: DecodeLimits) {
@@ -537,19 +549,13 @@ mod tests {
         let mut b = RecordBatch::new();
         dec.begin(&mut b, body.len() as u64);
         let (mut rows, mut taken) = (Rows::new(), 0);
-        let mut rest = body;
-        let mut k = 0;
-        while !rest.is_empty() {
-            let n = sizes[k % sizes.len()].clamp(1, rest.len());
-            k += 1;
-            dec.push(&rest[..n]);
-            rest = &rest[n..];
+        feed(dec, body, sizes, |dec| {
             if dec.text_len() >= every && dec.take_batch(&mut b) {
                 assert!(!b.is_empty());
                 rows.extend(rows_of(&b));
                 taken += 1;
             }
-        }
+        });
         let r = dec.finish(&mut b).map(|()| {
             rows.extend(rows_of(&b));
             rows
