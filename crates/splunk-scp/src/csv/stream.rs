@@ -156,9 +156,10 @@ impl StreamDecoder {
         self.out.len()
     }
 
-    /// Moves the rows complete so far (at least one data row) into `batch`, which must be
-    /// the batch given to [`Self::begin`], reusing its buffers; returns false (batch
-    /// untouched) when there are none or the body has failed. The rows taken and the rows of
+    /// Moves the rows complete so far (at least one data row) into `batch`, whose previous
+    /// contents are dropped and whose buffers the decoder keeps for the rows to come; returns
+    /// false (batch untouched) when there are none, the body has failed, or invalid UTF-8 was
+    /// seen (those rows come with [`Self::finish`]). The rows taken and the rows of
     /// [`Self::finish`] together are the whole body's rows; row numbers in errors still
     /// count from the body's start. Splitting a body this way bounds the memory of a huge
     /// chunk by the size of its batches.
