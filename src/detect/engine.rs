@@ -993,7 +993,13 @@ impl Engine {
         let docs = self.sorted_strings(&g.docs);
         let sessions = self.sorted_strings(&g.sessions);
         let vias = self.sorted_strings(&g.vias);
-        let corrs: Vec<String> = g.corrs.iter().map(|c| self.corr_string(*c)).collect();
+        // Only what the column can show (and one more, to know whether it was cut).
+        let corrs: Vec<String> = g
+            .corrs
+            .iter()
+            .take(max.saturating_add(1))
+            .map(|c| self.corr_string(*c))
+            .collect();
         let mut dest: Vec<&str> = vms.iter().chain(resources.iter()).copied().collect();
         dest.sort_unstable();
         dest.dedup();
@@ -1051,11 +1057,10 @@ impl Engine {
             false,
         );
         b.multi("documents", "documents_truncated", &docs, false);
-        let corr_refs: Vec<&str> = corrs.iter().map(String::as_str).collect();
-        b.multi(
+        b.multi_owned(
             "correlation_ids",
             "correlation_ids_truncated",
-            &corr_refs,
+            corrs,
             g.corrs_cut,
         );
         b.single("user", caller);
@@ -1098,7 +1103,10 @@ struct RowBuilder {
 impl RowBuilder {
     fn new(max: usize) -> Self {
         RowBuilder {
-            row: OutputRow::default(),
+            // A summary row has 33 columns and up to 10 truncation flags: no regrowth.
+            row: OutputRow {
+                columns: Vec::with_capacity(48),
+            },
             flags: Vec::new(),
             max,
         }
@@ -1122,6 +1130,22 @@ impl RowBuilder {
             .map(|s| (*s).to_owned())
             .collect();
         self.row.columns.push((name, OutValue::Multi(kept)));
+        if cut {
+            self.flags.push(flag);
+        }
+    }
+
+    /// As [`Self::multi`], for values already owned (moved, not copied).
+    fn multi_owned(
+        &mut self,
+        name: &'static str,
+        flag: &'static str,
+        mut values: Vec<String>,
+        already_cut: bool,
+    ) {
+        let cut = already_cut || values.len() > self.max;
+        values.truncate(self.max);
+        self.row.columns.push((name, OutValue::Multi(values)));
         if cut {
             self.flags.push(flag);
         }
