@@ -656,7 +656,8 @@ fn read_alongside<R: BufRead + Send>(
                 if dec.text_len() < limit {
                     return Ok(());
                 }
-                // An error: this thread's side has stopped taking batches.
+                // `recv` fails once the session's side has stopped taking batches (one of
+                // them failed): then no more are handed over, and the body is drained.
                 let mut b = match held.take() {
                     Some(b) => b,
                     None => free_rx.recv().map_err(|_| ())?,
