@@ -9,7 +9,6 @@ mod command_support;
 mod scp_emulator;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use command_support::{get, json_event, one, session, Event, Finish, Record};
 use serde_json::Value;
@@ -205,35 +204,11 @@ fn check(rows: &[Row], ctx: &str) {
 // ------------------------------------------------------------------ the offline scan
 
 fn scan(args: &[&str]) -> (Vec<Value>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_t1651detect"))
-        .arg("scan")
-        .args(["--format", "json"])
-        .args(args)
-        .arg(validation_dir())
-        .output()
-        .expect("run t1651detect scan");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
-    (rows, String::from_utf8(out.stderr).unwrap())
+    command_support::scan_json(&validation_dir(), args)
 }
 
 fn json_values(v: &Value, k: &str) -> Vec<String> {
-    match &v[k] {
-        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_owned()).collect(),
-        Value::String(s) if s.is_empty() => vec![],
-        Value::String(s) => vec![s.clone()],
-        Value::Null => vec![],
-        other => panic!("{k}: {other}"),
-    }
+    command_support::json_list(v, k, false)
 }
 
 fn scan_rows() -> Vec<Row> {

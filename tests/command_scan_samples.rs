@@ -2,6 +2,9 @@
 //! lists, with default options, `--include-failed` and `--threshold 6`; and the scan exposes
 //! exactly the command's options minus the distributed-search ones.
 
+mod command_support;
+mod scp_emulator;
+
 use std::process::Command;
 
 use serde_json::Value;
@@ -37,25 +40,7 @@ struct Expect {
 
 fn scan(extra: &[&str]) -> (Vec<Value>, String) {
     let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/samples");
-    let out = Command::new(env!("CARGO_BIN_EXE_t1651detect"))
-        .arg("scan")
-        .args(["--format", "json"])
-        .args(extra)
-        .arg(samples)
-        .output()
-        .expect("run t1651detect scan");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
-    (rows, String::from_utf8(out.stderr).unwrap())
+    command_support::scan_json(std::path::Path::new(samples), extra)
 }
 
 fn s<'a>(row: &'a Value, k: &str) -> &'a str {
@@ -65,12 +50,7 @@ fn s<'a>(row: &'a Value, k: &str) -> &'a str {
 }
 
 fn list(row: &Value, k: &str) -> Vec<String> {
-    match &row[k] {
-        Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
-        Value::String(x) if x.is_empty() => vec![],
-        Value::String(x) => vec![x.clone()],
-        other => panic!("{k}: {other}"),
-    }
+    command_support::json_list(row, k, true)
 }
 
 fn find<'a>(rows: &'a [Value], caller: &str, op: &str, rg: &str) -> &'a Value {

@@ -314,3 +314,39 @@ pub fn probe(args: &[&str]) -> (Reply, i32, String) {
 pub fn raw_chunk(meta: &str, body: &str) -> Vec<u8> {
     chunk(meta.as_bytes(), body.as_bytes())
 }
+
+/// Runs `t1651detect scan --format json ARGS PATH`, which must exit 0: its JSON rows and its
+/// stderr (the summary line).
+pub fn scan_json(path: &std::path::Path, args: &[&str]) -> (Vec<Value>, String) {
+    let out = std::process::Command::new(exe())
+        .arg("scan")
+        .args(["--format", "json"])
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("run t1651detect scan");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    (rows, String::from_utf8(out.stderr).unwrap())
+}
+
+/// A column of a scan JSON row as its values: an array, one string (empty: none), or absent
+/// (none; `strict` refuses an absent column).
+pub fn json_list(row: &Value, k: &str, strict: bool) -> Vec<String> {
+    match &row[k] {
+        Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
+        Value::String(x) if x.is_empty() => vec![],
+        Value::String(x) => vec![x.clone()],
+        Value::Null if !strict => vec![],
+        other => panic!("{k}: {other} in {row}"),
+    }
+}
