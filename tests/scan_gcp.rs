@@ -3,13 +3,14 @@
 //! LogEntry as an object or base64 in `data`), and the same gzip-compressed: every file
 //! gives the same rows.
 
+mod command_support;
 mod detect_support;
+mod scp_emulator;
 
 use detect_support::{GcpRecord, Keys, GCP_PROJECT, SET_PROJECT_METADATA};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn records() -> Vec<GcpRecord> {
     let mut v = Vec::new();
@@ -55,23 +56,7 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 fn scan(path: &Path) -> (Vec<Value>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_t1651detect"))
-        .args(["scan", "--format", "json"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (rows, String::from_utf8(out.stderr).unwrap())
+    command_support::scan_json(path, &[])
 }
 
 #[test]
