@@ -158,37 +158,61 @@ fn parse_bytes(
     while !done {
         row += 1;
         let before = fields.len();
-        done = match p.row_into(&mut fields, row) {
+        let closed = p
+            .row_into(&mut fields, row)
+            .map_err(|mut e| {
+                name_column(&mut e, &batch.csv_names);
+                e
+            })
+            .and_then(|d| close_row(&mut fields, before, ncols, row, p.pos).map(|()| d));
+        done = match closed {
             Ok(d) => d,
-            Err(mut e) => {
-                if let CsvError::FieldTooLarge { column, name, .. } = &mut e {
-                    if let Some(n) = batch.csv_names.get(*column) {
-                        name.clone_from(n);
-                    }
-                }
+            Err(e) => {
                 batch.fields = fields;
                 return Err(e);
             }
         };
-        let got = fields.len() - before;
-        if got > ncols {
-            batch.fields = fields;
-            return Err(CsvError::RaggedRow {
-                row,
-                got,
-                expected: ncols,
-            });
-        }
-        let empty = Span {
-            start: p.pos.min(u32::MAX as usize) as u32,
-            len: 0,
-        };
-        fields.resize(before + ncols, empty);
     }
     batch.rows = row;
     batch.fields = fields;
     build_columns(batch);
     Ok(())
+}
+
+/// Ends data row `row`, whose fields start at `fields[before]`: a short row is padded with
+/// empty fields (at `pos`, the row's end), as the SDK's reader leaves them out; a row with
+/// more fields than the header's `ncols` is [`CsvError::RaggedRow`] (its values would be lost).
+pub(super) fn close_row(
+    fields: &mut Vec<Span>,
+    before: usize,
+    ncols: usize,
+    row: usize,
+    pos: usize,
+) -> Result<(), CsvError> {
+    let got = fields.len() - before;
+    if got > ncols {
+        return Err(CsvError::RaggedRow {
+            row,
+            got,
+            expected: ncols,
+        });
+    }
+    let empty = Span {
+        start: pos.min(u32::MAX as usize) as u32,
+        len: 0,
+    };
+    fields.resize(before + ncols, empty);
+    Ok(())
+}
+
+/// Names the column of a [`CsvError::FieldTooLarge`] in a data row (the parser knows only
+/// its position).
+pub(super) fn name_column(e: &mut CsvError, names: &[String]) {
+    if let CsvError::FieldTooLarge { column, name, .. } = e {
+        if let Some(n) = names.get(*column) {
+            name.clone_from(n);
+        }
+    }
 }
 
 /// Folds `__mv_<f>` columns into logical columns, in first-appearance order.

@@ -29,7 +29,7 @@
 
 use std::io::{self, Read};
 
-use super::decode::{build_columns, DecodeLimits, Parser, MAX_BODY_BYTES};
+use super::decode::{build_columns, close_row, name_column, DecodeLimits, Parser, MAX_BODY_BYTES};
 use crate::error::CsvError;
 use crate::record::{RecordBatch, Span};
 
@@ -174,13 +174,7 @@ impl StreamDecoder {
         }
         let text = std::mem::replace(&mut self.out, old);
         let fields = std::mem::replace(&mut self.fields, std::mem::take(&mut batch.fields));
-        debug_assert!(std::str::from_utf8(&text).is_ok());
-        // SAFETY: as in `finish`: `out` holds valid UTF-8 cut after a `\n`.
-        batch.text = unsafe { String::from_utf8_unchecked(text) };
-        batch.fields = fields;
-        batch.rows = self.rows - self.rows_taken;
-        batch.csv_names = names;
-        build_columns(batch);
+        fill(batch, text, fields, self.rows - self.rows_taken, names);
         self.rows_taken = self.rows;
         true
     }
@@ -202,17 +196,8 @@ impl StreamDecoder {
         let fields = std::mem::take(&mut self.fields);
         match result {
             Ok(()) => {
-                debug_assert!(std::str::from_utf8(&text).is_ok());
-                // SAFETY: `out` only ever receives valid UTF-8 (a checked prefix of the
-                // input, or its lossy replacement) cut at row boundaries (after an ASCII
-                // `\n`), and parsing in place keeps text valid UTF-8 (see `parse_valid`).
-                batch.text = unsafe { String::from_utf8_unchecked(text) };
-                batch.fields = fields;
-                batch.rows = self.rows - self.rows_taken;
-                batch.csv_names = self.names.take().unwrap_or_default();
-                if !batch.csv_names.is_empty() {
-                    build_columns(batch);
-                }
+                let names = self.names.take().unwrap_or_default();
+                fill(batch, text, fields, self.rows - self.rows_taken, names);
                 Ok(())
             }
             Err(e) => {
@@ -287,12 +272,8 @@ impl StreamDecoder {
             match parsed {
                 Ok(d) if complete => done = d && last,
                 Err(mut e) if last => {
-                    if !header {
-                        if let CsvError::FieldTooLarge { column, name, .. } = &mut e {
-                            if let Some(n) = self.names.as_ref().and_then(|v| v.get(*column)) {
-                                name.clone_from(n);
-                            }
-                        }
+                    if let Some(names) = &self.names {
+                        name_column(&mut e, names);
                     }
                     self.error = Some(e);
                     break;
@@ -315,21 +296,11 @@ impl StreamDecoder {
                 continue;
             }
             let ncols = self.names.as_ref().map_or(0, Vec::len);
-            let got = self.fields.len() - before;
             self.rows += 1;
-            if got > ncols {
-                self.error = Some(CsvError::RaggedRow {
-                    row: self.rows,
-                    got,
-                    expected: ncols,
-                });
+            if let Err(e) = close_row(&mut self.fields, before, ncols, self.rows, p.pos) {
+                self.error = Some(e);
                 break;
             }
-            let empty = Span {
-                start: p.pos.min(u32::MAX as usize) as u32,
-                len: 0,
-            };
-            self.fields.resize(before + ncols, empty);
         }
         let used = p.pos - region;
         if self.error.is_some() {
@@ -342,6 +313,28 @@ impl StreamDecoder {
         self.checked -= used;
         // Try again once the pending input has doubled: linear work for a row of any size.
         self.retry_at = self.checked.saturating_mul(2).max(1);
+    }
+}
+
+/// Puts decoded rows into an emptied `batch`. `text` is what the decoder's `out` held.
+fn fill(
+    batch: &mut RecordBatch,
+    text: Vec<u8>,
+    fields: Vec<Span>,
+    rows: usize,
+    names: Vec<String>,
+) {
+    debug_assert!(std::str::from_utf8(&text).is_ok());
+    // SAFETY: `out` only ever receives valid UTF-8 (a checked prefix of the input, or its
+    // lossy replacement) cut at row boundaries (after an ASCII `\n`), and parsing in place
+    // keeps text valid UTF-8 (see `parse_valid`).
+    batch.text = unsafe { String::from_utf8_unchecked(text) };
+    batch.fields = fields;
+    batch.rows = rows;
+    batch.csv_names = names;
+    // A body of only line breaks has no header (and no columns).
+    if !batch.csv_names.is_empty() {
+        build_columns(batch);
     }
 }
 
