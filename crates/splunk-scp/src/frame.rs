@@ -17,7 +17,7 @@ use crate::limits::Limit;
 
 /// Bytes of a body read at a time: small enough to stay in cache until they are checked
 /// (and, with [`FrameReader::decode_body`], parsed).
-const PIECE: u64 = 256 << 10;
+pub(crate) const PIECE: usize = 256 << 10;
 
 /// The longest header line accepted. A valid header is at most ~55 bytes.
 pub const MAX_HEADER_LINE: usize = 1024;
@@ -241,7 +241,7 @@ impl<R: BufRead> FrameReader<R> {
         let mut got = 0u64;
         let mut failed = None;
         while got < n {
-            let want = (n - got).min(PIECE) as usize;
+            let want = (n - got).min(PIECE as u64) as usize;
             let k = if failed.is_some() {
                 std::io::copy(
                     &mut (&mut self.inner).take(want as u64),
@@ -378,7 +378,7 @@ fn read_body<R: Read>(r: &mut R, n: u64, out: &mut Vec<u8>) -> Result<bool, Fram
     let (mut checked, mut valid) = (0usize, true);
     let mut got = 0u64;
     while got < n {
-        let want = (n - got).min(PIECE);
+        let want = (n - got).min(PIECE as u64);
         let k = r.by_ref().take(want).read_to_end(out)? as u64;
         got += k;
         if valid {

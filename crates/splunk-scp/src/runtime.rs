@@ -444,12 +444,10 @@ impl Runtime {
         self
     }
 
-    /// Whether requests are read alongside the command's work (see
+    /// Whether batched requests are read alongside the command's work (see
     /// [`Self::overlap_reading`]).
-    fn read_ahead(&self) -> bool {
-        self.batch_bytes.is_some()
-            && self.overlap_reading
-            && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+    fn overlap(&self) -> bool {
+        self.overlap_reading && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
     }
 
     /// Limits on declared request sizes.
@@ -628,6 +626,20 @@ struct Batches<'a> {
     any: &'a mut bool,
 }
 
+impl Batches<'_> {
+    /// Runs `process` on one batch of the request ([`process_batch`]).
+    fn process(&mut self, batch: &RecordBatch) -> Result<(), String> {
+        *self.any = true;
+        process_batch(
+            &mut *self.cmd,
+            batch,
+            self.out,
+            self.check_idx,
+            self.request,
+        )
+    }
+}
+
 /// Reads and decodes one request body on a thread of its own while this thread runs
 /// `process` on the batches of `limit` bytes it hands over (two batches circulate: one being
 /// filled, one being processed), so that reading and decoding overlap the command's work.
@@ -675,8 +687,7 @@ fn read_alongside<R: BufRead + Send>(
         let mut failed = None;
         for b in full_rx.iter() {
             if failed.is_none() {
-                *to.any = true;
-                if let Err(e) = process_batch(to.cmd, &b, to.out, to.check_idx, to.request) {
+                if let Err(e) = to.process(&b) {
                     failed = Some(e);
                     // No more batches: the reader's next wait for one fails.
                     free = None;
@@ -841,35 +852,42 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
             let mut failed_batch = None;
             let mut any_rows = false;
             let body = match (decoding, &mut *kind) {
-                (true, Kind::Cmd(c)) if self.rt.read_ahead() => {
-                    self.decoder.begin(&mut batch, head.body_len as u64);
-                    let limit = self.rt.batch_bytes.unwrap_or(usize::MAX);
-                    let request = executes + 1;
-                    let mut cmd = Batches {
+                (true, Kind::Cmd(c)) => {
+                    let split = self.rt.batch_bytes;
+                    // Text for one batch (and the piece that completes it), or the whole body.
+                    let hint = split.map_or(head.body_len, |b| {
+                        head.body_len.min(b.saturating_add(frame::PIECE))
+                    });
+                    self.decoder.begin(&mut batch, hint as u64);
+                    let mut to = Batches {
                         cmd: &mut **c,
                         out: &mut st.output,
                         check_idx,
-                        request,
+                        request: executes + 1,
                         any: &mut any_rows,
                     };
-                    let r =
-                        read_alongside(&mut self.reader, &mut self.decoder, head, limit, &mut cmd);
+                    let r = match split {
+                        Some(limit) if self.rt.overlap() => read_alongside(
+                            &mut self.reader,
+                            &mut self.decoder,
+                            head,
+                            limit,
+                            &mut to,
+                        ),
+                        _ => {
+                            let batch = &mut batch;
+                            self.reader
+                                .decode_body_with(head, &mut self.decoder, |dec| match split {
+                                    Some(limit)
+                                        if dec.text_len() >= limit && dec.take_batch(batch) =>
+                                    {
+                                        to.process(batch)
+                                    }
+                                    _ => Ok(()),
+                                })
+                        }
+                    };
                     r.map(|r| failed_batch = r.err())
-                }
-                (true, Kind::Cmd(c)) => {
-                    self.decoder.begin(&mut batch, head.body_len as u64);
-                    let split = self.rt.batch_bytes;
-                    let request = executes + 1;
-                    let (batch, out, any) = (&mut batch, &mut st.output, &mut any_rows);
-                    self.reader
-                        .decode_body_with(head, &mut self.decoder, |dec| match split {
-                            Some(limit) if dec.text_len() >= limit && dec.take_batch(batch) => {
-                                *any = true;
-                                process_batch(&mut **c, batch, out, check_idx, request)
-                            }
-                            _ => Ok(()),
-                        })
-                        .map(|r| failed_batch = r.err())
                 }
                 _ => self.reader.read_body(head, &mut self.body),
             };
