@@ -657,3 +657,25 @@ fn batch_errors(input: &[u8], whole: &[Reply], overlap: bool) {
     assert_eq!(replies.len(), 2);
     assert_eq!(replies[1].error(), Some("cannot process this batch"));
 }
+
+#[test]
+fn batch_bytes_body_cut_off_after_batches_is_a_truncation_error() {
+    // splunkd dies mid-request: batches of the first 600 kB were processed already; the
+    // session still ends with the frame error naming the body and its sizes, on both paths.
+    let full = cat(&[getinfo(&[]), execute(true, &big_body(2_000, None))]);
+    let cut = &full[..full.len() - 300_000];
+    let (_, whole) = batches_session(&Runtime::new(), &mut Batches::default(), cut);
+    for overlap in [true, false] {
+        let rt = Runtime::new().batch_bytes(Some(1)).overlap_reading(overlap);
+        let mut cmd = Batches::default();
+        let (outcome, replies) = batches_session(&rt, &mut cmd, cut);
+        let RunOutcome::Failed(text) = &outcome else {
+            panic!("{overlap}: {outcome:?}");
+        };
+        assert!(text.contains("input ended inside a chunk body"), "{text}");
+        assert!(!cmd.calls.is_empty(), "{overlap}: no batch before the cut");
+        assert_eq!(cmd.ends, 0, "{overlap}: the request never ended");
+        assert_eq!(replies.len(), 2, "{overlap}: getinfo + the error reply");
+        assert_eq!(replies[1].error(), whole[1].error(), "{overlap}");
+    }
+}
