@@ -378,7 +378,7 @@ impl Parser<'_> {
             .ok_or_else(unterminated)?;
         // `w`: end of the unescaped text so far (`w < i` once a quote has been dropped).
         let (mut w, close) = if first + 1 < n && self.b[first + 1] == b'"' {
-            // Escapes (JSON `_raw`: every few bytes): unescape sixteen bytes at a time
+            // Escapes (JSON `_raw`: every few bytes): unescape a block at a time
             // ([`unescape_block`]), then eight, then one, instead of one search and one move
             // per escaped quote.
             let mut w = first + 1;
@@ -459,29 +459,39 @@ impl Parser<'_> {
     }
 }
 
-/// The unescaping copy of [`Parser::quoted`], sixteen bytes at a time: moves `b[i..]` to
+/// The unescaping copy of [`Parser::quoted`], a block of bytes at a time: moves `b[i..]` to
 /// `b[w..]` (`w <= i`), dropping the second quote of every `""` pair, up to the field's
 /// closing quote, advancing both. Returns whether it stopped at a quote (`b[i] == b'"'`,
-/// which the caller then handles: with SSSE3 a closing quote or the start of a run of
-/// sixteen or more quotes, left to the scalar code; without it, any quote); false when fewer
+/// which the caller then handles: with SSSE3 a closing quote or the start of a run of a
+/// whole block of quotes, left to the scalar code; without it, any quote); false when fewer
 /// than 16 bytes are left.
 ///
 /// Precondition: `b[i]` is not the second quote of a pair (the caller starts it right after
 /// a pair or at a non-quote byte), so every run of quotes starting at or after `i` pairs up
 /// from its own start.
 ///
-/// Per block of sixteen bytes, with `q` the quote bits: runs of quotes that touch the end
-/// of the block are left for the next block (which starts at their first quote); within
-/// the others, the second, fourth, … quote of each run is dropped (`""` → `"`), and the
-/// last quote of an odd-length run is the closing quote. The kept bytes are packed with
-/// `pshufb` (two eight-byte lanes, shuffles from a 256-entry table) when the CPU has
-/// SSSE3; otherwise (and off x86_64) only quote-free blocks are copied here.
+/// Per block (64 bytes with AVX-512 VBMI2, then 16 with SSSE3), with `q` the quote bits:
+/// runs of quotes that touch the end of the block are left for the next block (which
+/// starts at their first quote); within the others, the second, fourth, … quote of each
+/// run is dropped (`""` → `"`), and the last quote of an odd-length run is the closing
+/// quote. The kept bytes are packed with `vpcompressb` (VBMI2) or `pshufb` (two eight-byte
+/// lanes, shuffles from a 256-entry table, SSSE3); without SSSE3 (and off x86_64) only
+/// quote-free blocks are copied here. Every path gives the same bytes (tested against each
+/// other); the CPU's best is detected once.
 #[inline(always)]
 fn unescape_block(b: &mut [u8], w: &mut usize, i: &mut usize) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if simd::has_ssse3() {
-            // SAFETY: SSSE3 was detected at run time.
+        let level = simd::level();
+        if level >= simd::VBMI2 {
+            // SAFETY: AVX-512 F/BW/VBMI2 were detected at run time.
+            if unsafe { simd::unescape_vbmi2(b, w, i) } {
+                return true;
+            }
+            // Fewer than 64 bytes left: sixteen at a time.
+        }
+        if level >= simd::SSSE3 {
+            // SAFETY: SSSE3 was detected at run time (VBMI2 implies it).
             return unsafe { simd::unescape_ssse3(b, w, i) };
         }
         simd::copy_to_quote_sse2(b, w, i)
@@ -496,23 +506,40 @@ fn unescape_block(b: &mut [u8], w: &mut usize, i: &mut usize) -> bool {
 #[cfg(target_arch = "x86_64")]
 mod simd {
     use std::arch::x86_64::{
-        __m128i, _mm_add_epi8, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
-        _mm_set_epi64x, _mm_shuffle_epi8, _mm_srli_si128, _mm_storel_epi64, _mm_storeu_si128,
+        __m128i, __m512i, _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_mask_storeu_epi8,
+        _mm512_maskz_compress_epi8, _mm512_set1_epi8, _mm512_storeu_si512, _mm_add_epi8,
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8, _mm_set_epi64x,
+        _mm_shuffle_epi8, _mm_srli_si128, _mm_storel_epi64, _mm_storeu_si128,
     };
     use std::sync::atomic::{AtomicU8, Ordering};
 
-    /// 0 = not checked yet, 1 = no, 2 = yes.
-    static SSSE3: AtomicU8 = AtomicU8::new(0);
+    /// The best unescaping path of this CPU: 0 = not checked yet, then [`SSE2`] (the x86_64
+    /// baseline), [`SSSE3`] or [`VBMI2`].
+    static LEVEL: AtomicU8 = AtomicU8::new(0);
+    pub(super) const SSE2: u8 = 1;
+    pub(super) const SSSE3: u8 = 2;
+    pub(super) const VBMI2: u8 = 3;
 
     #[inline(always)]
-    pub(super) fn has_ssse3() -> bool {
-        match SSSE3.load(Ordering::Relaxed) {
+    pub(super) fn level() -> u8 {
+        match LEVEL.load(Ordering::Relaxed) {
             0 => {
-                let yes = std::is_x86_feature_detected!("ssse3");
-                SSSE3.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
-                yes
+                let level = if std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512bw")
+                    && std::is_x86_feature_detected!("avx512vbmi2")
+                    && std::is_x86_feature_detected!("popcnt")
+                    && std::is_x86_feature_detected!("ssse3")
+                {
+                    VBMI2
+                } else if std::is_x86_feature_detected!("ssse3") {
+                    SSSE3
+                } else {
+                    SSE2
+                };
+                LEVEL.store(level, Ordering::Relaxed);
+                level
             }
-            v => v == 2,
+            v => v,
         }
     }
 
@@ -547,14 +574,99 @@ mod simd {
         t
     };
 
-    /// Tests: take the path of a CPU without SSSE3 (`true`) or detect again (`false`).
+    /// Tests: take at most the path of `level` (never one the CPU lacks); returns the level
+    /// taken. `None` detects again.
     #[cfg(test)]
-    pub(super) fn force_no_ssse3(on: bool) {
-        SSSE3.store(if on { 1 } else { 0 }, Ordering::Relaxed);
+    pub(super) fn force_level(level: Option<u8>) -> u8 {
+        LEVEL.store(0, Ordering::Relaxed);
+        let best = self::level();
+        let taken = level.map_or(best, |l| l.min(best));
+        LEVEL.store(taken, Ordering::Relaxed);
+        taken
     }
 
     const EVEN: u32 = 0x5555;
     const ODD: u32 = 0xAAAA;
+
+    const EVEN64: u64 = 0x5555_5555_5555_5555;
+    const ODD64: u64 = 0xAAAA_AAAA_AAAA_AAAA;
+
+    /// The low `n` bits set, `n <= 64`.
+    #[inline(always)]
+    fn low_bits(n: u32) -> u64 {
+        if n >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << n) - 1
+        }
+    }
+
+    /// See [`super::unescape_block`]: 64 bytes at a time; returns false (without touching
+    /// the bytes left) when fewer than 64 are left.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512 F, BW and VBMI2 and POPCNT.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,popcnt")]
+    pub(super) unsafe fn unescape_vbmi2(b: &mut [u8], w: &mut usize, i: &mut usize) -> bool {
+        let (n, p) = (b.len(), b.as_mut_ptr());
+        let (mut r, mut o) = (*i, *w);
+        debug_assert!(o <= r);
+        let mut found = false;
+        // SAFETY: loads read 64 bytes at `r` with `r + 64 <= n`. Stores write at `o <= r`
+        // and never past the bytes consumed (`r + upto`), which are the only ones read: the
+        // full store only when the block has no quote (it ends at `o + 64 <= r + 64`), else
+        // a masked store of the `kept <= upto` packed bytes (masked-off bytes are neither
+        // written nor faulted). The block is in a register before any store, so a store
+        // that overlaps it changes nothing read later.
+        unsafe {
+            let quote = _mm512_set1_epi8(b'"' as i8);
+            while r + 64 <= n {
+                let x = _mm512_loadu_si512(p.add(r) as *const __m512i);
+                let mut q: u64 = _mm512_cmpeq_epi8_mask(x, quote);
+                if q == 0 {
+                    _mm512_storeu_si512(p.add(o) as *mut __m512i, x);
+                    o += 64;
+                    r += 64;
+                    continue;
+                }
+                // A run touching the block's end continues in the next block: stop before it.
+                let mut len = 64u32;
+                if q >> 63 != 0 {
+                    len = 64 - (!q).leading_zeros();
+                    if len == 0 {
+                        // 64 quotes or more: the scalar code pairs them.
+                        found = true;
+                        break;
+                    }
+                    q &= low_bits(len);
+                }
+                // As in `unescape_ssse3`, on 64 bits: runs end before bit `len <= 63`, so
+                // the carry of an even run's start stays inside the word.
+                let starts = q & !(q << 1);
+                let even_runs = q & !(q.wrapping_add(starts & EVEN64));
+                let drop = (even_runs & ODD64) | (q & !even_runs & EVEN64);
+                let ends = q & !(q >> 1);
+                let close = ends & !drop;
+                let upto = if close != 0 {
+                    close.trailing_zeros()
+                } else {
+                    len
+                };
+                let keep = !drop & low_bits(upto);
+                let kept = keep.count_ones();
+                let packed = _mm512_maskz_compress_epi8(keep, x);
+                _mm512_mask_storeu_epi8(p.add(o) as *mut i8, low_bits(kept), packed);
+                o += kept as usize;
+                r += upto as usize;
+                if close != 0 {
+                    found = true;
+                    break;
+                }
+            }
+        }
+        (*i, *w) = (r, o);
+        found
+    }
 
     /// See [`super::unescape_block`].
     ///
@@ -692,14 +804,34 @@ mod tests {
     use super::*;
     use crate::record::Value;
 
-    /// Quote runs of every length 0..=20 at every offset, then a neighbour field, both with
-    /// the packed (SSSE3) unescape and with the path of CPUs without it.
+    /// Runs `f` once per unescaping path this CPU has (labelled), then detects again.
+    fn each_unescape_path(mut f: impl FnMut(&str)) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            for (want, label) in [
+                (simd::SSE2, "sse2"),
+                (simd::SSSE3, "ssse3"),
+                (simd::VBMI2, "vbmi2"),
+            ] {
+                if simd::force_level(Some(want)) == want {
+                    f(label);
+                }
+            }
+            simd::force_level(None);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        f("scalar");
+    }
+
+    /// Quote runs of every length 0..=70 at every offset up to 72 (across the 16- and
+    /// 64-byte blocks), then a neighbour field, with each unescaping path of the CPU
+    /// (packed with VBMI2, with SSSE3, and the path of CPUs without either).
     #[test]
-    fn both_unescape_paths_agree_on_quote_runs() {
+    fn every_unescape_path_agrees_on_quote_runs() {
         let mut cases = Vec::new();
-        for lead in 0..24 {
-            for run in 0..=20 {
-                for tail in [0, 1, 5, 17] {
+        for lead in 0..72 {
+            for run in 0..=70 {
+                for tail in [0, 1, 5, 17, 63] {
                     let v = format!(
                         "{}{}{}",
                         "a".repeat(lead),
@@ -714,18 +846,14 @@ mod tests {
         for v in &cases {
             body.push_str(&format!("\"{}\",\"n\"\"\"\"\"\n", v.replace('"', "\"\"")));
         }
-        for no_ssse3 in [false, true] {
-            #[cfg(target_arch = "x86_64")]
-            simd::force_no_ssse3(no_ssse3);
+        each_unescape_path(|path| {
             let b = decode(body.clone().into_bytes()).unwrap();
-            #[cfg(target_arch = "x86_64")]
-            simd::force_no_ssse3(false);
             assert_eq!(b.len(), cases.len());
             for (i, v) in cases.iter().enumerate() {
-                assert_eq!(b.row(i).str("v"), Some(v.as_str()), "no_ssse3={no_ssse3}");
-                assert_eq!(b.row(i).str("n"), Some("n\"\""), "no_ssse3={no_ssse3}");
+                assert_eq!(b.row(i).str("v"), Some(v.as_str()), "path {path}");
+                assert_eq!(b.row(i).str("n"), Some("n\"\""), "path {path}");
             }
-        }
+        });
     }
 
     fn rows(body: &str) -> Vec<Vec<String>> {
@@ -776,29 +904,36 @@ mod tests {
         );
     }
 
-    /// Quoted fields with escaped quotes at every spacing and length (the sixteen-byte
-    /// unescaping copy, its partial stores and its tails), against a plain unescape; the
-    /// fields after them must come through intact.
+    /// Quoted fields with escaped quotes at every spacing and length (the 64- and
+    /// sixteen-byte unescaping copies, their partial stores and their tails), against a
+    /// plain unescape, with each unescaping path of the CPU; the fields after them must
+    /// come through intact.
     #[test]
     fn escaped_quotes_at_every_spacing() {
-        for gap in 1..40usize {
-            for len in [1usize, 15, 16, 17, 31, 33, 200, 1000] {
-                let text: String = (0..len)
-                    .map(|k| match k % gap == gap - 1 {
-                        true => '"',
-                        false => (b'a' + (k % 26) as u8) as char,
-                    })
-                    .collect();
-                let esc = text.replace('"', "\"\"");
-                let body = format!("x,z\n\"{esc}\",after\n\"{esc}\",\"{esc}\"");
-                let b = decode(body.into_bytes()).unwrap();
-                let want = text.as_str();
-                assert_eq!(b.row(0).str("x"), Some(want), "gap {gap} len {len}");
-                assert_eq!(b.row(0).str("z"), Some("after"), "gap {gap} len {len}");
-                assert_eq!(b.row(1).str("x"), Some(want), "gap {gap} len {len}");
-                assert_eq!(b.row(1).str("z"), Some(want), "gap {gap} len {len}");
+        each_unescape_path(|path| {
+            for gap in 1..70usize {
+                for len in [1usize, 15, 16, 17, 31, 33, 63, 64, 65, 127, 200, 1000] {
+                    let text: String = (0..len)
+                        .map(|k| match k % gap == gap - 1 {
+                            true => '"',
+                            false => (b'a' + (k % 26) as u8) as char,
+                        })
+                        .collect();
+                    let esc = text.replace('"', "\"\"");
+                    let body = format!("x,z\n\"{esc}\",after\n\"{esc}\",\"{esc}\"");
+                    let b = decode(body.into_bytes()).unwrap();
+                    let want = text.as_str();
+                    assert_eq!(b.row(0).str("x"), Some(want), "{path}: gap {gap} len {len}");
+                    assert_eq!(
+                        b.row(0).str("z"),
+                        Some("after"),
+                        "{path}: gap {gap} len {len}"
+                    );
+                    assert_eq!(b.row(1).str("x"), Some(want), "{path}: gap {gap} len {len}");
+                    assert_eq!(b.row(1).str("z"), Some(want), "{path}: gap {gap} len {len}");
+                }
             }
-        }
+        });
     }
 
     #[test]
