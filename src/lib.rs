@@ -13,7 +13,7 @@
 //! * [`command`]: the `t1651detect` search command, a thin adapter from [`scp`] to [`detect`].
 //! * [`modinput`]: the modular input that collects control-plane audit events.
 //! * [`parallel`]: the one concurrency primitive: per-row work on several threads, results
-//!   consumed in row order (the command's normalisation and summary rows use it).
+//!   consumed in row order (the normalisation of events uses it).
 //!
 //! The binaries in `src/bin/` are thin front ends over these modules.
 

@@ -4,8 +4,7 @@
 //! The detection splits naturally: reading and normalising an event (the `_raw` scan, most
 //! of the command's time per event) touches nothing shared, while folding it into the
 //! engine (interning, de-duplication, limits, counters, output) depends on what came before.
-//! Likewise a summary row is built from the finished state alone, but rows are written in
-//! order. So the items are cut into blocks of [`BLOCK_ROWS`]; every thread, the caller's
+//! So the items are cut into blocks of [`BLOCK_ROWS`]; every thread, the caller's
 //! included, claims the next unclaimed block, does the pure work and hands it over; the
 //! caller consumes the blocks strictly in order. The answer is therefore the sequential
 //! answer by construction, whatever the thread count or the scheduling.

@@ -276,7 +276,7 @@ pub struct Options {
     /// Bound on the event identities remembered for de-duplication (about 40 bytes each);
     /// events beyond it are not checked for duplicates, and counted in the warning.
     pub max_event_ids: usize,
-    /// Threads that read and normalise events (and build summary rows); the answer never
+    /// Threads that read and normalise events; the answer never
     /// depends on it (see [`crate::parallel`]). Default: two when the process may use two
     /// cores, else one.
     pub threads: usize,

@@ -133,8 +133,9 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N")]
     pub max_event_ids: Option<String>,
 
-    /// Threads that build the summary rows, 1 to 16 (default: 2 when two cores are
-    /// available). The answer never depends on it.
+    /// The search command's `threads=` option, 1 to 16, checked as there. The scan reads,
+    /// normalises and summarises records on one thread, so it changes nothing here (it used
+    /// to build the summary rows on that many threads, which cost more than it saved).
     #[arg(long, value_name = "N")]
     pub threads: Option<String>,
 
