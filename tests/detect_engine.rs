@@ -606,10 +606,63 @@ fn finish_with_streams_the_same_rows() {
         e.ingest_json(r.as_bytes(), None);
     }
     let mut streamed = Vec::new();
-    let info = e.finish_with(|r| streamed.push(r));
+    let info = e.finish_with(|r| streamed.push(r.clone()));
     assert_eq!(streamed, whole.rows);
     assert_eq!(info.warning, whole.warning);
     assert!(info.warning.unwrap().contains("max_values=1 in 2 rows"));
+}
+
+/// Summary rows are built one after another in reused buffers: a row must not keep a
+/// column, flag or value of the row before it. Each row of a run over several groups (cut
+/// and uncut columns, more and fewer values, with and without `span`) equals the row of
+/// that group's events run alone.
+#[test]
+fn each_summary_row_equals_the_row_built_alone() {
+    let call = |user: &str, vms: &[&str], t: &str| {
+        cloudtrail(
+            "SendCommand",
+            iam_user(user),
+            json!({"instanceIds": vms}),
+            json!({"eventTime": t}),
+        )
+    };
+    let groups: Vec<Vec<String>> = vec![
+        // Most invocations first: three VMs each, cut at max_values=2.
+        (0..4)
+            .map(|i| {
+                call(
+                    "amy",
+                    &["i-1", "i-2", "i-3"],
+                    &format!("2024-05-01T10:0{i}:00Z"),
+                )
+            })
+            .collect(),
+        (0..3)
+            .map(|i| call("bob", &["i-9"], &format!("2024-05-01T11:0{i}:00Z")))
+            .collect(),
+        (0..2)
+            .map(|i| call("cat", &["i-4", "i-5"], &format!("2024-05-01T12:0{i}:00Z")))
+            .collect(),
+        vec![call("dan", &[], "2024-05-01T13:00:00Z")],
+    ];
+    for extra in [vec![], vec![("span", "1h")]] {
+        let mut pairs = vec![("max_values", "2"), ("threshold", "1")];
+        pairs.extend(extra.iter().copied());
+        let all: Vec<String> = groups.iter().flatten().cloned().collect();
+        let together = run(opts(&pairs), &all);
+        let alone: Vec<OutputRow> = groups
+            .iter()
+            .flat_map(|g| run(opts(&pairs), g).rows)
+            .collect();
+        assert_eq!(together.rows.len(), groups.len(), "{pairs:?}");
+        assert!(
+            together.rows[0].get("targeted_vms_truncated").is_some(),
+            "the first row is cut: {:?}",
+            together.rows[0]
+        );
+        assert!(together.rows[1].get("targeted_vms_truncated").is_none());
+        assert_eq!(together.rows, alone, "{pairs:?}");
+    }
 }
 
 #[test]

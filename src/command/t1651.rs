@@ -167,7 +167,7 @@ fn put_row(rec: &mut RecordBuilder<'_>, row: &OutputRow) {
 /// Ends a run: writes its rows and its one WARN message (if any). The rows are aggregates,
 /// derived from no single input row: [`Output::extra_record`] (no `_chunked_idx`).
 fn drain(engine: Engine, out: &mut Output) {
-    let info = engine.finish_with(|row| put_row(&mut out.extra_record(), &row));
+    let info = engine.finish_with(|row| put_row(&mut out.extra_record(), row));
     if let Some(w) = info.warning {
         out.warn(w);
     }

@@ -192,6 +192,12 @@ pub(crate) enum Corr {
 
 fn format_guid(g: &[u8; 16]) -> String {
     let mut s = String::with_capacity(36);
+    push_guid(&mut s, g);
+    s
+}
+
+/// Appends [`format_guid`]'s text.
+fn push_guid(s: &mut String, g: &[u8; 16]) {
     for (i, b) in g.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
             s.push('-');
@@ -201,7 +207,6 @@ fn format_guid(g: &[u8; 16]) -> String {
         s.push(HEX[usize::from(b >> 4)] as char);
         s.push(HEX[usize::from(b & 15)] as char);
     }
-    s
 }
 
 /// Who made a call.
@@ -565,6 +570,14 @@ impl Engine {
         }
     }
 
+    /// Appends [`Self::corr_string`]'s text.
+    fn push_corr(&self, s: &mut String, c: Corr) {
+        match c {
+            Corr::Guid(g) => push_guid(s, &g),
+            Corr::Str(id) => s.push_str(self.strings.get(id)),
+        }
+    }
+
     fn cmp_corr(&self, a: Corr, b: Corr) -> Ordering {
         match (a, b) {
             (Corr::Guid(x), Corr::Guid(y)) => x.cmp(&y),
@@ -912,7 +925,7 @@ impl Engine {
     /// rows in `mode=events`; plus the warning text.
     pub fn finish(self) -> Finished {
         let mut rows = Vec::new();
-        let FinishInfo { warning, stats } = self.finish_with(|r| rows.push(r));
+        let FinishInfo { warning, stats } = self.finish_with(|r| rows.push(r.clone()));
         Finished {
             rows,
             warning,
@@ -923,7 +936,9 @@ impl Engine {
     /// [`Engine::finish`], handing each row to `sink` as soon as it is built, in output
     /// order, so that the rows never need to be in memory all at once (a front end can
     /// encode each to its output buffer). The warning is known only after the last row.
-    pub fn finish_with<F: FnMut(OutputRow)>(mut self, mut sink: F) -> FinishInfo {
+    /// Summary rows are built in one reused [`OutputRow`] (its strings keep their
+    /// allocations from row to row): clone a row to keep it.
+    pub fn finish_with<F: FnMut(&OutputRow)>(mut self, mut sink: F) -> FinishInfo {
         match (self.opts.mode, self.opts.phase) {
             (Mode::Events, _) => {}
             (Mode::Summary, Some(Phase::Map)) => self.partial_rows(&mut sink),
@@ -949,7 +964,7 @@ impl Engine {
         v
     }
 
-    fn summary_rows(&mut self, sink: &mut dyn FnMut(OutputRow)) {
+    fn summary_rows(&mut self, sink: &mut dyn FnMut(&OutputRow)) {
         let mut keyed: Vec<(&GroupKey, &GroupState)> =
             self.groups.iter().filter(|(_, g)| g.counted > 0).collect();
         let s = &self.strings;
@@ -964,20 +979,22 @@ impl Engine {
                 .then_with(|| ka.bucket.cmp(&kb.bucket))
         });
         let mut truncated_rows = 0;
-        // Built on this thread, in this order. On helper threads (`parallel::ordered`) they
-        // cost more than they saved: each row is some sixty small allocations, which the
-        // sink frees here once the row is written, and frees across threads are slow (two
-        // threads took 0.8-1.1 s more CPU time and more wall time for 99k rows,
-        // bench/README.md, third round).
+        // Built on this thread, in this order, in one reused row ([`RowBuf`]). On helper
+        // threads (`parallel::ordered`) they cost more than they saved: each row was some
+        // sixty small allocations, freed here once the row was written, and frees across
+        // threads are slow (two threads took 0.6-1.1 s more CPU time and more wall time for
+        // 99k rows, bench/README.md, third round).
+        let mut buf = RowBuf::default();
         for (k, g) in &keyed {
-            let (row, cut) = self.summary_row(k, g);
+            let cut = self.summary_row(k, g, &mut buf);
             truncated_rows += u64::from(cut);
-            sink(row);
+            sink(&buf.row);
         }
         self.stats.truncated_rows += truncated_rows;
     }
 
-    fn summary_row(&self, k: &GroupKey, g: &GroupState) -> (OutputRow, bool) {
+    /// Builds the summary row of one group into `buf`; returns whether a column was cut.
+    fn summary_row(&self, k: &GroupKey, g: &GroupState, buf: &mut RowBuf) -> bool {
         let max = self.opts.max_values;
         let spec = self.opts.operations.spec(k.op);
         let caller = match self.strings.get(k.caller) {
@@ -991,13 +1008,6 @@ impl Engine {
         let docs = self.sorted_strings(&g.docs);
         let sessions = self.sorted_strings(&g.sessions);
         let vias = self.sorted_strings(&g.vias);
-        // Only what the column can show (and one more, to know whether it was cut).
-        let corrs: Vec<String> = g
-            .corrs
-            .iter()
-            .take(max.saturating_add(1))
-            .map(|c| self.corr_string(*c))
-            .collect();
         let mut dest: Vec<&str> = vms.iter().chain(resources.iter()).copied().collect();
         dest.sort_unstable();
         dest.dedup();
@@ -1007,9 +1017,9 @@ impl Engine {
         } else {
             k.bucket
         };
-        let mut b = RowBuilder::new(max);
-        b.single("_time", time::format_epoch(time_col));
-        b.single("event_time", time::format_iso(g.first));
+        let mut b = buf.start(max);
+        b.single_with("_time", |s| time::push_epoch(s, time_col));
+        b.single_with("event_time", |s| time::push_iso(s, g.first));
         b.single("caller_identity", caller);
         b.multi("source_ips", "source_ips_truncated", &srcs, false);
         b.multi("targeted_vms", "targeted_vms_truncated", &vms, false);
@@ -1022,18 +1032,20 @@ impl Engine {
         b.single("resource_group", self.strings.get(k.rg));
         b.single("subscription_id", sub);
         b.single("operation_lower", spec.lower.as_str());
-        b.single("invocation_count", g.counted.to_string());
+        b.single_with("invocation_count", |s| time::push_decimal(s, g.counted));
         b.single(
             "multi_vm_targeting",
             bool_col(g.vms.len() as u64 > self.opts.threshold || !g.selectors.is_empty()),
         );
-        b.single("first_seen", time::format_epoch(g.first));
-        b.single("last_seen", time::format_epoch(g.last));
-        b.single("first_seen_utc", time::format_iso(g.first));
-        b.single("last_seen_utc", time::format_iso(g.last));
-        b.single("duration_seconds", time::format_epoch(g.last - g.first));
-        b.single("vm_count", g.vms.len().to_string());
-        b.single("failed_count", g.failed.to_string());
+        b.single_with("first_seen", |s| time::push_epoch(s, g.first));
+        b.single_with("last_seen", |s| time::push_epoch(s, g.last));
+        b.single_with("first_seen_utc", |s| time::push_iso(s, g.first));
+        b.single_with("last_seen_utc", |s| time::push_iso(s, g.last));
+        b.single_with("duration_seconds", |s| {
+            time::push_epoch(s, g.last - g.first)
+        });
+        b.single_with("vm_count", |s| time::push_decimal(s, g.vms.len() as u64));
+        b.single_with("failed_count", |s| time::push_decimal(s, g.failed));
         b.single("cloud", spec.cloud.as_str());
         b.single(
             "caller_type",
@@ -1055,11 +1067,13 @@ impl Engine {
             false,
         );
         b.multi("documents", "documents_truncated", &docs, false);
-        b.multi_owned(
+        // Only what the column can show is formatted.
+        b.multi_with(
             "correlation_ids",
             "correlation_ids_truncated",
-            corrs,
+            g.corrs.len(),
             g.corrs_cut,
+            |j, s| self.push_corr(s, g.corrs[j]),
         );
         b.single("user", caller);
         b.multi("src", "src_truncated", &srcs, false);
@@ -1067,7 +1081,7 @@ impl Engine {
         b.single("vendor_account", sub);
         b.single("vendor_product", vendor_product(spec));
         if k.bucket != NO_BUCKET {
-            b.single("span_start", time::format_epoch(k.bucket));
+            b.single_with("span_start", |s| time::push_epoch(s, k.bucket));
         }
         b.finish()
     }
@@ -1090,28 +1104,100 @@ fn vendor_product(spec: &crate::detect::options::OperationSpec) -> &'static str 
     }
 }
 
-/// Builds an output row, cutting multivalue columns to `max_values` and adding the
-/// `<column>_truncated=TRUE` flags.
-struct RowBuilder {
+/// The buffers a row is built in ([`RowBuf::start`]), reused from row to row: a column's
+/// string or list keeps its allocation when the next row has a value of the same kind in
+/// the same place, which every summary row has (a row was some sixty allocations, freed
+/// right after it was written).
+#[derive(Default)]
+struct RowBuf {
     row: OutputRow,
+    /// Truncation flags of the row being built, added as its last columns.
     flags: Vec<&'static str>,
-    max: usize,
 }
 
-impl RowBuilder {
-    fn new(max: usize) -> Self {
+impl RowBuf {
+    /// Starts the next row: each column of the last one is overwritten or, at
+    /// [`RowBuilder::finish`], dropped.
+    fn start(&mut self, max: usize) -> RowBuilder<'_> {
+        self.flags.clear();
         RowBuilder {
-            // A summary row has 33 columns and up to 10 truncation flags: no regrowth.
-            row: OutputRow {
-                columns: Vec::with_capacity(48),
-            },
-            flags: Vec::new(),
+            buf: self,
+            n: 0,
             max,
         }
     }
+}
 
-    fn single(&mut self, name: &'static str, v: impl Into<String>) {
-        self.row.columns.push((name, OutValue::Single(v.into())));
+/// Builds an output row into a [`RowBuf`], cutting multivalue columns to `max_values` and
+/// adding the `<column>_truncated=TRUE` flags. Invariant: columns `..n` of the buffer's row
+/// are this row's, in the order written.
+struct RowBuilder<'r> {
+    buf: &'r mut RowBuf,
+    n: usize,
+    max: usize,
+}
+
+impl RowBuilder<'_> {
+    /// The value of the next column, named `name` (left from the last row, or new).
+    fn slot(&mut self, name: &'static str) -> &mut OutValue {
+        let cols = &mut self.buf.row.columns;
+        if self.n == cols.len() {
+            cols.push((name, OutValue::Single(String::new())));
+        }
+        let (slot_name, v) = &mut cols[self.n];
+        self.n += 1;
+        *slot_name = name;
+        v
+    }
+
+    /// A single-value column whose text `fill` appends to an empty string.
+    fn single_with(&mut self, name: &'static str, fill: impl FnOnce(&mut String)) {
+        let slot = self.slot(name);
+        let mut s = match std::mem::replace(slot, OutValue::Single(String::new())) {
+            OutValue::Single(mut s) => {
+                s.clear();
+                s
+            }
+            OutValue::Multi(_) => String::new(),
+        };
+        fill(&mut s);
+        *slot = OutValue::Single(s);
+    }
+
+    fn single(&mut self, name: &'static str, v: &str) {
+        self.single_with(name, |s| s.push_str(v));
+    }
+
+    /// A multivalue column of `len` values, of which the first `max_values` are written by
+    /// `fill(j, string)`; flagged when `len` is larger or the values were `already_cut`.
+    fn multi_with(
+        &mut self,
+        name: &'static str,
+        flag: &'static str,
+        len: usize,
+        already_cut: bool,
+        mut fill: impl FnMut(usize, &mut String),
+    ) {
+        let cut = already_cut || len > self.max;
+        let kept = len.min(self.max);
+        let slot = self.slot(name);
+        let mut vs = match std::mem::replace(slot, OutValue::Multi(Vec::new())) {
+            OutValue::Multi(vs) => vs,
+            OutValue::Single(_) => Vec::new(),
+        };
+        vs.truncate(kept);
+        for j in 0..kept {
+            if j == vs.len() {
+                vs.push(String::new());
+            }
+            let s = &mut vs[j];
+            s.clear();
+            fill(j, s);
+        }
+        *slot = OutValue::Multi(vs);
+        if cut {
+            self.buf.flags.push(flag);
+        }
     }
 
     fn multi(
@@ -1121,41 +1207,20 @@ impl RowBuilder {
         values: &[&str],
         already_cut: bool,
     ) {
-        let cut = already_cut || values.len() > self.max;
-        let kept = values
-            .iter()
-            .take(self.max)
-            .map(|s| (*s).to_owned())
-            .collect();
-        self.row.columns.push((name, OutValue::Multi(kept)));
-        if cut {
-            self.flags.push(flag);
-        }
+        self.multi_with(name, flag, values.len(), already_cut, |j, s| {
+            s.push_str(values[j])
+        });
     }
 
-    /// As [`Self::multi`], for values already owned (moved, not copied).
-    fn multi_owned(
-        &mut self,
-        name: &'static str,
-        flag: &'static str,
-        mut values: Vec<String>,
-        already_cut: bool,
-    ) {
-        let cut = already_cut || values.len() > self.max;
-        values.truncate(self.max);
-        self.row.columns.push((name, OutValue::Multi(values)));
-        if cut {
-            self.flags.push(flag);
+    /// Ends the row (the flags become its last columns); returns whether any column was cut.
+    fn finish(mut self) -> bool {
+        let flags = self.buf.flags.len();
+        for i in 0..flags {
+            let flag = self.buf.flags[i];
+            self.single(flag, "TRUE");
         }
-    }
-
-    /// The row and whether any column was cut.
-    fn finish(mut self) -> (OutputRow, bool) {
-        let cut = !self.flags.is_empty();
-        for f in self.flags {
-            self.row.columns.push((f, OutValue::Single("TRUE".into())));
-        }
-        (self.row, cut)
+        self.buf.row.columns.truncate(self.n);
+        flags > 0
     }
 }
 
@@ -1167,7 +1232,9 @@ pub fn events_row(ev: &NormalizedEvent<'_>, opts: &Options) -> OutputRow {
 /// The events-mode row and whether a multivalue column was cut.
 fn events_row_cut(ev: &NormalizedEvent<'_>, opts: &Options) -> (OutputRow, bool) {
     let spec = opts.operations.spec(ev.op);
-    let s = |o: &Option<std::borrow::Cow<'_, str>>| o.as_deref().unwrap_or("").to_owned();
+    fn s<'v>(o: &'v Option<std::borrow::Cow<'_, str>>) -> &'v str {
+        o.as_deref().unwrap_or("")
+    }
     let vms: Vec<&str> = ev
         .targets
         .iter()
@@ -1187,8 +1254,9 @@ fn events_row_cut(ev: &NormalizedEvent<'_>, opts: &Options) -> (OutputRow, bool)
         .map(|(_, t)| t.as_ref())
         .collect();
     let caller = ev.caller.as_deref().unwrap_or("unknown");
-    let mut b = RowBuilder::new(opts.max_values);
-    b.single("event_time", time::format_iso(ev.time));
+    let mut buf = RowBuf::default();
+    let mut b = buf.start(opts.max_values);
+    b.single_with("event_time", |s| time::push_iso(s, ev.time));
     b.single("cloud", spec.cloud.as_str());
     b.single("operation_lower", spec.lower.as_str());
     b.single("result_status", ev.status.as_str());
@@ -1228,7 +1296,8 @@ fn events_row_cut(ev: &NormalizedEvent<'_>, opts: &Options) -> (OutputRow, bool)
     b.single("vendor_account", s(&ev.subscription));
     b.single("vendor_product", vendor_product(spec));
     b.single("vendor_region", s(&ev.region));
-    b.finish()
+    let cut = b.finish();
+    (buf.row, cut)
 }
 
 /// The one WARN message: skips by reason, limits reached, values cut. `None` if clean.

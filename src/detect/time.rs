@@ -130,16 +130,27 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 /// `YYYY-MM-DDThh:mm:ssZ` (whole seconds, UTC), the reference SPL's `event_time` format.
 pub fn format_iso(micros: i64) -> String {
+    let mut s = String::with_capacity(20);
+    push_iso(&mut s, micros);
+    s
+}
+
+/// Appends [`format_iso`]'s text.
+pub fn push_iso(out: &mut String, micros: i64) {
     let secs = micros.div_euclid(MICROS);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
     if !(0..=9999).contains(&y) {
-        return format!(
+        use std::fmt::Write;
+        // Writing to a String cannot fail.
+        let _ = write!(
+            out,
             "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
             rem / 3600,
             (rem / 60) % 60,
             rem % 60
         );
+        return;
     }
     // Summary rows carry three of these: digits by hand (`format!` with widths cost about
     // 3,000 instructions each).
@@ -159,22 +170,28 @@ pub fn format_iso(micros: i64) -> String {
     b[16] = b':';
     b[17..19].copy_from_slice(&two(rem % 60));
     b[19] = b'Z';
-    b.iter().map(|&c| c as char).collect()
+    out.extend(b.iter().map(|&c| c as char));
 }
 
 /// Decimal epoch seconds with the fraction trimmed (`1700000000`, `1700000000.25`),
 /// the form Splunk uses for `_time`.
 pub fn format_epoch(micros: i64) -> String {
+    let mut out = String::with_capacity(28);
+    push_epoch(&mut out, micros);
+    out
+}
+
+/// Appends [`format_epoch`]'s text.
+pub fn push_epoch(out: &mut String, micros: i64) {
     // Sign and magnitude separately: `-0.5` is `-0.5`, not floor seconds plus a positive
     // fraction (`-1` and `.5`).
     let abs = micros.unsigned_abs();
     let secs = abs / MICROS as u64;
     let mut frac = abs % MICROS as u64;
-    let mut out = String::with_capacity(28);
     if micros < 0 {
         out.push('-');
     }
-    push_decimal(&mut out, secs);
+    push_decimal(out, secs);
     if frac != 0 {
         out.push('.');
         let mut digits = 6;
@@ -189,11 +206,10 @@ pub fn format_epoch(micros: i64) -> String {
         }
         out.extend(b[..digits].iter().map(|&c| c as char));
     }
-    out
 }
 
 /// Appends `v` in decimal.
-fn push_decimal(out: &mut String, mut v: u64) {
+pub fn push_decimal(out: &mut String, mut v: u64) {
     let mut b = [0u8; 20];
     let mut i = b.len();
     loop {

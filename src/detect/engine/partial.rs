@@ -190,7 +190,7 @@ impl Engine {
     }
 
     /// All state as partial rows (phase=map).
-    pub(super) fn partial_rows(&mut self, sink: &mut dyn FnMut(OutputRow)) {
+    pub(super) fn partial_rows(&mut self, sink: &mut dyn FnMut(&OutputRow)) {
         for (k, st) in self.invocations.iter() {
             let target = k.target & !KIND_BITS;
             let c = self.contexts[st.ctx as usize];
@@ -199,7 +199,7 @@ impl Engine {
                 .get(&k)
                 .map(|v| v.iter().map(|id| id.to_hex()).collect())
                 .unwrap_or_default();
-            sink(state_row(&State::Inv(InvP {
+            sink(&state_row(&State::Inv(InvP {
                 v: VERSION,
                 op: self.opts.operations.spec(k.op).lower.clone(),
                 c: self.corr_string(k.corr),
@@ -231,7 +231,7 @@ impl Engine {
                     (self.strings.get(t & !KIND_BITS).to_owned(), kind)
                 })
                 .unzip();
-            sink(state_row(&State::Event(EventP {
+            sink(&state_row(&State::Event(EventP {
                 v: VERSION,
                 id: e.id.to_hex(),
                 op: self.opts.operations.spec(e.op).lower.clone(),
@@ -248,7 +248,7 @@ impl Engine {
             })));
         }
         for (k, g) in &self.groups {
-            sink(state_row(&State::Group(GroupP {
+            sink(&state_row(&State::Group(GroupP {
                 v: VERSION,
                 op: self.opts.operations.spec(k.op).lower.clone(),
                 ca: self.strings.get(k.caller).to_owned(),
@@ -274,7 +274,7 @@ impl Engine {
             })));
         }
         let s = &self.stats;
-        sink(state_row(&State::Stats(StatsP {
+        sink(&state_row(&State::Stats(StatsP {
             v: VERSION,
             ev: s.events,
             se: s.selected,
