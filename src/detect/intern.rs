@@ -25,6 +25,53 @@ pub struct Interner {
     hasher: DefaultHashBuilder,
 }
 
+/// `a == b`. The `==` of strings calls libc's `bcmp`, which in the shipped static musl build
+/// is a byte loop: on equal strings and on strings that share a long prefix (interned values
+/// found again, claim URIs) it was 6 % of all instructions there (callgrind,
+/// bench/README.md). The musl build compares a word at a time ([`eq_words`]); glibc's `bcmp`
+/// is faster than that and stays.
+#[inline]
+pub(crate) fn eq_str(a: &str, b: &str) -> bool {
+    #[cfg(target_env = "musl")]
+    {
+        eq_words(a.as_bytes(), b.as_bytes())
+    }
+    #[cfg(not(target_env = "musl"))]
+    {
+        a == b
+    }
+}
+
+/// `a == b`, eight bytes at a time.
+#[cfg_attr(not(any(target_env = "musl", test)), allow(dead_code))]
+#[inline]
+fn eq_words(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        let mut i = 0;
+        while i < n {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        return true;
+    }
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().expect("8 bytes"));
+    let mut i = 0;
+    while i + 8 <= n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last word (overlapping the one before) covers the tail.
+    word(a, n - 8) == word(b, n - 8)
+}
+
 fn cut(s: &str) -> &str {
     if s.len() <= MAX_LEN {
         return s;
@@ -54,7 +101,7 @@ impl Interner {
         let (arena, spans) = (&self.arena, &self.spans);
         if let Some(&id) = self.table.find(hash, |&id| {
             let (st, len) = spans[id as usize];
-            &arena[st as usize..(st + len) as usize] == s
+            eq_str(&arena[st as usize..(st + len) as usize], s)
         }) {
             return id;
         }
@@ -101,6 +148,32 @@ impl Interner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `eq_words` (the musl build's `eq_str`) is `==`: every length up to 40, equal, and
+    /// differing in one byte at every position, or in length.
+    #[test]
+    fn eq_words_is_string_equality() {
+        let eq_str = |a: &str, b: &str| {
+            assert_eq!(eq_words(a.as_bytes(), b.as_bytes()), a == b, "{a:?} {b:?}");
+            assert_eq!(super::eq_str(a, b), a == b, "{a:?} {b:?}");
+            a == b
+        };
+        for n in 0..40usize {
+            let a: String = (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            assert!(eq_str(&a, &a.clone()), "{n}");
+            for k in 0..n {
+                let mut b = a.clone().into_bytes();
+                b[k] = b'#';
+                let b = String::from_utf8(b).unwrap();
+                assert!(!eq_str(&a, &b), "{n} at {k}");
+                assert!(!eq_str(&b, &a), "{n} at {k}");
+            }
+            assert!(!eq_str(&a, &format!("{a}x")), "{n}");
+            assert!(!eq_str(&format!("x{a}"), &a), "{n}");
+        }
+        assert!(eq_str("Zoë", "Zoë"));
+        assert!(!eq_str("Zoë", "Zoe"));
+    }
 
     #[test]
     fn intern_get_cmp() {

@@ -9,6 +9,7 @@
 //! seen before the cut.
 
 use crate::detect::fields::{claims as cl, names, EventFields};
+use crate::detect::intern::eq_str;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
@@ -40,20 +41,35 @@ impl<'a> Claims<'a> {
     /// Store one claim by key; unknown keys are ignored. The first non-empty value wins so
     /// that `claims` and `identity.claims` combine regardless of order.
     fn set(&mut self, key: &str, v: S<'a>) {
-        let slot = match key {
-            cl::UPN_URI => &mut self.upn_uri,
-            cl::UPN => &mut self.upn,
-            cl::NAME_URI => &mut self.name_uri,
-            cl::UNIQUE_NAME => &mut self.unique_name,
-            cl::TENANT_URI | cl::TID => &mut self.tenant,
-            cl::IDP_URI | cl::IDP => &mut self.idp,
-            cl::OID_URI | cl::OID => &mut self.oid,
-            cl::APPID | cl::AZP => &mut self.appid,
-            cl::IDTYP => &mut self.idtyp,
-            cl::IPADDR => &mut self.ipaddr,
-            cl::ALTSECID => &mut self.altsecid,
-            cl::MIRID => &mut self.mirid,
-            _ => return,
+        // Compared a word at a time ([`eq_str`]): the URIs share long prefixes, and a
+        // `match` compares through libc's `bcmp`, a byte loop in the shipped musl build.
+        let is = |name: &str| eq_str(key, name);
+        let slot = if is(cl::UPN_URI) {
+            &mut self.upn_uri
+        } else if is(cl::UPN) {
+            &mut self.upn
+        } else if is(cl::NAME_URI) {
+            &mut self.name_uri
+        } else if is(cl::UNIQUE_NAME) {
+            &mut self.unique_name
+        } else if is(cl::TENANT_URI) || is(cl::TID) {
+            &mut self.tenant
+        } else if is(cl::IDP_URI) || is(cl::IDP) {
+            &mut self.idp
+        } else if is(cl::OID_URI) || is(cl::OID) {
+            &mut self.oid
+        } else if is(cl::APPID) || is(cl::AZP) {
+            &mut self.appid
+        } else if is(cl::IDTYP) {
+            &mut self.idtyp
+        } else if is(cl::IPADDR) {
+            &mut self.ipaddr
+        } else if is(cl::ALTSECID) {
+            &mut self.altsecid
+        } else if is(cl::MIRID) {
+            &mut self.mirid
+        } else {
+            return;
         };
         put(slot, v);
     }
