@@ -79,6 +79,34 @@ pub struct ResourceRef<'a> {
 
 const PROVIDERS: &str = "providers";
 
+/// Fills `segs` with the trimmed, non-empty segments of `id` between `/`s, in order, as many
+/// as fit; returns how many. (`id.split('/')` and `str::trim` per segment, as a byte scan:
+/// segments are short, so a search per segment and a Unicode trim of every one cost more
+/// than the scan.)
+fn segments<'a>(id: &'a str, segs: &mut [&'a str]) -> usize {
+    let b = id.as_bytes();
+    let (mut n, mut start) = (0, 0);
+    while start <= b.len() && n < segs.len() {
+        let mut end = start;
+        while end < b.len() && b[end] != b'/' {
+            end += 1;
+        }
+        // `/` is ASCII: both ends are char boundaries.
+        let s = &id[start..end];
+        let s = if crate::detect::raw::is_trimmed(s) {
+            s
+        } else {
+            s.trim()
+        };
+        if !s.is_empty() {
+            segs[n] = s;
+            n += 1;
+        }
+        start = end + 1;
+    }
+    n
+}
+
 /// Parse a resource ID (`/subscriptions/<sub>/resourceGroups/<rg>/providers/<ns>/<type>/<name>…`).
 /// Tolerant: empty segments are skipped, the first occurrence of a segment name wins,
 /// a resource-group segment glued to `providers` (`rg1providers`) is split.
@@ -86,18 +114,7 @@ pub fn parse(id: &str) -> ResourceRef<'_> {
     // Segments without empty ones (leading/trailing/double slashes). At most 64 kept: real
     // IDs have < 20; a bound keeps fuzzed input cheap.
     let mut segs: [&str; 64] = [""; 64];
-    let mut n = 0;
-    for s in id.split('/') {
-        let s = s.trim();
-        if s.is_empty() {
-            continue;
-        }
-        if n == segs.len() {
-            break;
-        }
-        segs[n] = s;
-        n += 1;
-    }
+    let n = segments(id, &mut segs);
     let segs = &segs[..n];
     let mut r = ResourceRef::default();
     let eq = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
@@ -207,6 +224,37 @@ pub fn parse(id: &str) -> ResourceRef<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The segments are those of `split('/')`, trimmed, without empty ones, at most as many
+    /// as fit.
+    #[test]
+    fn segments_are_split_trimmed_and_bounded() {
+        let ids = [
+            "",
+            "/",
+            "//",
+            "/subscriptions/S1/resourceGroups/rg-1/providers/Microsoft.Compute/virtualMachines/vm1",
+            "subscriptions/S1//resourceGroups/ rg 1 /providers/",
+            "/ /\u{a0}x\u{a0}/\u{3000}/é/ä b /\t/x\n",
+            "no-slash",
+            " padded ",
+            &"/a".repeat(70),
+            &"/ab/".repeat(40),
+        ];
+        for id in ids {
+            for cap in [0, 1, 3, 64] {
+                let want: Vec<&str> = id
+                    .split('/')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .take(cap)
+                    .collect();
+                let mut segs = vec![""; cap];
+                let n = segments(id, &mut segs);
+                assert_eq!(&segs[..n], &want[..], "{id:?} cap {cap}");
+            }
+        }
+    }
 
     fn t(id: &str) -> Option<String> {
         parse(id).target.map(|t| t.to_lower())
