@@ -598,10 +598,16 @@ fn contains_ignore_case(hay: &str, needle: &str) -> bool {
 /// Lower-case, allocating only when needed; trims surrounding blanks.
 pub(crate) fn lower(s: Cow<'_, str>) -> Cow<'_, str> {
     let needs_trim = !crate::detect::raw::is_trimmed(&s);
-    let needs_lower = s.bytes().any(|b| b.is_ascii_uppercase()) || !s.is_ascii();
+    // One branch-free pass over the bytes (the compiler vectorises it): an upper-case ASCII
+    // letter, and any non-ASCII byte (which may be an upper-case letter).
+    let (upper, non_ascii) = s.bytes().fold((false, false), |(u, n), b| {
+        (u | (b.wrapping_sub(b'A') < 26), n | (b >= 0x80))
+    });
+    let needs_lower = upper || non_ascii;
     match (s, needs_trim || needs_lower) {
         (s, false) => s,
         (Cow::Borrowed(b), true) if !needs_lower => Cow::Borrowed(b.trim()),
+        (s, true) if !non_ascii => Cow::Owned(s.trim().to_ascii_lowercase()),
         (s, true) => Cow::Owned(s.trim().to_lowercase()),
     }
 }
@@ -1410,6 +1416,26 @@ mod tests {
         ));
         assert_eq!(lower(Cow::Borrowed(" AbC ")), "abc");
         assert_eq!(lower(Cow::Borrowed("ÄB")), "äb");
+        // Always `trim().to_lowercase()`, borrowed or owned, for every kind of byte.
+        for s in [
+            "",
+            " ",
+            "abc",
+            "ABC",
+            "@[`{",
+            "AZaz09",
+            "\u{a0}x\u{a0}",
+            "İSTANBUL",
+            "ΣΑΣ",
+            "é",
+            "É",
+            " tab\t",
+            "/SUBSCRIPTIONS/0000/RESOURCEGROUPS/RG-1/providers/x",
+        ] {
+            let want = s.trim().to_lowercase();
+            assert_eq!(lower(Cow::Borrowed(s)), want, "{s:?}");
+            assert_eq!(lower(Cow::Owned(s.to_owned())), want, "{s:?}");
+        }
     }
 
     #[test]
