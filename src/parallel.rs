@@ -12,8 +12,10 @@
 //! Invariants:
 //! * `sink` sees every index `0..n` exactly once, in increasing order, on the caller's thread;
 //! * work is claimed dynamically, so a helper thread that gets no CPU (a busy machine) only
-//!   means the caller does more blocks itself; with one thread, or fewer than two blocks,
-//!   nothing is spawned;
+//!   means the caller does more blocks itself; with one thread, or fewer than two blocks, no
+//!   helper is asked;
+//! * helpers are threads of a [`Pool`], started once and reused by every call (a thread
+//!   started per call came up too late to share a batch of a few hundred rows);
 //! * memory is bounded: a helper stops after [`AHEAD`] finished blocks nobody has folded yet;
 //! * a panicking helper loses nothing: the caller computes any block it never received, and
 //!   the panic is re-raised when the scope ends (the runtime turns it into an error reply).
@@ -22,10 +24,12 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-/// Rows per block: about 0.7 MB of `_raw` in a typical chunk, large enough that claiming and
+/// Rows per block: about 170 KB of `_raw` in a typical chunk, large enough that claiming and
 /// handing over (two atomic operations and a channel send) cost nothing measurable, small
-/// enough that both threads finish a 50,000-row chunk within a block of each other.
-pub const BLOCK_ROWS: usize = 256;
+/// enough that the threads share each 1 MiB batch of a few hundred rows (with 256-row blocks
+/// a batch was one block for the caller and a short one for the helper; 64 rows: 0.395 ->
+/// 0.32 s on the 100k session with two threads, bench/README.md).
+pub const BLOCK_ROWS: usize = 64;
 
 /// Finished blocks a helper may hold ahead of the fold (the channel's capacity).
 pub const AHEAD: usize = 2;
@@ -36,79 +40,121 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
 
-/// Calls `work(i)` for every `i < n` on up to `threads` threads (the caller's included) and
-/// `sink(i, result)` on the caller's thread in increasing `i`. See the module docs.
-pub fn ordered<T, W, S>(n: usize, threads: usize, work: W, mut sink: S)
+/// Helper threads for [`Pool::ordered`], started once and reused by every call: a command
+/// calls it once per batch of rows (hundreds of times per search), and a thread started per
+/// call came up after the caller had claimed most of a batch.
+pub struct Pool {
+    threads: usize,
+    /// `threads - 1` helpers; `None` with one thread (or if they could not be started: then
+    /// the caller does all the work, with the same answer).
+    helpers: Option<rayon::ThreadPool>,
+}
+
+impl Pool {
+    /// A pool for `threads` threads in all, the caller's included.
+    pub fn new(threads: usize) -> Pool {
+        let helpers = if threads > 1 {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads - 1)
+                .thread_name(|i| format!("t1651-helper-{i}"))
+                .build()
+                .ok()
+        } else {
+            None
+        };
+        Pool { threads, helpers }
+    }
+
+    /// Calls `work(i)` for every `i < n` on up to the pool's threads (the caller's included)
+    /// and `sink(i, result)` on the caller's thread in increasing `i`. See the module docs.
+    pub fn ordered<T, W, S>(&self, n: usize, work: W, mut sink: S)
+    where
+        T: Send,
+        W: Fn(usize) -> T + Sync,
+        S: FnMut(usize, T),
+    {
+        let blocks = n.div_ceil(BLOCK_ROWS);
+        let helpers = match &self.helpers {
+            Some(h) if blocks >= 2 => h,
+            _ => {
+                for i in 0..n {
+                    sink(i, work(i));
+                }
+                return;
+            }
+        };
+        let range = |b: usize| b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(n);
+        let next = AtomicUsize::new(0);
+        // The body runs on the caller's thread; the helpers' jobs borrow `work`, and the
+        // scope returns only once they have ended (a helper's panic is raised again then).
+        helpers.in_place_scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel::<(usize, Vec<T>)>(AHEAD);
+            for _ in 1..self.threads.min(blocks) {
+                let tx = tx.clone();
+                let (next, work, range) = (&next, &work, &range);
+                scope.spawn(move |_| loop {
+                    let b = next.fetch_add(1, Ordering::Relaxed);
+                    if b >= blocks {
+                        break;
+                    }
+                    let done: Vec<T> = range(b).map(work).collect();
+                    if tx.send((b, done)).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            // Blocks finished but not folded yet (the caller's own, and helpers' that
+            // arrived before an earlier one).
+            let mut stash: BTreeMap<usize, Vec<T>> = BTreeMap::new();
+            let mut helpers_gone = false;
+            let mut folded = 0usize;
+            loop {
+                let mine = next.fetch_add(1, Ordering::Relaxed);
+                if mine < blocks {
+                    stash.insert(mine, range(mine).map(&work).collect());
+                }
+                // Fold everything up to our own block (or to the end once all are claimed).
+                let upto = (mine + 1).min(blocks);
+                while folded < upto {
+                    if let Some(done) = stash.remove(&folded) {
+                        for (i, t) in range(folded).zip(done) {
+                            sink(i, t);
+                        }
+                        folded += 1;
+                        continue;
+                    }
+                    if !helpers_gone {
+                        match rx.recv() {
+                            Ok((b, done)) => {
+                                stash.insert(b, done);
+                                continue;
+                            }
+                            // Every helper job ended: a claimed block that never came was
+                            // lost with a panicking helper.
+                            Err(_) => helpers_gone = true,
+                        }
+                    }
+                    let lost = folded;
+                    stash.insert(lost, range(lost).map(&work).collect());
+                }
+                if mine >= blocks {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// [`Pool::ordered`] on a pool of `threads` threads made for this call (tests and one-off
+/// callers; a caller that runs many times keeps a [`Pool`]).
+pub fn ordered<T, W, S>(n: usize, threads: usize, work: W, sink: S)
 where
     T: Send,
     W: Fn(usize) -> T + Sync,
     S: FnMut(usize, T),
 {
-    let blocks = n.div_ceil(BLOCK_ROWS);
-    if threads <= 1 || blocks < 2 {
-        for i in 0..n {
-            sink(i, work(i));
-        }
-        return;
-    }
-    let range = |b: usize| b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(n);
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<(usize, Vec<T>)>(AHEAD);
-        for _ in 1..threads.min(blocks) {
-            let tx = tx.clone();
-            let (next, work, range) = (&next, &work, &range);
-            scope.spawn(move || loop {
-                let b = next.fetch_add(1, Ordering::Relaxed);
-                if b >= blocks {
-                    break;
-                }
-                let done: Vec<T> = range(b).map(work).collect();
-                if tx.send((b, done)).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        // Blocks finished but not folded yet (the caller's own, and helpers' that arrived
-        // before an earlier one).
-        let mut stash: BTreeMap<usize, Vec<T>> = BTreeMap::new();
-        let mut helpers_gone = false;
-        let mut folded = 0usize;
-        loop {
-            let mine = next.fetch_add(1, Ordering::Relaxed);
-            if mine < blocks {
-                stash.insert(mine, range(mine).map(&work).collect());
-            }
-            // Fold everything up to our own block (or to the end once all are claimed).
-            let upto = (mine + 1).min(blocks);
-            while folded < upto {
-                if let Some(done) = stash.remove(&folded) {
-                    for (i, t) in range(folded).zip(done) {
-                        sink(i, t);
-                    }
-                    folded += 1;
-                    continue;
-                }
-                if !helpers_gone {
-                    match rx.recv() {
-                        Ok((b, done)) => {
-                            stash.insert(b, done);
-                            continue;
-                        }
-                        // Every helper ended: a claimed block that never came was lost
-                        // with a panicking helper.
-                        Err(_) => helpers_gone = true,
-                    }
-                }
-                let lost = folded;
-                stash.insert(lost, range(lost).map(&work).collect());
-            }
-            if mine >= blocks {
-                break;
-            }
-        }
-    });
+    Pool::new(threads).ordered(n, work, sink)
 }
 
 #[cfg(test)]
@@ -157,6 +203,54 @@ mod tests {
         assert!(
             max_ahead <= (AHEAD + 3) * BLOCK_ROWS,
             "{max_ahead} rows produced ahead of the fold"
+        );
+    }
+
+    /// A pool's helpers are the same threads in every call, and they take part: in each
+    /// call the caller's first block waits (up to ten seconds) until a helper has done one.
+    #[test]
+    fn the_pool_lends_the_same_helpers_to_every_call() {
+        use std::collections::HashSet;
+        use std::sync::Mutex;
+        let pool = Pool::new(3);
+        let main = std::thread::current().id();
+        let helpers = Mutex::new(HashSet::new());
+        for call in 0..5 {
+            let helped = AtomicBool::new(false);
+            let mut seen = 0;
+            pool.ordered(
+                8 * BLOCK_ROWS,
+                |i| {
+                    let me = std::thread::current().id();
+                    if me == main {
+                        let t0 = std::time::Instant::now();
+                        while !helped.load(Ordering::SeqCst)
+                            && t0.elapsed() < std::time::Duration::from_secs(10)
+                        {
+                            std::thread::yield_now();
+                        }
+                    } else {
+                        helpers.lock().unwrap().insert(me);
+                        helped.store(true, Ordering::SeqCst);
+                    }
+                    i
+                },
+                |i, t| {
+                    assert_eq!((i, t), (seen, seen));
+                    seen += 1;
+                },
+            );
+            assert_eq!(seen, 8 * BLOCK_ROWS);
+            assert!(
+                helped.load(Ordering::SeqCst),
+                "call {call}: no helper took a block"
+            );
+        }
+        let helpers = helpers.into_inner().unwrap();
+        assert!(
+            (1..=2).contains(&helpers.len()),
+            "{} helper threads over five calls of a pool of three threads",
+            helpers.len()
         );
     }
 

@@ -37,8 +37,8 @@ Protocol limits (commands.conf [t1651detect] command.arg.<N>, e.g. command.arg.1
   --max-field-bytes=N      largest single field value (default 64 MiB)
   --max-reply-bytes=N      largest reply chunk; set it to commands.conf maxchunksize (default: none)
   --batch-bytes=N          decoded request text handled per step while a chunk arrives; bounds the
-                           memory a chunk takes (default 1 MiB; with threads=N above 2, about
-                           N/2 MiB lets every thread work on each batch)
+                           memory a chunk takes (default 1 MiB; with threads=N above 6, about
+                           N/6 MiB lets every thread work on each batch)
 ";
 
 fn main() -> ExitCode {
@@ -86,11 +86,12 @@ const LIMIT_FLAGS: [(&str, Limit); 4] = [
 
 /// Decoded text per `process` call: a 50,000-event chunk of `_raw` (130 MB and more) is
 /// handled in batches of this size as it arrives, so the command's memory does not grow with
-/// splunkd's chunk size, and each batch is still in cache when it is scanned. About two
+/// splunkd's chunk size, and each batch is still in cache when it is scanned. About six
 /// blocks of the engine's parallel work ([`t1651::parallel::BLOCK_ROWS`] rows of 2-3 KB): on
 /// a 100k-event session batches of 0.5, 1, 2, 4 and 8 MiB took 0.50, 0.52, 0.54, 0.57 and
-/// 0.59 s (two cores) and peaked at 50 to 69 MB (`bench/README.md`). With `threads` above 2,
-/// raise it (`--batch-bytes`) so that each batch holds a block per thread.
+/// 0.59 s (two cores, with 256-row blocks) and peaked at 50 to 69 MB (`bench/README.md`).
+/// With many `threads`, raise it (`--batch-bytes`) so that each batch holds blocks for every
+/// thread.
 const BATCH_BYTES: usize = 1 << 20;
 
 /// Sets [`Runtime::batch_bytes`] (default [`BATCH_BYTES`]).

@@ -69,6 +69,9 @@ enum Role {
 /// final reply; the map phase sends its counters to the reduce side instead.
 pub struct T1651Command {
     role: Role,
+    /// The threads that prepare rows, started at the first batch (not in getinfo-only probe
+    /// processes).
+    pool: Option<parallel::Pool>,
 }
 
 impl Default for T1651Command {
@@ -82,6 +85,7 @@ impl T1651Command {
     pub fn new() -> Self {
         T1651Command {
             role: Role::Unconfigured,
+            pool: None,
         }
     }
 
@@ -134,22 +138,25 @@ impl T1651Command {
 /// Hands a chunk's rows to `fold` with the engine, in row order, each prepared
 /// ([`Engine::prepare`]: the `_raw` scan and normalisation) on up to `threads=` threads (see
 /// [`parallel`]), so the result equals handing over the rows themselves one by one.
-fn each_prepared<F>(engine: &mut Engine, rows: &[RowFields<'_, '_>], mut fold: F)
-where
+fn each_prepared<F>(
+    engine: &mut Engine,
+    pool: &parallel::Pool,
+    rows: &[RowFields<'_, '_>],
+    mut fold: F,
+) where
     F: FnMut(&mut Engine, Prepared<'_>, &RowFields<'_, '_>),
 {
     let opts = engine.options().clone();
-    parallel::ordered(
+    pool.ordered(
         rows.len(),
-        opts.threads,
         |i| Engine::prepare(&opts, &rows[i]),
         |i, p| fold(engine, p, &rows[i]),
     );
 }
 
 /// Feeds a chunk's rows to the engine (`ingest_fields` row by row, in effect).
-fn ingest_rows(engine: &mut Engine, rows: &[RowFields<'_, '_>]) {
-    each_prepared(engine, rows, |e, p, f| {
+fn ingest_rows(engine: &mut Engine, pool: &parallel::Pool, rows: &[RowFields<'_, '_>]) {
+    each_prepared(engine, pool, rows, |e, p, f| {
         e.ingest_prepared(p, f);
     });
 }
@@ -181,6 +188,13 @@ impl Command for T1651Command {
     fn process(&mut self, batch: &RecordBatch, out: &mut Output) -> Result<(), CommandError> {
         let fields = BatchFields::new(batch);
         let rows: Vec<RowFields<'_, '_>> = (0..batch.len()).map(|i| fields.row(i)).collect();
+        let threads = match &self.role {
+            Role::Summary(e) | Role::Map { engine: e, .. } | Role::Events(e) => e.options().threads,
+            Role::Unconfigured => 1,
+        };
+        let pool = self
+            .pool
+            .get_or_insert_with(|| parallel::Pool::new(threads));
         match &mut self.role {
             Role::Unconfigured => {
                 return Err(CommandError::new(
@@ -188,13 +202,13 @@ impl Command for T1651Command {
                 ))
             }
             Role::Summary(engine) => {
-                ingest_rows(engine, &rows);
+                ingest_rows(engine, pool, &rows);
             }
             Role::Map { engine, .. } => {
-                ingest_rows(engine, &rows);
+                ingest_rows(engine, pool, &rows);
             }
             Role::Events(engine) => {
-                each_prepared(engine, &rows, |e, p, f| {
+                each_prepared(engine, pool, &rows, |e, p, f| {
                     if let Some(row) = e.event_row_prepared(p, f) {
                         put_row(&mut out.passthrough(f.row()), &row);
                     }
