@@ -585,11 +585,8 @@ mod simd {
         taken
     }
 
-    const EVEN: u32 = 0x5555;
-    const ODD: u32 = 0xAAAA;
-
-    const EVEN64: u64 = 0x5555_5555_5555_5555;
-    const ODD64: u64 = 0xAAAA_AAAA_AAAA_AAAA;
+    const EVEN: u64 = 0x5555_5555_5555_5555;
+    const ODD: u64 = 0xAAAA_AAAA_AAAA_AAAA;
 
     /// The low `n` bits set, `n <= 64`.
     #[inline(always)]
@@ -599,6 +596,37 @@ mod simd {
         } else {
             (1u64 << n) - 1
         }
+    }
+
+    /// What to do with a block of `width` bytes (16 or 64) whose quote bits are `q` (not
+    /// 0): `(keep, upto, closed)`, the bits of the bytes to keep, the bytes consumed, and
+    /// whether the next byte is the field's closing quote. `None` when the block is all
+    /// quotes (the scalar code pairs them).
+    #[inline(always)]
+    fn plan(mut q: u64, width: u32) -> Option<(u64, u32, bool)> {
+        // A run touching the block's end continues in the next block: stop before it.
+        let mut len = width;
+        if (q >> (width - 1)) & 1 != 0 {
+            len = width - (!(q << (64 - width))).leading_zeros();
+            if len == 0 {
+                return None;
+            }
+            q &= low_bits(len);
+        }
+        // Bits of runs that start at an even position: adding the start carries through the
+        // run and clears it (runs end before bit `len < 64`, so the carry stays inside the
+        // word).
+        let starts = q & !(q << 1);
+        let even_runs = q & !(q.wrapping_add(starts & EVEN));
+        let drop = (even_runs & ODD) | (q & !even_runs & EVEN);
+        let ends = q & !(q >> 1);
+        let close = ends & !drop;
+        let upto = if close != 0 {
+            close.trailing_zeros()
+        } else {
+            len
+        };
+        Some((!drop & low_bits(upto), upto, close != 0))
     }
 
     /// See [`super::unescape_block`]: 64 bytes at a time; returns false (without touching
@@ -622,43 +650,24 @@ mod simd {
             let quote = _mm512_set1_epi8(b'"' as i8);
             while r + 64 <= n {
                 let x = _mm512_loadu_si512(p.add(r) as *const __m512i);
-                let mut q: u64 = _mm512_cmpeq_epi8_mask(x, quote);
+                let q: u64 = _mm512_cmpeq_epi8_mask(x, quote);
                 if q == 0 {
                     _mm512_storeu_si512(p.add(o) as *mut __m512i, x);
                     o += 64;
                     r += 64;
                     continue;
                 }
-                // A run touching the block's end continues in the next block: stop before it.
-                let mut len = 64u32;
-                if q >> 63 != 0 {
-                    len = 64 - (!q).leading_zeros();
-                    if len == 0 {
-                        // 64 quotes or more: the scalar code pairs them.
-                        found = true;
-                        break;
-                    }
-                    q &= low_bits(len);
-                }
-                // As in `unescape_ssse3`, on 64 bits: runs end before bit `len <= 63`, so
-                // the carry of an even run's start stays inside the word.
-                let starts = q & !(q << 1);
-                let even_runs = q & !(q.wrapping_add(starts & EVEN64));
-                let drop = (even_runs & ODD64) | (q & !even_runs & EVEN64);
-                let ends = q & !(q >> 1);
-                let close = ends & !drop;
-                let upto = if close != 0 {
-                    close.trailing_zeros()
-                } else {
-                    len
+                let Some((keep, upto, closed)) = plan(q, 64) else {
+                    // 64 quotes or more: the scalar code pairs them.
+                    found = true;
+                    break;
                 };
-                let keep = !drop & low_bits(upto);
                 let kept = keep.count_ones();
                 let packed = _mm512_maskz_compress_epi8(keep, x);
                 _mm512_mask_storeu_epi8(p.add(o) as *mut i8, low_bits(kept), packed);
                 o += kept as usize;
                 r += upto as usize;
-                if close != 0 {
+                if closed {
                     found = true;
                     break;
                 }
@@ -690,39 +699,18 @@ mod simd {
             let quote = _mm_set1_epi8(b'"' as i8);
             while r + 16 <= n {
                 let x = _mm_loadu_si128(p.add(r) as *const __m128i);
-                let mut q = _mm_movemask_epi8(_mm_cmpeq_epi8(x, quote)) as u32;
+                let q = _mm_movemask_epi8(_mm_cmpeq_epi8(x, quote)) as u64;
                 if q == 0 {
                     _mm_storeu_si128(p.add(o) as *mut __m128i, x);
                     o += 16;
                     r += 16;
                     continue;
                 }
-                // A run touching the block's end continues in the next block: stop before it.
-                let mut len = 16u32;
-                if q & 0x8000 != 0 {
-                    let run = (!(q << 16)).leading_zeros();
-                    len = 16 - run;
-                    if len == 0 {
-                        // Sixteen quotes or more: the scalar code pairs them.
-                        found = true;
-                        break;
-                    }
-                    q &= (1 << len) - 1;
-                }
-                let starts = q & !(q << 1);
-                // Bits of runs that start at an even position: adding the start carries
-                // through the run and clears it (runs end before bit `len`, so the carry
-                // stays inside the mask's 16 bits plus one).
-                let even_runs = q & !(q.wrapping_add(starts & EVEN));
-                let drop = (even_runs & ODD) | (q & !even_runs & EVEN);
-                let ends = q & !(q >> 1);
-                let close = ends & !drop;
-                let upto = if close != 0 {
-                    close.trailing_zeros()
-                } else {
-                    len
+                let Some((keep, upto, closed)) = plan(q, 16) else {
+                    // Sixteen quotes or more: the scalar code pairs them.
+                    found = true;
+                    break;
                 };
-                let keep = !drop & ((1u32 << upto) - 1);
                 if upto == 16 || r - o >= 16 {
                     let (lo, hi) = ((keep & 0xFF) as usize, ((keep >> 8) & 0xFF) as usize);
                     let shuffle = _mm_add_epi8(
@@ -746,7 +734,7 @@ mod simd {
                     }
                 }
                 r += upto as usize;
-                if close != 0 {
+                if closed {
                     found = true;
                     break;
                 }
