@@ -984,7 +984,7 @@ impl Engine {
         // sixty small allocations, freed here once the row was written, and frees across
         // threads are slow (two threads took 0.6-1.1 s more CPU time and more wall time for
         // 99k rows, bench/README.md, third round).
-        let mut buf = RowBuf::default();
+        let mut buf = RowBuf::new();
         for (k, g) in &keyed {
             let cut = self.summary_row(k, g, &mut buf);
             truncated_rows += u64::from(cut);
@@ -1108,7 +1108,6 @@ fn vendor_product(spec: &crate::detect::options::OperationSpec) -> &'static str 
 /// string or list keeps its allocation when the next row has a value of the same kind in
 /// the same place, which every summary row has (a row was some sixty allocations, freed
 /// right after it was written).
-#[derive(Default)]
 struct RowBuf {
     row: OutputRow,
     /// Truncation flags of the row being built, added as its last columns.
@@ -1116,6 +1115,16 @@ struct RowBuf {
 }
 
 impl RowBuf {
+    /// Room for a summary row's 33 columns and up to 10 truncation flags: no regrowth.
+    fn new() -> Self {
+        RowBuf {
+            row: OutputRow {
+                columns: Vec::with_capacity(48),
+            },
+            flags: Vec::new(),
+        }
+    }
+
     /// Starts the next row: each column of the last one is overwritten or, at
     /// [`RowBuilder::finish`], dropped.
     fn start(&mut self, max: usize) -> RowBuilder<'_> {
@@ -1254,7 +1263,7 @@ fn events_row_cut(ev: &NormalizedEvent<'_>, opts: &Options) -> (OutputRow, bool)
         .map(|(_, t)| t.as_ref())
         .collect();
     let caller = ev.caller.as_deref().unwrap_or("unknown");
-    let mut buf = RowBuf::default();
+    let mut buf = RowBuf::new();
     let mut b = buf.start(opts.max_values);
     b.single_with("event_time", |s| time::push_iso(s, ev.time));
     b.single("cloud", spec.cloud.as_str());
