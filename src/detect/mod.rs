@@ -25,7 +25,7 @@
 //! Engine::event_row_prepared<F>(&mut self, Prepared, &F) -> Option<OutputRow>
 //! Engine::finish(self) -> Finished { rows, warning: Option<String>, stats }
 //!     // summary rows (sorted) | phase=map partial rows (column `t1651_state`) | nothing for mode=events
-//! Engine::finish_with<F: FnMut(OutputRow)>(self, sink: F) -> FinishInfo { warning, stats }  // same rows, streamed
+//! Engine::finish_with<F: FnMut(&OutputRow)>(self, sink: F) -> FinishInfo { warning, stats }  // same rows, streamed (one reused row: clone to keep)
 //! Options::wants_map_phase(&self) -> bool                         // return streaming_preop at getinfo?
 //! raw::split_records(doc: &[u8]) -> Result<Vec<&[u8]>, RecordsError>  // {"records":[…]}, {"Records":[…]}, [...]
 //! ```
