@@ -1,4 +1,4 @@
-//! [`ordered`]: the pure part of each row's work on several threads, the stateful part on
+//! [`Pool::ordered`]: the pure part of each row's work on several threads, the stateful part on
 //! the caller's thread in row order.
 //!
 //! The detection splits naturally: reading and normalising an event (the `_raw` scan, most
@@ -146,17 +146,6 @@ impl Pool {
     }
 }
 
-/// [`Pool::ordered`] on a pool of `threads` threads made for this call (tests and one-off
-/// callers; a caller that runs many times keeps a [`Pool`]).
-pub fn ordered<T, W, S>(n: usize, threads: usize, work: W, sink: S)
-where
-    T: Send,
-    W: Fn(usize) -> T + Sync,
-    S: FnMut(usize, T),
-{
-    Pool::new(threads).ordered(n, work, sink)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,7 +153,7 @@ mod tests {
 
     fn run(n: usize, threads: usize) -> Vec<(usize, usize)> {
         let mut seen = Vec::new();
-        ordered(n, threads, |i| i * 3, |i, t| seen.push((i, t)));
+        Pool::new(threads).ordered(n, |i| i * 3, |i, t| seen.push((i, t)));
         seen
     }
 
@@ -185,9 +174,8 @@ mod tests {
         // caller's own) ahead of the fold.
         let produced = AtomicUsize::new(0);
         let mut max_ahead = 0usize;
-        ordered(
+        Pool::new(2).ordered(
             64 * BLOCK_ROWS,
-            2,
             |i| {
                 produced.fetch_add(1, Ordering::Relaxed);
                 i
@@ -260,9 +248,8 @@ mod tests {
         let main = std::thread::current().id();
         let mut seen = Vec::new();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            ordered(
+            Pool::new(2).ordered(
                 16 * BLOCK_ROWS,
-                2,
                 |i| {
                     if std::thread::current().id() != main && !panicked.swap(true, Ordering::SeqCst)
                     {

@@ -980,7 +980,7 @@ impl Engine {
         });
         let mut truncated_rows = 0;
         // Built on this thread, in this order, in one reused row ([`RowBuf`]). On helper
-        // threads (`parallel::ordered`) they cost more than they saved: each row was some
+        // threads (`parallel::Pool`) they cost more than they saved: each row was some
         // sixty small allocations, freed here once the row was written, and frees across
         // threads are slow (two threads took 0.6-1.1 s more CPU time and more wall time for
         // 99k rows, bench/README.md, third round).
