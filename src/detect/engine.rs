@@ -190,13 +190,7 @@ pub(crate) enum Corr {
     Str(u32),
 }
 
-fn format_guid(g: &[u8; 16]) -> String {
-    let mut s = String::with_capacity(36);
-    push_guid(&mut s, g);
-    s
-}
-
-/// Appends [`format_guid`]'s text.
+/// Appends a packed GUID in its canonical lower-case text (`8-4-4-4-12` hex digits).
 fn push_guid(s: &mut String, g: &[u8; 16]) {
     for (i, b) in g.iter().enumerate() {
         if matches!(i, 4 | 6 | 8 | 10) {
@@ -564,10 +558,9 @@ impl Engine {
     }
 
     fn corr_string(&self, c: Corr) -> String {
-        match c {
-            Corr::Guid(g) => format_guid(&g),
-            Corr::Str(id) => self.strings.get(id).to_owned(),
-        }
+        let mut s = String::new();
+        self.push_corr(&mut s, c);
+        s
     }
 
     /// Appends [`Self::corr_string`]'s text.
@@ -1374,7 +1367,9 @@ mod tests {
     fn guid_roundtrip_and_order() {
         let a = "0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8f9";
         let g = parse_guid(&a.to_uppercase()).unwrap();
-        assert_eq!(format_guid(&g), a);
+        let mut text = String::new();
+        push_guid(&mut text, &g);
+        assert_eq!(text, a);
         let b = parse_guid("0a1b2c3d-4e5f-6071-8293-a4b5c6d7e8fa").unwrap();
         assert!(g < b);
         assert!(parse_guid("not-a-guid").is_none());
