@@ -422,15 +422,24 @@ fn read_exactly<R: Read>(
 
 /// Writes one chunk with the exact canonical header. Does not flush.
 pub fn write_chunk<W: Write>(w: &mut W, metadata: &[u8], body: &[u8]) -> std::io::Result<()> {
+    write_chunk_head(w, metadata, body.len())?;
+    w.write_all(body)
+}
+
+/// Writes a chunk's header line and metadata; exactly `body_len` body bytes must follow.
+pub fn write_chunk_head<W: Write>(
+    w: &mut W,
+    metadata: &[u8],
+    body_len: usize,
+) -> std::io::Result<()> {
     let mut head = Vec::with_capacity(40 + metadata.len());
     ChunkHeader {
         metadata_len: metadata.len(),
-        body_len: body.len(),
+        body_len,
     }
     .write_to(&mut head)?;
     head.extend_from_slice(metadata);
-    w.write_all(&head)?;
-    w.write_all(body)
+    w.write_all(&head)
 }
 
 #[cfg(test)]

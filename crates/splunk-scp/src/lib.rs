@@ -22,8 +22,9 @@
 //! are read through [`Row`] (`get`, `str`, `raw`, `time`, multivalues via
 //! [`Value::values`]); records are written through [`Output::record`],
 //! [`Output::passthrough`]/[`Output::record_for`] (which keep `_chunked_idx`) and
-//! [`Output::extra_record`]; messages through [`Output::warn`]/[`Output::info`], metrics
-//! through [`Output::metric`]. See [`runtime`] for a complete example and the crate's
+//! [`Output::extra_record`], or made on demand while the reply is written
+//! ([`Output::stream`] with a [`RecordSource`], for output too large to hold); messages
+//! through [`Output::warn`]/[`Output::info`], metrics through [`Output::metric`]. See [`runtime`] for a complete example and the crate's
 //! README for the guarantees.
 
 #![warn(missing_docs)]
@@ -48,7 +49,7 @@ pub use error::{CsvError, FrameError, MetadataError, ProtocolError};
 pub use limits::Limit;
 pub use mapreduce::{run_reporting, MapReduce, Reporting};
 pub use metadata::{CommandType, GetInfo, Level, Message, SearchInfo};
-pub use output::{FieldValue, Output, PyFloat, RecordBuilder};
+pub use output::{FieldValue, Output, PyFloat, RecordBuilder, RecordSource};
 pub use record::{ColumnId, MultiValue, RecordBatch, Row, Value, Values};
 pub use runtime::{
     run, run_generator, Command, CommandError, CommandInfo, Generator, LimitTooHigh, Progress,

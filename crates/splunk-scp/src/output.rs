@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::ops::Range;
 
 use crate::metadata::{Level, Message};
 use crate::record::{Row, Value};
@@ -55,6 +56,47 @@ pub struct Output {
     extra: Vec<bool>,
     /// The first misuse seen (a reserved field name), reported by the runtime as an error.
     invalid: Option<String>,
+    /// Records made on demand ([`Output::stream`]), sent after the records held here.
+    pub(crate) source: Option<Source>,
+}
+
+/// Records made on demand, page by page, instead of held in an [`Output`]: see
+/// [`Output::stream`].
+///
+/// Contract: the records of a range are the same (fields, values, order) every time the
+/// range is asked for. The runtime asks for each reply's records twice, in ascending
+/// ranges: once to size the reply (its length goes first on the wire) and once to write
+/// them straight to splunkd. A source that breaks the contract fails the command (the
+/// reply's written length would not match its header).
+pub trait RecordSource {
+    /// Number of records.
+    fn len(&self) -> usize;
+
+    /// True when there is no record.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Adds records `range` (within `0..len()`) to `out`, in order, one
+    /// [`Output::record`] each. `out` holds nothing else; messages added to it are ignored
+    /// (use [`RecordSource::finish`]).
+    fn records(&mut self, range: Range<usize>, out: &mut Output);
+
+    /// Called once, after every record has been made at least once and before the reply
+    /// carrying the last of them is written: adds that reply's messages and metrics to
+    /// `out` (e.g. a warning about the records).
+    fn finish(&mut self, out: &mut Output) {
+        let _ = out;
+    }
+}
+
+/// A [`RecordSource`] held by an [`Output`].
+pub(crate) struct Source(pub(crate) Box<dyn RecordSource>);
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RecordSource({} records)", self.0.len())
+    }
 }
 
 impl Output {
@@ -186,6 +228,27 @@ impl Output {
     /// arrives gets an empty `finished:true` reply).
     pub fn finish_early(&mut self) {
         self.finish_early = true;
+    }
+
+    /// Sends the records of `source` after the records held here, without holding them:
+    /// the runtime makes each reply's records when it writes that reply and writes them
+    /// straight to splunkd, so memory stays bounded by a few hundred records however many
+    /// there are (a reporting command's summary of 100k groups, say). Paged like held
+    /// records (`maxresultrows` per reply for events, reporting and generating commands).
+    /// One source at a time: a second call before the first is sent is an error the
+    /// runtime reports.
+    pub fn stream(&mut self, source: impl RecordSource + 'static) {
+        if self.source.is_some() {
+            if self.invalid.is_none() {
+                self.invalid = Some(
+                    "Output::stream was called again before the previous record source was \
+                     sent"
+                        .to_owned(),
+                );
+            }
+            return;
+        }
+        self.source = Some(Source(Box::new(source)));
     }
 
     /// Adds a `WARN` message to the next reply.

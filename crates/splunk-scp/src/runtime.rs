@@ -88,12 +88,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::process::ExitCode;
 
 use crate::args::Args;
+use crate::csv::encode::PageHeader;
 use crate::csv::{self, DecodeLimits, LineEnding};
 use crate::error::{FrameError, ProtocolError};
 use crate::frame::{self, FrameLimits, FrameReader};
 use crate::limits::{Limit, SettingNames};
 use crate::metadata::{CommandType, GetInfo, Inspector, Level, Message, Reply, Request};
-use crate::output::Output;
+use crate::output::{Output, RecordSource};
 use crate::record::RecordBatch;
 use crate::signals::{self, Phase};
 
@@ -760,6 +761,14 @@ enum WriteFail {
     Other(String),
 }
 
+/// Why a streamed reply ([`Session::reply_streamed`]) was not written.
+enum Streamed {
+    /// Nothing was written: the records cannot be sent (error reply with this text).
+    Refused(String),
+    /// Writing failed (or the chunk turned out wrong after its header was written).
+    Write(WriteFail),
+}
+
 impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
     fn run(&mut self, kind: &mut Kind<'_>) -> RunOutcome {
         // ---- getinfo
@@ -821,6 +830,9 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
         let mut st = ExecState {
             output: Output::new(),
             sent: 0,
+            source: None,
+            source_sent: 0,
+            source_finished: false,
             page,
             pageable,
         };
@@ -971,6 +983,20 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
                 );
                 return self.fail(&text, st.output.take_messages());
             }
+            if let Err(e) = st.adopt_source() {
+                return self.fail(&e, st.output.take_messages());
+            }
+            if st.source.is_some() {
+                let reply_finished = hooks_done && st.pending() <= st.page();
+                if let Err(e) = self.reply_streamed(&mut st, reply_finished) {
+                    return match e {
+                        Streamed::Refused(text) => self.fail(&text, st.output.take_messages()),
+                        Streamed::Write(e) => self.write_failure(e, reply_finished),
+                    };
+                }
+                finished = reply_finished;
+                continue;
+            }
             if let Some(n) = st.empty_records() {
                 let text = format!(
                     "the command emitted {n} record(s) with no fields and no other record sets \
@@ -1054,13 +1080,114 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
         self.write_raw(&meta, true)
     }
 
-    /// Writes a chunk with `meta` and (if `with_body`) `self.reply_body`, enforcing the reply
-    /// size limit by substituting an error reply.
-    fn write_raw(&mut self, meta: &[u8], with_body: bool) -> Result<(), WriteFail> {
+    /// Writes one execute reply whose records come (at least in part) from a
+    /// [`RecordSource`]: the next page of held records, then of the source's, sized in a
+    /// first pass ([`PageHeader`]) and written straight to splunkd in a second, a few
+    /// hundred records at a time, so the page is never held whole.
+    fn reply_streamed(&mut self, st: &mut ExecState, finished: bool) -> Result<(), Streamed> {
+        /// Records made at a time by the source.
+        const STEP: usize = 256;
+        let Some(mut src) = st.source.take() else {
+            return Ok(());
+        };
+        let page = st.page();
+        let held = (st.output.len() - st.sent).min(page);
+        let from = st.source_sent;
+        let to = from + (src.len() - from).min(page - held);
+        let held_range = st.sent..st.sent + held;
+        let mut scratch = Output::new();
+        let mut header = PageHeader::default();
+        header.add(&st.output, held_range.clone());
+        for a in (from..to).step_by(STEP) {
+            let b = (a + STEP).min(to);
+            scratch.clear_records();
+            src.records(a..b, &mut scratch);
+            if let Err(e) = scratch.take_invalid() {
+                return Err(Streamed::Refused(e));
+            }
+            if scratch.len() != b - a {
+                return Err(Streamed::Refused(format!(
+                    "the record source gave {} record(s) for its records {a}..{b}",
+                    scratch.len()
+                )));
+            }
+            header.add(&scratch, 0..b - a);
+        }
+        if header.records() > 0 && header.columns() == 0 {
+            return Err(Streamed::Refused(format!(
+                "the command emitted {} record(s) with no fields and no other record sets a \
+                 field: a CSV reply cannot carry them; set at least one field",
+                header.records()
+            )));
+        }
+        if to == src.len() && !st.source_finished {
+            src.finish(&mut st.output);
+            st.source_finished = true;
+        }
+        let eol = self.rt.line_ending;
+        let body_len = header.body_len(eol);
+        let mut reply = Reply::execute(finished, st.output.take_messages());
+        let metrics = std::mem::take(&mut st.output.metrics);
+        if !metrics.is_empty() {
+            reply
+                .inspector
+                .get_or_insert_with(Inspector::default)
+                .metrics = metrics;
+        }
+        let meta = reply.to_json();
+        self.check_reply_size(meta.len(), body_len)
+            .map_err(Streamed::Write)?;
         signals::set_phase(Phase::Writing);
-        let body: &[u8] = if with_body { &self.reply_body } else { &[] };
+        let io = |e: io::Error| {
+            Streamed::Write(if e.kind() == ErrorKind::BrokenPipe {
+                WriteFail::Closed
+            } else {
+                WriteFail::Other(format!("cannot write reply: {e}"))
+            })
+        };
+        frame::write_chunk_head(&mut self.out, &meta, body_len).map_err(io)?;
+        let mut written = 0usize;
+        let buf = &mut self.reply_body;
+        buf.clear();
+        header.encode_header(buf, eol);
+        header.encode(&st.output, held_range, buf, eol);
+        for a in (from..to).step_by(STEP) {
+            let b = (a + STEP).min(to);
+            written += buf.len();
+            self.out.write_all(buf).map_err(io)?;
+            buf.clear();
+            scratch.clear_records();
+            src.records(a..b, &mut scratch);
+            header.encode(&scratch, 0..scratch.len().min(b - a), buf, eol);
+        }
+        written += buf.len();
+        if written != body_len {
+            // The chunk's header promised `body_len` bytes: the stream cannot be mended.
+            return Err(Streamed::Write(WriteFail::Other(format!(
+                "the record source gave other records when they were written than when the \
+                 reply was sized ({written} bytes instead of {body_len}): a RecordSource must \
+                 give the same records every time"
+            ))));
+        }
+        self.out.write_all(buf).map_err(io)?;
+        self.out.flush().map_err(io)?;
+        st.sent += held;
+        if st.sent == st.output.len() {
+            st.output.clear_records();
+            st.sent = 0;
+        }
+        st.source_sent = to;
+        if to < src.len() {
+            st.source = Some(src);
+        }
+        Ok(())
+    }
+
+    /// Fails when a chunk of these part sizes is over `max_reply_bytes`, after sending the
+    /// error reply that says so.
+    fn check_reply_size(&mut self, meta: usize, body: usize) -> Result<(), WriteFail> {
         if let Some(limit) = self.rt.max_reply_bytes {
-            let size = chunk_size(meta.len(), body.len());
+            let size = chunk_size(meta, body);
             if size > limit {
                 let text = self.rt.settings.reply_too_large(size, limit).to_string();
                 let fatal = self.fatal_json(&text, Vec::new());
@@ -1069,6 +1196,16 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
                 return Err(WriteFail::Other(text));
             }
         }
+        Ok(())
+    }
+
+    /// Writes a chunk with `meta` and (if `with_body`) `self.reply_body`, enforcing the reply
+    /// size limit by substituting an error reply.
+    fn write_raw(&mut self, meta: &[u8], with_body: bool) -> Result<(), WriteFail> {
+        signals::set_phase(Phase::Writing);
+        let body_len = if with_body { self.reply_body.len() } else { 0 };
+        self.check_reply_size(meta.len(), body_len)?;
+        let body: &[u8] = if with_body { &self.reply_body } else { &[] };
         let r = frame::write_chunk(&mut self.out, meta, body).and_then(|_| self.out.flush());
         match r {
             Ok(()) => Ok(()),
@@ -1194,6 +1331,12 @@ struct ExecState {
     output: Output,
     /// Records of `output` already sent (a prefix).
     sent: usize,
+    /// Records made on demand ([`Output::stream`]), sent after `output`'s.
+    source: Option<Box<dyn RecordSource>>,
+    /// Records of `source` already sent (a prefix).
+    source_sent: usize,
+    /// `source`'s [`RecordSource::finish`] has run.
+    source_finished: bool,
     /// `maxresultrows`.
     page: usize,
     /// Whether output is paged across replies (events, reporting, generators).
@@ -1203,7 +1346,28 @@ struct ExecState {
 impl ExecState {
     /// Records not sent yet.
     fn pending(&self) -> usize {
-        self.output.len() - self.sent
+        let streamed = self
+            .source
+            .as_ref()
+            .map_or(0, |s| s.len() - self.source_sent);
+        self.output.len() - self.sent + streamed
+    }
+
+    /// Takes the record source a hook handed to [`Output::stream`].
+    fn adopt_source(&mut self) -> Result<(), String> {
+        if let Some(src) = self.output.source.take() {
+            if self.source.is_some() {
+                return Err(
+                    "Output::stream was called again before the previous record \
+                            source was sent"
+                        .to_owned(),
+                );
+            }
+            self.source = Some(src.0);
+            self.source_sent = 0;
+            self.source_finished = false;
+        }
+        Ok(())
     }
 
     /// Records per reply.

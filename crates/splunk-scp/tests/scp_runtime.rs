@@ -8,7 +8,7 @@ use scp_emulator::{chunk, execute, getinfo, getinfo_with, parse_replies, Reply};
 use splunk_scp::frame::FrameLimits;
 use splunk_scp::{
     Args, Command, CommandError, CommandInfo, CommandType, Generator, GetInfo, Level, Output,
-    Progress, RecordBatch, RunOutcome, Runtime,
+    Progress, RecordBatch, RecordSource, RunOutcome, Runtime,
 };
 
 /// A test command whose behaviour is chosen by its arguments.
@@ -678,4 +678,184 @@ fn batch_bytes_body_cut_off_after_batches_is_a_truncation_error() {
         assert_eq!(replies.len(), 2, "{overlap}: getinfo + the error reply");
         assert_eq!(replies[1].error(), whole[1].error(), "{overlap}");
     }
+}
+
+/// A reporting command whose `finish` gives `n` records, held (`mode=hold`) or made on
+/// demand (`mode=stream`), or a source that breaks the contract (`mode=liar`: other values
+/// the second time; `mode=blank`: records without fields).
+struct Summary {
+    n: usize,
+    mode: String,
+}
+
+impl Command for Summary {
+    fn getinfo(&mut self, _info: &GetInfo, args: &Args) -> Result<CommandInfo, CommandError> {
+        let mut o = args.checker();
+        self.n = o.get("n")?.map_or(0, |v| v.parse().unwrap());
+        self.mode = o.get("mode")?.unwrap_or("stream").to_owned();
+        o.finish()?;
+        Ok(CommandInfo::new(CommandType::Reporting))
+    }
+
+    fn process(&mut self, _: &RecordBatch, _: &mut Output) -> Result<(), CommandError> {
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Output) -> Result<(), CommandError> {
+        out.info("held message");
+        // One held record first, then the rest.
+        if self.n > 0 && self.mode != "blank" {
+            summary_record(out, 0);
+        }
+        let source = Records {
+            from: 1,
+            n: self.n,
+            mode: self.mode.clone(),
+            calls: 0,
+        };
+        if self.mode == "hold" {
+            let mut src = source;
+            src.records(0..self.n.saturating_sub(1), out);
+            src.finish(out);
+        } else {
+            out.stream(source);
+        }
+        Ok(())
+    }
+}
+
+fn summary_record(out: &mut Output, i: usize) {
+    let mut r = out.record();
+    r.set("i", i).set("name", format!("r,{i} \"q\"").as_str());
+    if i.is_multiple_of(3) {
+        r.set_multi("tags", [format!("t{i}"), "$x$".to_owned()]);
+    }
+    if i.is_multiple_of(7) {
+        r.set("rare", "");
+    }
+}
+
+struct Records {
+    from: usize,
+    n: usize,
+    mode: String,
+    calls: usize,
+}
+
+impl RecordSource for Records {
+    fn len(&self) -> usize {
+        self.n.saturating_sub(self.from)
+    }
+    fn records(&mut self, range: std::ops::Range<usize>, out: &mut Output) {
+        self.calls += 1;
+        for k in range {
+            match self.mode.as_str() {
+                "blank" => drop(out.record()),
+                "liar" if self.calls > 1 => {
+                    out.record().set("i", "another value");
+                }
+                _ => summary_record(out, self.from + k),
+            }
+        }
+    }
+    fn finish(&mut self, out: &mut Output) {
+        out.warn(format!("made {} records", self.len()));
+    }
+}
+
+fn summary_session(args: &[&str], maxrows: u64, rt: &Runtime) -> (RunOutcome, Vec<Reply>, String) {
+    let mut c = Summary {
+        n: 0,
+        mode: String::new(),
+    };
+    let mut input = getinfo_with(args, maxrows);
+    input.extend(execute(false, "x\n1\n"));
+    for _ in 0..6 {
+        input.extend(execute(true, "x\n"));
+    }
+    let (mut out, mut log) = (Vec::new(), Vec::new());
+    let outcome = rt.run_io(&mut c, Cursor::new(input), &mut out, &mut log);
+    let (replies, rest) = parse_replies(&out);
+    // A source breaking its contract leaves a chunk whose length is wrong.
+    assert!(
+        rest.is_empty() || args.contains(&"mode=liar"),
+        "bytes after the last reply"
+    );
+    (outcome, replies, String::from_utf8(log).unwrap())
+}
+
+/// Non-empty fields of every record of `replies`, in order.
+fn nonempty(replies: &[Reply]) -> Vec<Vec<(String, String)>> {
+    replies
+        .iter()
+        .flat_map(Reply::records)
+        .map(|r| r.into_iter().filter(|(_, v)| !v.is_empty()).collect())
+        .collect()
+}
+
+#[test]
+fn streamed_records_are_the_held_records() {
+    for (n, page) in [
+        (1, 50),
+        (700, 50_000),
+        (700, 300),
+        (600, 300),
+        (1000, 256),
+        (5, 1),
+    ] {
+        let rt = Runtime::new();
+        let (ho, held, _) = summary_session(&[&format!("n={n}"), "mode=hold"], page, &rt);
+        let (so, streamed, log) = summary_session(&[&format!("n={n}")], page, &rt);
+        assert_eq!(
+            (&ho, &so),
+            (&RunOutcome::Completed, &RunOutcome::Completed),
+            "{log}"
+        );
+        assert_eq!(held.len(), streamed.len(), "n={n} page={page}: replies");
+        assert_eq!(nonempty(&held), nonempty(&streamed), "n={n} page={page}");
+        assert_eq!(nonempty(&streamed).len(), n);
+        let fin = |r: &[Reply]| r.iter().map(|r| r.finished()).collect::<Vec<_>>();
+        assert_eq!(fin(&held), fin(&streamed));
+        if held.len() == 3 {
+            // One page: byte for byte the reply of the held records.
+            assert_eq!(held[2].body, streamed[2].body, "n={n}");
+        }
+        // The held message goes with the first page, the source's with its last records.
+        let last = streamed
+            .iter()
+            .position(|r| r.finished() == Some(true))
+            .unwrap();
+        let msgs: Vec<_> = streamed.iter().map(Reply::messages).collect();
+        assert_eq!(msgs[2][0], ("INFO".to_owned(), "held message".to_owned()));
+        assert!(msgs[last].contains(&("WARN".to_owned(), format!("made {} records", n - 1))));
+        assert_eq!(msgs.iter().flatten().count(), 2, "{msgs:?}");
+    }
+}
+
+#[test]
+fn a_streamed_reply_is_checked_before_it_is_written() {
+    // Over the reply limit: refused as a held reply is, before any record is written.
+    let rt = Runtime::new().max_reply_bytes(Some(2_000));
+    let (outcome, replies, _) = summary_session(&["n=200"], 50_000, &rt);
+    assert_eq!(outcome.exit_code(), 1);
+    let last = replies.last().unwrap();
+    assert!(last.error().unwrap().contains("2000"), "{:?}", last.error());
+    assert!(last.body.is_empty());
+    // Records without fields cannot be written.
+    let (outcome, replies, _) = summary_session(&["n=4", "mode=blank"], 50_000, &Runtime::new());
+    assert_eq!(outcome.exit_code(), 1);
+    assert!(replies
+        .last()
+        .unwrap()
+        .error()
+        .unwrap()
+        .contains("no fields"));
+    // A source that gives other records the second time fails the command (the chunk's
+    // header is out already) and says why.
+    let (outcome, _, log) = summary_session(&["n=300", "mode=liar"], 50_000, &Runtime::new());
+    assert_eq!(outcome.exit_code(), 1);
+    assert!(
+        log.contains("must give the same records every time"),
+        "{log}"
+    );
 }

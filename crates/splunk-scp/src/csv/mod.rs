@@ -4,7 +4,7 @@
 //! terminators, embedded newlines inside quotes, a header row first, `__mv_<f>` companion
 //! columns carrying `$a$;$b$` multivalue encodings (`$` doubled inside values).
 //!
-//! Decoding: [`decode`] and friends take a whole body; [`StreamDecoder`] takes it piece by
+//! Decoding: [`decode`](fn@decode) and friends take a whole body; [`StreamDecoder`] takes it piece by
 //! piece as it arrives (what the runtime does) with the same result, and can hand out the
 //! rows decoded so far in batches.
 

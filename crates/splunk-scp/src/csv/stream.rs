@@ -9,7 +9,7 @@
 //! [`decode_into_with`](super::decode_into_with) on the whole body: the same batch text
 //! byte for byte, the same spans, names and rows, and the same error. This holds because
 //!
-//! * rows are parsed by the whole-body parser ([`Parser`]) itself, on a copy of the pending
+//! * rows are parsed by the whole-body parser (`Parser`) itself, on a copy of the pending
 //!   input (so a row found incomplete can be parsed again from its original bytes);
 //! * a row counts only once the parser has consumed its terminating `\n` inside the bytes it
 //!   was given: every decision it made then (field ends, `""` escapes, CR checks, sizes) read
