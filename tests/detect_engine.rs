@@ -666,6 +666,61 @@ fn each_summary_row_equals_the_row_built_alone() {
 }
 
 #[test]
+fn summary_rows_on_demand_are_the_rows_of_finish() {
+    let call = |user: &str, vms: &[&str], t: &str| {
+        cloudtrail(
+            "SendCommand",
+            iam_user(user),
+            json!({"instanceIds": vms}),
+            json!({"eventTime": t}),
+        )
+    };
+    let raws: Vec<String> = (0..40)
+        .map(|i| {
+            let vms: Vec<String> = (0..1 + i % 4).map(|v| format!("i-{v}")).collect();
+            let vms: Vec<&str> = vms.iter().map(String::as_str).collect();
+            call(
+                &format!("u{}", i % 9),
+                &vms,
+                &format!("2024-05-01T10:{:02}:00Z", i),
+            )
+        })
+        .collect();
+    let pairs = [("max_values", "2"), ("threshold", "1")];
+    let want = run(opts(&pairs), &raws);
+    assert!(want.stats.truncated_rows > 0 && want.warning.is_some());
+    let mut e = Engine::new(opts(&pairs));
+    for r in &raws {
+        e.ingest_json(r.as_bytes(), None);
+    }
+    let mut s = e.into_summary().ok().expect("a summary run");
+    assert_eq!(s.len(), want.rows.len());
+    // Any ranges, any number of times, the same rows; cut rows counted once.
+    for (a, b) in [(0, 3), (0, 3), (3, 4), (4, s.len()), (2, 6), (0, s.len())] {
+        let mut rows = Vec::new();
+        s.rows(a..b, &mut |r| rows.push(r.clone()));
+        assert_eq!(rows, want.rows[a..b], "rows {a}..{b}");
+    }
+    let info = s.info();
+    assert_eq!(info.warning, want.warning);
+    assert_eq!(info.stats, want.stats);
+    // Rows never made are made (and counted) by `info`.
+    let mut e = Engine::new(opts(&pairs));
+    for r in &raws {
+        e.ingest_json(r.as_bytes(), None);
+    }
+    let info = e.into_summary().ok().unwrap().info();
+    assert_eq!(info.stats.truncated_rows, want.stats.truncated_rows);
+    // Other modes have no summary.
+    for other in [("mode", "events"), ("phase", "map")] {
+        assert!(
+            Engine::new(opts(&[other])).into_summary().is_err(),
+            "{other:?}"
+        );
+    }
+}
+
+#[test]
 fn events_mode_cuts_multivalue_columns_too() {
     let mut e = Engine::new(opts(&[("mode", "events"), ("max_values", "1")]));
     let raw = cloudtrail(

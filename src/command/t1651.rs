@@ -5,14 +5,14 @@
 //! protocol [`Output`]. All detection semantics live in [`crate::detect`].
 
 use crate::command::fields::{BatchFields, RowFields};
-use crate::detect::engine::{Engine, Prepared};
+use crate::detect::engine::{Engine, Prepared, Summary};
 use crate::detect::fields::required_fields;
 use crate::detect::options::{Mode, Options, Phase, OPTION_NAMES};
 use crate::detect::row::{OutValue, OutputRow};
 use crate::parallel;
 use splunk_scp::{
     Args, Command, CommandError, CommandInfo, CommandType, GetInfo, Output, RecordBatch,
-    RecordBuilder,
+    RecordBuilder, RecordSource,
 };
 
 /// How the command runs in this process, decided at getinfo.
@@ -171,12 +171,40 @@ fn put_row(rec: &mut RecordBuilder<'_>, row: &OutputRow) {
     }
 }
 
-/// Ends a run: writes its rows and its one WARN message (if any). The rows are aggregates,
-/// derived from no single input row: [`Output::extra_record`] (no `_chunked_idx`).
+/// Ends a run: its rows and its one WARN message (if any). A summary's rows are made as the
+/// reply is written ([`SummaryRows`]); the others (`phase=map`'s partial state) are held.
+/// The rows are aggregates, derived from no single input row: [`Output::extra_record`] (no
+/// `_chunked_idx`).
 fn drain(engine: Engine, out: &mut Output) {
+    let engine = match engine.into_summary() {
+        Ok(summary) => return out.stream(SummaryRows(summary)),
+        Err(engine) => engine,
+    };
     let info = engine.finish_with(|row| put_row(&mut out.extra_record(), row));
     if let Some(w) = info.warning {
         out.warn(w);
+    }
+}
+
+/// The summary rows of a run, made a page at a time while the reply is written: a summary of
+/// 100k groups is some 200 MB of reply that is never held (the runtime sizes each reply in
+/// one pass over its rows and writes them in a second).
+struct SummaryRows(Summary);
+
+impl RecordSource for SummaryRows {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn records(&mut self, range: std::ops::Range<usize>, out: &mut Output) {
+        self.0
+            .rows(range, &mut |row| put_row(&mut out.extra_record(), row));
+    }
+
+    fn finish(&mut self, out: &mut Output) {
+        if let Some(w) = self.0.info().warning {
+            out.warn(w);
+        }
     }
 }
 
@@ -269,6 +297,30 @@ mod tests {
         assert_eq!(i.command_type, CommandType::Stateful);
         assert!(i.required_fields.is_some());
         assert!(i.streaming_preop.is_none());
+    }
+
+    #[test]
+    fn summary_rows_are_made_while_the_reply_is_written() {
+        use splunk_scp::testing::{execute, getinfo, run_command};
+        let raw = r#"{"eventSource":"ssm.amazonaws.com","eventName":"SendCommand","eventTime":"2024-08-02T09:08:56Z","recipientAccountId":"111","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111:user/bob","accountId":"111"},"requestParameters":{"instanceIds":["i-1","i-2"]}}"#;
+        let body = format!("_raw\n\"{}\"\n", raw.replace('"', "\"\""));
+        let mut c = T1651Command::new();
+        c.configure(&Args::parse(&["threshold=1"])).unwrap();
+        let mut out = Output::new();
+        let batch = splunk_scp::csv::decode(body.clone().into_bytes()).unwrap();
+        c.process(&batch, &mut out).unwrap();
+        c.finish(&mut out).unwrap();
+        assert!(out.is_empty(), "finish holds no summary row");
+        // They come with the reply.
+        let s = run_command(
+            &splunk_scp::Runtime::new(),
+            &mut T1651Command::new(),
+            &[getinfo(&["threshold=1"]), execute(true, &body)],
+        );
+        let rows = s.records();
+        assert_eq!(rows.len(), 1, "{:?}", s.log);
+        let vms = rows[0].iter().find(|(n, _)| n == "targeted_vms").unwrap();
+        assert_eq!(vms.1, "i-1\ni-2");
     }
 
     #[test]

@@ -931,23 +931,26 @@ impl Engine {
     /// encode each to its output buffer). The warning is known only after the last row.
     /// Summary rows are built in one reused [`OutputRow`] (its strings keep their
     /// allocations from row to row): clone a row to keep it.
-    pub fn finish_with<F: FnMut(&OutputRow)>(mut self, mut sink: F) -> FinishInfo {
-        match (self.opts.mode, self.opts.phase) {
-            (Mode::Events, _) => {}
-            (Mode::Summary, Some(Phase::Map)) => self.partial_rows(&mut sink),
-            (Mode::Summary, None) => {
-                self.fold_all_invocations();
-                self.summary_rows(&mut sink);
+    pub fn finish_with<F: FnMut(&OutputRow)>(self, mut sink: F) -> FinishInfo {
+        let mut this = match self.into_summary() {
+            Ok(mut summary) => {
+                summary.rows(0..summary.len(), &mut sink);
+                return summary.info();
             }
+            // `mode=events` has no rows left; `phase=map` gives its partial state.
+            Err(engine) => engine,
+        };
+        if (this.opts.mode, this.opts.phase) == (Mode::Summary, Some(Phase::Map)) {
+            this.partial_rows(&mut sink);
         }
         // The map phase ships its counters to the reducer in a stats row: one WARN there.
-        let warning = match self.opts.phase {
+        let warning = match this.opts.phase {
             Some(Phase::Map) => None,
-            None => warning_text(&self.stats, &self.opts),
+            None => warning_text(&this.stats, &this.opts),
         };
         FinishInfo {
             warning,
-            stats: self.stats,
+            stats: this.stats,
         }
     }
 
@@ -957,33 +960,51 @@ impl Engine {
         v
     }
 
-    fn summary_rows(&mut self, sink: &mut dyn FnMut(&OutputRow)) {
-        let mut keyed: Vec<(&GroupKey, &GroupState)> =
-            self.groups.iter().filter(|(_, g)| g.counted > 0).collect();
+    /// The groups that give a summary row, in row order.
+    fn summary_order(&self) -> Vec<GroupKey> {
+        let mut keys: Vec<GroupKey> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.counted > 0)
+            .map(|(k, _)| *k)
+            .collect();
         let s = &self.strings;
         let ops = &self.opts.operations;
-        keyed.sort_by(|(ka, ga), (kb, gb)| {
-            gb.counted
-                .cmp(&ga.counted)
+        let counted = |k: &GroupKey| self.groups[k].counted;
+        keys.sort_by(|ka, kb| {
+            counted(kb)
+                .cmp(&counted(ka))
                 .then_with(|| s.cmp(ka.caller, kb.caller))
                 .then_with(|| s.cmp(ka.sub, kb.sub))
                 .then_with(|| s.cmp(ka.rg, kb.rg))
                 .then_with(|| ops.spec(ka.op).lower.cmp(&ops.spec(kb.op).lower))
                 .then_with(|| ka.bucket.cmp(&kb.bucket))
         });
-        let mut truncated_rows = 0;
-        // Built on this thread, in this order, in one reused row ([`RowBuf`]). On helper
-        // threads (`parallel::Pool`) they cost more than they saved: each row was some
-        // sixty small allocations, freed here once the row was written, and frees across
-        // threads are slow (two threads took 0.6-1.1 s more CPU time and more wall time for
-        // 99k rows, bench/README.md, third round).
-        let mut buf = RowBuf::new();
-        for (k, g) in &keyed {
-            let cut = self.summary_row(k, g, &mut buf);
-            truncated_rows += u64::from(cut);
-            sink(&buf.row);
+        keys
+    }
+
+    /// Ends a `mode=summary` run (not `phase=map`, not `mode=events`: `None` there) with its
+    /// rows made on demand ([`Summary::rows`]) instead of all at once: what only ingestion
+    /// needed (de-duplication ids, open invocations, lookup maps) is released first.
+    #[allow(clippy::result_large_err)] // the engine, moved back as it came in (not boxed)
+    pub fn into_summary(mut self) -> Result<Summary, Engine> {
+        if (self.opts.mode, self.opts.phase) != (Mode::Summary, None) {
+            return Err(self);
         }
-        self.stats.truncated_rows += truncated_rows;
+        self.fold_all_invocations();
+        self.seen = HashSet::new();
+        self.inv_ids = HashMap::new();
+        self.pending = Vec::new();
+        self.principal_ids = HashMap::new();
+        self.ctx_ids = HashMap::new();
+        self.scratch = Vec::new();
+        let order = self.summary_order();
+        Ok(Summary {
+            engine: self,
+            order,
+            made: 0,
+            buf: RowBuf::new(),
+        })
     }
 
     /// Builds the summary row of one group into `buf`; returns whether a column was cut.
@@ -1077,6 +1098,58 @@ impl Engine {
             b.single_with("span_start", |s| time::push_epoch(s, k.bucket));
         }
         b.finish()
+    }
+}
+
+/// A finished `mode=summary` run ([`Engine::into_summary`]) whose rows are made on demand,
+/// as often as asked: the same row for the same index every time, in the order
+/// [`Engine::finish`] gives them. A reply can then be sized and written a few rows at a time
+/// instead of holding every row (a summary of 100k groups is some 200 MB of text).
+pub struct Summary {
+    engine: Engine,
+    /// The groups that give a row, in row order.
+    order: Vec<GroupKey>,
+    /// Rows made at least once (a prefix of `order`): a cut row is counted once.
+    made: usize,
+    buf: RowBuf,
+}
+
+impl Summary {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// True when the run gives no row.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Makes rows `range` (within `0..len()`), in order, each handed to `sink` (the row is
+    /// reused for the next one).
+    pub fn rows(&mut self, range: std::ops::Range<usize>, sink: &mut dyn FnMut(&OutputRow)) {
+        for i in range {
+            let (e, k) = (&self.engine, &self.order[i]);
+            let cut = e.summary_row(k, &e.groups[k], &mut self.buf);
+            if i == self.made {
+                self.made += 1;
+                self.engine.stats.truncated_rows += u64::from(cut);
+            }
+            sink(&self.buf.row);
+        }
+    }
+
+    /// The warning and counters of the run. Rows not made yet (by [`Summary::rows`]) are
+    /// made first (to count the cut ones).
+    pub fn info(&mut self) -> FinishInfo {
+        let n = self.len();
+        if self.made < n {
+            self.rows(self.made..n, &mut |_| {});
+        }
+        FinishInfo {
+            warning: warning_text(&self.engine.stats, &self.engine.opts),
+            stats: self.engine.stats.clone(),
+        }
     }
 }
 
