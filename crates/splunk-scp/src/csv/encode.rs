@@ -30,6 +30,11 @@ impl LineEnding {
 /// Appends `value` in `$..$` form with `$` doubled (one element of a multivalue encoding).
 pub fn encode_mv_value(value: &str, out: &mut String) {
     out.push('$');
+    if !value.as_bytes().contains(&b'$') {
+        out.push_str(value);
+        out.push('$');
+        return;
+    }
     let mut rest = value;
     while let Some(i) = memchr::memchr(b'$', rest.as_bytes()) {
         out.push_str(&rest[..=i]);
