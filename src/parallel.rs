@@ -18,7 +18,11 @@
 //!   started per call came up too late to share a batch of a few hundred rows);
 //! * memory is bounded: a helper stops after [`AHEAD`] finished blocks nobody has folded yet;
 //! * a panicking helper loses nothing: the caller computes any block it never received, and
-//!   the panic is re-raised when the scope ends (the runtime turns it into an error reply).
+//!   the panic is re-raised when the scope ends (the runtime turns it into an error reply);
+//! * `sink` borrows each result; a block is dropped by a thread of the kind that made it (a
+//!   helper's by a helper, once folded): freeing another thread's allocations takes the
+//!   allocator's slow path, on the caller, the busiest thread (bench/README.md, fourth
+//!   round).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,19 +70,20 @@ impl Pool {
     }
 
     /// Calls `work(i)` for every `i < n` on up to the pool's threads (the caller's included)
-    /// and `sink(i, result)` on the caller's thread in increasing `i`. See the module docs.
+    /// and `sink(i, &mut result)` on the caller's thread in increasing `i`; a helper's results
+    /// are dropped by a helper (see the module docs).
     pub fn ordered<T, W, S>(&self, n: usize, work: W, mut sink: S)
     where
         T: Send,
         W: Fn(usize) -> T + Sync,
-        S: FnMut(usize, T),
+        S: FnMut(usize, &mut T),
     {
         let blocks = n.div_ceil(BLOCK_ROWS);
         let helpers = match &self.helpers {
             Some(h) if blocks >= 2 => h,
             _ => {
                 for i in 0..n {
-                    sink(i, work(i));
+                    sink(i, &mut work(i));
                 }
                 return;
             }
@@ -105,21 +110,27 @@ impl Pool {
             }
             drop(tx);
             // Blocks finished but not folded yet (the caller's own, and helpers' that
-            // arrived before an earlier one).
-            let mut stash: BTreeMap<usize, Vec<T>> = BTreeMap::new();
+            // arrived before an earlier one), with whether a helper made them.
+            let mut stash: BTreeMap<usize, (Vec<T>, bool)> = BTreeMap::new();
             let mut helpers_gone = false;
             let mut folded = 0usize;
             loop {
                 let mine = next.fetch_add(1, Ordering::Relaxed);
                 if mine < blocks {
-                    stash.insert(mine, range(mine).map(&work).collect());
+                    stash.insert(mine, (range(mine).map(&work).collect(), false));
                 }
                 // Fold everything up to our own block (or to the end once all are claimed).
                 let upto = (mine + 1).min(blocks);
                 while folded < upto {
-                    if let Some(done) = stash.remove(&folded) {
-                        for (i, t) in range(folded).zip(done) {
+                    if let Some((mut done, helper_made)) = stash.remove(&folded) {
+                        for (i, t) in range(folded).zip(done.iter_mut()) {
                             sink(i, t);
+                        }
+                        if helper_made {
+                            // Freed where it was allocated: a thread freeing another's
+                            // allocations takes the allocator's slow path (glibc: the other
+                            // arena's lock), which the caller, the busiest thread, can spare.
+                            scope.spawn(move |_| drop(done));
                         }
                         folded += 1;
                         continue;
@@ -127,7 +138,7 @@ impl Pool {
                     if !helpers_gone {
                         match rx.recv() {
                             Ok((b, done)) => {
-                                stash.insert(b, done);
+                                stash.insert(b, (done, true));
                                 continue;
                             }
                             // Every helper job ended: a claimed block that never came was
@@ -136,7 +147,7 @@ impl Pool {
                         }
                     }
                     let lost = folded;
-                    stash.insert(lost, range(lost).map(&work).collect());
+                    stash.insert(lost, (range(lost).map(&work).collect(), false));
                 }
                 if mine >= blocks {
                     break;
@@ -153,7 +164,7 @@ mod tests {
 
     fn run(n: usize, threads: usize) -> Vec<(usize, usize)> {
         let mut seen = Vec::new();
-        Pool::new(threads).ordered(n, |i| i * 3, |i, t| seen.push((i, t)));
+        Pool::new(threads).ordered(n, |i| i * 3, |i, t| seen.push((i, *t)));
         seen
     }
 
@@ -224,7 +235,7 @@ mod tests {
                     i
                 },
                 |i, t| {
-                    assert_eq!((i, t), (seen, seen));
+                    assert_eq!((i, *t), (seen, seen));
                     seen += 1;
                 },
             );
@@ -239,6 +250,57 @@ mod tests {
             (1..=2).contains(&helpers.len()),
             "{} helper threads over five calls of a pool of three threads",
             helpers.len()
+        );
+    }
+
+    /// What a thread made is freed on that thread (the caller's blocks by the caller, a
+    /// helper's by the helper): one helper, so every item is dropped where it was made.
+    #[test]
+    fn results_are_dropped_on_the_thread_that_made_them() {
+        use std::sync::Mutex;
+        use std::thread::ThreadId;
+        struct Item<'m> {
+            made: ThreadId,
+            log: &'m Mutex<Vec<(ThreadId, ThreadId)>>,
+        }
+        impl Drop for Item<'_> {
+            fn drop(&mut self) {
+                let me = std::thread::current().id();
+                self.log.lock().unwrap().push((self.made, me));
+            }
+        }
+        let log = Mutex::new(Vec::new());
+        let main = std::thread::current().id();
+        let pool = Pool::new(2);
+        for _ in 0..5 {
+            // The caller waits (up to ten seconds) until a helper has made an item.
+            let helped = AtomicBool::new(false);
+            pool.ordered(
+                16 * BLOCK_ROWS,
+                |_| {
+                    let me = std::thread::current().id();
+                    let t0 = std::time::Instant::now();
+                    while me == main
+                        && !helped.load(Ordering::SeqCst)
+                        && t0.elapsed() < std::time::Duration::from_secs(10)
+                    {
+                        std::thread::yield_now();
+                    }
+                    helped.fetch_or(me != main, Ordering::SeqCst);
+                    Item {
+                        made: me,
+                        log: &log,
+                    }
+                },
+                |_, _| {},
+            );
+        }
+        let log = log.into_inner().unwrap();
+        assert_eq!(log.len(), 5 * 16 * BLOCK_ROWS, "every item dropped once");
+        assert!(log.iter().all(|(made, freed)| made == freed));
+        assert!(
+            log.iter().any(|(made, _)| *made != main),
+            "no helper took part"
         );
     }
 
@@ -257,7 +319,7 @@ mod tests {
                     }
                     i
                 },
-                |i, t| seen.push((i, t)),
+                |i, t| seen.push((i, *t)),
             )
         }));
         let want: Vec<(usize, usize)> = (0..16 * BLOCK_ROWS).map(|i| (i, i)).collect();

@@ -144,7 +144,7 @@ fn each_prepared<F>(
     rows: &[RowFields<'_, '_>],
     mut fold: F,
 ) where
-    F: FnMut(&mut Engine, Prepared<'_>, &RowFields<'_, '_>),
+    F: FnMut(&mut Engine, &mut Prepared<'_>, &RowFields<'_, '_>),
 {
     let opts = engine.options().clone();
     pool.ordered(
@@ -237,6 +237,7 @@ impl Command for T1651Command {
             }
             Role::Events(engine) => {
                 each_prepared(engine, pool, &rows, |e, p, f| {
+                    let p = std::mem::replace(p, Prepared::PartialState);
                     if let Some(row) = e.event_row_prepared(p, f) {
                         put_row(&mut out.passthrough(f.row()), &row);
                     }

@@ -432,7 +432,7 @@ impl Engine {
     pub fn ingest_json(&mut self, raw: &[u8], splunk_time: Option<&str>) -> Disposition {
         self.stats.events += 1;
         let n = normalize_json(raw, splunk_time, &self.opts);
-        self.ingest_normalized(n)
+        self.ingest_normalized(&n)
     }
 
     /// Ingest one Splunk event or map-phase partial row (a row with a non-empty
@@ -441,7 +441,7 @@ impl Engine {
     /// Equals `ingest_prepared(Engine::prepare(opts, f), f)`.
     pub fn ingest_fields<F: EventFields + ?Sized>(&mut self, f: &F) -> Disposition {
         let p = Engine::prepare(&self.opts, f);
-        self.ingest_prepared(p, f)
+        self.ingest_prepared(&p, f)
     }
 
     /// The pure half of [`Engine::ingest_fields`] and [`Engine::event_row`]: everything
@@ -458,10 +458,11 @@ impl Engine {
     }
 
     /// The stateful half of [`Engine::ingest_fields`]. `f` must be the event `p` was
-    /// prepared from (a partial-state row is read from it here).
+    /// prepared from (a partial-state row is read from it here). `p` is only read: it may
+    /// be dropped elsewhere (on the thread that allocated it).
     pub fn ingest_prepared<F: EventFields + ?Sized>(
         &mut self,
-        p: Prepared<'_>,
+        p: &Prepared<'_>,
         f: &F,
     ) -> Disposition {
         match p {
@@ -484,17 +485,17 @@ impl Engine {
     }
 
     /// Ingest an already normalised event (or its disposition).
-    pub fn ingest_normalized(&mut self, n: Normalized<'_>) -> Disposition {
+    pub fn ingest_normalized(&mut self, n: &Normalized<'_>) -> Disposition {
         match n {
             Normalized::Event(ev) => {
                 self.stats.selected += 1;
-                self.add_event(&ev)
+                self.add_event(ev)
             }
             Normalized::Ignored => {
                 self.stats.ignored += 1;
                 Disposition::Ignored
             }
-            Normalized::Skip(r) => {
+            &Normalized::Skip(r) => {
                 self.stats.skipped[r.index()] += 1;
                 Disposition::Skipped(r)
             }

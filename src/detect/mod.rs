@@ -21,7 +21,7 @@
 //! Engine::event_row<F: EventFields + ?Sized>(&mut self, &F) -> Option<OutputRow> // mode=events
 //! Engine::event_row_json(&mut self, raw: &[u8], splunk_time: Option<&str>) -> Option<OutputRow>
 //! Engine::prepare<F>(&Options, &F) -> Prepared       // the pure half (any thread) …
-//! Engine::ingest_prepared<F>(&mut self, Prepared, &F) -> Disposition   // … the stateful half, in input order
+//! Engine::ingest_prepared<F>(&mut self, &Prepared, &F) -> Disposition  // … the stateful half, in input order (reads only)
 //! Engine::event_row_prepared<F>(&mut self, Prepared, &F) -> Option<OutputRow>
 //! Engine::finish(self) -> Finished { rows, warning: Option<String>, stats }
 //!     // summary rows (sorted) | phase=map partial rows (column `t1651_state`) | nothing for mode=events
