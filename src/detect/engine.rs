@@ -968,30 +968,28 @@ impl Engine {
 
     /// The groups that give a summary row, in row order.
     fn summary_order(&self) -> Vec<GroupKey> {
-        let mut keys: Vec<GroupKey> = self
+        let mut keyed: Vec<(u64, GroupKey)> = self
             .groups
             .iter()
             .filter(|(_, g)| g.counted > 0)
-            .map(|(k, _)| *k)
+            .map(|(k, g)| (g.counted, *k))
             .collect();
         let s = &self.strings;
         let ops = &self.opts.operations;
-        let counted = |k: &GroupKey| self.groups[k].counted;
-        keys.sort_by(|ka, kb| {
-            counted(kb)
-                .cmp(&counted(ka))
+        keyed.sort_by(|(ca, ka), (cb, kb)| {
+            cb.cmp(ca)
                 .then_with(|| s.cmp(ka.caller, kb.caller))
                 .then_with(|| s.cmp(ka.sub, kb.sub))
                 .then_with(|| s.cmp(ka.rg, kb.rg))
                 .then_with(|| ops.spec(ka.op).lower.cmp(&ops.spec(kb.op).lower))
                 .then_with(|| ka.bucket.cmp(&kb.bucket))
         });
-        keys
+        keyed.into_iter().map(|(_, k)| k).collect()
     }
 
-    /// Ends a `mode=summary` run (not `phase=map`, not `mode=events`: `None` there) with its
-    /// rows made on demand ([`Summary::rows`]) instead of all at once: what only ingestion
-    /// needed (de-duplication ids, open invocations, lookup maps) is released first.
+    /// Ends a `mode=summary` run with its rows made on demand ([`Summary::rows`]) instead of
+    /// all at once: what only ingestion needed (de-duplication ids, open invocations, lookup
+    /// maps) is released first. `Err(self)`, untouched, for `phase=map` and `mode=events`.
     #[allow(clippy::result_large_err)] // the engine, moved back as it came in (not boxed)
     pub fn into_summary(mut self) -> Result<Summary, Engine> {
         if (self.opts.mode, self.opts.phase) != (Mode::Summary, None) {
@@ -1132,7 +1130,10 @@ impl Summary {
     }
 
     /// Makes rows `range` (within `0..len()`), in order, each handed to `sink` (the row is
-    /// reused for the next one).
+    /// reused for the next one). Rows are built on the calling thread in one reused row
+    /// ([`RowBuf`]): on helper threads (`parallel::Pool`) they cost more than they saved
+    /// (each row was some sixty small allocations, freed by another thread: two threads took
+    /// 0.6-1.1 s more CPU time for 99k rows, bench/README.md, third round).
     pub fn rows(&mut self, range: std::ops::Range<usize>, sink: &mut dyn FnMut(&OutputRow)) {
         for i in range {
             let (e, k) = (&self.engine, &self.order[i]);

@@ -230,13 +230,14 @@ impl Output {
         self.finish_early = true;
     }
 
-    /// Sends the records of `source` after the records held here, without holding them:
-    /// the runtime makes each reply's records when it writes that reply and writes them
-    /// straight to splunkd, so memory stays bounded by a few hundred records however many
-    /// there are (a reporting command's summary of 100k groups, say). Paged like held
-    /// records (`maxresultrows` per reply for events, reporting and generating commands).
-    /// One source at a time: a second call before the first is sent is an error the
-    /// runtime reports.
+    /// Sends the records of `source` after the records held here, without holding them: the
+    /// runtime makes each reply's records when it writes that reply and writes them straight
+    /// to splunkd, so memory stays bounded by a few hundred records however many there are
+    /// (a reporting command's summary of 100k groups, say). The records are derived from no
+    /// input row (no `_chunked_idx`, like [`Output::extra_record`]'s): a command's final or
+    /// aggregate output. Paged like held records (`maxresultrows` per reply for events,
+    /// reporting and generating commands). One source at a time: a second call before the
+    /// first is sent is an error the runtime reports.
     pub fn stream(&mut self, source: impl RecordSource + 'static) {
         if self.source.is_some() {
             if self.invalid.is_none() {

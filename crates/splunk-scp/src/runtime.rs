@@ -1093,7 +1093,7 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
         let page = st.page();
         let held = (st.output.len() - st.sent).min(page);
         let from = st.source_sent;
-        let to = from + (src.len() - from).min(page - held);
+        let to = from + src.len().saturating_sub(from).min(page - held);
         let held_range = st.sent..st.sent + held;
         let mut scratch = Output::new();
         let mut header = PageHeader::default();
@@ -1120,7 +1120,7 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
                 header.records()
             )));
         }
-        if to == src.len() && !st.source_finished {
+        if to >= src.len() && !st.source_finished {
             src.finish(&mut st.output);
             st.source_finished = true;
         }
@@ -1135,9 +1135,9 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
                 .metrics = metrics;
         }
         let meta = reply.to_json();
+        signals::set_phase(Phase::Writing);
         self.check_reply_size(meta.len(), body_len)
             .map_err(Streamed::Write)?;
-        signals::set_phase(Phase::Writing);
         let io = |e: io::Error| {
             Streamed::Write(if e.kind() == ErrorKind::BrokenPipe {
                 WriteFail::Closed
@@ -1180,6 +1180,7 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
         if to < src.len() {
             st.source = Some(src);
         }
+        // (A source whose length shrank is done: what it no longer has cannot be sent.)
         Ok(())
     }
 
@@ -1349,7 +1350,7 @@ impl ExecState {
         let streamed = self
             .source
             .as_ref()
-            .map_or(0, |s| s.len() - self.source_sent);
+            .map_or(0, |s| s.len().saturating_sub(self.source_sent));
         self.output.len() - self.sent + streamed
     }
 

@@ -718,6 +718,14 @@ impl Command for Summary {
             src.records(0..self.n.saturating_sub(1), out);
             src.finish(out);
         } else {
+            if self.mode == "twice" {
+                out.stream(Records {
+                    from: 0,
+                    n: 1,
+                    mode: String::new(),
+                    calls: 0,
+                });
+            }
             out.stream(source);
         }
         Ok(())
@@ -850,6 +858,11 @@ fn a_streamed_reply_is_checked_before_it_is_written() {
         .error()
         .unwrap()
         .contains("no fields"));
+    // One source at a time.
+    let (outcome, replies, _) = summary_session(&["n=4", "mode=twice"], 50_000, &Runtime::new());
+    assert_eq!(outcome.exit_code(), 1);
+    let e = replies.last().unwrap().error().unwrap().to_owned();
+    assert!(e.contains("Output::stream was called again"), "{e}");
     // A source that gives other records the second time fails the command (the chunk's
     // header is out already) and says why.
     let (outcome, _, log) = summary_session(&["n=300", "mode=liar"], 50_000, &Runtime::new());
