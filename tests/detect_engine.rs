@@ -612,20 +612,22 @@ fn finish_with_streams_the_same_rows() {
     assert!(info.warning.unwrap().contains("max_values=1 in 2 rows"));
 }
 
+/// A SendCommand by IAM user `user` on `vms` at `t`.
+fn call(user: &str, vms: &[&str], t: &str) -> String {
+    cloudtrail(
+        "SendCommand",
+        iam_user(user),
+        json!({"instanceIds": vms}),
+        json!({"eventTime": t}),
+    )
+}
+
 /// Summary rows are built one after another in reused buffers: a row must not keep a
 /// column, flag or value of the row before it. Each row of a run over several groups (cut
 /// and uncut columns, more and fewer values, with and without `span`) equals the row of
 /// that group's events run alone.
 #[test]
 fn each_summary_row_equals_the_row_built_alone() {
-    let call = |user: &str, vms: &[&str], t: &str| {
-        cloudtrail(
-            "SendCommand",
-            iam_user(user),
-            json!({"instanceIds": vms}),
-            json!({"eventTime": t}),
-        )
-    };
     let groups: Vec<Vec<String>> = vec![
         // Most invocations first: three VMs each, cut at max_values=2.
         (0..4)
@@ -667,14 +669,6 @@ fn each_summary_row_equals_the_row_built_alone() {
 
 #[test]
 fn summary_rows_on_demand_are_the_rows_of_finish() {
-    let call = |user: &str, vms: &[&str], t: &str| {
-        cloudtrail(
-            "SendCommand",
-            iam_user(user),
-            json!({"instanceIds": vms}),
-            json!({"eventTime": t}),
-        )
-    };
     let raws: Vec<String> = (0..40)
         .map(|i| {
             let vms: Vec<String> = (0..1 + i % 4).map(|v| format!("i-{v}")).collect();

@@ -1068,15 +1068,7 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
             st.output.clear_records();
             st.sent = 0;
         }
-        let mut reply = Reply::execute(finished, st.output.take_messages());
-        let metrics = std::mem::take(&mut st.output.metrics);
-        if !metrics.is_empty() {
-            reply
-                .inspector
-                .get_or_insert_with(Inspector::default)
-                .metrics = metrics;
-        }
-        let meta = reply.to_json();
+        let meta = reply_meta(st, finished);
         self.write_raw(&meta, true)
     }
 
@@ -1126,15 +1118,7 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
         }
         let eol = self.rt.line_ending;
         let body_len = header.body_len(eol);
-        let mut reply = Reply::execute(finished, st.output.take_messages());
-        let metrics = std::mem::take(&mut st.output.metrics);
-        if !metrics.is_empty() {
-            reply
-                .inspector
-                .get_or_insert_with(Inspector::default)
-                .metrics = metrics;
-        }
-        let meta = reply.to_json();
+        let meta = reply_meta(st, finished);
         signals::set_phase(Phase::Writing);
         self.check_reply_size(meta.len(), body_len)
             .map_err(Streamed::Write)?;
@@ -1384,6 +1368,20 @@ impl ExecState {
     fn empty_records(&self) -> Option<usize> {
         (self.pending() > 0 && self.output.columns.is_empty()).then(|| self.pending())
     }
+}
+
+/// The metadata of an execute reply: `finished`, and the messages and metrics pending in
+/// `st`'s output (taken).
+fn reply_meta(st: &mut ExecState, finished: bool) -> Vec<u8> {
+    let mut reply = Reply::execute(finished, st.output.take_messages());
+    let metrics = std::mem::take(&mut st.output.metrics);
+    if !metrics.is_empty() {
+        reply
+            .inspector
+            .get_or_insert_with(Inspector::default)
+            .metrics = metrics;
+    }
+    reply.to_json()
 }
 
 /// The error text of a fatal reply is never cut shorter than this (bytes).

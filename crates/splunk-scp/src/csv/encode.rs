@@ -104,71 +104,13 @@ pub fn encode_range(
     buf: &mut Vec<u8>,
     eol: LineEnding,
 ) {
-    let ncols = out.columns.len();
-    if range.is_empty() || ncols == 0 {
+    if range.is_empty() || out.columns.is_empty() {
         return;
     }
-    let eol = eol.bytes();
-    let width: usize = ncols + out.has_multi.iter().filter(|&&m| m).count();
+    let mut header = PageHeader::of_all(out, range.len());
     buf.reserve(out.text.len() + out.cells.len() * 2 + out.row_ends.len() * 2 + 64);
-    // Header.
-    for (c, name) in out.columns.iter().enumerate() {
-        if c > 0 {
-            buf.push(b',');
-        }
-        write_field(buf, name.as_bytes());
-        if out.has_multi[c] {
-            buf.push(b',');
-            let mv = format!("__mv_{name}");
-            write_field(buf, mv.as_bytes());
-        }
-    }
-    buf.extend_from_slice(eol);
-    // Rows: place each record's cells into column slots (later cells of a name win).
-    let text = out.text.as_bytes();
-    let mut slots: Vec<Option<Cell>> = vec![None; ncols];
-    let mut start = if range.start == 0 {
-        0
-    } else {
-        out.row_ends[range.start - 1]
-    };
-    for &end in &out.row_ends[range] {
-        let cells = &out.cells[start..end];
-        start = end;
-        // Fast path: the record sets every column exactly once, in column order.
-        let in_order =
-            cells.len() == ncols && cells.iter().enumerate().all(|(i, c)| c.col as usize == i);
-        if !in_order {
-            for s in slots.iter_mut() {
-                *s = None;
-            }
-            for c in cells {
-                slots[c.col as usize] = Some(*c);
-            }
-        }
-        let row_start = buf.len();
-        for c in 0..ncols {
-            if c > 0 {
-                buf.push(b',');
-            }
-            let cell = if in_order { Some(cells[c]) } else { slots[c] };
-            if let Some(cell) = cell {
-                let display = &text[cell.start..cell.start + cell.len as usize];
-                write_field(buf, display);
-                if out.has_multi[c] {
-                    buf.push(b',');
-                    let e = cell.start + cell.len as usize;
-                    write_field(buf, &text[e..e + cell.mv_len as usize]);
-                }
-            } else if out.has_multi[c] {
-                buf.push(b',');
-            }
-        }
-        if width == 1 && buf.len() == row_start {
-            buf.extend_from_slice(b"\"\"");
-        }
-        buf.extend_from_slice(eol);
-    }
+    header.encode_header(buf, eol);
+    header.encode(out, range, buf, eol);
 }
 
 /// Bytes [`write_field`] appends for `v`.
@@ -209,6 +151,23 @@ pub(crate) struct PageHeader {
 }
 
 impl PageHeader {
+    /// The header of every column `out` has (the union over all its records, multivalue
+    /// companions as `out` says), for `records` of its records: what [`encode_range`] writes.
+    fn of_all(out: &Output, records: usize) -> PageHeader {
+        PageHeader {
+            columns: out.columns.clone(),
+            by_name: out
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.clone(), i as u32))
+                .collect(),
+            has_multi: out.has_multi.clone(),
+            records,
+            ..PageHeader::default()
+        }
+    }
+
     /// Records added so far.
     pub(crate) fn records(&self) -> usize {
         self.records
