@@ -1093,7 +1093,12 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
         for a in (from..to).step_by(STEP) {
             let b = (a + STEP).min(to);
             scratch.clear_records();
-            src.records(a..b, &mut scratch);
+            // A panic in the source is an error reply, as in any hook.
+            guarded(|| {
+                src.records(a..b, &mut scratch);
+                Ok(())
+            })
+            .map_err(|e| Streamed::Refused(e.message().to_owned()))?;
             if let Err(e) = scratch.take_invalid() {
                 return Err(Streamed::Refused(e));
             }
@@ -1113,7 +1118,11 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
             )));
         }
         if to >= src.len() && !st.source_finished {
-            src.finish(&mut st.output);
+            guarded(|| {
+                src.finish(&mut st.output);
+                Ok(())
+            })
+            .map_err(|e| Streamed::Refused(e.message().to_owned()))?;
             st.source_finished = true;
         }
         let eol = self.rt.line_ending;
@@ -1141,7 +1150,12 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
             self.out.write_all(buf).map_err(io)?;
             buf.clear();
             scratch.clear_records();
-            src.records(a..b, &mut scratch);
+            // The chunk's header is out: a panic now can only end the command.
+            guarded(|| {
+                src.records(a..b, &mut scratch);
+                Ok(())
+            })
+            .map_err(|e| Streamed::Write(WriteFail::Other(e.message().to_owned())))?;
             header.encode(&scratch, 0..scratch.len().min(b - a), buf, eol);
         }
         written += buf.len();

@@ -759,6 +759,7 @@ impl RecordSource for Records {
         for k in range {
             match self.mode.as_str() {
                 "blank" => drop(out.record()),
+                "panic" if k == 2 => panic!("source broke at {k}"),
                 "liar" if self.calls > 1 => {
                     out.record().set("i", "another value");
                 }
@@ -858,6 +859,11 @@ fn a_streamed_reply_is_checked_before_it_is_written() {
         .error()
         .unwrap()
         .contains("no fields"));
+    // A panicking source is an error reply, as a panicking hook is.
+    let (outcome, replies, _) = summary_session(&["n=9", "mode=panic"], 50_000, &Runtime::new());
+    assert_eq!(outcome.exit_code(), 1);
+    let e = replies.last().unwrap().error().unwrap().to_owned();
+    assert!(e.contains("source broke at 2"), "{e}");
     // One source at a time.
     let (outcome, replies, _) = summary_session(&["n=4", "mode=twice"], 50_000, &Runtime::new());
     assert_eq!(outcome.exit_code(), 1);
