@@ -20,9 +20,10 @@
 //! * a panicking helper loses nothing: the caller computes any block it never received, and
 //!   the panic is re-raised when the scope ends (the runtime turns it into an error reply);
 //! * `sink` borrows each result; a block is dropped by a thread of the kind that made it (a
-//!   helper's by a helper, once folded): freeing another thread's allocations takes the
-//!   allocator's slow path, on the caller, the busiest thread (bench/README.md, fourth
-//!   round).
+//!   helper's by a helper, once folded: freeing another thread's allocations takes the
+//!   allocator's slow path, on the caller, the busiest thread; bench/README.md, fourth
+//!   round). A folded block waits at most until the call returns (the scope ends only when
+//!   every helper job, the drops included, has run), so a call holds at most its own items.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
