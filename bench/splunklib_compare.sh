@@ -6,10 +6,14 @@
 #   EVENTS: generated events (default 200000; same generator as benches/command_e2e.rs)
 #   PROBES: getinfo-only probes per command for the median round trip (default 20)
 #   ROUNDS: interleaved rounds (default 3): t1651detect, t1651detect pinned to one CPU
-#           (when `taskset` exists), splunklib, in turn; medians are reported
+#           (when `taskset` exists), splunklib, and the ceiling, in turn; medians are reported
+# The ceiling: the splunk-scp crate's `sum` example (a reporting command that decodes every
+# row, `_raw` included, and sums `_time`, as splunkd runs it without its map phase) through the same driver on the same CSV: no
+# command can answer faster than the driver feeds it, so this bounds any ratio measured here.
 # Env: T1651_VENV (default target/splunklib-venv): the venv splunk-sdk is installed into.
 # Prints rows/s (driver's rows_in / execute time) per round and their medians, the ratio of
-# the medians and the median of the per-round ratios, the load average before and after,
+# the medians and the median of the per-round ratios, the ceiling's rate and ratio, each
+# command's CPU seconds per run (with /usr/bin/time), the load average before and after,
 # and both getinfo round trips.
 set -euo pipefail
 
@@ -30,14 +34,25 @@ echo "splunk-sdk $("$VENV/bin/python" -c 'import importlib.metadata as m; print(
 
 CSV=$OUT/events.csv
 (cd "$ROOT" && T1651_BENCH_EVENTS=$EVENTS T1651_BENCH_CSV=$CSV cargo bench --quiet --bench command_e2e)
-(cd "$ROOT" && cargo build --quiet --release --bin t1651detect)
+(cd "$ROOT" && cargo build --quiet --release --bin t1651detect --example sum)
 RUST=("$ROOT/target/release/t1651detect")
 PY=("$VENV/bin/python" "$ROOT/bench/splunklib_t1651.py")
+SUM=("$ROOT/target/release/examples/sum")
 
-run() { # name, command...
+# CPU seconds of the command itself (user + system), written to a file of its own so that
+# the protocol's stdout and the command's stderr stay untouched.
+TIME=()
+[ -x /usr/bin/time ] && TIME=(/usr/bin/time -f "%U %S")
+
+run() { # name, [driver options...] --, command...
     local name=$1; shift
-    python3 "$DRIVER" --csv "$CSV" --finish-mode empty --strict --quiet --show 0 \
-        --summary-json "$OUT/$name.json" --output "$OUT/$name.out.csv" -- "$@"
+    local opts=()
+    while [ "$1" != -- ]; do opts+=("$1"); shift; done
+    shift
+    local timed=("$@")
+    [ ${#TIME[@]} -gt 0 ] && timed=("${TIME[@]}" -o "$OUT/$name.cpu" "$@")
+    python3 "$DRIVER" --csv "$CSV" --finish-mode empty --strict --quiet --show 0 "${opts[@]}" \
+        --summary-json "$OUT/$name.json" --output "$OUT/$name.out.csv" -- "${timed[@]}"
 }
 probe() { # name, command...
     local name=$1; shift
@@ -47,12 +62,14 @@ probe() { # name, command...
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-VARIANTS=(rust splunklib)
-command -v taskset >/dev/null && VARIANTS=(rust rust1 splunklib)
+VARIANTS=(rust splunklib ceiling)
+command -v taskset >/dev/null && VARIANTS=(rust rust1 splunklib ceiling)
+rm -f "$OUT"/*.cpu
 for r in $(seq "$ROUNDS"); do
-    run "rust.$r" "${RUST[@]}"
-    if command -v taskset >/dev/null; then run "rust1.$r" taskset -c 0 "${RUST[@]}"; fi
-    run "splunklib.$r" "${PY[@]}"
+    run "rust.$r" -- "${RUST[@]}"
+    if command -v taskset >/dev/null; then run "rust1.$r" -- taskset -c 0 "${RUST[@]}"; fi
+    run "splunklib.$r" -- "${PY[@]}"
+    run "ceiling.$r" --arg total=_time --arg _time -- "${SUM[@]}"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 probe rust "${RUST[@]}"
@@ -61,8 +78,15 @@ probe splunklib "${PY[@]}"
 python3 - "$OUT" "$PROBES" "$ROUNDS" "${VARIANTS[@]}" <<'PY'
 import csv, json, statistics, sys
 out, probes, rounds, variants = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
-names = {"rust": "t1651detect", "rust1": "t1651detect, 1 CPU", "splunklib": "splunklib"}
+import os
+names = {"rust": "t1651detect", "rust1": "t1651detect, 1 CPU", "splunklib": "splunklib",
+         "ceiling": "ceiling (sum)"}
 def load(n): return json.load(open(f"{out}/{n}.json"))
+def cpu(n):
+    try:
+        return sum(float(x) for x in open(f"{out}/{n}.cpu").read().split()[-2:])
+    except (OSError, ValueError):
+        return None
 def probe_ms(n): return statistics.median(load(f"{n}.probe{i}")["getinfo_seconds"] for i in range(1, probes + 1)) * 1e3
 runs = {v: [load(f"{v}.{r}") for r in range(1, rounds + 1)] for v in variants}
 for v in variants:
@@ -71,15 +95,22 @@ for v in variants:
             print(f"{names[v]}: exit {s['exit_code']}, warnings {s['warnings'][:3]}")
     rate = [s["rows_in_per_second"] for s in runs[v]]
     mbs = [s["request_bytes"] / s["execute_seconds"] / 1e6 for s in runs[v]]
+    cpus = [c for c in (cpu(f"{v}.{r}") for r in range(1, rounds + 1)) if c is not None]
+    cpus = [c for c in cpus if c > 0]
+    cpu_text = (f", CPU {statistics.median(cpus):.2f} s per run "
+                f"({runs[v][0]['request_bytes'] / statistics.median(cpus) / 1e6:.0f} MB per CPU-second)"
+                if cpus else "")
     print(f"{names[v]:20s} rows_in {runs[v][0]['rows_in']}, rows out {runs[v][0]['rows_out']}: "
           f"rows/s per round {', '.join(f'{x:.0f}' for x in rate)}; median {statistics.median(rate):.0f} rows/s, "
-          f"{statistics.median(mbs):.1f} MB/s")
+          f"{statistics.median(mbs):.1f} MB/s{cpu_text}")
 med = lambda v: statistics.median(s["rows_in_per_second"] for s in runs[v])
 per_round = [a["rows_in_per_second"] / b["rows_in_per_second"] for a, b in zip(runs["rust"], runs["splunklib"])]
 print(f"throughput ratio t1651detect / splunklib: {med('rust') / med('splunklib'):.1f}x (ratio of medians), "
       f"per round {', '.join(f'{x:.1f}' for x in per_round)}, median {statistics.median(per_round):.1f}x (target 20x)")
 if "rust1" in runs:
     print(f"one CPU: t1651detect / splunklib {med('rust1') / med('splunklib'):.1f}x")
+print(f"ceiling: the sum example / splunklib {med('ceiling') / med('splunklib'):.1f}x; "
+      f"t1651detect at {100 * med('rust') / med('ceiling'):.0f} % of the ceiling")
 print(f"getinfo round trip (median of {probes}, process start included): "
       f"t1651detect {probe_ms('rust'):.1f} ms, splunklib {probe_ms('splunklib'):.1f} ms")
 def groups(n):
