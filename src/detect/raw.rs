@@ -1378,6 +1378,46 @@ mod tests {
         }
     }
 
+    /// Strings of every length to 40 with one special byte (an escape, a control character,
+    /// a byte that only looks special) at every position, as a read value, a key and a
+    /// skipped value, whole and cut short: the scanner's 16-byte fast path, its hand-over
+    /// to the full scan at, before and after the 16th byte, and the end of the input all
+    /// give serde's verdict and fields.
+    #[test]
+    fn scanner_matches_serde_on_strings_around_its_16_byte_step() {
+        let specials = [
+            "\\\"",
+            "\\\\",
+            "\\u0041",
+            "\\ud83d\\ude00",
+            "\\q",
+            "\u{1}",
+            "\u{1f}",
+            "\u{7f}",
+            "é",
+        ];
+        for len in 0..=40usize {
+            let plain = "a".repeat(len);
+            let mut strings = vec![plain.clone()];
+            for special in specials {
+                for at in 0..=len {
+                    strings.push(format!("{}{special}{}", &plain[..at], &plain[at..]));
+                }
+            }
+            for s in &strings {
+                for doc in [
+                    format!(r#"{{"caller":"{s}","resultType":"Success","eventName":"x"}}"#),
+                    format!(r#"{{"{s}":1,"caller":"c","resultType":"Success"}}"#),
+                    format!(r#"{{"skip":["{s}",{{"k":"{s}"}}],"caller":"c","resultType":"S"}}"#),
+                    format!(r#"{{"caller":"{s}"#),
+                    format!(r#"{{"caller":"{s}""#),
+                ] {
+                    assert_same(&doc);
+                }
+            }
+        }
+    }
+
     #[test]
     fn scanner_edge_cases() {
         // escaped quotes and \u escapes in read values and keys; surrogate pairs

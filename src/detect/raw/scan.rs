@@ -82,35 +82,43 @@ fn is_special(c: u8) -> bool {
     c == b'"' || c == b'\\' || c < 0x20
 }
 
+/// The bytes of `b[i..i + 16]` that stop a string scan, one bit each (bit `k` for `b[i + k]`).
+///
+/// Panics unless `i + 16 <= b.len()` (callers check first, so the check folds away).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn special_mask16(b: &[u8], i: usize) -> u32 {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let block = &b[i..i + 16];
+    // SAFETY: SSE2 is part of the x86_64 baseline; the load reads the 16 bytes of `block`.
+    unsafe {
+        let x = _mm_loadu_si128(block.as_ptr() as *const __m128i);
+        let ctl = _mm_set1_epi8(0x1f);
+        // max(x, 0x1f) == 0x1f  <=>  x <= 0x1f (unsigned)
+        let m = _mm_or_si128(
+            _mm_or_si128(
+                _mm_cmpeq_epi8(x, _mm_set1_epi8(b'"' as i8)),
+                _mm_cmpeq_epi8(x, _mm_set1_epi8(b'\\' as i8)),
+            ),
+            _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl),
+        );
+        _mm_movemask_epi8(m) as u32
+    }
+}
+
 /// Index of the first byte at or after `i` that stops a string scan, or `b.len()`.
 #[inline]
 fn find_special(b: &[u8], mut i: usize) -> usize {
     #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{
-            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8,
-            _mm_or_si128, _mm_set1_epi8,
-        };
-        // SAFETY: SSE2 is part of the x86_64 baseline; every load reads 16 bytes inside `b`
-        // (`i + 16 <= b.len()`).
-        unsafe {
-            let quote = _mm_set1_epi8(b'"' as i8);
-            let backslash = _mm_set1_epi8(b'\\' as i8);
-            let ctl = _mm_set1_epi8(0x1f);
-            while i + 16 <= b.len() {
-                let x = _mm_loadu_si128(b.as_ptr().add(i) as *const __m128i);
-                // max(x, 0x1f) == 0x1f  <=>  x <= 0x1f (unsigned)
-                let m = _mm_or_si128(
-                    _mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
-                    _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl),
-                );
-                let mask = _mm_movemask_epi8(m) as u32;
-                if mask != 0 {
-                    return i + mask.trailing_zeros() as usize;
-                }
-                i += 16;
-            }
+    while i + 16 <= b.len() {
+        let mask = special_mask16(b, i);
+        if mask != 0 {
+            return i + mask.trailing_zeros() as usize;
         }
+        i += 16;
     }
     while i < b.len() && !is_special(b[i]) {
         i += 1;
@@ -192,10 +200,41 @@ impl<'a> P<'a> {
 
     /// Skips a string at `self.i` (`"`) like serde_json's `ignore_str`; returns whether it
     /// holds an escape.
-    #[inline]
+    ///
+    /// Most strings of audit records are keys and values of under 16 bytes without escapes:
+    /// when the first byte that stops the scan within the next 16 is the closing quote, the
+    /// string ends there and this inlined test is all it costs; anything else goes on in
+    /// [`P::skip_string_from`] from the first byte that stops the scan (or past 16 plain
+    /// bytes), with the same verdict.
+    #[inline(always)]
     fn skip_string(&mut self) -> R<bool> {
+        let from = self.i + 1;
+        #[cfg(target_arch = "x86_64")]
+        {
+            let b = self.b();
+            if from + 16 <= b.len() {
+                let mask = special_mask16(b, from);
+                if mask == 0 {
+                    return self.skip_string_from(from + 16);
+                }
+                let k = from + mask.trailing_zeros() as usize;
+                if b[k] == b'"' {
+                    self.i = k + 1;
+                    return Ok(false);
+                }
+                return self.skip_string_from(k);
+            }
+        }
+        self.skip_string_from(from)
+    }
+
+    /// [`P::skip_string`] in full, the scan going on at `from` (every byte between the
+    /// opening quote and `from` is plain): escapes, control characters, long strings,
+    /// strings running into the end of the input.
+    #[inline(never)]
+    fn skip_string_from(&mut self, from: usize) -> R<bool> {
         let b = self.b();
-        self.i += 1;
+        self.i = from;
         let mut escaped = false;
         loop {
             self.i = find_special(b, self.i);
@@ -245,14 +284,22 @@ impl<'a> P<'a> {
     /// serde_json decodes escapes as it goes (a lone surrogate is an error before the
     /// string ends), so an escaped or failed string is re-read by serde_json from its
     /// opening quote: the value, or the error and its category, are then serde_json's own.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> R<Cow<'a, str>> {
-        use serde::Deserialize;
         let start = self.i;
         let scanned = self.skip_string();
         if scanned == Ok(false) {
             return Ok(Cow::Borrowed(&self.s[start + 1..self.i - 1]));
         }
+        self.string_by_serde(start, scanned)
+    }
+
+    /// The rest of [`P::string`]: a string holding an escape, or one the scan refused, read
+    /// again by serde_json from its opening quote at `start`.
+    #[cold]
+    #[inline(never)]
+    fn string_by_serde(&mut self, start: usize, scanned: R<bool>) -> R<Cow<'a, str>> {
+        use serde::Deserialize;
         let mut de = serde_json::Deserializer::from_str(&self.s[start..]);
         match String::deserialize(&mut de) {
             // Both readers agree on where a complete string ends.
