@@ -719,6 +719,22 @@ mod simd {
         // the buffer.
         unsafe {
             let quote = _mm_set1_epi8(b'"' as i8);
+            // Packs the bytes of `x` whose `keep` bits are set to `o` with two eight-byte
+            // stores (allowed where the comment above says), advancing `o`.
+            macro_rules! store_packed {
+                ($x:expr, $keep:expr) => {{
+                    let (lo, hi) = (($keep & 0xFF) as usize, (($keep >> 8) & 0xFF) as usize);
+                    let shuffle = _mm_add_epi8(
+                        _mm_set_epi64x(i64::from_le_bytes(PACK[hi]), i64::from_le_bytes(PACK[lo])),
+                        _mm_set_epi64x(0x0808_0808_0808_0808, 0),
+                    );
+                    let packed = _mm_shuffle_epi8($x, shuffle);
+                    _mm_storel_epi64(p.add(o) as *mut __m128i, packed);
+                    o += KEPT[lo] as usize;
+                    _mm_storel_epi64(p.add(o) as *mut __m128i, _mm_srli_si128(packed, 8));
+                    o += KEPT[hi] as usize;
+                }};
+            }
             while r + 16 <= n {
                 let x = _mm_loadu_si128(p.add(r) as *const __m128i);
                 let q = _mm_movemask_epi8(_mm_cmpeq_epi8(x, quote)) as u64;
@@ -728,22 +744,23 @@ mod simd {
                     r += 16;
                     continue;
                 }
+                if q >> 15 == 0 {
+                    // As in `unescape_vbmi2`: no run reaches the block's end and none closes
+                    // the field, a constant step.
+                    let drop = drop_bits(q);
+                    if q & !(q >> 1) & !drop == 0 {
+                        store_packed!(x, !drop);
+                        r += 16;
+                        continue;
+                    }
+                }
                 let Some((keep, upto, closed)) = plan(q, 16) else {
                     // Sixteen quotes or more: the scalar code pairs them.
                     found = true;
                     break;
                 };
                 if upto == 16 || r - o >= 16 {
-                    let (lo, hi) = ((keep & 0xFF) as usize, ((keep >> 8) & 0xFF) as usize);
-                    let shuffle = _mm_add_epi8(
-                        _mm_set_epi64x(i64::from_le_bytes(PACK[hi]), i64::from_le_bytes(PACK[lo])),
-                        _mm_set_epi64x(0x0808_0808_0808_0808, 0),
-                    );
-                    let packed = _mm_shuffle_epi8(x, shuffle);
-                    _mm_storel_epi64(p.add(o) as *mut __m128i, packed);
-                    o += KEPT[lo] as usize;
-                    _mm_storel_epi64(p.add(o) as *mut __m128i, _mm_srli_si128(packed, 8));
-                    o += KEPT[hi] as usize;
+                    store_packed!(x, keep);
                 } else {
                     // Part of the block stays unread (after the closing quote, or a run
                     // left for the next block) and the gap is too small for the eight-byte
