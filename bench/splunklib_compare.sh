@@ -8,8 +8,9 @@
 #   ROUNDS: interleaved rounds (default 3): t1651detect, t1651detect pinned to one CPU
 #           (when `taskset` exists), splunklib, and the ceiling, in turn; medians are reported
 # The ceiling: the splunk-scp crate's `sum` example (a reporting command that decodes every
-# row, `_raw` included, and sums `_time`, as splunkd runs it without its map phase) through the same driver on the same CSV: no
-# command can answer faster than the driver feeds it, so this bounds any ratio measured here.
+# row, `_raw` included, and sums `_time`, run as splunkd runs it without its map phase)
+# through the same driver on the same CSV: no command can answer faster than the driver
+# feeds it, so this bounds any ratio measured here.
 # Env: T1651_VENV (default target/splunklib-venv): the venv splunk-sdk is installed into.
 # Prints rows/s (driver's rows_in / execute time) per round and their medians, the ratio of
 # the medians and the median of the per-round ratios, the ceiling's rate and ratio, each
@@ -78,7 +79,6 @@ probe splunklib "${PY[@]}"
 python3 - "$OUT" "$PROBES" "$ROUNDS" "${VARIANTS[@]}" <<'PY'
 import csv, json, statistics, sys
 out, probes, rounds, variants = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
-import os
 names = {"rust": "t1651detect", "rust1": "t1651detect, 1 CPU", "splunklib": "splunklib",
          "ceiling": "ceiling (sum)"}
 def load(n): return json.load(open(f"{out}/{n}.json"))
