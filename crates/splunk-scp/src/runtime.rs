@@ -753,6 +753,15 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, CommandError>) -> Result<T, CommandE
     }
 }
 
+/// [`guarded`] for a hook that cannot fail (a [`RecordSource`]'s): a panic's message.
+fn guarded_call(f: impl FnOnce()) -> Result<(), String> {
+    guarded(|| {
+        f();
+        Ok(())
+    })
+    .map_err(|e| e.message().to_owned())
+}
+
 /// Why a reply could not be delivered.
 enum WriteFail {
     /// The reader end is closed.
@@ -1094,11 +1103,7 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
             let b = (a + STEP).min(to);
             scratch.clear_records();
             // A panic in the source is an error reply, as in any hook.
-            guarded(|| {
-                src.records(a..b, &mut scratch);
-                Ok(())
-            })
-            .map_err(|e| Streamed::Refused(e.message().to_owned()))?;
+            guarded_call(|| src.records(a..b, &mut scratch)).map_err(Streamed::Refused)?;
             if let Err(e) = scratch.take_invalid() {
                 return Err(Streamed::Refused(e));
             }
@@ -1118,11 +1123,7 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
             )));
         }
         if to >= src.len() && !st.source_finished {
-            guarded(|| {
-                src.finish(&mut st.output);
-                Ok(())
-            })
-            .map_err(|e| Streamed::Refused(e.message().to_owned()))?;
+            guarded_call(|| src.finish(&mut st.output)).map_err(Streamed::Refused)?;
             st.source_finished = true;
         }
         let eol = self.rt.line_ending;
@@ -1151,11 +1152,8 @@ impl<R: BufRead + Send, W: Write> Session<'_, R, W> {
             buf.clear();
             scratch.clear_records();
             // The chunk's header is out: a panic now can only end the command.
-            guarded(|| {
-                src.records(a..b, &mut scratch);
-                Ok(())
-            })
-            .map_err(|e| Streamed::Write(WriteFail::Other(e.message().to_owned())))?;
+            guarded_call(|| src.records(a..b, &mut scratch))
+                .map_err(|e| Streamed::Write(WriteFail::Other(e)))?;
             header.encode(&scratch, 0..scratch.len().min(b - a), buf, eol);
         }
         written += buf.len();

@@ -654,6 +654,16 @@ mod simd {
         // that overlaps it changes nothing read later.
         unsafe {
             let quote = _mm512_set1_epi8(b'"' as i8);
+            // Packs the bytes of `x` whose `keep` bits are set to `o` (a masked store of
+            // the kept bytes only), advancing `o`.
+            macro_rules! store_packed {
+                ($x:expr, $keep:expr) => {{
+                    let kept = $keep.count_ones();
+                    let packed = _mm512_maskz_compress_epi8($keep, $x);
+                    _mm512_mask_storeu_epi8(p.add(o) as *mut i8, low_bits(kept), packed);
+                    o += kept as usize;
+                }};
+            }
             while r + 64 <= n {
                 let x = _mm512_loadu_si512(p.add(r) as *const __m512i);
                 let q: u64 = _mm512_cmpeq_epi8_mask(x, quote);
@@ -670,11 +680,7 @@ mod simd {
                     // no run reaches the block's end and none closes the field.
                     let drop = drop_bits(q);
                     if q & !(q >> 1) & !drop == 0 {
-                        let keep = !drop;
-                        let kept = keep.count_ones();
-                        let packed = _mm512_maskz_compress_epi8(keep, x);
-                        _mm512_mask_storeu_epi8(p.add(o) as *mut i8, low_bits(kept), packed);
-                        o += kept as usize;
+                        store_packed!(x, !drop);
                         r += 64;
                         continue;
                     }
@@ -684,10 +690,7 @@ mod simd {
                     found = true;
                     break;
                 };
-                let kept = keep.count_ones();
-                let packed = _mm512_maskz_compress_epi8(keep, x);
-                _mm512_mask_storeu_epi8(p.add(o) as *mut i8, low_bits(kept), packed);
-                o += kept as usize;
+                store_packed!(x, keep);
                 r += upto as usize;
                 if closed {
                     found = true;
