@@ -16,6 +16,11 @@
 # the medians and the median of the per-round ratios, the ceiling's rate and ratio, each
 # command's CPU seconds per run (with /usr/bin/time), the load average before and after,
 # and both getinfo round trips.
+# Then the same commands replayed: what the driver sent each one is recorded once
+# (--dump-input, untimed) and read by the command from a file, timed from start to exit by
+# bench/replay_time.py (interleaved rounds; replies must equal the recorded ones): the
+# command's own speed without the Python driver in the timed path, which on a 2-CPU
+# machine caps every command near the ceiling's rate.
 set -euo pipefail
 
 DRIVER=${1:?usage: $0 /path/to/scp_driver.py [EVENTS] [PROBES]}
@@ -65,14 +70,45 @@ probe() { # name, command...
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 VARIANTS=(rust splunklib ceiling)
 command -v taskset >/dev/null && VARIANTS=(rust rust1 splunklib ceiling)
-rm -f "$OUT"/*.cpu
+PIN=()
+command -v taskset >/dev/null && PIN=(taskset -c 0)
+rm -f "$OUT"/*.cpu "$OUT"/*.replay.json
 for r in $(seq "$ROUNDS"); do
     run "rust.$r" -- "${RUST[@]}"
-    if command -v taskset >/dev/null; then run "rust1.$r" -- taskset -c 0 "${RUST[@]}"; fi
+    if [ ${#PIN[@]} -gt 0 ]; then run "rust1.$r" -- "${PIN[@]}" "${RUST[@]}"; fi
     run "splunklib.$r" -- "${PY[@]}"
     run "ceiling.$r" --arg total=_time --arg _time -- "${SUM[@]}"
 done
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average after the driven rounds: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# Replayed: what the driver sent each command (recorded once, untimed) is read by the
+# command from a file, with no driver in the timed path: the command's own speed, as with a
+# splunkd that answers at once (splunkd is not a Python program).
+record() { # name, [driver options...] --, command...
+    local name=$1; shift
+    local opts=()
+    while [ "$1" != -- ]; do opts+=("$1"); shift; done
+    shift
+    python3 "$DRIVER" --csv "$CSV" --finish-mode empty --strict --quiet --show 0 "${opts[@]}" \
+        --dump-input "$OUT/$name.input" --dump-output "$OUT/$name.reply" \
+        --summary-json "$OUT/$name.record.json" -- "$@"
+}
+replay() { # name, recording, command...
+    local name=$1 rec=$2; shift 2
+    python3 "$ROOT/bench/replay_time.py" "$OUT/$rec.input" "$OUT/$rec.reply" \
+        "$OUT/$name.replay.json" -- "$@"
+}
+record rust -- "${RUST[@]}"
+record splunklib -- "${PY[@]}"
+record ceiling --arg total=_time --arg _time -- "${SUM[@]}"
+for r in $(seq "$ROUNDS"); do
+    replay "rust.$r" rust "${RUST[@]}"
+    if [ ${#PIN[@]} -gt 0 ]; then replay "rust1.$r" rust "${PIN[@]}" "${RUST[@]}"; fi
+    replay "splunklib.$r" splunklib "${PY[@]}"
+    replay "ceiling.$r" ceiling "${SUM[@]}"
+done
+echo "load average after the replayed rounds: $(cut -d' ' -f1-3 /proc/loadavg)"
+rm -f "$OUT"/*.input
 probe rust "${RUST[@]}"
 probe splunklib "${PY[@]}"
 
@@ -123,4 +159,25 @@ print(f"same answer check: {len(gr)} vs {len(gp)} groups, {same} with equal (inv
       f"invocations {sum(v[0] for v in gr.values())} vs {sum(v[0] for v in gp.values())}")
 if "rust1" in runs:
     print(f"t1651detect 1 CPU vs 2: outputs {'identical' if open(f'{out}/rust.1.out.csv').read() == open(f'{out}/rust1.1.out.csv').read() else 'DIFFER'}")
+
+print("replayed (each command reads what the driver sent it, from a file; wall from start to exit):")
+rep = {v: [json.load(open(f"{out}/{v}.{r}.replay.json")) for r in range(1, rounds + 1)] for v in variants}
+rows = runs["rust"][0]["rows_in"]
+for v in variants:
+    bad = [r for r, s in enumerate(rep[v], 1) if s["exit_code"] != 0 or not s["replies_identical"]]
+    if bad:
+        print(f"{names[v]}: rounds {bad} exited non-zero or replied other bytes than when recorded")
+    walls = [s["wall_seconds"] for s in rep[v]]
+    cpus = statistics.median(s["cpu_seconds"] for s in rep[v])
+    w = statistics.median(walls)
+    print(f"{names[v]:20s} wall per round {', '.join(f'{x:.3f}' for x in walls)} s; median {w:.3f} s, "
+          f"{rows / w:.0f} rows/s, {rep[v][0]['request_bytes'] / w / 1e6:.1f} MB/s, CPU {cpus:.2f} s "
+          f"({rep[v][0]['request_bytes'] / cpus / 1e6:.0f} MB per CPU-second)")
+wmed = lambda v: statistics.median(s["wall_seconds"] for s in rep[v])
+per_round = [b["wall_seconds"] / a["wall_seconds"] for a, b in zip(rep["rust"], rep["splunklib"])]
+print(f"replayed ratio t1651detect / splunklib: {wmed('splunklib') / wmed('rust'):.1f}x (ratio of medians), "
+      f"per round {', '.join(f'{x:.1f}' for x in per_round)}, median {statistics.median(per_round):.1f}x (target 20x)")
+if "rust1" in rep:
+    print(f"replayed, one CPU: t1651detect / splunklib {wmed('splunklib') / wmed('rust1'):.1f}x")
+print(f"replayed ceiling: the sum example / splunklib {wmed('splunklib') / wmed('ceiling'):.1f}x")
 PY
