@@ -41,10 +41,24 @@ impl<'a> Claims<'a> {
     /// Store one claim by key; unknown keys are ignored. The first non-empty value wins so
     /// that `claims` and `identity.claims` combine regardless of order.
     fn set(&mut self, key: &str, v: S<'a>) {
-        // Compared a word at a time ([`eq_str`]): the URIs share long prefixes, and a
-        // `match` compares through libc's `bcmp`, a byte loop in the shipped musl build.
+        if let Some(slot) = self.slot(key) {
+            put(slot, v);
+        }
+    }
+
+    /// The field a claim's value goes to, or `None` for the claims the normaliser does not
+    /// read (most of a token's: their values are skipped, not read).
+    ///
+    /// A key whose length no read claim has is refused by one test ([`CLAIM_LENGTHS`]); the
+    /// rest are compared a word at a time ([`eq_str`]): the URIs share long prefixes, and a
+    /// `match` compares through libc's `bcmp`, a byte loop in the shipped musl build.
+    #[inline]
+    fn slot(&mut self, key: &str) -> Option<&mut S<'a>> {
+        if key.len() >= 128 || CLAIM_LENGTHS >> key.len() & 1 == 0 {
+            return None;
+        }
         let is = |name: &str| eq_str(key, name);
-        let slot = if is(cl::UPN_URI) {
+        Some(if is(cl::UPN_URI) {
             &mut self.upn_uri
         } else if is(cl::UPN) {
             &mut self.upn
@@ -69,11 +83,23 @@ impl<'a> Claims<'a> {
         } else if is(cl::MIRID) {
             &mut self.mirid
         } else {
-            return;
-        };
-        put(slot, v);
+            return None;
+        })
     }
 }
+
+/// Bit `n` is set when a claim [`Claims::slot`] reads is `n` bytes long (all are shorter
+/// than 128 bytes: checked at compile time).
+const CLAIM_LENGTHS: u128 = {
+    let mut bits = 0u128;
+    let mut i = 0;
+    while i < cl::ALL.len() {
+        assert!(cl::ALL[i].len() < 128);
+        bits |= 1 << cl::ALL[i].len();
+        i += 1;
+    }
+    bits
+};
 
 /// `userIdentity` of a CloudTrail record.
 #[derive(Debug, Default, Clone)]
@@ -961,9 +987,10 @@ impl<'de, 'r> Visitor<'de> for PubSubDataSeed<'r, 'de> {
 }
 
 object_seed!(ClaimsSeed, Claims<'a>, |c, key, m| {
-    // Only string-valued claims matter; `set` ignores unknown keys without allocating.
-    let v = lenient(&mut m)?;
-    c.set(key, v);
+    match c.slot(key) {
+        Some(slot) => put(slot, lenient(&mut m)?),
+        None => skip(&mut m)?,
+    }
 });
 
 /// `identity`: an object in ARM records, a plain string in some other categories.
@@ -1227,6 +1254,42 @@ mod tests {
         assert_eq!(ev.principal_oid.as_deref(), Some("oid1"));
         assert_eq!(ev.event_name.as_deref(), Some("EndRequest"));
         assert!(matches!(ev.caller, Some(Cow::Borrowed("a@b.c"))));
+    }
+
+    /// A token's claims other than those the normaliser reads are skipped like any ignored
+    /// value: a number out of range or a lone surrogate in one of them (both valid JSON
+    /// syntax) does not make the event unreadable, on either reader; the same values in a
+    /// claim that is read still do, as in any other field read.
+    #[test]
+    fn unread_claims_are_skipped_not_read() {
+        for text in [
+            r#"{"claims":{"iat":1e999,"aio":"\ud800","ipaddr":"1.2.3.4","nbf":[1e999,{"k":"\udc00"}]},"caller":"c"}"#,
+            r#"{"identity":{"claims":{"exp":-1e400,"upn":"u@x","uti":"\ud83d"}},"caller":"c"}"#,
+        ] {
+            let mut a = RawEvent::default();
+            assert_eq!(a.fill_from_json_str(text), Ok(()), "scanner on {text}");
+            let mut b = RawEvent::default();
+            assert_eq!(b.fill_from_json_serde(text), Ok(()), "serde on {text}");
+            assert_eq!(a.caller.as_deref(), Some("c"));
+            assert!(a.claims.ipaddr.is_some() || a.claims.upn.is_some());
+            assert_same(text);
+        }
+        // Every claim the normaliser reads has a field, whatever its length.
+        let mut c = Claims::default();
+        for name in cl::ALL {
+            assert!(c.slot(name).is_some(), "{name}");
+            let mut longer = name.to_string();
+            longer.push('x');
+            assert!(c.slot(&longer).is_none(), "{longer}");
+        }
+        for text in [
+            r#"{"claims":{"ipaddr":1e999},"caller":"c"}"#,
+            r#"{"claims":{"upn":"\ud800"},"caller":"c"}"#,
+        ] {
+            let mut a = RawEvent::default();
+            assert_eq!(a.fill_from_json_str(text), Err(JsonProblem::Broken), "{text}");
+            assert_same(text);
+        }
     }
 
     #[test]

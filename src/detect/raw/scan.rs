@@ -394,8 +394,19 @@ impl<'a> P<'a> {
         })
     }
 
-    /// Skips one value like serde_json's `ignore_value`.
+    /// Skips one value like serde_json's `ignore_value`. Most skipped values are strings:
+    /// those are skipped inline; anything else goes on in [`P::skip_value_full`].
+    #[inline(always)]
     fn skip_value(&mut self) -> R<()> {
+        if self.peek_ws()? == b'"' {
+            return self.skip_string().map(|_| ());
+        }
+        self.skip_value_full()
+    }
+
+    /// [`P::skip_value`] for any value.
+    #[inline(never)]
+    fn skip_value_full(&mut self) -> R<()> {
         let mut frames = Frames::default();
         loop {
             let opened = match self.peek_ws()? {
@@ -682,8 +693,10 @@ impl<'a> P<'a> {
 
     fn claims(&mut self, c: &mut Claims<'a>) -> R<()> {
         self.seed(|p, k| {
-            let v = p.lenient()?;
-            c.set(&k, v);
+            match c.slot(&k) {
+                Some(slot) => put(slot, p.lenient()?),
+                None => p.skip_value()?,
+            }
             Ok(())
         })
     }
