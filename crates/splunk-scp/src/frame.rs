@@ -382,10 +382,9 @@ fn read_body<R: Read>(r: &mut R, n: u64, out: &mut Vec<u8>) -> Result<bool, Fram
         let k = r.by_ref().take(want).read_to_end(out)? as u64;
         got += k;
         if valid {
-            match std::str::from_utf8(&out[checked..]) {
-                Ok(_) => checked = out.len(),
-                Err(e) if e.error_len().is_none() => checked += e.valid_up_to(),
-                Err(_) => valid = false,
+            match crate::utf8::valid_prefix(&out[checked..]) {
+                Some(n) => checked += n,
+                None => valid = false,
             }
         }
         if k < want {

@@ -43,6 +43,7 @@ mod signals;
 pub mod spec;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod utf8;
 
 pub use args::{ArgError, Args, Options};
 pub use error::{CsvError, FrameError, MetadataError, ProtocolError};

@@ -139,10 +139,9 @@ impl StreamDecoder {
                 .any(|&c| c != b'\n' && c != b'\r');
         }
         if !self.lossy {
-            match std::str::from_utf8(&self.pending[self.checked..]) {
-                Ok(_) => self.checked = self.pending.len(),
-                Err(e) if e.error_len().is_none() => self.checked += e.valid_up_to(),
-                Err(_) => self.lossy = true,
+            match crate::utf8::valid_prefix(&self.pending[self.checked..]) {
+                Some(n) => self.checked += n,
+                None => self.lossy = true,
             }
         }
         if !self.lossy && self.content && self.checked >= self.retry_at {
