@@ -1287,7 +1287,11 @@ mod tests {
             r#"{"claims":{"upn":"\ud800"},"caller":"c"}"#,
         ] {
             let mut a = RawEvent::default();
-            assert_eq!(a.fill_from_json_str(text), Err(JsonProblem::Broken), "{text}");
+            assert_eq!(
+                a.fill_from_json_str(text),
+                Err(JsonProblem::Broken),
+                "{text}"
+            );
             assert_same(text);
         }
     }
