@@ -139,14 +139,17 @@ for v in variants:
     print(f"{names[v]:20s} rows_in {runs[v][0]['rows_in']}, rows out {runs[v][0]['rows_out']}: "
           f"rows/s per round {', '.join(f'{x:.0f}' for x in rate)}; median {statistics.median(rate):.0f} rows/s, "
           f"{statistics.median(mbs):.1f} MB/s{cpu_text}")
-med = lambda v: statistics.median(s["rows_in_per_second"] for s in runs[v])
-per_round = [a["rows_in_per_second"] / b["rows_in_per_second"] for a, b in zip(runs["rust"], runs["splunklib"])]
-print(f"throughput ratio t1651detect / splunklib: {med('rust') / med('splunklib'):.1f}x (ratio of medians), "
-      f"per round {', '.join(f'{x:.1f}' for x in per_round)}, median {statistics.median(per_round):.1f}x (target 20x)")
-if "rust1" in runs:
-    print(f"one CPU: t1651detect / splunklib {med('rust1') / med('splunklib'):.1f}x")
-print(f"ceiling: the sum example / splunklib {med('ceiling') / med('splunklib'):.1f}x; "
-      f"t1651detect at {100 * med('rust') / med('ceiling'):.0f} % of the ceiling")
+def ratios(label, rates):
+    """The ratios of the per-round rates (higher is faster) of each variant."""
+    med = {v: statistics.median(r) for v, r in rates.items()}
+    per_round = [a / b for a, b in zip(rates["rust"], rates["splunklib"])]
+    print(f"{label} ratio t1651detect / splunklib: {med['rust'] / med['splunklib']:.1f}x (ratio of medians), "
+          f"per round {', '.join(f'{x:.1f}' for x in per_round)}, median {statistics.median(per_round):.1f}x (target 20x)")
+    if "rust1" in med:
+        print(f"{label}, one CPU: t1651detect / splunklib {med['rust1'] / med['splunklib']:.1f}x")
+    print(f"{label} ceiling: the sum example / splunklib {med['ceiling'] / med['splunklib']:.1f}x; "
+          f"t1651detect at {100 * med['rust'] / med['ceiling']:.0f} % of the ceiling")
+ratios("driven", {v: [s["rows_in_per_second"] for s in runs[v]] for v in variants})
 print(f"getinfo round trip (median of {probes}, process start included): "
       f"t1651detect {probe_ms('rust'):.1f} ms, splunklib {probe_ms('splunklib'):.1f} ms")
 def groups(n):
@@ -173,11 +176,5 @@ for v in variants:
     print(f"{names[v]:20s} wall per round {', '.join(f'{x:.3f}' for x in walls)} s; median {w:.3f} s, "
           f"{rows / w:.0f} rows/s, {rep[v][0]['request_bytes'] / w / 1e6:.1f} MB/s, CPU {cpus:.2f} s "
           f"({rep[v][0]['request_bytes'] / cpus / 1e6:.0f} MB per CPU-second)")
-wmed = lambda v: statistics.median(s["wall_seconds"] for s in rep[v])
-per_round = [b["wall_seconds"] / a["wall_seconds"] for a, b in zip(rep["rust"], rep["splunklib"])]
-print(f"replayed ratio t1651detect / splunklib: {wmed('splunklib') / wmed('rust'):.1f}x (ratio of medians), "
-      f"per round {', '.join(f'{x:.1f}' for x in per_round)}, median {statistics.median(per_round):.1f}x (target 20x)")
-if "rust1" in rep:
-    print(f"replayed, one CPU: t1651detect / splunklib {wmed('splunklib') / wmed('rust1'):.1f}x")
-print(f"replayed ceiling: the sum example / splunklib {wmed('splunklib') / wmed('ceiling'):.1f}x")
+ratios("replayed", {v: [rows / s["wall_seconds"] for s in rep[v]] for v in variants})
 PY
