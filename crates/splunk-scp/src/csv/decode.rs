@@ -600,7 +600,7 @@ mod simd {
 
     /// The quotes to drop among quote bits `q` whose bit 63 is clear (so every run ends
     /// inside the word): the second, fourth, … of each run. The last quote of an odd run is
-    /// kept here: it is the closing quote (`q & !(q >> 1) & !drop`).
+    /// kept here: it is the closing quote ([`closing`]).
     #[inline(always)]
     fn drop_bits(q: u64) -> u64 {
         // Bits of runs that start at an even position: adding the start carries through the
@@ -608,6 +608,28 @@ mod simd {
         let starts = q & !(q << 1);
         let even_runs = q & !(q.wrapping_add(starts & EVEN));
         (even_runs & ODD) | (q & !even_runs & EVEN)
+    }
+
+    /// The closing quote among quote bits `q` whose quotes to drop are `drop`
+    /// ([`drop_bits`]): the last quote of an odd run (at most one bit is set).
+    #[inline(always)]
+    fn closing(q: u64, drop: u64) -> u64 {
+        q & !(q >> 1) & !drop
+    }
+
+    /// The bytes to keep of a block of `width` bytes (16 or 64) whose quote bits `q` leave
+    /// its last byte unquoted (no run continues in the next block) and close nothing: the
+    /// whole block is consumed, a constant step. `None` otherwise (then [`plan`]). Taken
+    /// apart from `plan` so that the next block's address is a constant step, not the end
+    /// of this block's arithmetic (the loop then runs at the speed of its throughput, not
+    /// its latency); most blocks of a JSON `_raw` are such blocks.
+    #[inline(always)]
+    fn keep_if_open(q: u64, width: u32) -> Option<u64> {
+        if q >> (width - 1) != 0 {
+            return None;
+        }
+        let drop = drop_bits(q);
+        (closing(q, drop) == 0).then_some(!drop)
     }
 
     /// What to do with a block of `width` bytes (16 or 64) whose quote bits are `q` (not
@@ -626,7 +648,7 @@ mod simd {
             q &= low_bits(len);
         }
         let drop = drop_bits(q);
-        let close = q & !(q >> 1) & !drop;
+        let close = closing(q, drop);
         let upto = if close != 0 {
             close.trailing_zeros()
         } else {
@@ -673,17 +695,10 @@ mod simd {
                     r += 64;
                     continue;
                 }
-                if q >> 63 == 0 {
-                    // The common case, taken apart from `plan` so that the next block's
-                    // address is a constant step, not the end of this block's arithmetic
-                    // (the loop then runs at the speed of its throughput, not its latency):
-                    // no run reaches the block's end and none closes the field.
-                    let drop = drop_bits(q);
-                    if q & !(q >> 1) & !drop == 0 {
-                        store_packed!(x, !drop);
-                        r += 64;
-                        continue;
-                    }
+                if let Some(keep) = keep_if_open(q, 64) {
+                    store_packed!(x, keep);
+                    r += 64;
+                    continue;
                 }
                 let Some((keep, upto, closed)) = plan(q, 64) else {
                     // 64 quotes or more: the scalar code pairs them.
@@ -747,15 +762,10 @@ mod simd {
                     r += 16;
                     continue;
                 }
-                if q >> 15 == 0 {
-                    // As in `unescape_vbmi2`: no run reaches the block's end and none closes
-                    // the field, a constant step.
-                    let drop = drop_bits(q);
-                    if q & !(q >> 1) & !drop == 0 {
-                        store_packed!(x, !drop);
-                        r += 16;
-                        continue;
-                    }
+                if let Some(keep) = keep_if_open(q, 16) {
+                    store_packed!(x, keep);
+                    r += 16;
+                    continue;
                 }
                 let Some((keep, upto, closed)) = plan(q, 16) else {
                     // Sixteen quotes or more: the scalar code pairs them.
