@@ -170,7 +170,7 @@ pub fn push_iso(out: &mut String, micros: i64) {
     b[16] = b':';
     b[17..19].copy_from_slice(&two(rem % 60));
     b[19] = b'Z';
-    out.extend(b.iter().map(|&c| c as char));
+    push_ascii(out, &b);
 }
 
 /// Decimal epoch seconds with the fraction trimmed (`1700000000`, `1700000000.25`),
@@ -204,7 +204,7 @@ pub fn push_epoch(out: &mut String, micros: i64) {
             *slot = b'0' + (frac % 10) as u8;
             frac /= 10;
         }
-        out.extend(b[..digits].iter().map(|&c| c as char));
+        push_ascii(out, &b[..digits]);
     }
 }
 
@@ -220,7 +220,13 @@ pub fn push_decimal(out: &mut String, mut v: u64) {
             break;
         }
     }
-    out.extend(b[i..].iter().map(|&c| c as char));
+    push_ascii(out, &b[i..]);
+}
+
+/// Appends the digits and signs the formatters made, in one copy (`extend` with one `char`
+/// at a time checked the capacity and encoded each of them).
+fn push_ascii(out: &mut String, b: &[u8]) {
+    out.push_str(std::str::from_utf8(b).expect("ASCII digits and signs"));
 }
 
 #[cfg(test)]
