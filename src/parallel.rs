@@ -7,7 +7,9 @@
 //! So the items are cut into blocks of [`BLOCK_ROWS`]; every thread, the caller's
 //! included, claims the next unclaimed block, does the pure work and hands it over; the
 //! caller consumes the blocks strictly in order. The answer is therefore the sequential
-//! answer by construction, whatever the thread count or the scheduling.
+//! answer by construction, whatever the thread count or the scheduling. A summary's rows
+//! are built the same way at the end (`Summary::row` on every thread, copied into the
+//! reply on the caller's).
 //!
 //! Invariants:
 //! * `sink` sees every index `0..n` exactly once, in increasing order, on the caller's thread;
@@ -68,6 +70,11 @@ impl Pool {
             None
         };
         Pool { threads, helpers }
+    }
+
+    /// Whether calls use helper threads (more than one thread, and the helpers started).
+    pub fn is_parallel(&self) -> bool {
+        self.helpers.is_some()
     }
 
     /// Calls `work(i)` for every `i < n` on up to the pool's threads (the caller's included)

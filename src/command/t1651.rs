@@ -175,9 +175,9 @@ fn put_row(rec: &mut RecordBuilder<'_>, row: &OutputRow) {
 /// reply is written ([`SummaryRows`]); the others (`phase=map`'s partial state) are held.
 /// The rows are aggregates, derived from no single input row: [`Output::extra_record`] (no
 /// `_chunked_idx`).
-fn drain(engine: Engine, out: &mut Output) {
+fn drain(engine: Engine, out: &mut Output, pool: Option<parallel::Pool>) {
     let engine = match engine.into_summary() {
-        Ok(summary) => return out.stream(SummaryRows(summary)),
+        Ok(summary) => return out.stream(SummaryRows { summary, pool }),
         Err(engine) => engine,
     };
     let info = engine.finish_with(|row| put_row(&mut out.extra_record(), row));
@@ -188,21 +188,46 @@ fn drain(engine: Engine, out: &mut Output) {
 
 /// The summary rows of a run, made a page at a time while the reply is written: a summary of
 /// 100k groups is some 200 MB of reply that is never held (the runtime sizes each reply in
-/// one pass over its rows and writes them in a second).
-struct SummaryRows(Summary);
+/// one pass over its rows and writes them in a second). With helper threads the rows are
+/// built on all of them ([`parallel::Pool::ordered`]) and copied into the reply on the
+/// caller's, in order; else in one reused row on the caller's thread.
+struct SummaryRows {
+    summary: Summary,
+    /// The pool that prepared the rows, if the search used one.
+    pool: Option<parallel::Pool>,
+}
 
 impl RecordSource for SummaryRows {
     fn len(&self) -> usize {
-        self.0.len()
+        self.summary.len()
     }
 
     fn records(&mut self, range: std::ops::Range<usize>, out: &mut Output) {
-        self.0
-            .rows(range, &mut |row| put_row(&mut out.extra_record(), row));
+        let pool = match &self.pool {
+            Some(pool) if pool.is_parallel() => pool,
+            _ => {
+                return self
+                    .summary
+                    .rows(range, &mut |row| put_row(&mut out.extra_record(), row))
+            }
+        };
+        let mut cuts = Vec::with_capacity(range.len());
+        let summary = &self.summary;
+        pool.ordered(
+            range.len(),
+            |j| summary.row(range.start + j),
+            |_, built| {
+                cuts.push(built.cut);
+                put_row(&mut out.extra_record(), built.row());
+            },
+        );
+        for (i, cut) in range.zip(cuts) {
+            self.summary.count_made(i, cut);
+        }
     }
 
     fn finish(&mut self, out: &mut Output) {
-        if let Some(w) = self.0.info().warning {
+        if let Some(w) = self.summary.info().warning {
             out.warn(w);
         }
     }
@@ -252,7 +277,7 @@ impl Command for T1651Command {
     fn end_request(&mut self, out: &mut Output) -> Result<(), CommandError> {
         if let Role::Map { engine, opts } = &mut self.role {
             let done = std::mem::replace(engine, Engine::new(opts.clone()));
-            drain(done, out);
+            drain(done, out, None);
         }
         Ok(())
     }
@@ -261,7 +286,7 @@ impl Command for T1651Command {
         match std::mem::replace(&mut self.role, Role::Unconfigured) {
             // The map phase answered every chunk already; nothing is held back.
             Role::Unconfigured | Role::Map { .. } => {}
-            Role::Summary(engine) | Role::Events(engine) => drain(engine, out),
+            Role::Summary(engine) | Role::Events(engine) => drain(engine, out, self.pool.take()),
         }
         Ok(())
     }
@@ -322,6 +347,51 @@ mod tests {
         assert_eq!(rows.len(), 1, "{:?}", s.log);
         let vms = rows[0].iter().find(|(n, _)| n == "targeted_vms").unwrap();
         assert_eq!(vms.1, "i-1\ni-2");
+    }
+
+    /// A summary of many rows, paged over several replies, is the same built on one thread
+    /// (one reused row) or on several ([`Summary::row`] on the pool, in blocks): rows, order,
+    /// cut flags, and the warning that counts the cut rows.
+    #[test]
+    fn a_long_summary_is_the_same_on_any_number_of_threads() {
+        use splunk_scp::testing::{execute, getinfo_with, run_command};
+        const ROWS: usize = 1000;
+        let mut body = String::from("_raw\n");
+        for i in 0..ROWS {
+            let raw = format!(
+                r#"{{"eventSource":"ssm.amazonaws.com","eventName":"SendCommand","eventTime":"2024-08-02T09:{:02}:56Z","recipientAccountId":"111","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111:user/u{i}","accountId":"111"}},"requestParameters":{{"instanceIds":["i-1","i-2","i-{}"]}}}}"#,
+                i % 60,
+                i % 3
+            );
+            body.push_str(&format!("\"{}\"\n", raw.replace('"', "\"\"")));
+        }
+        let replies = |threads: usize| {
+            let t = format!("threads={threads}");
+            let args = ["max_values=2", "threshold=1", t.as_str()];
+            let mut requests = vec![getinfo_with(&args, 300), execute(true, &body)];
+            requests.extend((0..4).map(|_| execute(true, "")));
+            let s = run_command(
+                &splunk_scp::Runtime::new(),
+                &mut T1651Command::new(),
+                &requests,
+            );
+            s.executes()
+                .iter()
+                .map(|r| (r.records(), r.messages()))
+                .collect::<Vec<_>>()
+        };
+        let one = replies(1);
+        let pages: Vec<usize> = one.iter().map(|r| r.0.len()).collect();
+        assert_eq!(pages.iter().sum::<usize>(), ROWS, "{pages:?}");
+        assert!(pages.iter().filter(|&&n| n > 0).count() >= 4, "{pages:?}");
+        let warned = one
+            .iter()
+            .flat_map(|r| &r.1)
+            .any(|(_, m)| m.contains("cut"));
+        assert!(warned, "{:?}", one.iter().map(|r| &r.1).collect::<Vec<_>>());
+        for threads in [2, 3] {
+            assert!(replies(threads) == one, "threads={threads}");
+        }
     }
 
     #[test]

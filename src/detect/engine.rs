@@ -1131,18 +1131,44 @@ impl Summary {
 
     /// Makes rows `range` (within `0..len()`), in order, each handed to `sink` (the row is
     /// reused for the next one). Rows are built on the calling thread in one reused row
-    /// ([`RowBuf`]): on helper threads (`parallel::Pool`) they cost more than they saved
-    /// (each row was some sixty small allocations, freed by another thread: two threads took
-    /// 0.6-1.1 s more CPU time for 99k rows, bench/README.md, third round).
+    /// ([`RowBuf`]: a row is some sixty strings); [`Summary::row`] builds them one by one
+    /// for other threads.
     pub fn rows(&mut self, range: std::ops::Range<usize>, sink: &mut dyn FnMut(&OutputRow)) {
         for i in range {
             let (e, k) = (&self.engine, &self.order[i]);
             let cut = e.summary_row(k, &e.groups[k], &mut self.buf);
-            if i == self.made {
-                self.made += 1;
-                self.engine.stats.truncated_rows += u64::from(cut);
-            }
+            self.count_made(i, cut);
             sink(&self.buf.row);
+        }
+    }
+
+    /// Row `i` (within `0..len()`), and whether a column of it was cut: what
+    /// [`Summary::rows`] hands over for `i`, built without changing anything, so rows may be
+    /// built on several threads. Each thread builds in rows it reuses: a [`BuiltRow`] goes
+    /// back to the spare rows of the thread that drops it (`parallel::Pool` drops a result
+    /// where it was made), so a row's strings keep their allocations (a row built afresh
+    /// was some sixty allocations: two threads took two to three times as long as one for
+    /// 99k rows, bench/README.md, seventh round). Hand each row's cut flag to
+    /// [`Summary::count_made`] in row order.
+    pub fn row(&self, i: usize) -> BuiltRow {
+        let mut buf = SPARE_ROWS
+            .with(|s| s.borrow_mut().pop())
+            .unwrap_or_else(RowBuf::new);
+        let (e, k) = (&self.engine, &self.order[i]);
+        let cut = e.summary_row(k, &e.groups[k], &mut buf);
+        BuiltRow {
+            buf: Some(buf),
+            cut,
+        }
+    }
+
+    /// Counts row `i` as made, with whether a column of it was cut ([`Summary::row`]): rows
+    /// are counted once, the first time each is made, in row order (a row asked again, or
+    /// before the ones ahead of it, is not counted).
+    pub fn count_made(&mut self, i: usize, cut: bool) {
+        if i == self.made {
+            self.made += 1;
+            self.engine.stats.truncated_rows += u64::from(cut);
         }
     }
 
@@ -1156,6 +1182,42 @@ impl Summary {
         FinishInfo {
             warning: warning_text(&self.engine.stats, &self.engine.opts),
             stats: self.engine.stats.clone(),
+        }
+    }
+}
+
+/// Spare rows a thread reuses ([`Summary::row`]) at most: a thread holds no more rows than
+/// the blocks of rows in flight (`parallel::BLOCK_ROWS` and `AHEAD`).
+const MAX_SPARE_ROWS: usize = 1024;
+
+thread_local! {
+    static SPARE_ROWS: std::cell::RefCell<Vec<RowBuf>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A summary row built by [`Summary::row`]: its columns, and whether one was cut. Dropped, it
+/// goes back to the spare rows of the dropping thread.
+pub struct BuiltRow {
+    /// `None` only while dropped.
+    buf: Option<RowBuf>,
+    pub cut: bool,
+}
+
+impl BuiltRow {
+    pub fn row(&self) -> &OutputRow {
+        &self.buf.as_ref().expect("a row until dropped").row
+    }
+}
+
+impl Drop for BuiltRow {
+    fn drop(&mut self) {
+        if let Some(buf) = self.buf.take() {
+            // A thread being torn down has no spare rows left: the row is freed.
+            let _ = SPARE_ROWS.try_with(|s| {
+                let mut s = s.borrow_mut();
+                if s.len() < MAX_SPARE_ROWS {
+                    s.push(buf);
+                }
+            });
         }
     }
 }

@@ -28,6 +28,8 @@
 //! Engine::finish_with<F: FnMut(&OutputRow)>(self, sink: F) -> FinishInfo { warning, stats }  // same rows, streamed (one reused row: clone to keep)
 //! Engine::into_summary(self) -> Result<Summary, Engine>          // mode=summary: rows on demand (Err: other modes)
 //! Summary::rows(&mut self, Range<usize>, &mut dyn FnMut(&OutputRow))  // any range, any number of times, same rows
+//! Summary::row(&self, usize) -> BuiltRow { row(), cut }           // one row, on any thread …
+//! Summary::count_made(&mut self, usize, cut: bool)                // … its cut flag, in row order
 //! Summary::info(&mut self) -> FinishInfo                          // warning and stats (cut rows counted once)
 //! Options::wants_map_phase(&self) -> bool                         // return streaming_preop at getinfo?
 //! raw::split_records(doc: &[u8]) -> Result<Vec<&[u8]>, RecordsError>  // {"records":[…]}, {"Records":[…]}, [...]
