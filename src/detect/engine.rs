@@ -1526,6 +1526,39 @@ mod tests {
         }
     }
 
+    /// `parse_guid` against the plain reading of the layout: a valid GUID with every byte
+    /// value at every position, and strings of GUID-like bytes of every length around 36.
+    #[test]
+    fn guids_parse_as_their_text_says() {
+        use crate::detect::options::is_guid;
+        fn reference(s: &str) -> Option<[u8; 16]> {
+            if !is_guid(s) {
+                return None;
+            }
+            let hex: String = s.chars().filter(|&c| c != '-').collect();
+            Some(u128::from_str_radix(&hex, 16).ok()?.to_be_bytes())
+        }
+        let good = "0a1B2c3d-4E5f-6071-8293-a4b5C6d7e8f9";
+        assert_eq!(parse_guid(good), reference(good));
+        assert!(parse_guid(good).is_some());
+        for i in 0..good.len() {
+            for c in 0..=255u8 {
+                let mut b = good.as_bytes().to_vec();
+                b[i] = c;
+                if let Ok(s) = String::from_utf8(b) {
+                    assert_eq!(parse_guid(&s), reference(&s), "{s:?}");
+                }
+            }
+        }
+        use proptest::prelude::*;
+        let alphabet = proptest::sample::select(b"09afAFgG-_ ".to_vec());
+        let text = proptest::collection::vec(alphabet, 34..39)
+            .prop_map(|b| String::from_utf8(b).expect("ASCII"));
+        proptest!(ProptestConfig::with_cases(5000), |(s in text)| {
+            prop_assert_eq!(parse_guid(&s), reference(&s), "{:?}", s);
+        });
+    }
+
     #[test]
     fn ctype_merge_is_order_independent() {
         use CallerType::*;
