@@ -232,7 +232,7 @@ impl Output {
 
     /// Sends the records of `source` after the records held here, without holding them: the
     /// runtime makes each reply's records when it writes that reply and writes them straight
-    /// to splunkd, so memory stays bounded by a few hundred records however many there are
+    /// to splunkd, so memory stays bounded by about a thousand records however many there are
     /// (a reporting command's summary of 100k groups, say). The records are derived from no
     /// input row (no `_chunked_idx`, like [`Output::extra_record`]'s): a command's final or
     /// aggregate output. Paged like held records (`maxresultrows` per reply for events,

@@ -810,6 +810,9 @@ fn streamed_records_are_the_held_records() {
         (700, 300),
         (600, 300),
         (1000, 256),
+        // Pages of several of the runtime's steps (1,024 records each).
+        (2500, 50_000),
+        (2500, 1500),
         (5, 1),
     ] {
         let rt = Runtime::new();
