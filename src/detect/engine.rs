@@ -1526,13 +1526,20 @@ mod tests {
         }
     }
 
-    /// `parse_guid` against the plain reading of the layout: a valid GUID with every byte
-    /// value at every position, and strings of GUID-like bytes of every length around 36.
+    /// `parse_guid` (and `is_guid`, which is its verdict) against the plain reading of the
+    /// layout: a valid GUID with every byte value at every position, and strings of
+    /// GUID-like bytes of every length around 36.
     #[test]
     fn guids_parse_as_their_text_says() {
         use crate::detect::options::is_guid;
         fn reference(s: &str) -> Option<[u8; 16]> {
-            if !is_guid(s) {
+            let b = s.as_bytes();
+            let layout = b.len() == 36
+                && b.iter().enumerate().all(|(i, c)| match i {
+                    8 | 13 | 18 | 23 => *c == b'-',
+                    _ => c.is_ascii_hexdigit(),
+                });
+            if !layout {
                 return None;
             }
             let hex: String = s.chars().filter(|&c| c != '-').collect();
@@ -1547,6 +1554,7 @@ mod tests {
                 b[i] = c;
                 if let Ok(s) = String::from_utf8(b) {
                     assert_eq!(parse_guid(&s), reference(&s), "{s:?}");
+                    assert_eq!(is_guid(&s), reference(&s).is_some(), "{s:?}");
                 }
             }
         }

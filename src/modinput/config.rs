@@ -13,6 +13,7 @@ use super::http::{check_endpoint, is_loopback_host};
 use super::timespec::{parse_span, parse_start_from, StartFrom};
 use super::xml_in::Stanza;
 use crate::detect::operations::{AWS_DEFAULT_EVENT_NAMES, AZURE_DEFAULT_OPERATIONS};
+use crate::detect::options::is_guid;
 
 /// Azure cloud (sovereign clouds have their own login and management hosts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,15 +310,6 @@ const AWS_ONLY: &[&str] = &[
     "aws_ec2_url",
     "aws_organizations_url",
 ];
-
-fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && [8, 4, 4, 4, 12]
-            .iter()
-            .zip(&parts)
-            .all(|(n, p)| p.len() == *n && p.chars().all(|c| c.is_ascii_hexdigit()))
-}
 
 fn is_domain(s: &str) -> bool {
     s.contains('.')
