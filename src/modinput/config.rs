@@ -1056,6 +1056,40 @@ mod tests {
 
     const GUID: &str = "0b1f6471-1bf0-4dda-aec3-cb9272f09590";
 
+    /// The GUID fields take the 8-4-4-4-12 hex form in either case and refuse every near
+    /// miss with an error naming the field: a dash moved, a digit not hex, a group short,
+    /// braces, a trailing space, a non-ASCII digit.
+    #[test]
+    fn guid_fields_refuse_near_misses() {
+        let azure = |field: &str, v: &str| {
+            let mut pairs = vec![
+                ("cloud", "azure"),
+                ("credential", "c"),
+                ("tenant_id", GUID),
+                ("client_id", GUID),
+            ];
+            pairs.retain(|(k, _)| *k != field);
+            pairs.push((field, v));
+            StanzaConfig::from_stanza(&stanza(&pairs))
+        };
+        let upper = GUID.to_uppercase();
+        for field in ["tenant_id", "client_id", "subscription_ids"] {
+            assert!(azure(field, &upper).is_ok(), "{field}");
+            for bad in [
+                "0b1f64711-bf0-4dda-aec3-cb9272f09590",
+                "0b1f6471-1bf0-4dda-aec3-cb9272f0959g",
+                "0b1f6471-1bf0-4dda-aec3-cb9272f0959",
+                "{0b1f6471-1bf0-4dda-aec3-cb9272f09590}",
+                "0b1f6471-1bf0-4dda-aec3-cb9272f09590 x",
+                "0b1f6471-1bf0-4dda-aec3-cb9272f0959\u{0663}",
+            ] {
+                let e = azure(field, bad).unwrap_err().to_string();
+                assert!(e.contains(&format!("`{field}`")), "{field}={bad}: {e}");
+                assert!(e.contains("GUID"), "{field}={bad}: {e}");
+            }
+        }
+    }
+
     #[test]
     fn azure_defaults() {
         let c = StanzaConfig::from_stanza(&stanza(&[
